@@ -1,0 +1,77 @@
+// The one configuration schema: every option's type, default and documentation lives here. The YAML
+// file, DUCKGATE_* environment variables and command-line flags are all validated against it, in that
+// order of increasing precedence; unknown keys are rejected with the path that was wrong.
+
+export type Kind = 'string' | 'string?' | 'number' | 'boolean' | 'string[]';
+
+export interface Option<K extends Kind = Kind> {
+  kind: K;
+  default: KindType<K>;
+  doc: string;
+  /** environment variable that sets it */
+  env?: string;
+  /** command-line flag that sets it (without the leading --) */
+  flag?: string;
+}
+
+type KindType<K extends Kind> = K extends 'string'
+  ? string
+  : K extends 'string?'
+    ? string | null
+    : K extends 'number'
+      ? number
+      : K extends 'boolean'
+        ? boolean
+        : string[];
+
+function opt<K extends Kind>(kind: K, def: KindType<K>, doc: string, extra: { env?: string; flag?: string } = {}): Option<K> {
+  return { kind, default: def, doc, ...extra };
+}
+
+/** The schema tree. Leaves are Options; inner nodes are sections (YAML mappings). */
+export const schema = {
+  listen: opt('string', '127.0.0.1:6432', 'Address clients connect to (host:port).', { env: 'DUCKGATE_LISTEN', flag: 'listen' }),
+  upstream: opt(
+    'string?',
+    null,
+    'PostgreSQL URL: the server address and duckgate\'s own control credentials. Clients\' own user and database are used for their sessions. Unset: an embedded PostgreSQL with demo data is started under the data dir.',
+    { env: 'DUCKGATE_UPSTREAM', flag: 'upstream' },
+  ),
+  http: opt('string?', '127.0.0.1:9187', 'Address of the HTTP endpoint serving /healthz, /readyz and /metrics; empty disables it.', {
+    env: 'DUCKGATE_HTTP',
+    flag: 'http',
+  }),
+  dataDir: opt('string', './.duckgate', 'Folder for duckgate\'s state: the Parquet lake, DuckDB files, the embedded PostgreSQL.', {
+    env: 'DUCKGATE_DATA_DIR',
+    flag: 'data-dir',
+  }),
+  redis: opt('string?', null, 'Redis URL for the shared (L2) result cache; unset: in-process cache only.', { env: 'DUCKGATE_REDIS', flag: 'redis' }),
+  rules: opt('string[]', [], 'Extra rules files (YAML) read after the shipped rules/default.yaml.'),
+  tls: {
+    cert: opt('string?', null, 'PEM certificate offered to clients that send SSLRequest; unset: SSL is refused with N.', { env: 'DUCKGATE_TLS_CERT' }),
+    key: opt('string?', null, 'PEM private key for tls.cert.', { env: 'DUCKGATE_TLS_KEY' }),
+  },
+  limits: {
+    maxMessageBytes: opt('number', 64 * 1024 * 1024, 'Largest frontend message accepted; larger ones are a protocol violation (08P01).'),
+    startupTimeoutMs: opt('number', 10_000, 'A connection that has not completed startup and authentication by then is closed (08P01).'),
+    upstreamConnectTimeoutMs: opt('number', 5_000, 'How long to wait for the upstream PostgreSQL to accept a connection.'),
+    shutdownTimeoutMs: opt('number', 10_000, 'On SIGTERM/SIGINT: how long running sessions may finish before they are closed.'),
+    maxConnections: opt('number', 1000, 'Client connections accepted at once; more are refused with 53300.'),
+  },
+  embedded: {
+    port: opt('number', 0, 'Port of the embedded PostgreSQL (0: a free port chosen at start).'),
+    demoRows: opt('number', 20_000, 'Rows of cdx_records in the demo data loaded into a new embedded PostgreSQL.'),
+  },
+} as const;
+
+type Tree = { readonly [k: string]: Option | Tree };
+
+export type ConfigOf<T extends Tree> = {
+  -readonly [K in keyof T]: T[K] extends Option<infer Kd> ? KindType<Kd> : T[K] extends Tree ? ConfigOf<T[K]> : never;
+};
+
+export type Config = ConfigOf<typeof schema>;
+
+export function isOption(x: unknown): x is Option {
+  return typeof x === 'object' && x !== null && 'kind' in x && 'doc' in x && 'default' in x;
+}
