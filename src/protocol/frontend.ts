@@ -1,0 +1,239 @@
+// Framing and decoding of frontend (client → server) messages. Pure: the caller feeds bytes in and gets
+// complete frames out; a partial frame is kept until the rest arrives (pg-protocol's parser shape).
+import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, isFrontendType, MAX_STARTUP_PACKET_LENGTH, SSL_REQUEST_CODE, F } from './codes.js';
+import { protocolViolation, PgError } from './errors.js';
+
+export interface Frame {
+  type: number;
+  /** the message body, after type and length */
+  body: Buffer;
+  /** the whole message as it came: type + length + body */
+  raw: Buffer;
+}
+
+export type StartupPacket =
+  | { kind: 'ssl' }
+  | { kind: 'gssenc' }
+  | { kind: 'cancel'; pid: number; secret: number }
+  | { kind: 'startup'; major: number; minor: number; params: Map<string, string>; raw: Buffer };
+
+/**
+ * Reads the first (untyped) packet: Int32 length, Int32 code, body. Returns null until complete and the
+ * number of bytes consumed otherwise.
+ */
+export function readStartupPacket(buf: Buffer): { packet: StartupPacket; consumed: number } | null {
+  if (buf.length < 4) return null;
+  const len = buf.readInt32BE(0);
+  if (len < 8 || len > MAX_STARTUP_PACKET_LENGTH) throw protocolViolation('invalid length of startup packet');
+  if (buf.length < len) return null;
+  const code = buf.readInt32BE(4);
+  const raw = buf.subarray(0, len);
+  if (code === SSL_REQUEST_CODE) {
+    if (len !== 8) throw protocolViolation('invalid length of SSL request');
+    return { packet: { kind: 'ssl' }, consumed: len };
+  }
+  if (code === GSSENC_REQUEST_CODE) {
+    if (len !== 8) throw protocolViolation('invalid length of GSSENC request');
+    return { packet: { kind: 'gssenc' }, consumed: len };
+  }
+  if (code === CANCEL_REQUEST_CODE) {
+    if (len !== 16) throw protocolViolation('invalid length of cancel request');
+    return { packet: { kind: 'cancel', pid: buf.readInt32BE(8), secret: buf.readInt32BE(12) }, consumed: len };
+  }
+  const major = code >>> 16;
+  const minor = code & 0xffff;
+  if (major !== 3) {
+    throw new PgError('0A000', `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`, 'FATAL');
+  }
+  // Parameters: pairs of NUL-terminated strings, closed by an empty name.
+  const params = new Map<string, string>();
+  let pos = 8;
+  for (;;) {
+    if (pos >= len) throw protocolViolation('invalid startup packet layout: expected terminator as last byte');
+    const nameEnd = raw.indexOf(0, pos);
+    if (nameEnd < 0 || nameEnd >= len) throw protocolViolation('invalid startup packet layout: expected terminator as last byte');
+    if (nameEnd === pos) {
+      if (pos !== len - 1) throw protocolViolation('invalid startup packet layout: expected terminator as last byte');
+      break;
+    }
+    const valueEnd = raw.indexOf(0, nameEnd + 1);
+    if (valueEnd < 0 || valueEnd >= len) throw protocolViolation('invalid startup packet layout: expected terminator as last byte');
+    params.set(raw.toString('utf8', pos, nameEnd), raw.toString('utf8', nameEnd + 1, valueEnd));
+    pos = valueEnd + 1;
+  }
+  if (!params.has('user')) throw new PgError('28000', 'no PostgreSQL user name specified in startup packet', 'FATAL');
+  return { packet: { kind: 'startup', major, minor, params, raw }, consumed: len };
+}
+
+/** Splits a byte stream of typed frontend messages into frames. */
+export class FrameReader {
+  private pending: Buffer | null = null;
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  /** Bytes received but not yet part of a complete frame. */
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+
+  /** Appends bytes and returns every complete frame. Throws PgError (08P01) on a malformed stream. */
+  push(chunk: Buffer): Frame[] {
+    const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const frames: Frame[] = [];
+    let pos = 0;
+    while (buf.length - pos >= 5) {
+      const type = buf[pos]!;
+      if (!isFrontendType(type)) {
+        throw protocolViolation(`invalid frontend message type ${type}`);
+      }
+      const len = buf.readInt32BE(pos + 1);
+      if (len < 4) throw protocolViolation(`invalid message length ${len}`);
+      if (len > this.maxMessageBytes) {
+        throw protocolViolation(`message of ${len} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
+      }
+      if (buf.length - pos < len + 1) break;
+      frames.push({ type, body: buf.subarray(pos + 5, pos + 1 + len), raw: buf.subarray(pos, pos + 1 + len) });
+      pos += len + 1;
+    }
+    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null;
+    if (this.pending && this.pending.length >= 5) {
+      // The header of the next frame is known: reject an oversized one before buffering it.
+      const len = this.pending.readInt32BE(1);
+      if (len > this.maxMessageBytes) throw protocolViolation(`message of ${len} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
+    }
+    return frames;
+  }
+}
+
+/** A cursor over a message body that throws 08P01 when the body ends early. */
+export class BodyReader {
+  pos = 0;
+  constructor(private readonly body: Buffer) {}
+  int16(): number {
+    this.need(2);
+    const v = this.body.readInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  int32(): number {
+    this.need(4);
+    const v = this.body.readInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  uint32(): number {
+    this.need(4);
+    const v = this.body.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  cstring(): string {
+    const end = this.body.indexOf(0, this.pos);
+    if (end < 0) throw protocolViolation('invalid string in message');
+    const s = this.body.toString('utf8', this.pos, end);
+    this.pos = end + 1;
+    return s;
+  }
+  bytes(n: number): Buffer {
+    this.need(n);
+    const b = this.body.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  byte(): number {
+    this.need(1);
+    return this.body[this.pos++]!;
+  }
+  get remaining(): number {
+    return this.body.length - this.pos;
+  }
+  private need(n: number): void {
+    if (this.pos + n > this.body.length) throw protocolViolation('insufficient data left in message');
+  }
+}
+
+export interface ParseMessage {
+  name: string;
+  sql: string;
+  paramTypes: number[];
+}
+export interface BindMessage {
+  portal: string;
+  statement: string;
+  paramFormats: number[];
+  params: Array<Buffer | null>;
+  resultFormats: number[];
+}
+export interface DescribeMessage {
+  target: 'S' | 'P';
+  name: string;
+}
+export interface ExecuteMessage {
+  portal: string;
+  maxRows: number;
+}
+export interface CloseMessage {
+  target: 'S' | 'P';
+  name: string;
+}
+
+export function decodeQuery(body: Buffer): string {
+  return new BodyReader(body).cstring();
+}
+
+export function decodeParse(body: Buffer): ParseMessage {
+  const r = new BodyReader(body);
+  const name = r.cstring();
+  const sql = r.cstring();
+  const n = r.int16();
+  if (n < 0) throw protocolViolation('invalid number of parameter types');
+  const paramTypes: number[] = [];
+  for (let i = 0; i < n; i++) paramTypes.push(r.uint32());
+  return { name, sql, paramTypes };
+}
+
+export function decodeBind(body: Buffer): BindMessage {
+  const r = new BodyReader(body);
+  const portal = r.cstring();
+  const statement = r.cstring();
+  const nf = r.int16();
+  if (nf < 0) throw protocolViolation('invalid number of parameter format codes');
+  const paramFormats: number[] = [];
+  for (let i = 0; i < nf; i++) paramFormats.push(r.int16());
+  const np = r.int16();
+  if (np < 0) throw protocolViolation('invalid number of parameters');
+  const params: Array<Buffer | null> = [];
+  for (let i = 0; i < np; i++) {
+    const len = r.int32();
+    if (len < -1) throw protocolViolation('invalid parameter length');
+    params.push(len === -1 ? null : r.bytes(len));
+  }
+  const nr = r.int16();
+  if (nr < 0) throw protocolViolation('invalid number of result format codes');
+  const resultFormats: number[] = [];
+  for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
+  return { portal, statement, paramFormats, params, resultFormats };
+}
+
+function target(b: number): 'S' | 'P' {
+  if (b === 0x53) return 'S';
+  if (b === 0x50) return 'P';
+  throw protocolViolation(`invalid DESCRIBE/CLOSE message subtype ${b}`);
+}
+
+export function decodeDescribe(body: Buffer): DescribeMessage {
+  const r = new BodyReader(body);
+  return { target: target(r.byte()), name: r.cstring() };
+}
+
+export function decodeClose(body: Buffer): CloseMessage {
+  const r = new BodyReader(body);
+  return { target: target(r.byte()), name: r.cstring() };
+}
+
+export function decodeExecute(body: Buffer): ExecuteMessage {
+  const r = new BodyReader(body);
+  return { portal: r.cstring(), maxRows: r.int32() };
+}
+
+export { F };

@@ -1,0 +1,468 @@
+/**
+ * One client connection, in session mode: one upstream PostgreSQL connection per client.
+ *
+ *   startup ──SSLRequest──▶ (TLS or 'N') ──▶ startup
+ *      │ StartupMessage                      CancelRequest ──▶ cancel the matching session, close
+ *      ▼
+ *   auth (upstream's authentication relayed both ways; SCRAM-SHA-256-PLUS removed)
+ *      │ ReadyForQuery
+ *      ▼
+ *   ready ⇄ (transaction status I/T/E tracked from every ReadyForQuery)
+ *      │ Terminate, socket closed, fatal protocol error, upstream lost, shutdown
+ *      ▼
+ *   closed
+ *
+ * While ready, client messages are framed and forwarded; upstream replies are forwarded as the bytes
+ * that came, scanned only for message boundaries and the few messages the session observes.
+ * Both directions honour backpressure: a full socket pauses the other side.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from '../observability/logger.js';
+import * as metrics from '../observability/metrics.js';
+import { Auth, B, F } from '../protocol/codes.js';
+import {
+  backendKeyData,
+  errorResponse,
+  SSL_ACCEPT,
+  SSL_REFUSE,
+} from '../protocol/backend.js';
+import {
+  BackendFrameReader,
+  BackendScanner,
+  decodeErrorFields,
+  decodeParameterStatus,
+  observedTypes,
+} from '../protocol/backend-scan.js';
+import {
+  decodeClose,
+  decodeParse,
+  decodeQuery,
+  FrameReader,
+  readStartupPacket,
+  type Frame,
+} from '../protocol/frontend.js';
+import { connectionFailure, PgError, protocolViolation, SqlState } from '../protocol/errors.js';
+import { connectUpstream, describeTarget, sendCancel, type UpstreamTarget } from '../engines/postgres/upstream.js';
+import type { SessionRegistry } from './registry.js';
+import { trackSettingChange } from './settings.js';
+
+export type SessionState = 'startup' | 'auth' | 'ready' | 'closed';
+export type TxStatus = 'I' | 'T' | 'E';
+
+export interface SessionLimits {
+  maxMessageBytes: number;
+  startupTimeoutMs: number;
+}
+
+export interface SessionDeps {
+  target: UpstreamTarget;
+  limits: SessionLimits;
+  tls: SecureContext | null;
+  registry: SessionRegistry<Session>;
+  log: Logger;
+  /** true once shutdown began: new startups are refused */
+  shuttingDown(): boolean;
+  onClose(session: Session): void;
+}
+
+// Label children bound once: a labelled inc() hashes its labels on every call, too slow for every chunk.
+const relayedToUpstream = metrics.bytesRelayed.labels('to_upstream');
+const relayedToClient = metrics.bytesRelayed.labels('to_client');
+
+/** Message types of the upstream stream the relay looks at (everything else is skipped unread). */
+const OBSERVED = observedTypes('ZSEGW');
+
+export class Session {
+  state: SessionState = 'startup';
+  txStatus: TxStatus = 'I';
+  readonly startupParams = new Map<string, string>();
+  /** ParameterStatus values the upstream reported (TimeZone, DateStyle, application_name, …) */
+  readonly serverParams = new Map<string, string>();
+  /** settings the upstream does not report but later routing needs, tracked from SET/RESET statements */
+  readonly trackedSettings = new Map<string, string>();
+  /** named prepared statements of this client, by name */
+  readonly preparedStatements = new Map<string, { sql: string; paramTypes: number[] }>();
+  key: { pid: number; secret: number } | null = null;
+  upstreamKey: { pid: number; secret: number } | null = null;
+
+  private socket: Socket | TLSSocket;
+  private upstream: Socket | null = null;
+  private startupBuf: Buffer | null = null;
+  private startupTimer: NodeJS.Timeout | null = null;
+  private frames: FrameReader;
+  private upstreamFrames = new BackendFrameReader();
+  private scanner: BackendScanner;
+  /** Query or Sync messages sent upstream whose ReadyForQuery has not come back yet */
+  private pendingSyncs = 0;
+  private upstreamSentFatal = false;
+  private inCopyIn = false;
+  private closing = false;
+  private readonly log: Logger;
+
+  constructor(
+    socket: Socket,
+    private readonly deps: SessionDeps,
+  ) {
+    this.socket = socket;
+    this.log = deps.log;
+    this.frames = new FrameReader(deps.limits.maxMessageBytes);
+    this.scanner = new BackendScanner(OBSERVED, (t, body) => this.observe(t, body));
+  }
+
+  get user(): string {
+    return this.startupParams.get('user') ?? '';
+  }
+  get database(): string {
+    return this.startupParams.get('database') ?? this.user;
+  }
+  /** true while a statement runs or a transaction is open: shutdown lets such sessions finish */
+  get busy(): boolean {
+    return this.state !== 'ready' || this.pendingSyncs > 0 || this.txStatus !== 'I' || this.inCopyIn;
+  }
+
+  start(): void {
+    metrics.connectionsTotal.inc();
+    metrics.connectionsActive.inc();
+    this.socket.setNoDelay(true);
+    this.startupTimer = setTimeout(() => {
+      this.fail(protocolViolation(`startup did not complete within ${this.deps.limits.startupTimeoutMs} ms`));
+    }, this.deps.limits.startupTimeoutMs);
+    this.attachClient(this.socket);
+  }
+
+  private attachClient(sock: Socket | TLSSocket): void {
+    sock.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    sock.on('error', (e) => {
+      this.log.debug({ err: e.message }, 'client socket error');
+      this.close();
+    });
+    sock.on('close', () => this.close());
+    sock.on('drain', () => this.upstream?.resume());
+  }
+
+  // ---- client → duckgate -------------------------------------------------------------------------
+
+  private onClientData(chunk: Buffer): void {
+    try {
+      if (this.state === 'startup') this.onStartupBytes(chunk);
+      else if (this.state === 'auth' || this.state === 'ready') this.onFrames(this.frames.push(chunk));
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private onStartupBytes(chunk: Buffer): void {
+    this.startupBuf = this.startupBuf ? Buffer.concat([this.startupBuf, chunk]) : chunk;
+    const r = readStartupPacket(this.startupBuf);
+    if (!r) return;
+    const rest = this.startupBuf.length > r.consumed ? this.startupBuf.subarray(r.consumed) : null;
+    this.startupBuf = null;
+    const p = r.packet;
+    switch (p.kind) {
+      case 'ssl': {
+        // Bytes after an SSLRequest, before the handshake, would be unencrypted data a man in the middle
+        // could inject (CVE-2021-23214): Postgres rejects them, so do we.
+        if (rest) throw protocolViolation('received unencrypted data after SSL request');
+        if (!this.deps.tls || this.socket instanceof TLSSocket) {
+          this.socket.write(SSL_REFUSE);
+          return;
+        }
+        this.socket.write(SSL_ACCEPT);
+        this.upgradeToTls(this.deps.tls);
+        return;
+      }
+      case 'gssenc':
+        if (rest) throw protocolViolation('received unencrypted data after GSSAPI encryption request');
+        this.socket.write(SSL_REFUSE);
+        return;
+      case 'cancel': {
+        const target = this.deps.registry.find(p.pid, p.secret);
+        metrics.cancelRequests.inc({ outcome: target ? 'matched' : 'unknown_key' });
+        if (target) void target.cancel();
+        this.close();
+        return;
+      }
+      case 'startup':
+        for (const [k, v] of p.params) this.startupParams.set(k, v);
+        if (this.deps.shuttingDown()) throw new PgError(SqlState.cannotConnectNow, 'the database system is shutting down', 'FATAL');
+        this.state = 'auth';
+        this.socket.pause();
+        void this.openUpstream(p.raw, rest);
+        return;
+    }
+  }
+
+  private upgradeToTls(ctx: SecureContext): void {
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('error');
+    raw.removeAllListeners('close');
+    raw.removeAllListeners('drain');
+    const tls = new TLSSocket(raw, { isServer: true, secureContext: ctx });
+    tls.on('error', (e) => {
+      this.log.debug({ err: e.message }, 'TLS error');
+      this.close();
+    });
+    this.socket = tls;
+    this.attachClient(tls);
+  }
+
+  private async openUpstream(startupRaw: Buffer, rest: Buffer | null): Promise<void> {
+    let up: Socket;
+    try {
+      up = await connectUpstream(this.deps.target);
+    } catch (e) {
+      metrics.upstreamConnectErrors.inc();
+      this.fail(e instanceof PgError ? e : connectionFailure(`could not connect to upstream server at ${describeTarget(this.deps.target)}`));
+      return;
+    }
+    if (this.state === 'closed') {
+      up.destroy();
+      return;
+    }
+    this.upstream = up;
+    up.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+    up.on('drain', () => this.socket.resume());
+    up.on('error', (e) => this.log.debug({ err: e.message }, 'upstream socket error'));
+    up.on('close', () => this.onUpstreamClosed());
+    up.write(Buffer.from(startupRaw));
+    this.socket.resume();
+    if (rest) this.onClientData(rest);
+  }
+
+  private onFrames(frames: Frame[]): void {
+    if (frames.length === 0) return;
+    const up = this.upstream;
+    if (!up) throw protocolViolation('message received before the upstream connection was ready');
+    if (this.state === 'auth') {
+      for (const f of frames) {
+        // During authentication the only legal frontend message is a password / SASL response.
+        if (f.type !== F.password) throw protocolViolation(`expected password response, got message type "${String.fromCharCode(f.type)}"`);
+        up.write(f.raw);
+      }
+      return;
+    }
+    let ok = true;
+    let terminate = false;
+    let bytes = 0;
+    if (frames.length > 1) up.cork();
+    for (const f of frames) {
+      this.noteFrontend(f);
+      if (f.type === F.terminate) {
+        terminate = true;
+        break;
+      }
+      bytes += f.raw.length;
+      ok = up.write(f.raw) && ok;
+    }
+    if (frames.length > 1) up.uncork();
+    relayedToUpstream.inc(bytes);
+    if (terminate) {
+      up.end(Buffer.from([F.terminate, 0, 0, 0, 4]));
+      this.close();
+      return;
+    }
+    if (!ok) this.socket.pause();
+  }
+
+  /** What the session must remember of a frontend message it forwards. */
+  private noteFrontend(f: Frame): void {
+    switch (f.type) {
+      case F.query:
+        this.pendingSyncs++;
+        trackSettingChange(decodeQuery(f.body), this.trackedSettings, this.preparedStatements);
+        return;
+      case F.sync:
+        this.pendingSyncs++;
+        return;
+      case F.parse: {
+        const p = decodeParse(f.body);
+        if (p.name !== '') this.preparedStatements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes });
+        trackSettingChange(p.sql, this.trackedSettings, this.preparedStatements);
+        return;
+      }
+      case F.close: {
+        const c = decodeClose(f.body);
+        if (c.target === 'S') this.preparedStatements.delete(c.name);
+        return;
+      }
+      case F.copyDone:
+      case F.copyFail:
+        this.inCopyIn = false;
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- upstream → client -------------------------------------------------------------------------
+
+  private onUpstreamData(chunk: Buffer): void {
+    try {
+      if (this.state === 'auth') {
+        this.onStartupReplies(chunk);
+        return;
+      }
+      if (this.state !== 'ready') return;
+      this.scanner.scan(chunk);
+      relayedToClient.inc(chunk.length);
+      if (!this.socket.write(chunk)) this.upstream?.pause();
+    } catch (e) {
+      this.fail(connectionFailure(`invalid reply from upstream server: ${(e as Error).message}`));
+    }
+  }
+
+  /** Startup replies are framed whole: a few need rewriting (BackendKeyData, SASL mechanisms). */
+  private onStartupReplies(chunk: Buffer): void {
+    const frames = this.upstreamFrames.push(chunk);
+    const out: Buffer[] = [];
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      switch (f.type) {
+        case B.authentication:
+          out.push(this.rewriteAuth(f.body, f.raw));
+          break;
+        case B.backendKeyData:
+          this.upstreamKey = { pid: f.body.readInt32BE(0), secret: f.body.readInt32BE(4) };
+          this.key = this.deps.registry.add(this);
+          out.push(backendKeyData(this.key.pid, this.key.secret));
+          break;
+        case B.parameterStatus: {
+          const [k, v] = decodeParameterStatus(f.body);
+          this.serverParams.set(k, v);
+          out.push(f.raw);
+          break;
+        }
+        case B.errorResponse:
+          if (decodeErrorFields(f.body).get('V') === 'FATAL') this.upstreamSentFatal = true;
+          out.push(f.raw);
+          break;
+        case B.readyForQuery: {
+          out.push(f.raw);
+          this.txStatus = String.fromCharCode(f.body[0]!) as TxStatus;
+          this.state = 'ready';
+          if (this.startupTimer) clearTimeout(this.startupTimer);
+          this.startupTimer = null;
+          this.socket.write(Buffer.concat(out));
+          // Anything after ReadyForQuery belongs to the relay.
+          const restFrames = frames.slice(i + 1).map((x) => x.raw);
+          const remainder = this.upstreamFrames.takeRemainder();
+          if (remainder) restFrames.push(remainder);
+          if (restFrames.length) this.onUpstreamData(Buffer.concat(restFrames));
+          return;
+        }
+        default:
+          out.push(f.raw);
+      }
+    }
+    if (out.length) this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  /** SCRAM-SHA-256-PLUS binds to the TLS channel between client and server, which a proxy cannot be: offer only plain SCRAM. */
+  private rewriteAuth(body: Buffer, raw: Buffer): Buffer {
+    if (body.readInt32BE(0) !== Auth.sasl) return raw;
+    const mechs: string[] = [];
+    let pos = 4;
+    while (pos < body.length && body[pos] !== 0) {
+      const end = body.indexOf(0, pos);
+      mechs.push(body.toString('utf8', pos, end));
+      pos = end + 1;
+    }
+    const kept = mechs.filter((m) => m !== 'SCRAM-SHA-256-PLUS');
+    if (kept.length === mechs.length) return raw;
+    const parts = [Buffer.alloc(4)];
+    parts[0]!.writeInt32BE(Auth.sasl);
+    for (const m of kept) parts.push(Buffer.from(m + '\0'));
+    parts.push(Buffer.from([0]));
+    const b = Buffer.concat(parts);
+    const head = Buffer.alloc(5);
+    head[0] = B.authentication;
+    head.writeInt32BE(b.length + 4, 1);
+    return Buffer.concat([head, b]);
+  }
+
+  private observe(type: number, body: Buffer): void {
+    switch (type) {
+      case B.readyForQuery:
+        this.txStatus = String.fromCharCode(body[0]!) as TxStatus;
+        if (this.pendingSyncs > 0) this.pendingSyncs--;
+        this.inCopyIn = false;
+        if (this.deps.shuttingDown() && !this.busy) this.closeForShutdown();
+        return;
+      case B.parameterStatus: {
+        const [k, v] = decodeParameterStatus(body);
+        this.serverParams.set(k, v);
+        return;
+      }
+      case B.errorResponse:
+        if (decodeErrorFields(body).get('V') === 'FATAL') this.upstreamSentFatal = true;
+        return;
+      case B.copyInResponse:
+      case B.copyBothResponse:
+        this.inCopyIn = true;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onUpstreamClosed(): void {
+    if (this.state === 'closed' || this.closing) return;
+    if (!this.upstreamSentFatal) {
+      this.fail(connectionFailure(`connection to upstream server at ${describeTarget(this.deps.target)} was lost`, 'the upstream closed the connection unexpectedly'));
+    } else {
+      this.close();
+    }
+  }
+
+  // ---- cancel, failure, close ----------------------------------------------------------------------
+
+  async cancel(): Promise<void> {
+    const k = this.upstreamKey;
+    if (!k) return;
+    try {
+      await sendCancel(this.deps.target, k.pid, k.secret);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'cancel request to upstream failed');
+    }
+  }
+
+  /** Sends an error to the client; FATAL errors (and anything unexpected) also close the connection. */
+  fail(e: unknown): void {
+    const err = e instanceof PgError ? e : new PgError(SqlState.internalError, `internal error: ${(e as Error)?.message ?? String(e)}`, 'FATAL');
+    if (!(e instanceof PgError)) this.log.error({ err: e }, 'unexpected session error');
+    metrics.connectionErrors.inc({ sqlstate: err.sqlstate });
+    if (this.state !== 'closed' && this.socket.writable) {
+      try {
+        this.socket.write(errorResponse(err));
+      } catch {
+        /* socket already gone */
+      }
+    }
+    if (err.severity === 'FATAL' || err.severity === 'PANIC') this.close();
+  }
+
+  /** Shutdown of an idle session: tell the client why, as Postgres does on a fast shutdown. */
+  closeForShutdown(): void {
+    if (this.state === 'closed') return;
+    this.fail(new PgError(SqlState.adminShutdown, 'terminating connection due to administrator command', 'FATAL'));
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.closing = true;
+    if (this.startupTimer) clearTimeout(this.startupTimer);
+    if (this.key) this.deps.registry.remove(this.key.pid);
+    metrics.connectionsActive.dec();
+    // Ending the upstream socket makes Postgres roll back an open transaction or an unfinished COPY.
+    if (this.upstream) {
+      this.upstream.end();
+      this.upstream.destroySoon();
+    }
+    this.socket.end();
+    this.socket.destroySoon();
+    this.deps.onClose(this);
+  }
+}
