@@ -58,9 +58,34 @@ export const schema = {
     shutdownTimeoutMs: opt('number', 10_000, 'On SIGTERM/SIGINT: how long running sessions may finish before they are closed.'),
     maxConnections: opt('number', 1000, 'Client connections accepted at once; more are refused with 53300.'),
   },
+  // ---- mirror (src/mirror) ----------------------------------------------------------------------------
+  mirror: {
+    enabled: opt('boolean', true, 'Mirror tables into the Parquet lake (<dataDir>/lake) by logical replication.', { env: 'DUCKGATE_MIRROR' }),
+    schemas: opt('string[]', ['public'], 'Schemas whose tables are mirrored when the rules give no include list.'),
+    slotName: opt('string', 'duckgate_mirror', 'Logical replication slot duckgate creates and owns (cluster-wide name).'),
+    publicationName: opt('string', 'duckgate_mirror', 'Publication duckgate creates and keeps in sync with the mirrored tables.'),
+    batchMaxRows: opt('number', 200_000, 'A micro-batch is applied once it holds this many changed rows (or the stream is idle).'),
+    batchMaxMs: opt('number', 100, 'A micro-batch is applied at the latest this long after its first commit.'),
+    statusIntervalMs: opt('number', 1_000, 'How often the slot is sent a status update (confirmed LSN) when nothing else happens.'),
+    compactionIntervalMs: opt('number', 60_000, 'How often tables with pending delta files are compacted into new base files (0: never).'),
+    compactionMinDeltaFiles: opt('number', 20, 'A table is compacted once it has at least this many delta files.'),
+    snapshotChunkRows: opt('number', 1_000_000, 'Rows per Parquet file written during a snapshot.'),
+    catalogPollMs: opt('number', 10_000, 'How often the catalog is checked for new, dropped or renamed tables.'),
+    maxLagMs: opt('number', 5_000, 'Reads may use the mirror only when it is at most this far behind (used by the router).'),
+  },
   embedded: {
     port: opt('number', 0, 'Port of the embedded PostgreSQL (0: a free port chosen at start).'),
     demoRows: opt('number', 20_000, 'Rows of cdx_records in the demo data loaded into a new embedded PostgreSQL.'),
+  },
+  // ---- DuckDB engine (src/engines/duckdb) ----
+  duckdb: {
+    path: opt('string', 'duckdb/duckgate.duckdb', 'DuckDB database file, relative to dataDir (absolute paths are kept; ":memory:" for an in-memory instance).', {
+      env: 'DUCKGATE_DUCKDB_PATH',
+    }),
+    threads: opt('number', 0, 'DuckDB worker threads (0: DuckDB\'s default, the number of cores).', { env: 'DUCKGATE_DUCKDB_THREADS' }),
+    memoryLimit: opt('string', '', 'DuckDB memory_limit, e.g. "4GB" (empty: DuckDB\'s default, 80% of RAM).', { env: 'DUCKGATE_DUCKDB_MEMORY_LIMIT' }),
+    statementTimeoutMs: opt('number', 60_000, 'A DuckDB statement running longer is interrupted (and re-run on Postgres by the caller); 0 disables. The session\'s own statement_timeout applies too, whichever is shorter.'),
+    connections: opt('number', 4, 'DuckDB connections kept open for statements (each runs one statement at a time).'),
   },
 } as const;
 
