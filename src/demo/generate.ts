@@ -6,6 +6,9 @@
 // Realism, so analytical queries have something to find: power-law skew on domains, projects and
 // users (a few are huge); growth over the two years (more rows later); a day/night rhythm for user
 // events; NULLs where a real crawler leaves them (failed fetches, unknown language, public crawls).
+//
+// Derived columns live in subqueries ending in OFFSET 0: that keeps the planner from flattening them
+// into the outer SELECT, where each reference would recompute the expression (hashes, to_char, md5).
 import { DEMO_DAYS, DEMO_START } from './schema.js';
 
 /** Row counts of one demo load, derived from the cdx_records count. */
@@ -143,6 +146,7 @@ FROM (
          CASE WHEN ${r(5)} < 0.05 THEN NULL ELSE ${r(6)} < 0.92 END AS robots_allowed,
          CASE WHEN ${r(7)} < 0.02 THEN NULL ELSE 10 * power(${r(8)}, 4) END AS page_rank
   FROM generate_series(1, ${n}) AS g(i)
+  OFFSET 0
 ) s`;
 }
 
@@ -181,6 +185,7 @@ FROM (
          ${weighted([['0', 10], ['1', 35], ['2', 30], ['3', 15], ['4', 7], ['5', 3]], r(13))}::smallint AS depth,
          ${startTz} + floor(sqrt(${r(14)}) * ${spanSeconds * 1000})::bigint * interval '1 millisecond' AS scraped_at
   FROM generate_series(${lo}, ${hi}) AS g(i)
+  OFFSET 0
 ) s JOIN domains d ON d.id = s.domain_id`;
 }
 
@@ -223,6 +228,7 @@ FROM (
          (CASE WHEN ${r(58, id)} < 0.3 THEN 0 ELSE floor(power(${r(59, id)}, 2) * 80)::int END)::smallint AS image_count
   FROM scrape_pages p
   WHERE p.id BETWEEN ${lo} AND ${hi}
+  OFFSET 0
 ) s`;
 }
 
@@ -285,7 +291,9 @@ FROM (
            ${r(9)} < 0.5 AS www,
            ${startTs} + floor(power(${r(10)}, 0.6) * ${spanSeconds})::bigint * interval '1 second' AS captured_at
     FROM generate_series(${lo}, ${hi}) AS g(i)
+    OFFSET 0
   ) s
+  OFFSET 0
 ) m JOIN domains d ON d.id = m.domain_id`;
 }
 
@@ -329,5 +337,6 @@ FROM (
          ${startTz} + floor(sqrt(${r(4)}) * ${DEMO_DAYS})::int * interval '86400 seconds'
            + mod(floor((86400 * ((${r(5)} + ${r(6)}) / 2) + 7200) * 1000)::bigint, 86400000) * interval '1 millisecond' AS occurred_at
   FROM generate_series(${lo}, ${hi}) AS g(i)
+  OFFSET 0
 ) s`;
 }
