@@ -1,0 +1,330 @@
+// The routing decision: statement facts + what the session knows → Route. Pure.
+// The order of the checks is the order of the state diagram in index.ts.
+import { PgError } from '../protocol/errors.js';
+import type { ColumnUse, StatementFacts } from './facts.js';
+import { SAFE_FUNCTIONS } from './functions.js';
+import { parseText } from './parse.js';
+import { applicableRules, assertNever } from './rules.js';
+import { leadingKind, looksLikeCatalog, mentionsMirroredTable, touchesSession, type Hints } from './text.js';
+import type { DuckdbRoute, MirrorTable, PostgresRoute, Reason, Route, RouteContext, RoutingRule, SessionEffect, SessionRoute } from './types.js';
+
+/** A LIMIT at or below this, with no ORDER BY and no aggregation, is an OLTP-style peek: Postgres. */
+export const SMALL_LIMIT = 1000;
+
+const CATALOG_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema', 'pg_toast']);
+
+function pg(reason: Reason, detail?: string, more: Partial<PostgresRoute> = {}): PostgresRoute {
+  const r: PostgresRoute = { engine: 'postgres', reason, tables: more.tables ?? [] };
+  if (detail !== undefined) r.detail = detail;
+  if (more.fingerprint !== undefined) r.fingerprint = more.fingerprint;
+  if (more.effects && more.effects.length > 0) r.effects = more.effects;
+  return r;
+}
+
+export function transactionAllowsDuckdb(ctx: RouteContext): boolean {
+  return !ctx.inTransaction || (ctx.allowReadOnlyTransactions && ctx.transactionReadOnly === true);
+}
+
+/**
+ * Decides one query string. `full`: skip the text-only shortcuts (for `explain`, which must show
+ * tables and fingerprint).
+ */
+export function decide(sql: string, ctx: RouteContext, hints: Hints | null, full: boolean): Route {
+  if (!full && !touchesSession(sql)) {
+    // The hot path: no parse unless the statement can matter.
+    if (ctx.mirror.tables.size === 0) return pg('no_mirror');
+    if (!mentionsMirroredTable(sql, ctx.mirror)) return pg(looksLikeCatalog(sql) ? 'catalog' : 'not_mirrored');
+    const lead = leadingKind(sql);
+    if (lead) return pg(lead);
+    if (!transactionAllowsDuckdb(ctx)) return pg('in_transaction');
+    if (hints?.route === 'postgres') return pg('hint');
+    if (!hints?.route && ctx.sessionRoute === 'postgres') return pg('session_setting');
+  }
+  const parsed = parseText(sql);
+  if (!parsed.ok) return pg('parse_error', parsed.error);
+  const stmts = parsed.statements;
+  const effects = stmts.flatMap((s) => s.effects);
+  const fingerprint = parsed.fingerprint;
+  if (stmts.length === 0) return pg('utility', 'empty query', { fingerprint });
+  if (stmts.length > 1) {
+    if (stmts.some((s) => s.duckgate)) {
+      return { engine: 'error', error: new PgError('0A000', 'duckgate settings cannot be combined with other statements in one query') };
+    }
+    return pg('multi_statement', `${stmts.length} statements`, { effects, fingerprint, tables: stmts.flatMap((s) => s.tables.map(written)) });
+  }
+  const f = stmts[0]!;
+  if (f.duckgate) return duckgateCommand(f.duckgate);
+  const tablesWritten = f.tables.map(written);
+  const base = { effects, fingerprint, tables: tablesWritten };
+  if (f.kind !== 'SelectStmt') return pg(f.readOnly ? 'utility' : 'write', f.writeDetail ?? f.kind, base);
+  return decideSelect(sql, f, fingerprint, ctx, hints, base);
+}
+
+function written(t: { schema: string | null; name: string }): string {
+  return t.schema ? `${t.schema}.${t.name}` : t.name;
+}
+
+function duckgateCommand(c: NonNullable<StatementFacts['duckgate']>): Route {
+  if (c.kind === 'show') return { engine: 'show', name: c.name };
+  if (c.name !== 'duckgate.route') {
+    // duckgate reserves its prefix, as an extension does with MarkGUCPrefixReserved (SQLSTATE 42602)
+    return { engine: 'error', error: new PgError('42602', `invalid configuration parameter name "${c.name}"`, 'ERROR', '"duckgate" is a reserved prefix.') };
+  }
+  if (c.bad) return { engine: 'error', error: new PgError('22023', c.bad) };
+  const v = (c.value ?? 'auto').toLowerCase();
+  if (v !== 'auto' && v !== 'postgres' && v !== 'duckdb') {
+    return {
+      engine: 'error',
+      error: new PgError('22023', `invalid value for parameter "duckgate.route": "${c.value}"`, 'ERROR', undefined, 'Available values: auto, postgres, duckdb.'),
+    };
+  }
+  return { engine: 'set', name: 'duckgate.route', value: v, local: c.local };
+}
+
+type Resolved = { ok: true; key: string; table: MirrorTable } | { ok: false; reason: Reason; detail: string };
+
+/** Resolves a table reference to a mirrored table, conservatively (see "Name resolution" in index.ts). */
+function resolveTable(t: StatementFacts['tables'][number], ctx: RouteContext): Resolved {
+  if (t.catalog !== null) return { ok: false, reason: 'unsupported_syntax', detail: `three-part name ${t.catalog}.${written(t)}` };
+  if (t.schema !== null) {
+    if (CATALOG_SCHEMAS.has(t.schema)) return { ok: false, reason: 'catalog', detail: `${written(t)} is a catalog relation` };
+    if (t.schema.startsWith('pg_temp')) return { ok: false, reason: 'temp_table', detail: `${written(t)} is temporary` };
+    const key = `${t.schema}.${t.name}`;
+    const table = ctx.mirror.tables.get(key);
+    return table ? { ok: true, key, table } : { ok: false, reason: 'not_mirrored', detail: `${key} is not mirrored` };
+  }
+  if (ctx.tempTables?.has(t.name)) return { ok: false, reason: 'temp_table', detail: `${t.name} is a temporary table of this session` };
+  if (t.name.startsWith('pg_')) return { ok: false, reason: 'catalog', detail: `${t.name} is a catalog relation` };
+  const path = ctx.searchPath.filter((s) => s !== 'pg_catalog' && !s.startsWith('pg_temp'));
+  const first = path[0];
+  if (first === undefined) return { ok: false, reason: 'not_mirrored', detail: `${t.name}: empty search_path` };
+  if (CATALOG_SCHEMAS.has(first)) return { ok: false, reason: 'catalog', detail: `${t.name} resolves through search_path to ${first}` };
+  const key = `${first}.${t.name}`;
+  const table = ctx.mirror.tables.get(key);
+  if (table) return { ok: true, key, table };
+  return { ok: false, reason: 'not_mirrored', detail: `${t.name}: ${key} (first schema of search_path) is not mirrored` };
+}
+
+/** When several problems exist, report the most telling one. */
+const TABLE_REASON_ORDER: Reason[] = ['catalog', 'temp_table', 'unsupported_syntax', 'not_mirrored'];
+
+function decideSelect(
+  sql: string,
+  f: StatementFacts,
+  fingerprint: string,
+  ctx: RouteContext,
+  hints: Hints | null,
+  base: { effects: SessionEffect[]; fingerprint: string; tables: string[] },
+): Route {
+  if (!f.readOnly) return pg('write', f.writeDetail ?? undefined, base);
+  if (f.locking) return pg('locking', 'FOR UPDATE/SHARE', base);
+  if (f.catalog) return pg('catalog', f.catalog, base);
+  if (f.unsupported) return pg('unsupported_syntax', f.unsupported, base);
+  if (ctx.mirror.tables.size === 0) return pg('no_mirror', undefined, base);
+  if (f.tables.length === 0) return pg('not_mirrored', 'reads no table', base);
+
+  const resolved = f.tables.map((t) => resolveTable(t, ctx));
+  const failures = resolved.filter((r): r is Extract<Resolved, { ok: false }> => !r.ok);
+  if (failures.length > 0) {
+    failures.sort((a, b) => TABLE_REASON_ORDER.indexOf(a.reason) - TABLE_REASON_ORDER.indexOf(b.reason));
+    return pg(failures[0]!.reason, failures[0]!.detail, base);
+  }
+  const ok = resolved as Array<Extract<Resolved, { ok: true }>>;
+  const tableKeys = [...new Set(ok.map((r) => r.key))];
+  const more = { ...base, tables: tableKeys };
+
+  const unsafe = f.functions.filter((fn) => !SAFE_FUNCTIONS.has(fn));
+  if (unsafe.length > 0) return pg('unsafe_function', unsafe.map((x) => `${x}()`).join(', '), more);
+
+  const cols = resolveColumns(f, ok);
+  if (cols.problem) return pg('inexact_column', cols.problem, more);
+
+  if (!transactionAllowsDuckdb(ctx)) return pg('in_transaction', undefined, more);
+
+  // Overrides: the most specific, closest to the user wins: hint > SET duckgate.route > statement rule > table rule.
+  const rules = applicableRules(ctx.rules, sql, fingerprint, ok.map((r) => ({ schema: r.table.schema, name: r.table.name })));
+  const forced = override(hints, ctx.sessionRoute, rules.statement, rules.table, ok);
+  const maxLagMs = lagBound(hints, rules.statement, rules.table, ctx.rules.defaultMaxLagMs);
+  const duck = (reason: Reason, needsCostCheck: boolean, detail?: string): DuckdbRoute => {
+    const r: DuckdbRoute = {
+      engine: 'duckdb', reason, tables: tableKeys, columns: cols.columns, maxLagMs, needsCostCheck, timeDependent: f.timeDependent, fingerprint,
+    };
+    if (detail !== undefined) r.detail = detail;
+    return r;
+  };
+  if (forced) {
+    if (forced.route === 'postgres') return pg(forced.reason, forced.detail, more);
+    return duck(forced.reason, false, forced.detail);
+  }
+
+  const analytical = f.hasAggregate || f.hasGroupBy || f.hasWindow || f.hasDistinct;
+  if (!analytical && isPointLookup(f, ok)) return pg('point_lookup', 'equality on the primary key', more);
+  if (analytical) {
+    // An equality filter may make an aggregate small (count(*) … WHERE customer_id = $1): ask the cost.
+    return duck('analytical', f.equalities.length > 0, shapeOf(f));
+  }
+  if (typeof f.limit === 'number' && f.limit <= SMALL_LIMIT && !f.hasOrderBy) return pg('not_analytical', `LIMIT ${f.limit} without ORDER BY`, more);
+  return duck('analytical', true, 'scan: the cost estimate decides');
+}
+
+function shapeOf(f: StatementFacts): string {
+  const parts: string[] = [];
+  if (f.hasAggregate) parts.push('aggregate');
+  if (f.hasGroupBy) parts.push('GROUP BY');
+  if (f.hasWindow) parts.push('window');
+  if (f.hasDistinct) parts.push('DISTINCT');
+  return parts.join(', ');
+}
+
+interface Forced {
+  route: Exclude<SessionRoute, 'auto'>;
+  reason: Reason;
+  detail?: string;
+}
+
+function override(
+  hints: Hints | null,
+  sessionRoute: SessionRoute,
+  statementRules: RoutingRule[],
+  tableRules: RoutingRule[],
+  tables: Array<{ key: string; table: MirrorTable }>,
+): Forced | null {
+  if (hints?.route && hints.route !== 'auto') return { route: hints.route, reason: 'hint', detail: `/* duckgate: route=${hints.route} */` };
+  if (hints?.route === 'auto') return null; // the hint asks for the router's own choice
+  if (sessionRoute !== 'auto') return { route: sessionRoute, reason: 'session_setting', detail: `duckgate.route = ${sessionRoute}` };
+  const last = [...statementRules].reverse().find((r) => r.route !== null);
+  if (last) return last.route === 'auto' ? null : { route: last.route!, reason: 'rule', detail: last.origin };
+  // per table, the last rule naming it decides; any table held to Postgres holds the statement
+  let duckRule: RoutingRule | null = null;
+  for (const t of tables) {
+    const rule = [...tableRules].reverse().find((r) => r.route !== null && r.match.kind === 'table' && r.match.name === t.table.name && (r.match.schema === null || r.match.schema === t.table.schema));
+    if (rule?.route === 'postgres') return { route: 'postgres', reason: 'rule', detail: rule.origin };
+    if (rule?.route === 'duckdb') duckRule ??= rule;
+  }
+  return duckRule ? { route: 'duckdb', reason: 'rule', detail: duckRule.origin } : null;
+}
+
+function lagBound(hints: Hints | null, statementRules: RoutingRule[], tableRules: RoutingRule[], dflt: number): number {
+  if (hints?.maxLagMs != null) return hints.maxLagMs;
+  const st = [...statementRules].reverse().find((r) => r.maxLagMs !== null);
+  if (st) return st.maxLagMs!;
+  const lags = tableRules.map((r) => r.maxLagMs).filter((x): x is number => x !== null);
+  return lags.length > 0 ? Math.min(...lags) : dflt;
+}
+
+/** Columns touched per mirrored table, and whether the mirror holds them all exactly. */
+function resolveColumns(
+  f: StatementFacts,
+  resolved: Array<{ key: string; table: MirrorTable }>,
+): { columns: Map<string, Set<string>>; problem: string | null } {
+  const columns = new Map<string, Set<string>>();
+  for (const r of resolved) if (!columns.has(r.key)) columns.set(r.key, new Set());
+  let problem: string | null = null;
+  const add = (ti: number, col: string) => columns.get(resolved[ti]!.key)!.add(col);
+  const hasCol = (ti: number, col: string) => resolved[ti]!.table.columns.has(col);
+
+  for (const use of f.columnUses) {
+    const p = resolveUse(f, use, add, hasCol);
+    if (p && !problem) problem = p;
+  }
+  if (problem) return { columns, problem };
+  for (const r of resolved) {
+    const used = columns.get(r.key)!;
+    const check = used.has('*') ? [...r.table.columns.keys()] : [...used];
+    for (const c of check) {
+      const col = r.table.columns.get(c);
+      if (!col) return { columns, problem: `column ${r.key}.${c} is not in the mirror` };
+      if (!col.exact) return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is not held exactly by the mirror` };
+    }
+  }
+  return { columns, problem: null };
+}
+
+function resolveUse(
+  f: StatementFacts,
+  use: ColumnUse,
+  add: (ti: number, col: string) => void,
+  hasCol: (ti: number, col: string) => boolean,
+): string | null {
+  const q = use.qualifier;
+  if (q.length === 0 && use.column === '*') {
+    for (const s of f.scopes[use.scope]!.sources) for (const t of s.tables) add(t, '*');
+    return null;
+  }
+  if (q.length > 0) {
+    const alias = q[q.length - 1]!;
+    const schema = q.length > 1 ? q[0]! : null;
+    for (let sc: number | null = use.scope; sc !== null; sc = f.scopes[sc]!.parent) {
+      const src = f.scopes[sc]!.sources.find((s) => s.alias === alias && (schema === null || s.qualSchema === null || s.qualSchema === schema));
+      if (!src) continue;
+      if (src.tables.length === 0) return null; // a subquery / CTE / function: checked inside
+      if (use.column === '*') {
+        for (const t of src.tables) add(t, '*');
+        return null;
+      }
+      const having = src.tables.filter((t) => hasCol(t, use.column));
+      if (having.length === 0) {
+        if (src.derived) return null; // an aliased join that includes a subquery: the column may be its
+        return `column ${alias}.${use.column} is not in the mirror`;
+      }
+      for (const t of having) add(t, use.column);
+      return null;
+    }
+    return `cannot resolve ${[...q, use.column].join('.')}`;
+  }
+  // unqualified: the innermost scope with a source that has it
+  for (let sc: number | null = use.scope; sc !== null; sc = f.scopes[sc]!.parent) {
+    const scope = f.scopes[sc]!;
+    let found = false;
+    for (const s of scope.sources) {
+      for (const t of s.tables) {
+        if (hasCol(t, use.column)) {
+          add(t, use.column);
+          found = true;
+        }
+      }
+    }
+    if (found) return null;
+    if (scope.sources.some((s) => s.derived && (s.columns === null || s.columns.includes(use.column)))) return null;
+    if (use.aliasOk && sc === use.scope && scope.outputNames.includes(use.column)) return null;
+  }
+  // a whole-row reference: SELECT t FROM t
+  for (let sc: number | null = use.scope; sc !== null; sc = f.scopes[sc]!.parent) {
+    const src = f.scopes[sc]!.sources.find((s) => s.alias === use.column);
+    if (src) {
+      for (const t of src.tables) add(t, '*');
+      return null;
+    }
+  }
+  return `column ${use.column} is not in the mirrored tables`;
+}
+
+/** WHERE pins every primary-key column of a table of the outer query to a constant or parameter. */
+function isPointLookup(f: StatementFacts, resolved: Array<{ key: string; table: MirrorTable }>): boolean {
+  if (f.hasSetOperation || f.equalities.length === 0) return false;
+  const top = f.scopes[0];
+  if (!top) return false;
+  const pinned = new Map<number, Set<string>>();
+  const pin = (ti: number, c: string) => {
+    let s = pinned.get(ti);
+    if (!s) pinned.set(ti, (s = new Set()));
+    s.add(c);
+  };
+  for (const e of f.equalities) {
+    const alias = e.qualifier[e.qualifier.length - 1];
+    for (const s of top.sources) {
+      if (alias !== undefined && s.alias !== alias) continue;
+      for (const t of s.tables) if (resolved[t]!.table.columns.has(e.column)) pin(t, e.column);
+    }
+  }
+  for (const s of top.sources) {
+    for (const t of s.tables) {
+      const table = resolved[t]!.table;
+      const pk = table.primaryKey.length > 0 ? table.primaryKey : table.columns.has('id') ? ['id'] : [];
+      if (pk.length > 0 && pk.every((c) => pinned.get(t)?.has(c))) return true;
+    }
+  }
+  return false;
+}
+
+export { assertNever };

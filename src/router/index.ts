@@ -1,0 +1,136 @@
+/**
+ * The router: SQL text + what the session knows → where the statement runs, and why. Pure: no I/O,
+ * imports only protocol types; the session does the I/O it asks for (EXPLAIN cost, lag wait,
+ * privilege and RLS checks) and records `reason` as a metric label and a log field.
+ *
+ * ## API
+ * ```ts
+ * await initRouter();                               // once, at startup (loads the parser's WASM)
+ * const r = route(sql, ctx);                        // per statement; cached (LRU) by text + context
+ * mentionsMirroredTable(sql, mirror);               // the text test route() itself uses (no parse)
+ * parseRoutingRules(rawRules.routing.map(s => s.section), rawRules.routing.map(s => s.file));
+ * statementFacts(sql);                              // what the router saw (cached by text)
+ * ```
+ * `route()` returns a {@link Route}:
+ * - `postgres`: relay; `effects` lists what the statement changes in the session (SET search_path,
+ *   BEGIN READ ONLY, CREATE TEMP TABLE, GRANT…) for the session to track.
+ * - `duckdb`: candidate for DuckDB. The caller still applies, in this order: `needsCostCheck` (Postgres
+ *   EXPLAIN total cost < `rules.costThreshold` → Postgres, reason `not_analytical`), freshness (mirror lag
+ *   ≤ `maxLagMs`, read-your-writes LSN → else `stale`), privileges on `columns` (→ `privilege`), RLS
+ *   (→ `rls`); DuckDB failure → `fallback`. `columns` per table: names touched, '*' = all, an empty set =
+ *   none by name (count(*)): SELECT on the table or on any column is needed.
+ * - `explain`: `/* duckgate: explain *\/ <statement>`: answer with a one-row result (route, reason,
+ *   detail, tables, fingerprint, lag) instead of running it.
+ * - `set` / `show` / `error`: `SET|RESET duckgate.route`, `SHOW duckgate.*`, or a refusal (22023 bad
+ *   value, 42602 unknown duckgate.* name, 0A000 duckgate SET inside a multi-statement query).
+ * Routes come from a shared cache: treat them as read-only.
+ *
+ * ## Routing state (each box is a check; the first that fires decides; reason on the arrow)
+ * ```
+ *            statement text
+ *                  │  hints /* duckgate: … *\/ read (regex, only if the text says "duckgate")
+ *                  ▼
+ *   ┌─ text only, no parse (skipped when the text starts a SET/SHOW/BEGIN/CREATE… or asks explain) ─┐
+ *   │ mirror empty ──────────────────────────────────────────────────────────▶ postgres  no_mirror │
+ *   │ names no mirrored table ───────────────────────────────────▶ postgres  not_mirrored|catalog │
+ *   │ starts with INSERT/UPDATE/DELETE/…  | EXPLAIN/COMMIT/… ───────────▶ postgres  write|utility │
+ *   │ in a transaction (not an allowed READ ONLY one) ──────────────────▶ postgres  in_transaction │
+ *   │ hint route=postgres | SET duckgate.route=postgres (no hint) ───▶ postgres  hint|session_setting│
+ *   └───────────────────────────────────────────────────────────────────────────────────────────────┘
+ *                  ▼ parse (libpg-query, facts cached by text)
+ *   unparsable ───────────────────────────────────────────────────────────────▶ postgres  parse_error
+ *   several statements ───────────────────────────────────────────────────▶ postgres  multi_statement
+ *   SET/RESET duckgate.route, SHOW duckgate.* ─────────────────────────────────────▶ set | show | error
+ *   not a SELECT ─────────────────────────────────────────────────────────────▶ postgres  write|utility
+ *   SELECT INTO, data-modifying WITH ─────────────────────────────────────────────▶ postgres  write
+ *   FOR UPDATE/SHARE ────────────────────────────────────────────────────────────▶ postgres  locking
+ *   reg* cast, pg_* / catalog function ──────────────────────────────────────────▶ postgres  catalog
+ *   TABLESAMPLE, COLLATE, XML/JSON constructors, … ────────────────────────▶ postgres  unsupported_syntax
+ *   a table: catalog | temporary | not mirrored ─────────────▶ postgres  catalog|temp_table|not_mirrored
+ *   a function not on the allowlist (functions.ts) ─────────────────────────────▶ postgres  unsafe_function
+ *   a column missing from the mirror or not exact ─────────────────────────────▶ postgres  inexact_column
+ *   in a transaction (not an allowed READ ONLY one) ─────────────────────────────▶ postgres  in_transaction
+ *   ── everything above is a fact DuckDB cannot serve faithfully: no override gets past it ──
+ *   override: hint > SET duckgate.route > fingerprint/pattern rule > table rule
+ *        route=postgres ──────────────────────────────────▶ postgres  hint|session_setting|rule
+ *        route=duckdb ────────────────────────────────────▶ duckdb    hint|session_setting|rule (no cost check)
+ *   no aggregate/window/GROUP BY/DISTINCT and WHERE pins a primary key ──────────▶ postgres  point_lookup
+ *   aggregate / GROUP BY / window / DISTINCT ──────▶ duckdb analytical (needsCostCheck if WHERE has col = const)
+ *   LIMIT ≤ 1000 without ORDER BY ─────────────────────────────────────────────▶ postgres  not_analytical
+ *   otherwise (a scan) ──────────────────────────────────────────────▶ duckdb analytical, needsCostCheck
+ * ```
+ *
+ * ## Name resolution (conservative)
+ * The router does not know unmirrored tables, so an unqualified name counts as mirrored only if the
+ * FIRST schema of `ctx.searchPath` (pg_catalog / pg_temp entries skipped) has it in the mirror: if that
+ * schema lacked it, Postgres might find an unmirrored table of that name in a later schema first.
+ * Session temp tables (`ctx.tempTables`) shadow mirrored names; `pg_*` names are catalog relations.
+ * The caller must hand in the effective path (`current_schemas(false)`: non-existent schemas dropped,
+ * `"$user"` expanded), else `"$user", public` would send every unqualified name to Postgres.
+ *
+ * ## now() and time zones
+ * now(), current_date, current_timestamp, localtimestamp… are allowed: they are stable within a
+ * statement and DuckDB has them. The route says `timeDependent`: DuckDB must then run with the
+ * session's TimeZone (date_trunc('day', now()) and timestamptz↔timestamp casts depend on it) and the
+ * result must not be cached. Inside a transaction (now() = transaction start) statements stay on Postgres.
+ * random(), clock_timestamp(), nextval(), current_user and anything not on the allowlist go to Postgres.
+ */
+import { LRUCache } from 'lru-cache';
+import { decide } from './decide.js';
+import { readHints } from './text.js';
+import type { MirrorView, Route, RouteContext, RoutingRules } from './types.js';
+
+export { initRouter, statementFacts } from './parse.js';
+export { mentionsMirroredTable, parseDuration } from './text.js';
+export { parseRoutingRules, defaultRoutingRules, RoutingRulesError, DEFAULT_MAX_LAG_MS, DEFAULT_COST_THRESHOLD } from './rules.js';
+export { SAFE_FUNCTIONS, AGGREGATES, WINDOW_FUNCTIONS } from './functions.js';
+export { SMALL_LIMIT } from './decide.js';
+export type { StatementFacts, TableRef, ColumnUse, Scope, Source } from './facts.js';
+export * from './types.js';
+
+const DECISIONS_PER_CONTEXT = 5_000;
+
+// Decisions depend on the mirror's tables and columns and on the rules: one LRU per (MirrorView, RoutingRules)
+// pair, dropped with them (hand in a new MirrorView when tables/columns change).
+const decisions = new WeakMap<MirrorView, WeakMap<RoutingRules, LRUCache<string, Route>>>();
+
+function cacheFor(ctx: RouteContext): LRUCache<string, Route> {
+  let byRules = decisions.get(ctx.mirror);
+  if (!byRules) decisions.set(ctx.mirror, (byRules = new WeakMap()));
+  let lru = byRules.get(ctx.rules);
+  if (!lru) byRules.set(ctx.rules, (lru = new LRUCache({ max: DECISIONS_PER_CONTEXT })));
+  return lru;
+}
+
+/** What, besides the text, a decision depends on (the user does not matter: privileges are the caller's). */
+function contextKey(ctx: RouteContext): string {
+  const temp = ctx.tempTables && ctx.tempTables.size > 0 ? [...ctx.tempTables].join(',') : '';
+  const tx = `${ctx.inTransaction ? 1 : 0}${ctx.transactionReadOnly ? 1 : 0}${ctx.allowReadOnlyTransactions ? 1 : 0}`;
+  return `${ctx.searchPath.join(',')}\u0001${ctx.sessionRoute}\u0001${tx}\u0001${temp}\u0001`;
+}
+
+/** Where a statement goes, and why. Never throws. */
+export function route(sql: string, ctx: RouteContext): Route {
+  const lru = cacheFor(ctx);
+  const key = contextKey(ctx) + sql;
+  const hit = lru.get(key);
+  if (hit) return hit;
+  const r = routeUncached(sql, ctx);
+  lru.set(key, r);
+  return r;
+}
+
+function routeUncached(sql: string, ctx: RouteContext): Route {
+  try {
+    const hints = readHints(sql);
+    if (hints?.explain) {
+      const inner = decide(sql, ctx, hints, true);
+      if (inner.engine !== 'postgres' && inner.engine !== 'duckdb') return inner;
+      return { engine: 'explain', route: inner, fingerprint: inner.fingerprint ?? null };
+    }
+    return decide(sql, ctx, hints, false);
+  } catch (e) {
+    // a bug in the router must not fail the statement: Postgres answers it
+    return { engine: 'postgres', reason: 'parse_error', detail: `router error: ${(e as Error).message}`, tables: [] };
+  }
+}

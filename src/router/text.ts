@@ -1,0 +1,108 @@
+// Cheap text tests, run before (and mostly instead of) parsing: the passthrough hot path pays one
+// linear scan of the statement text, never a parse.
+import type { MirrorView, SessionRoute } from './types.js';
+
+const nameSets = new WeakMap<MirrorView['tables'], { size: number; names: Set<string> }>();
+
+function mirroredNames(mirror: MirrorView): Set<string> {
+  const hit = nameSets.get(mirror.tables);
+  // rebuilt when the map grew or shrank in place (a table added/removed without a new MirrorView)
+  if (hit && hit.size === mirror.tables.size) return hit.names;
+  const names = new Set<string>();
+  for (const t of mirror.tables.values()) names.add(t.name.toLowerCase());
+  nameSets.set(mirror.tables, { size: mirror.tables.size, names });
+  return names;
+}
+
+// An identifier as written: unquoted (any letters; Postgres folds ASCII to lower case) or "quoted"
+// ("" inside is one "). Everything else (strings, numbers, punctuation) is skipped over.
+const IDENT = /"((?:[^"]|"")+)"|[\p{L}_][\p{L}\p{N}_$]*/gu;
+
+/** Does the text name a mirrored table (as any identifier token, case-insensitively)? No parse.
+ *  False positives (a column or string that happens to be a table's name) only cost a parse later;
+ *  false negatives cannot happen for a statement that really reads a mirrored table. */
+export function mentionsMirroredTable(sql: string, mirror: MirrorView): boolean {
+  if (mirror.tables.size === 0) return false;
+  const names = mirroredNames(mirror);
+  IDENT.lastIndex = 0;
+  for (let m = IDENT.exec(sql); m !== null; m = IDENT.exec(sql)) {
+    const id = m[1] !== undefined ? m[1].replace(/""/g, '"') : m[0];
+    if (names.has(id.toLowerCase())) return true;
+  }
+  return false;
+}
+
+/** Statement starts (at the beginning, or after a `;`) whose effects on the session must be tracked
+ *  even when no mirrored table is named, or that are duckgate's own commands. Leading comments skipped. */
+const SESSION_START = /(?:^|;)(?:\s|--[^\n]*\n?|\/\*[^]*?\*\/)*(?:set|reset|show|begin|start|discard|create|drop|alter|grant|revoke|comment|reassign|security)\b/i;
+
+export function touchesSession(sql: string): boolean {
+  return SESSION_START.test(sql);
+}
+
+/** The first keyword of a statement that is certainly not a query (no parse needed to send it to
+ *  Postgres): 'write' or 'utility'; null when a parse must decide (SELECT, WITH, VALUES, TABLE, COPY…). */
+const LEADING = /^(?:\s|--[^\n]*\n?|\/\*[^]*?\*\/)*(insert|update|delete|merge|truncate|call|do|vacuum|analyze|analyse|explain|lock|listen|unlisten|notify|prepare|execute|deallocate|fetch|move|declare|close|checkpoint|commit|end|rollback|abort|savepoint|release)\b/i;
+const LEADING_WRITE: ReadonlySet<string> = new Set(['insert', 'update', 'delete', 'merge', 'truncate', 'call', 'do']);
+
+export function leadingKind(sql: string): 'write' | 'utility' | null {
+  const m = LEADING.exec(sql);
+  if (!m) return null;
+  return LEADING_WRITE.has(m[1]!.toLowerCase()) ? 'write' : 'utility';
+}
+
+/** Catalog names anywhere in the text: labels a not-mirrored statement 'catalog' without a parse. */
+const CATALOG_TEXT = /\b(?:pg_catalog|information_schema|pg_[a-z_]+)\b|::\s*reg[a-z]+\b/i;
+
+export function looksLikeCatalog(sql: string): boolean {
+  return CATALOG_TEXT.test(sql);
+}
+
+export interface Hints {
+  route: SessionRoute | null;
+  explain: boolean;
+  maxLagMs: number | null;
+}
+
+const HINT = /\/\*\s*duckgate\s*:([^]*?)\*\/|--\s*duckgate\s*:([^\n]*)/gi;
+
+/** `/* duckgate: route=postgres *\/`, `/* duckgate: explain *\/`, `-- duckgate: route=duckdb max_lag=30s`.
+ *  Options are separated by spaces or commas; unknown options are ignored (a comment must never make a
+ *  statement fail). */
+export function readHints(sql: string): Hints | null {
+  if (!/duckgate/i.test(sql)) return null;
+  const out: Hints = { route: null, explain: false, maxLagMs: null };
+  let found = false;
+  HINT.lastIndex = 0;
+  for (let m = HINT.exec(sql); m !== null; m = HINT.exec(sql)) {
+    for (const opt of (m[1] ?? m[2] ?? '').split(/[\s,]+/)) {
+      const [k, v] = opt.toLowerCase().split('=', 2) as [string, string | undefined];
+      if (k === 'explain' && v === undefined) {
+        out.explain = true;
+        found = true;
+      } else if (k === 'route' && (v === 'postgres' || v === 'duckdb' || v === 'auto')) {
+        out.route = v;
+        found = true;
+      } else if (k === 'max_lag' && v !== undefined) {
+        const ms = parseDuration(v);
+        if (ms !== null) {
+          out.maxLagMs = ms;
+          found = true;
+        }
+      }
+    }
+  }
+  return found ? out : null;
+}
+
+/** '5s', '500ms', '2m', '1h', or a number of milliseconds. null if not a duration. */
+export function parseDuration(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : null;
+  if (typeof v !== 'string') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/i.exec(v);
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 'ms').toLowerCase();
+  const mult = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'h' ? 3_600_000 : 60_000;
+  return n * mult;
+}
