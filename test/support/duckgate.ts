@@ -1,0 +1,47 @@
+// Starts duckgate in-process in front of a given upstream, on free ports, with a temporary data dir.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { startDuckgate, type Duckgate } from '../../src/main.js';
+
+export interface TestDuckgate {
+  dg: Duckgate;
+  host: string;
+  port: number;
+  /** the upstream URL with host/port replaced by duckgate's */
+  url: string;
+  httpUrl: string | null;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/** Rewrites a postgres:// URL to point at another host:port, keeping user, password and database. */
+export function viaProxy(url: string, host: string, port: number): string {
+  const u = new URL(url);
+  u.hostname = host;
+  u.port = String(port);
+  return u.toString();
+}
+
+export async function startTestDuckgate(upstreamUrl: string, overrides: Record<string, unknown> = {}): Promise<TestDuckgate> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'duckgate-test-'));
+  const config = loadConfig({
+    env: {},
+    overrides: { upstream: upstreamUrl, listen: '127.0.0.1:0', http: '127.0.0.1:0', dataDir, ...overrides },
+  });
+  const dg = await startDuckgate(config);
+  return {
+    dg,
+    host: dg.address.host,
+    port: dg.address.port,
+    url: viaProxy(upstreamUrl, dg.address.host, dg.address.port),
+    httpUrl: dg.http ? `http://${dg.http.host}:${dg.http.port}` : null,
+    config,
+    async close() {
+      await dg.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
