@@ -1,0 +1,376 @@
+// The pure wire codec: framing of frontend messages, the startup packet, the upstream scanner, and the
+// backend encoders. Fixtures are split at every offset (pg-protocol's own test style) because TCP may
+// deliver any prefix of a message in one chunk.
+import { describe, expect, it } from 'vitest';
+import { serialize } from 'pg-protocol';
+import * as be from '../../src/protocol/backend.js';
+import { BackendFrameReader, BackendScanner, decodeCommandTag, decodeErrorFields, decodeParameterStatus, observedTypes } from '../../src/protocol/backend-scan.js';
+import { B, CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from '../../src/protocol/codes.js';
+import { PgError, protocolViolation } from '../../src/protocol/errors.js';
+import {
+  decodeBind,
+  decodeClose,
+  decodeDescribe,
+  decodeExecute,
+  decodeParse,
+  decodeQuery,
+  FrameReader,
+  readStartupPacket,
+  type Frame,
+} from '../../src/protocol/frontend.js';
+import { Writer } from '../../src/protocol/writer.js';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+
+function int32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+}
+
+/** A typed message with an exact length field (or a forged one). */
+function msg(type: string, body: Buffer, len = body.length + 4): Buffer {
+  return Buffer.concat([Buffer.from(type), int32(len), body]);
+}
+
+/** Feeds a buffer to a FrameReader in two pieces split at `at`, returning the frames (copied). */
+function framesSplitAt(buf: Buffer, at: number, max = 1 << 20): Array<{ type: number; body: string; raw: string }> {
+  const r = new FrameReader(max);
+  const out: Frame[] = [...r.push(buf.subarray(0, at)), ...r.push(buf.subarray(at))];
+  expect(r.buffered).toBe(0);
+  return out.map((f) => ({ type: f.type, body: f.body.toString('hex'), raw: f.raw.toString('hex') }));
+}
+
+function expectPgError(fn: () => unknown, sqlstate: string, message?: RegExp): PgError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(PgError);
+  const e = caught as PgError;
+  expect(e.sqlstate).toBe(sqlstate);
+  if (message) expect(e.message).toMatch(message);
+  return e;
+}
+
+// A realistic pipeline: the extended-protocol batch node-postgres sends for a parameterised query, then a
+// simple Query and a Terminate.
+const pipeline = Buffer.concat([
+  serialize.parse({ name: 's1', text: 'SELECT $1::int + $2', types: [23, 23] }),
+  serialize.bind({ portal: 'p1', statement: 's1', values: ['1', null], binary: true }),
+  serialize.describe({ type: 'P', name: 'p1' }),
+  serialize.execute({ portal: 'p1', rows: 5 }),
+  serialize.close({ type: 'S', name: 's1' }),
+  serialize.flush(),
+  serialize.sync(),
+  serialize.query('SELECT 1; SELECT 2'),
+  serialize.end(),
+]);
+
+describe('FrameReader', () => {
+  it('frames a pipeline identically whatever offset it is split at', () => {
+    const whole = framesSplitAt(pipeline, pipeline.length);
+    expect(whole.map((f) => String.fromCharCode(f.type)).join('')).toBe('PBDECHSQX');
+    expect(Buffer.concat(whole.map((f) => Buffer.from(f.raw, 'hex'))).equals(pipeline)).toBe(true);
+    for (let at = 0; at <= pipeline.length; at++) {
+      expect(framesSplitAt(pipeline, at), `split at ${at}`).toEqual(whole);
+    }
+  });
+
+  it('frames a stream fed one byte at a time', () => {
+    const r = new FrameReader(1 << 20);
+    const out: Frame[] = [];
+    for (let i = 0; i < pipeline.length; i++) out.push(...r.push(pipeline.subarray(i, i + 1)));
+    expect(out.map((f) => String.fromCharCode(f.type)).join('')).toBe('PBDECHSQX');
+    expect(Buffer.concat(out.map((f) => f.raw)).equals(pipeline)).toBe(true);
+  });
+
+  it('keeps a partial frame until the rest arrives', () => {
+    const r = new FrameReader(1 << 20);
+    const q = serialize.query('SELECT 42');
+    expect(r.push(q.subarray(0, 7))).toEqual([]);
+    expect(r.buffered).toBe(7);
+    const frames = r.push(q.subarray(7));
+    expect(frames).toHaveLength(1);
+    expect(decodeQuery(frames[0]!.body)).toBe('SELECT 42');
+    expect(r.buffered).toBe(0);
+  });
+
+  it('accepts a body-less message (length 4)', () => {
+    const frames = new FrameReader(100).push(hex('53 00000004'));
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.body.length).toBe(0);
+  });
+
+  it('rejects a length below 4 (including negative lengths) with 08P01', () => {
+    expectPgError(() => new FrameReader(100).push(msg('Q', Buffer.alloc(0), 3)), '08P01', /invalid message length 3/);
+    expectPgError(() => new FrameReader(100).push(msg('Q', Buffer.alloc(0), -1)), '08P01', /invalid message length -1/);
+    expectPgError(() => new FrameReader(100).push(msg('Q', Buffer.alloc(0), -0x80000000)), '08P01');
+  });
+
+  it('rejects an oversized message as soon as its header is known, before buffering the body', () => {
+    const r = new FrameReader(1024);
+    // only the 5-byte header of a 1 MB message: rejected without waiting for the body
+    expectPgError(() => r.push(hex('51 00100000')), '08P01', /exceeds the limit of 1024 bytes/);
+    // a header that arrives after a complete frame in the same chunk
+    const r2 = new FrameReader(1024);
+    expectPgError(() => r2.push(Buffer.concat([serialize.sync(), hex('51 7fffffff 00')])), '08P01', /exceeds/);
+    // exactly at the limit is fine
+    const atLimit = msg('Q', Buffer.alloc(1020, 0x41));
+    expect(new FrameReader(1024).push(atLimit)).toHaveLength(1);
+    expectPgError(() => new FrameReader(1023).push(atLimit), '08P01');
+  });
+
+  it('rejects unknown message types with 08P01', () => {
+    for (const t of ['Z', 'T', '\0', 'q', '!']) {
+      expectPgError(() => new FrameReader(100).push(msg(t, Buffer.alloc(0))), '08P01', /invalid frontend message type/);
+    }
+    // also after valid frames and when split: the type byte alone is enough to reject only once 5 bytes are in
+    const r = new FrameReader(100);
+    expect(r.push(Buffer.concat([serialize.sync(), Buffer.from('?')]))).toHaveLength(1);
+    expectPgError(() => r.push(hex('00000004')), '08P01');
+  });
+
+  it('is a protocol violation with a FATAL severity (the connection is then closed)', () => {
+    const e = expectPgError(() => new FrameReader(100).push(msg('Q', Buffer.alloc(0), 1)), '08P01');
+    expect(e.severity).toBe('FATAL');
+  });
+});
+
+describe('readStartupPacket', () => {
+  const special = (code: number, extra: Buffer = Buffer.alloc(0)) => Buffer.concat([int32(8 + extra.length), int32(code), extra]);
+
+  it('waits for the whole packet', () => {
+    const s = serialize.startup({ user: 'alice', database: 'db' });
+    for (let at = 0; at < s.length; at++) expect(readStartupPacket(s.subarray(0, at)), `prefix ${at}`).toBeNull();
+  });
+
+  it('reads a v3 StartupMessage with its parameters', () => {
+    const s = serialize.startup({ user: 'alice', database: 'db', application_name: 'psql', options: '-c x=1' });
+    const r = readStartupPacket(Buffer.concat([s, serialize.sync()]))!;
+    expect(r.consumed).toBe(s.length);
+    expect(r.packet.kind).toBe('startup');
+    if (r.packet.kind !== 'startup') return;
+    expect(r.packet.major).toBe(3);
+    expect(r.packet.minor).toBe(0);
+    expect(Object.fromEntries(r.packet.params)).toEqual({ user: 'alice', database: 'db', application_name: 'psql', options: '-c x=1', client_encoding: 'UTF8' });
+    expect(r.packet.raw.equals(s)).toBe(true);
+  });
+
+  it('reads SSLRequest, GSSENCRequest and CancelRequest', () => {
+    expect(readStartupPacket(special(SSL_REQUEST_CODE))).toEqual({ packet: { kind: 'ssl' }, consumed: 8 });
+    expect(readStartupPacket(special(GSSENC_REQUEST_CODE))).toEqual({ packet: { kind: 'gssenc' }, consumed: 8 });
+    const cancel = special(CANCEL_REQUEST_CODE, Buffer.concat([int32(4242), int32(-7)]));
+    expect(readStartupPacket(cancel)).toEqual({ packet: { kind: 'cancel', pid: 4242, secret: -7 }, consumed: 16 });
+    // the fixed bytes of an SSLRequest as every client sends them
+    expect(readStartupPacket(hex('00000008 04d2162f'))!.packet).toEqual({ kind: 'ssl' });
+  });
+
+  it('rejects special requests of the wrong length', () => {
+    expectPgError(() => readStartupPacket(special(SSL_REQUEST_CODE, Buffer.alloc(4))), '08P01', /SSL request/);
+    expectPgError(() => readStartupPacket(special(GSSENC_REQUEST_CODE, Buffer.alloc(4))), '08P01', /GSSENC/);
+    expectPgError(() => readStartupPacket(special(CANCEL_REQUEST_CODE, Buffer.alloc(4))), '08P01', /cancel request/);
+  });
+
+  it('rejects protocol 2.0 (and 4.0) with a FATAL 0A000 naming the version', () => {
+    const v2 = Buffer.concat([int32(9 + 5), int32(2 << 16), Buffer.from('user\0x\0\0')]);
+    const e = expectPgError(() => readStartupPacket(v2), '0A000', /unsupported frontend protocol 2\.0/);
+    expect(e.severity).toBe('FATAL');
+    const v4 = Buffer.concat([int32(9), int32(4 << 16), Buffer.from([0])]);
+    expectPgError(() => readStartupPacket(v4), '0A000', /4\.0/);
+  });
+
+  it('rejects bad layouts with 08P01', () => {
+    const pkt = (body: Buffer) => Buffer.concat([int32(8 + body.length), int32(3 << 16), body]);
+    // missing final terminator
+    expectPgError(() => readStartupPacket(pkt(Buffer.from('user\0alice\0'))), '08P01', /layout/);
+    // name without a value
+    expectPgError(() => readStartupPacket(pkt(Buffer.from('user\0alice\0database'))), '08P01', /layout/);
+    // bytes after the terminator
+    expectPgError(() => readStartupPacket(pkt(Buffer.from('user\0alice\0\0junk'))), '08P01', /layout/);
+    // no parameters at all, not even the terminator
+    expectPgError(() => readStartupPacket(pkt(Buffer.alloc(0))), '08P01', /layout/);
+    // no user: 28000 as Postgres says
+    expectPgError(() => readStartupPacket(pkt(Buffer.from('database\0x\0\0'))), '28000', /no PostgreSQL user name/);
+  });
+
+  it('rejects lengths that are too short or too long, before waiting for the body', () => {
+    expectPgError(() => readStartupPacket(int32(4)), '08P01', /invalid length of startup packet/);
+    expectPgError(() => readStartupPacket(int32(-1)), '08P01', /invalid length/);
+    expectPgError(() => readStartupPacket(int32(10_001)), '08P01', /invalid length/);
+    expectPgError(() => readStartupPacket(Buffer.from('GET / HTTP/1.1\r\n')), '08P01', /invalid length/);
+  });
+});
+
+describe('frontend decoders', () => {
+  it('decode what pg-protocol serializes', () => {
+    const [p, b, d, e, c] = new FrameReader(1 << 20).push(pipeline);
+    expect(decodeParse(p!.body)).toEqual({ name: 's1', sql: 'SELECT $1::int + $2', paramTypes: [23, 23] });
+    const bind = decodeBind(b!.body);
+    expect(bind.portal).toBe('p1');
+    expect(bind.statement).toBe('s1');
+    expect(bind.params.map((x) => (x === null ? null : x.toString()))).toEqual(['1', null]);
+    expect(bind.resultFormats).toEqual([1]);
+    expect(decodeDescribe(d!.body)).toEqual({ target: 'P', name: 'p1' });
+    expect(decodeExecute(e!.body)).toEqual({ portal: 'p1', maxRows: 5 });
+    expect(decodeClose(c!.body)).toEqual({ target: 'S', name: 's1' });
+  });
+
+  it('reject truncated bodies with 08P01', () => {
+    const parse = new FrameReader(1 << 20).push(pipeline)[0]!.body;
+    for (let n = 0; n < parse.length; n++) expectPgError(() => decodeParse(parse.subarray(0, n)), '08P01');
+    expectPgError(() => decodeQuery(Buffer.from('SELECT 1')), '08P01', /invalid string/);
+    expectPgError(() => decodeDescribe(Buffer.from('Xname\0')), '08P01', /subtype/);
+    expectPgError(() => decodeExecute(Buffer.from('\0\0\0')), '08P01', /insufficient data/);
+  });
+});
+
+// ---- upstream side ---------------------------------------------------------------------------------
+
+// What Postgres sends for `SELECT 1 AS a; SET TimeZone='UTC'` plus a failing statement, as a byte stream.
+const rowDesc = be.rowDescription([{ name: 'a', tableOid: 0, columnAttr: 0, typeOid: 23, typeSize: 4, typmod: -1, format: 0 }]);
+const upstreamStream = Buffer.concat([
+  rowDesc,
+  be.dataRow([Buffer.from('1')]),
+  be.dataRow([Buffer.from('x'.repeat(300))]),
+  be.commandComplete('SELECT 2'),
+  be.parameterStatus('TimeZone', 'UTC'),
+  be.commandComplete('SET'),
+  be.errorResponse(new PgError('42601', 'syntax error at or near "x"')),
+  be.readyForQuery('E'),
+  msg('G', hex('00 0001 0000')), // CopyInResponse, text, one column
+  be.noticeResponse({ message: 'hello' }),
+]);
+const OBS = observedTypes('ZSEGC');
+
+function scanSplit(buf: Buffer, cuts: number[]): Array<[string, string]> {
+  const seen: Array<[string, string]> = [];
+  const s = new BackendScanner(OBS, (t, body) => seen.push([String.fromCharCode(t), Buffer.from(body).toString('hex')]));
+  let prev = 0;
+  for (const c of [...cuts, buf.length]) {
+    s.scan(buf.subarray(prev, c));
+    prev = c;
+  }
+  expect(s.atBoundary).toBe(true);
+  return seen;
+}
+
+describe('BackendScanner', () => {
+  it('hands over exactly the observed messages, in order, whole', () => {
+    const seen = scanSplit(upstreamStream, []);
+    expect(seen.map(([t]) => t).join('')).toBe('CSCEZG');
+    expect(decodeCommandTag(Buffer.from(seen[0]![1], 'hex'))).toBe('SELECT 2');
+    expect(decodeParameterStatus(Buffer.from(seen[1]![1], 'hex'))).toEqual(['TimeZone', 'UTC']);
+    expect(decodeErrorFields(Buffer.from(seen[3]![1], 'hex')).get('C')).toBe('42601');
+    expect(seen[4]![1]).toBe(Buffer.from('E').toString('hex'));
+  });
+
+  it('observes the same messages whatever offset the stream is split at', () => {
+    const whole = scanSplit(upstreamStream, []);
+    for (let at = 0; at <= upstreamStream.length; at++) expect(scanSplit(upstreamStream, [at]), `split at ${at}`).toEqual(whole);
+  });
+
+  it('observes the same messages when fed one byte at a time', () => {
+    const cuts = Array.from({ length: upstreamStream.length - 1 }, (_, i) => i + 1);
+    expect(scanSplit(upstreamStream, cuts)).toEqual(scanSplit(upstreamStream, []));
+  });
+
+  it('is between messages only at message boundaries', () => {
+    const s = new BackendScanner(OBS, () => undefined);
+    const z = be.readyForQuery('I');
+    s.scan(z.subarray(0, 3));
+    expect(s.atBoundary).toBe(false);
+    s.scan(z.subarray(3, 5));
+    expect(s.atBoundary).toBe(false);
+    s.scan(z.subarray(5));
+    expect(s.atBoundary).toBe(true);
+  });
+
+  it('throws on an invalid length from the upstream', () => {
+    const s = new BackendScanner(OBS, () => undefined);
+    expect(() => s.scan(hex('44 00000002'))).toThrow(/invalid message length 2/);
+  });
+});
+
+describe('BackendFrameReader', () => {
+  it('frames the startup replies at every split and keeps the remainder', () => {
+    const startup = Buffer.concat([be.authenticationOk(), be.parameterStatus('server_version', '15.18'), be.backendKeyData(7, 9), be.readyForQuery('I')]);
+    const extra = be.commandComplete('SELECT 1').subarray(0, 4);
+    const all = Buffer.concat([startup, extra]);
+    for (let at = 0; at <= all.length; at++) {
+      const r = new BackendFrameReader();
+      const frames = [...r.push(all.subarray(0, at)), ...r.push(all.subarray(at))];
+      expect(frames.map((f) => String.fromCharCode(f.type)).join(''), `split at ${at}`).toBe('RSKZ');
+      expect(Buffer.concat(frames.map((f) => f.raw)).equals(startup)).toBe(true);
+      expect(r.takeRemainder()?.equals(extra)).toBe(true);
+      expect(r.takeRemainder()).toBeNull();
+    }
+  });
+});
+
+describe('backend encoders', () => {
+  it('produce the exact bytes Postgres sends', () => {
+    expect(be.readyForQuery('I').toString('hex')).toBe('5a0000000549');
+    expect(be.readyForQuery('T').toString('hex')).toBe('5a0000000554');
+    expect(be.authenticationOk().toString('hex')).toBe('520000000800000000');
+    expect(be.backendKeyData(1234, -1).toString('hex')).toBe('4b0000000c000004d2ffffffff');
+    expect(be.parameterStatus('a', 'b')).toEqual(hex('53 00000008 6100 6200'));
+    expect(be.commandComplete('SELECT 1')).toEqual(Buffer.concat([hex('43 0000000d'), Buffer.from('SELECT 1\0')]));
+    expect(be.emptyQueryResponse()).toEqual(hex('49 00000004'));
+    expect(be.parseComplete()).toEqual(hex('31 00000004'));
+    expect(be.bindComplete()).toEqual(hex('32 00000004'));
+    expect(be.closeComplete()).toEqual(hex('33 00000004'));
+    expect(be.noData()).toEqual(hex('6e 00000004'));
+    expect(be.portalSuspended()).toEqual(hex('73 00000004'));
+    expect(be.parameterDescription([23, 0xffffffff])).toEqual(hex('74 0000000e 0002 00000017 ffffffff'));
+    expect(be.dataRow([Buffer.from('ab'), null, Buffer.alloc(0)])).toEqual(hex('44 00000014 0003 00000002 6162 ffffffff 00000000'));
+    expect(be.SSL_ACCEPT).toEqual(Buffer.from('S'));
+    expect(be.SSL_REFUSE).toEqual(Buffer.from('N'));
+  });
+
+  it('encode a RowDescription field by field', () => {
+    const fields = [
+      { name: 'id', tableOid: 16384, columnAttr: 1, typeOid: 20, typeSize: 8, typmod: -1, format: 0 as const },
+      { name: 'ts', tableOid: 0, columnAttr: 0, typeOid: 1184, typeSize: 8, typmod: -1, format: 1 as const },
+    ];
+    const want = Buffer.concat([
+      hex('54'),
+      int32(4 + 2 + (3 + 18) * 2),
+      hex('0002'),
+      Buffer.from('id\0'),
+      hex('00004000 0001 00000014 0008 ffffffff 0000'),
+      Buffer.from('ts\0'),
+      hex('00000000 0000 000004a0 0008 ffffffff 0001'),
+    ]);
+    expect(be.rowDescription(fields)).toEqual(want);
+  });
+
+  it('encode ErrorResponse and NoticeResponse with S, V, C, M (and D, H) fields', () => {
+    const e = be.errorResponse(protocolViolation('bad', 'the detail'));
+    expect(e[0]).toBe(B.errorResponse);
+    expect(e.readInt32BE(1)).toBe(e.length - 1);
+    const f = decodeErrorFields(e.subarray(5));
+    expect(Object.fromEntries(f)).toEqual({ S: 'FATAL', V: 'FATAL', C: '08P01', M: 'bad', D: 'the detail' });
+    expect(e[e.length - 1]).toBe(0);
+    const n = be.noticeResponse({ message: 'hi' });
+    expect(n[0]).toBe(B.noticeResponse);
+    expect(Object.fromEntries(decodeErrorFields(n.subarray(5)))).toEqual({ S: 'NOTICE', V: 'NOTICE', C: '00000', M: 'hi' });
+  });
+
+  it('Writer back-fills lengths, grows, and is reusable after flush', () => {
+    const w = new Writer(4);
+    const big = 'x'.repeat(1000);
+    const a = w.begin(0x51).cstring(big).end().begin(0x53).end().flush();
+    expect(a.length).toBe(1 + 4 + 1001 + 5);
+    expect(a.readInt32BE(1)).toBe(1005);
+    expect(a.subarray(1006)).toEqual(hex('53 00000004'));
+    const b = w.begin(0x5a).int8(0x49).end().flush();
+    expect(b).toEqual(be.readyForQuery('I'));
+    // the earlier flush is a copy, untouched by later writes
+    expect(a[0]).toBe(0x51);
+    expect(w.begin(1).int16(-2).int32(-3).uint32(0xfffffffe).bytes(Buffer.from([9])).end().flush()).toEqual(hex('01 0000000f fffe fffffffd fffffffe 09'));
+    expect(() => new Writer().end()).toThrow(/without begin/);
+  });
+});
