@@ -80,7 +80,7 @@ import { decide } from './decide.js';
 import { readHints } from './text.js';
 import type { MirrorView, Route, RouteContext, RoutingRules } from './types.js';
 
-export { initRouter, statementFacts } from './parse.js';
+export { initRouter, statementFacts, routerStats } from './parse.js';
 export { mentionsMirroredTable, parseDuration } from './text.js';
 export { parseRoutingRules, defaultRoutingRules, RoutingRulesError, DEFAULT_MAX_LAG_MS, DEFAULT_COST_THRESHOLD } from './rules.js';
 export { SAFE_FUNCTIONS, AGGREGATES, WINDOW_FUNCTIONS } from './functions.js';

@@ -20,6 +20,12 @@ export type ParsedText =
   | { ok: false; error: string };
 
 const parsed = new LRUCache<string, ParsedText>({ max: 10_000 });
+let parses = 0;
+
+/** Counters for metrics and tests: how many texts were actually parsed (cache misses). */
+export function routerStats(): { parses: number; parseCacheSize: number } {
+  return { parses, parseCacheSize: parsed.size };
+}
 
 /** Parses a query string (cached). Never throws: a parse failure is `{ ok: false }`. */
 export function parseText(sql: string): ParsedText {
@@ -34,6 +40,7 @@ function parseUncached(sql: string): ParsedText {
   if (!loaded) return { ok: false, error: 'router not initialised (initRouter() not awaited)' };
   if (sql.trim() === '') return { ok: true, statements: [], fingerprint: fingerprintOf([]) };
   let tree: { stmts?: Array<{ stmt?: unknown }> };
+  parses++;
   try {
     tree = parseSync(sql);
   } catch (e) {
