@@ -48,6 +48,62 @@ export const cancelRequests = new client.Counter({
 
 // ---- mirror (src/mirror) ---------------------------------------------------------------------------
 // (mirror metrics are added here)
+export const mirrorSnapshotRows = new client.Gauge({
+  name: 'duckgate_mirror_snapshot_rows',
+  help: 'Rows copied so far by the running (or last) snapshot of a table',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});
+export const mirrorRowsApplied = new client.Counter({
+  name: 'duckgate_mirror_rows_applied_total',
+  help: 'Changed rows (change events) applied to the mirror, per table',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});
+export const mirrorTransactionsApplied = new client.Counter({
+  name: 'duckgate_mirror_transactions_applied_total',
+  help: 'Upstream transactions applied to the mirror',
+  registers: [registry],
+});
+export const mirrorApplyLatency = new client.Histogram({
+  name: 'duckgate_mirror_apply_latency_seconds',
+  help: 'From the upstream commit to the change being visible in DuckDB',
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+export const mirrorLagSeconds = new client.Gauge({
+  name: 'duckgate_mirror_lag_seconds',
+  help: 'Age of the newest upstream commit applied, when changes were pending, per table',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});
+export const mirrorLagBytes = new client.Gauge({
+  name: 'duckgate_mirror_lag_bytes',
+  help: 'WAL bytes between the upstream WAL end and the applied LSN, per table',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});
+export const mirrorRetainedWalBytes = new client.Gauge({
+  name: 'duckgate_mirror_retained_wal_bytes',
+  help: 'WAL the upstream retains for the mirror slot (pg_current_wal_lsn() - restart_lsn)',
+  registers: [registry],
+});
+export const mirrorCompactions = new client.Counter({
+  name: 'duckgate_mirror_compactions_total',
+  help: 'Compaction runs (delta files folded into new base files), per table',
+  labelNames: ['table'] as const,
+  registers: [registry],
+});
+export const mirrorLakeBytes = new client.Gauge({
+  name: 'duckgate_mirror_lake_bytes',
+  help: 'Size of the Parquet lake on disk',
+  registers: [registry],
+});
+export const mirrorAppliedLsn = new client.Gauge({
+  name: 'duckgate_mirror_applied_lsn',
+  help: 'LSN up to which all changes are visible in DuckDB (as a number)',
+  registers: [registry],
+});
 
 // ---- router / duckdb engine ------------------------------------------------------------------------
 // (router and DuckDB engine metrics are added here)

@@ -1,0 +1,170 @@
+// Catalog queries the mirror needs: preconditions, which tables can be mirrored (and why not), their
+// columns, and keeping the publication's table list equal to the mirrored set. The publication lists
+// tables explicitly: FOR ALL TABLES would make UPDATE/DELETE fail on the users' tables that have no
+// replica identity ("cannot update table … because it does not have a replica identity").
+import type pg from 'pg';
+import { logger } from '../observability/logger.js';
+import { isIncluded, type MirrorRules, type PartitionKey } from './rules.js';
+import { duckType, mapColumn, pgIdent, type ColumnMapping, type PgColumnInfo } from './types.js';
+
+export interface ColumnDef extends PgColumnInfo {
+  mapping: ColumnMapping;
+  duckType: string;
+}
+
+export interface TableDef {
+  relid: number;
+  schema: string;
+  name: string;
+  columns: ColumnDef[];
+  /** primary key / replica identity index columns */
+  key: string[];
+  partitionBy: PartitionKey | null;
+}
+
+export function tableKey(schema: string, name: string): string {
+  return `${schema}.${name}`;
+}
+
+export function qualified(schema: string, name: string): string {
+  return `${pgIdent(schema)}.${pgIdent(name)}`;
+}
+
+export interface PreconditionResult {
+  ok: boolean;
+  problems: string[];
+}
+
+/** wal_level, REPLICATION privilege, slots: each failure says exactly what to change. */
+export async function checkPreconditions(c: pg.Client, slotName: string): Promise<PreconditionResult> {
+  const problems: string[] = [];
+  const wal = (await c.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level;
+  if (wal !== 'logical')
+    problems.push(`wal_level is '${wal}', logical replication needs 'logical': run ALTER SYSTEM SET wal_level = logical; and restart PostgreSQL`);
+  const role = (
+    await c.query<{ rolname: string; rolsuper: boolean; rolreplication: boolean }>(
+      'SELECT rolname, rolsuper, rolreplication FROM pg_roles WHERE rolname = current_user',
+    )
+  ).rows[0];
+  if (role && !role.rolsuper && !role.rolreplication)
+    problems.push(`role ${role.rolname} may not replicate: run ALTER ROLE ${pgIdent(role.rolname)} REPLICATION; (and make sure it owns or may read the mirrored tables)`);
+  const slots = (
+    await c.query<{ max: string; used: string; mine: string }>(
+      `SELECT current_setting('max_replication_slots') AS max, (SELECT count(*) FROM pg_replication_slots) AS used,
+              (SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1) AS mine`,
+      [slotName],
+    )
+  ).rows[0]!;
+  if (Number(slots.mine) === 0 && Number(slots.used) >= Number(slots.max))
+    problems.push(`no free replication slot (max_replication_slots = ${slots.max}, all used): raise max_replication_slots and restart PostgreSQL, or drop an unused slot`);
+  return { ok: problems.length === 0, problems };
+}
+
+interface RelRow {
+  relid: string;
+  schema: string;
+  name: string;
+  replident: string;
+  key: string[] | null;
+}
+
+/** Tables the rules select that can be mirrored; tables that cannot are logged with the fix. */
+export async function discoverTables(c: pg.Client, rules: MirrorRules, schemas: string[]): Promise<TableDef[]> {
+  const rels = (
+    await c.query<RelRow>(`
+      SELECT c.oid::int8::text AS relid, n.nspname::text AS schema, c.relname::text AS name, c.relreplident::text AS replident,
+        (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))
+           FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey::int2[])
+          WHERE i.indrelid = c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END) AS key
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND NOT c.relispartition
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+      ORDER BY 2, 3`)
+  ).rows;
+  const chosen: RelRow[] = [];
+  for (const r of rels) {
+    if (!isIncluded(rules, schemas, r.schema, r.name)) continue;
+    if (r.replident === 'n' || !r.key || r.key.length === 0) {
+      logger.warn(
+        { table: `${r.schema}.${r.name}` },
+        `not mirrored: ${r.schema}.${r.name} has no primary key or replica identity index; add a primary key, or ALTER TABLE ${qualified(r.schema, r.name)} REPLICA IDENTITY USING INDEX <a unique index on NOT NULL columns>`,
+      );
+      continue;
+    }
+    chosen.push(r);
+  }
+  if (chosen.length === 0) return [];
+  const cols = await describeColumns(c, chosen.map((r) => Number(r.relid)));
+  return chosen.map((r) => {
+    const t = `${r.schema}.${r.name}`;
+    return {
+      relid: Number(r.relid),
+      schema: r.schema,
+      name: r.name,
+      columns: cols.get(Number(r.relid)) ?? [],
+      key: r.key!,
+      partitionBy: rules.tables.get(t)?.partitionBy ?? null,
+    };
+  });
+}
+
+export async function describeColumns(c: pg.Client, relids: number[]): Promise<Map<number, ColumnDef[]>> {
+  const rows = (
+    await c.query<{
+      relid: string;
+      name: string;
+      typeoid: string;
+      typmod: number;
+      pgtype: string;
+      baseoid: string;
+      typtype: string;
+      elemoid: string;
+      elemtyptype: string;
+    }>(
+      `SELECT a.attrelid::int8::text AS relid, a.attname::text AS name, a.atttypid::int8::text AS typeoid, a.atttypmod AS typmod,
+              format_type(a.atttypid, a.atttypmod) AS pgtype, bt.oid::int8::text AS baseoid, bt.typtype::text AS typtype,
+              COALESCE(et.oid, 0)::int8::text AS elemoid, COALESCE(et.typtype::text, '') AS elemtyptype
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+         JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+         LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+        WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+        ORDER BY a.attrelid, a.attnum`,
+      [relids],
+    )
+  ).rows;
+  const out = new Map<number, ColumnDef[]>();
+  for (const r of rows) {
+    const info: PgColumnInfo = {
+      name: r.name,
+      typeOid: Number(r.typeoid),
+      typmod: r.typmod,
+      pgType: r.pgtype,
+      baseOid: Number(r.baseoid),
+      typtype: r.typtype,
+      elemOid: Number(r.elemoid),
+      elemTyptype: r.elemtyptype,
+    };
+    const mapping = mapColumn(info);
+    const list = out.get(Number(r.relid)) ?? [];
+    list.push({ ...info, mapping, duckType: duckType(mapping) });
+    out.set(Number(r.relid), list);
+  }
+  return out;
+}
+
+/** Makes the publication hold exactly `tables` (creating it if needed). */
+export async function syncPublication(c: pg.Client, name: string, tables: Array<{ schema: string; name: string }>): Promise<void> {
+  const exists = (await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name])).rowCount! > 0;
+  if (!exists) {
+    const list = tables.map((t) => qualified(t.schema, t.name)).join(', ');
+    await c.query(`CREATE PUBLICATION ${pgIdent(name)}${list ? ` FOR TABLE ${list}` : ''}`);
+    return;
+  }
+  const cur = (await c.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1', [name])).rows;
+  const want = new Set(tables.map((t) => tableKey(t.schema, t.name)));
+  const have = new Set(cur.map((t) => tableKey(t.schemaname, t.tablename)));
+  const add = tables.filter((t) => !have.has(tableKey(t.schema, t.name)));
+  const drop = cur.filter((t) => !want.has(tableKey(t.schemaname, t.tablename)));
+  if (add.length) await c.query(`ALTER PUBLICATION ${pgIdent(name)} ADD TABLE ${add.map((t) => qualified(t.schema, t.name)).join(', ')}`);
+  if (drop.length) await c.query(`ALTER PUBLICATION ${pgIdent(name)} DROP TABLE ${drop.map((t) => qualified(t.schemaname, t.tablename)).join(', ')}`);
+}

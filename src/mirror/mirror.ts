@@ -1,0 +1,1024 @@
+// The Mirror: snapshot + pgoutput change stream → Parquet lake (durable truth) + native DuckDB tables
+// (serving copy). See index.ts for the contract and the design notes.
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type pg from 'pg';
+import type { Config } from '../config/schema.js';
+import { readRules, shippedRulesFile } from '../config/rules.js';
+import { logger } from '../observability/logger.js';
+import {
+  mirrorApplyLatency,
+  mirrorAppliedLsn,
+  mirrorCompactions,
+  mirrorLagBytes,
+  mirrorLagSeconds,
+  mirrorLakeBytes,
+  mirrorRetainedWalBytes,
+  mirrorRowsApplied,
+  mirrorTransactionsApplied,
+} from '../observability/metrics.js';
+import { checkPreconditions, describeColumns, discoverTables, syncPublication, tableKey, type ColumnDef, type TableDef } from './catalog.js';
+import {
+  columnList,
+  createTableSql,
+  duckIdent,
+  fileList,
+  fsyncFiles,
+  lakeSizeBytes,
+  mergeOnReadSql,
+  partitionColumn,
+  readManifest,
+  readStagedCsv,
+  removeOrphans,
+  tableDefOf,
+  tableDir,
+  typedSelect,
+  writeManifest,
+  type Manifest,
+  type ManifestTable,
+} from './lake.js';
+import { formatLsn, lsnKey, parseLsn, type Lsn } from './lsn.js';
+import { controlClient, replicationClient, ReplicationStream } from './pgconn.js';
+import { decodePgOutput, decodeReplicationMessage, encodeStandbyStatus, pgNowMicros, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput.js';
+import { parseMirrorRules, type MirrorRules } from './rules.js';
+import { snapshotTable } from './snapshot.js';
+import { csvField, stagePath, TableStage } from './stage.js';
+import { castExpr, pgIdent, sqlString, stageText } from './types.js';
+
+export interface MirrorOptions {
+  config: Config;
+  /** superuser/replication-capable control URL incl. database */
+  upstreamUrl: string;
+  /** shared with the query engine; the serving copies live in it */
+  duckdb: DuckDBInstance;
+  dataDir: string;
+}
+
+export type TableState = 'snapshotting' | 'ready' | 'resyncing' | 'error';
+
+export interface MirroredTable {
+  schema: string;
+  name: string;
+  state: TableState;
+  appliedLsn: string | null;
+  lastAppliedAt: number | null;
+  columns: Array<{ name: string; pgType: string; typeOid: number; exact: boolean }>;
+  duckdbRef: string;
+}
+
+interface Runtime {
+  def: TableDef;
+  state: TableState;
+  validFrom: Lsn;
+  lastAppliedAt: number | null;
+  /** serving table exists in DuckDB */
+  served: boolean;
+}
+
+const PG_EPOCH_MS = 946_684_800_000;
+
+export class Mirror extends EventEmitter {
+  private readonly cfg: Config['mirror'];
+  private readonly lakeDir: string;
+  private readonly tmpDir: string;
+  private rules!: MirrorRules;
+  private manifest: Manifest | null = null;
+  private ctl: pg.Client | null = null;
+  private repl: pg.Client | null = null;
+  private stream: ReplicationStream | null = null;
+  private duck: DuckDBConnection | null = null;
+  private readonly rt = new Map<string, Runtime>();
+  private readonly byRelid = new Map<number, string>();
+  /** columns as the stream's last Relation message described them */
+  private readonly relCols = new Map<number, RelationColumn[]>();
+  private applied: Lsn | null = null;
+  private durable: Lsn = 0n;
+  private serverWalEnd: Lsn = 0n;
+  private stopped = false;
+  private started = false;
+  private timers: NodeJS.Timeout[] = [];
+
+  // stream processing
+  private queue: Buffer[] = [];
+  private qHead = 0;
+  private looping = false;
+  private paused = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private inTx: { commitLsn: Lsn; commitTime: bigint; skip: boolean } | null = null;
+  private seq = 0;
+  private batchNo = 0;
+  private stages = new Map<string, TableStage>();
+  private batchCommits: Array<{ endLsn: Lsn; commitTime: bigint }> = [];
+  private batchRows = 0;
+  private batchStartedAt = 0;
+  private needResync = new Set<string>();
+  private wantStatus = false;
+  private wantCompaction = false;
+  private wantPoll = false;
+  private manifestDirty = false;
+  private fatal: Error | null = null;
+
+  constructor(private readonly opts: MirrorOptions) {
+    super();
+    this.cfg = opts.config.mirror;
+    this.lakeDir = join(opts.dataDir, 'lake');
+    this.tmpDir = join(this.lakeDir, '_tmp');
+  }
+
+  // ---- public API ----------------------------------------------------------------------------------
+
+  appliedLsn(): string | null {
+    return this.applied === null ? null : formatLsn(this.applied);
+  }
+
+  tables(): MirroredTable[] {
+    const out: MirroredTable[] = [];
+    for (const r of this.rt.values()) {
+      const ready = r.state === 'ready' && this.applied !== null && this.applied >= r.validFrom;
+      out.push({
+        schema: r.def.schema,
+        name: r.def.name,
+        state: r.state === 'ready' && !ready ? 'resyncing' : r.state,
+        appliedLsn: ready ? formatLsn(this.applied!) : null,
+        lastAppliedAt: ready ? r.lastAppliedAt : null,
+        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, exact: c.mapping.exact })),
+        duckdbRef: `${duckIdent(r.def.schema)}.${duckIdent(r.def.name)}`,
+      });
+    }
+    return out;
+  }
+
+  /** Resolves true once appliedLsn() >= lsn, false after timeoutMs. */
+  async waitFor(lsn: string, timeoutMs: number): Promise<boolean> {
+    const target = parseLsn(lsn);
+    if (this.applied !== null && this.applied >= target) return true;
+    return new Promise<boolean>((resolve) => {
+      const onApplied = () => {
+        if (this.applied !== null && this.applied >= target) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        this.off('applied', onApplied);
+        resolve(v);
+      };
+      this.on('applied', onApplied);
+      // a keepalive that confirms the position arrives within statusIntervalMs
+      this.wantStatus = true;
+      this.kick();
+    });
+  }
+
+  /** Why the mirror is not running, when it is not (preconditions, connection). */
+  problem: string | null = null;
+
+  async start(): Promise<void> {
+    if (!this.cfg.enabled) {
+      logger.info('mirror disabled (mirror.enabled = false)');
+      return;
+    }
+    try {
+      await this.startInner();
+      this.started = true;
+    } catch (e) {
+      this.problem = (e as Error).message;
+      logger.error({ err: e }, `mirror could not start: ${(e as Error).message}; duckgate keeps proxying, every statement goes to PostgreSQL`);
+      await this.closeConnections();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.loopDone;
+    if (this.started && this.fatal === null) {
+      try {
+        if (this.batchCommits.length) await this.flush();
+        if (this.manifest && this.applied !== null && this.applied > parseLsn(this.manifest.appliedLsn)) {
+          this.manifest.appliedLsn = formatLsn(this.applied);
+          writeManifest(this.lakeDir, this.manifest);
+          this.durable = this.applied;
+        }
+        this.sendStatus(false);
+      } catch (e) {
+        logger.error({ err: e }, 'mirror: error while stopping');
+      }
+    }
+    for (const s of this.stages.values()) s.discard();
+    this.stages.clear();
+    await this.closeConnections();
+    this.releaseLock();
+  }
+
+  // ---- start ---------------------------------------------------------------------------------------
+
+  private lockFile(): string {
+    return join(this.lakeDir, 'LOCK');
+  }
+
+  private acquireLock(): void {
+    mkdirSync(this.lakeDir, { recursive: true });
+    const f = this.lockFile();
+    if (existsSync(f)) {
+      const pid = Number(readFileSync(f, 'utf8'));
+      if (pid && pid !== process.pid && processAlive(pid)) throw new Error(`the lake ${this.lakeDir} is in use by process ${pid}`);
+    }
+    writeFileSync(f, String(process.pid));
+  }
+
+  private releaseLock(): void {
+    const f = this.lockFile();
+    try {
+      if (existsSync(f) && Number(readFileSync(f, 'utf8')) === process.pid) rmSync(f);
+    } catch {
+      /* best effort */
+    }
+  }
+
+  private async startInner(): Promise<void> {
+    this.acquireLock();
+    this.rules = parseMirrorRules(readRules([shippedRulesFile, ...this.opts.config.rules]).mirror);
+    this.ctl = controlClient(this.opts.upstreamUrl);
+    this.ctl.on('error', (e) => logger.warn({ err: e }, 'mirror control connection error'));
+    await this.ctl.connect();
+    const pre = await checkPreconditions(this.ctl, this.cfg.slotName);
+    if (!pre.ok) {
+      for (const p of pre.problems) logger.error(`mirror precondition failed: ${p}`);
+      throw new Error(`preconditions failed: ${pre.problems.join('; ')}`);
+    }
+    const defs = await discoverTables(this.ctl, this.rules, this.cfg.schemas);
+    await syncPublication(this.ctl, this.cfg.publicationName, defs);
+    this.duck = await this.opts.duckdb.connect();
+    this.repl = replicationClient(this.opts.upstreamUrl);
+    this.repl.on('error', (e) => this.onFatal(e));
+    await this.repl.connect();
+    const sys = (await this.repl.query<{ systemid: string; dbname: string }>('IDENTIFY_SYSTEM')).rows[0]!;
+    const slotRow = (
+      await this.ctl.query<{ database: string; active: boolean }>('SELECT database::text, active FROM pg_replication_slots WHERE slot_name = $1', [this.cfg.slotName])
+    ).rows[0];
+    if (slotRow && slotRow.database !== sys.dbname) throw new Error(`replication slot ${this.cfg.slotName} belongs to database ${slotRow.database}; set mirror.slotName to a free name`);
+    if (slotRow?.active) throw new Error(`replication slot ${this.cfg.slotName} is in use by another process`);
+
+    let m = readManifest(this.lakeDir);
+    if (m && (m.slot !== this.cfg.slotName || m.systemId !== sys.systemid || m.database !== sys.dbname || !slotRow)) {
+      logger.warn({ slot: this.cfg.slotName }, 'mirror: the lake does not belong to this upstream/slot (or the slot was dropped): taking a new snapshot');
+      m = null;
+    }
+    if (!m) {
+      for (const d of listDirs(this.lakeDir)) rmSync(join(this.lakeDir, d), { recursive: true, force: true });
+      rmSync(join(this.lakeDir, '_manifest.json'), { force: true });
+      if (slotRow) await this.ctl.query('SELECT pg_drop_replication_slot($1)', [this.cfg.slotName]);
+    }
+    removeOrphans(this.lakeDir, m);
+    mkdirSync(this.tmpDir, { recursive: true });
+
+    if (!m) {
+      m = await this.initialSnapshot(defs, sys);
+    } else {
+      this.manifest = m;
+      await this.loadServing(m);
+      await this.reconcile(defs);
+    }
+    this.applied = parseLsn(m.appliedLsn);
+    this.durable = this.applied;
+    mirrorAppliedLsn.set(Number(this.applied));
+    await this.startStreaming(this.applied);
+    this.timers.push(
+      setInterval(() => {
+        this.wantStatus = true;
+        this.kick();
+      }, this.cfg.statusIntervalMs),
+    );
+    if (this.cfg.compactionIntervalMs > 0)
+      this.timers.push(
+        setInterval(() => {
+          this.wantCompaction = true;
+          this.kick();
+        }, this.cfg.compactionIntervalMs),
+      );
+    if (this.cfg.catalogPollMs > 0)
+      this.timers.push(
+        setInterval(() => {
+          this.wantPoll = true;
+          this.kick();
+        }, this.cfg.catalogPollMs),
+      );
+    for (const t of this.timers) t.unref();
+    this.emit('applied', { lsn: formatLsn(this.applied), tables: [...this.rt.keys()] });
+  }
+
+  private async initialSnapshot(defs: TableDef[], sys: { systemid: string; dbname: string }): Promise<Manifest> {
+    const r = (
+      await this.repl!.query<{ consistent_point: string; snapshot_name: string }>(
+        `CREATE_REPLICATION_SLOT ${pgIdent(this.cfg.slotName)} LOGICAL pgoutput (SNAPSHOT 'export')`,
+      )
+    ).rows[0]!;
+    logger.info({ slot: this.cfg.slotName, lsn: r.consistent_point, tables: defs.length }, 'mirror: slot created, taking the initial snapshot');
+    const m: Manifest = {
+      version: 1,
+      slot: this.cfg.slotName,
+      database: sys.dbname,
+      systemId: sys.systemid,
+      appliedLsn: r.consistent_point,
+      generation: 0,
+      tables: {},
+    };
+    this.manifest = m;
+    for (const d of defs) this.rt.set(tableKey(d.schema, d.name), { def: d, state: 'snapshotting', validFrom: parseLsn(r.consistent_point), lastAppliedAt: null, served: false });
+    await this.copyTables(this.ctl!, r.snapshot_name, defs, r.consistent_point);
+    writeManifest(this.lakeDir, m);
+    return m;
+  }
+
+  /** Copies tables inside a transaction on `snapshot` into new base files and serving tables. */
+  private async copyTables(c: pg.Client, snapshot: string, defs: TableDef[], validFrom: string): Promise<void> {
+    const m = this.manifest!;
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      await c.query(`SET TRANSACTION SNAPSHOT ${sqlString(snapshot)}`);
+      for (const d of defs) {
+        const key = tableKey(d.schema, d.name);
+        const gen = ++m.generation;
+        const old = m.tables[key];
+        let files: string[] = [];
+        let state: 'ready' | 'error' = 'ready';
+        let error: string | undefined;
+        try {
+          files = (await snapshotTable(c, this.duck!, this.lakeDir, d, gen, this.cfg.snapshotChunkRows)).files;
+        } catch (e) {
+          state = 'error';
+          error = (e as Error).message;
+          logger.error({ table: key, err: e }, 'mirror: snapshot of table failed; the table is not served');
+        }
+        m.tables[key] = { relid: d.relid, schema: d.schema, name: d.name, columns: d.columns, key: d.key, partitionBy: d.partitionBy, state, error, validFrom, base: files, deltas: [] };
+        if (old) this.dropFilesLater(old);
+        this.byRelid.set(d.relid, key);
+        const rt = { def: d, state: state as TableState, validFrom: parseLsn(validFrom), lastAppliedAt: Date.now(), served: false };
+        this.rt.set(key, rt);
+        if (state === 'ready') await this.buildServing(m.tables[key]!, rt);
+      }
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private servingRef(schema: string, name: string): string {
+    return `${duckIdent(schema)}.${duckIdent(name)}`;
+  }
+
+  private async buildServing(t: ManifestTable, rt: Runtime): Promise<void> {
+    const ref = this.servingRef(t.schema, t.name);
+    const sel = mergeOnReadSql(this.lakeDir, t, null);
+    await this.duck!.run(`CREATE SCHEMA IF NOT EXISTS ${duckIdent(t.schema)}`);
+    // one DuckDB transaction: readers see the old table or the whole new one
+    await this.duck!.run('BEGIN');
+    try {
+      await this.duck!.run(createTableSql(ref, t));
+      if (sel) await this.duck!.run(`INSERT INTO ${ref} ${sel}`);
+      await this.duck!.run('COMMIT');
+    } catch (e) {
+      await this.duck!.run('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
+    rt.served = true;
+  }
+
+  private async loadServing(m: Manifest): Promise<void> {
+    for (const [key, t] of Object.entries(m.tables)) {
+      const rt: Runtime = { def: tableDefOf(t), state: t.state, validFrom: parseLsn(t.validFrom), lastAppliedAt: Date.now(), served: false };
+      this.rt.set(key, rt);
+      this.byRelid.set(t.relid, key);
+      if (t.state === 'ready') await this.buildServing(t, rt);
+    }
+  }
+
+  /** After a restart: tables added, dropped, renamed or changed while we were away. */
+  private async reconcile(defs: TableDef[]): Promise<void> {
+    const m = this.manifest!;
+    const want = new Map(defs.map((d) => [tableKey(d.schema, d.name), d]));
+    for (const key of Object.keys(m.tables)) {
+      const d = want.get(key);
+      if (!d || d.relid !== m.tables[key]!.relid) await this.removeTable(key);
+    }
+    const resync: TableDef[] = [];
+    for (const [key, d] of want) {
+      const t = m.tables[key];
+      if (!t || !sameColumns(t.columns, d.columns) || t.state === 'error' || JSON.stringify(t.partitionBy) !== JSON.stringify(d.partitionBy)) resync.push(d);
+    }
+    if (resync.length) await this.resync(resync);
+    writeManifest(this.lakeDir, m);
+  }
+
+  private async removeTable(key: string): Promise<void> {
+    const m = this.manifest!;
+    const t = m.tables[key];
+    const rt = this.rt.get(key);
+    if (rt?.served || t) await this.duck!.run(`DROP TABLE IF EXISTS ${this.servingRef(t?.schema ?? rt!.def.schema, t?.name ?? rt!.def.name)}`);
+    if (t) {
+      delete m.tables[key];
+      this.byRelid.delete(t.relid);
+      writeManifest(this.lakeDir, m);
+      rmSync(tableDir(this.lakeDir, t.schema, t.name), { recursive: true, force: true });
+    }
+    this.rt.delete(key);
+    this.stages.get(key)?.discard();
+    this.stages.delete(key);
+    logger.info({ table: key }, 'mirror: table no longer mirrored');
+  }
+
+  /**
+   * Re-snapshots tables at a new consistent point (a temporary slot's exported snapshot) while the main
+   * stream goes on: their events committed before that point are then skipped, later ones applied.
+   */
+  private async resync(defs: TableDef[]): Promise<void> {
+    for (const d of defs) {
+      const key = tableKey(d.schema, d.name);
+      const rt = this.rt.get(key);
+      if (rt) rt.state = 'resyncing';
+      else this.rt.set(key, { def: d, state: 'snapshotting', validFrom: 0n, lastAppliedAt: null, served: false });
+      this.stages.get(key)?.discard();
+      this.stages.delete(key);
+    }
+    const r = replicationClient(this.opts.upstreamUrl, 'duckgate-mirror-resync');
+    const c = controlClient(this.opts.upstreamUrl, 'duckgate-mirror-resync');
+    await r.connect();
+    await c.connect();
+    try {
+      const slot = `${this.cfg.slotName}_rs_${process.pid}_${Date.now() % 1e8}`;
+      const res = (
+        await r.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${pgIdent(slot)} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')`)
+      ).rows[0]!;
+      logger.info({ tables: defs.map((d) => tableKey(d.schema, d.name)), lsn: res.consistent_point }, 'mirror: re-snapshotting tables');
+      await this.copyTables(c, res.snapshot_name, defs, res.consistent_point);
+      writeManifest(this.lakeDir, this.manifest!);
+    } finally {
+      await c.end().catch(() => undefined);
+      await r.end().catch(() => undefined); // drops the temporary slot
+    }
+  }
+
+  private dropFilesLater(t: ManifestTable): void {
+    // after the new manifest is durable; a verify reading them concurrently retries
+    const files = [...t.base, ...t.deltas.map((d) => d.file)];
+    setTimeout(() => {
+      for (const f of files) rmSync(join(this.lakeDir, f), { force: true });
+    }, 2000).unref();
+  }
+
+  private async startStreaming(from: Lsn): Promise<void> {
+    const pubs = sqlString(pgIdent(this.cfg.publicationName));
+    const text = `START_REPLICATION SLOT ${pgIdent(this.cfg.slotName)} LOGICAL ${formatLsn(from)} (proto_version '1', publication_names ${pubs})`;
+    this.stream = new ReplicationStream(text, (b) => this.onPayload(b));
+    void this.repl!.query(this.stream as unknown as pg.QueryConfig);
+    this.stream.finished.then(
+      () => {
+        if (!this.stopped) this.onFatal(new Error('replication stream ended'));
+      },
+      (e: Error) => {
+        if (!this.stopped) this.onFatal(e);
+      },
+    );
+    logger.info({ slot: this.cfg.slotName, from: formatLsn(from) }, 'mirror: streaming changes');
+  }
+
+  private onFatal(e: Error): void {
+    if (this.stopped || this.fatal) return;
+    this.fatal = e;
+    this.problem = e.message;
+    logger.error({ err: e }, 'mirror: replication failed; the mirror stops here (restart duckgate to resume from the last durable LSN)');
+    for (const r of this.rt.values()) if (r.state !== 'error') r.state = 'error';
+  }
+
+  private async closeConnections(): Promise<void> {
+    await this.repl?.end().catch(() => undefined);
+    await this.ctl?.end().catch(() => undefined);
+    this.repl = null;
+    this.ctl = null;
+    try {
+      this.duck?.closeSync();
+    } catch {
+      /* already closed */
+    }
+    this.duck = null;
+  }
+
+  // ---- stream processing ---------------------------------------------------------------------------
+
+  private onPayload(b: Buffer): void {
+    this.queue.push(b);
+    if (!this.paused && this.queue.length - this.qHead > 20_000) {
+      this.paused = true;
+      this.stream?.pause();
+    }
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.looping || this.stopped || this.fatal || !this.stream) return;
+    this.looping = true;
+    this.loopDone = this.loop().finally(() => {
+      this.looping = false;
+      if (this.queue.length > this.qHead && !this.stopped && !this.fatal) this.kick();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.qHead < this.queue.length && !this.stopped) {
+        const b = this.queue[this.qHead++]!;
+        if (this.qHead > 4096 && this.qHead * 2 > this.queue.length) {
+          this.queue = this.queue.slice(this.qHead);
+          this.qHead = 0;
+        }
+        await this.handleCopyData(b);
+        if (this.paused && this.queue.length - this.qHead < 2_000) {
+          this.paused = false;
+          this.stream?.resume();
+        }
+      }
+      if (this.batchCommits.length && !this.inTx) await this.flush();
+      if (!this.inTx && this.batchCommits.length === 0) await this.maintenance();
+    } catch (e) {
+      this.onFatal(e as Error);
+    }
+  }
+
+  private async handleCopyData(b: Buffer): Promise<void> {
+    const msg = decodeReplicationMessage(b);
+    switch (msg.tag) {
+      case 'keepalive':
+        this.serverWalEnd = msg.walEnd;
+        if (!this.inTx && this.batchCommits.length === 0 && this.qHead >= this.queue.length) this.advanceIdle(msg.walEnd);
+        if (msg.replyRequested) this.wantStatus = true;
+        return;
+      case 'xlogdata':
+        if (msg.walEnd > this.serverWalEnd) this.serverWalEnd = msg.walEnd;
+        await this.handlePgOutput(decodePgOutput(msg.payload));
+        return;
+    }
+  }
+
+  /** Nothing pending and the server has sent everything before `lsn`: the mirror is current up to it. */
+  private advanceIdle(lsn: Lsn): void {
+    if (this.applied === null || lsn <= this.applied) return;
+    this.applied = lsn;
+    this.manifestDirty = true;
+    const now = Date.now();
+    for (const r of this.rt.values()) if (r.state === 'ready') r.lastAppliedAt = now;
+    mirrorAppliedLsn.set(Number(lsn));
+    this.emit('applied', { lsn: formatLsn(lsn), tables: [] as string[] });
+  }
+
+  private async handlePgOutput(msg: PgOutputMessage): Promise<void> {
+    switch (msg.tag) {
+      case 'begin':
+        // already applied (a restart resends from the confirmed LSN): skip, applying is idempotent by LSN
+        this.inTx = { commitLsn: msg.finalLsn, commitTime: msg.commitTime, skip: this.applied !== null && msg.finalLsn < this.applied };
+        if (this.batchCommits.length === 0 && this.batchRows === 0) this.batchStartedAt = Date.now();
+        return;
+      case 'commit': {
+        const tx = this.inTx;
+        this.inTx = null;
+        if (!tx || tx.skip) return;
+        this.batchCommits.push({ endLsn: msg.endLsn, commitTime: msg.commitTime });
+        const idle = this.qHead >= this.queue.length;
+        if (idle || this.batchRows >= this.cfg.batchMaxRows || Date.now() - this.batchStartedAt >= this.cfg.batchMaxMs) await this.flush();
+        return;
+      }
+      case 'relation':
+        this.onRelation(msg);
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete':
+        this.onRowChange(msg);
+        return;
+      case 'truncate':
+        if (this.inTx?.skip) return;
+        for (const relid of msg.relids) {
+          const key = this.byRelid.get(relid);
+          const rt = key ? this.rt.get(key) : undefined;
+          if (!key || !rt || !this.accepts(rt)) continue;
+          this.stage(key).truncate();
+          this.batchRows++;
+        }
+        return;
+      case 'origin':
+      case 'type':
+      case 'message':
+        return;
+    }
+  }
+
+  private accepts(rt: Runtime): boolean {
+    if (!this.inTx || this.inTx.skip) return false;
+    if (rt.state === 'error' || this.needResync.has(tableKey(rt.def.schema, rt.def.name))) return false;
+    return this.inTx.commitLsn >= rt.validFrom;
+  }
+
+  private onRelation(msg: Extract<PgOutputMessage, { tag: 'relation' }>): void {
+    this.relCols.set(msg.relid, msg.columns);
+    const known = this.byRelid.get(msg.relid);
+    const key = tableKey(msg.schema, msg.name);
+    if (known && known !== key) {
+      // renamed: follow it under the new name (re-snapshot), drop the old
+      this.needResync.add(known);
+      return;
+    }
+    const rt = this.rt.get(key);
+    if (!rt) return;
+    this.byRelid.set(msg.relid, key);
+    const same =
+      msg.columns.length === rt.def.columns.length &&
+      msg.columns.every((c, i) => c.name === rt.def.columns[i]!.name && c.typeOid === rt.def.columns[i]!.typeOid && c.typmod === rt.def.columns[i]!.typmod);
+    if (!same && !(this.inTx?.skip || (this.inTx && this.inTx.commitLsn < rt.validFrom))) {
+      logger.info({ table: key }, 'mirror: table definition changed upstream; re-snapshotting it');
+      this.needResync.add(key);
+      this.stages.get(key)?.discard();
+    }
+  }
+
+  private stage(key: string): TableStage {
+    let s = this.stages.get(key);
+    if (!s) {
+      s = new TableStage(stagePath(this.tmpDir, this.stages.size, this.batchNo));
+      this.stages.set(key, s);
+    }
+    return s;
+  }
+
+  private onRowChange(msg: Extract<PgOutputMessage, { tag: 'insert' | 'update' | 'delete' }>): void {
+    const key = this.byRelid.get(msg.relid);
+    const rt = key ? this.rt.get(key) : undefined;
+    if (!key || !rt || !this.accepts(rt)) return;
+    const cols = rt.def.columns;
+    const keyIdx = rt.def.key.map((k) => cols.findIndex((c) => c.name === k));
+    const s = this.stage(key);
+    const lsn = this.inTx!.commitLsn.toString();
+    const line = (op: 'I' | 'D', tuple: TupleValue[] | null, keyTuple: TupleValue[] | null, oldKey: TupleValue[] | null): string => {
+      const f: string[] = [op, lsn, String(++this.seq)];
+      const unchanged: number[] = [];
+      const vals: Array<string | null> = [];
+      for (let i = 0; i < cols.length; i++) {
+        const v = tuple ? tuple[i] : keyIdx.includes(i) ? keyTuple![i] : undefined;
+        if (!v || v.kind === 'null') vals.push(null);
+        else if (v.kind === 'unchanged') {
+          unchanged.push(i);
+          vals.push(null);
+        } else vals.push(stageText(cols[i]!.mapping, v.value));
+      }
+      if (unchanged.length) {
+        s.hasUnchanged = true;
+        for (const i of unchanged) s.unchangedCols.add(i);
+      }
+      let out = `${f.map(csvField).join(',')},${csvField(unchanged.length ? `,${unchanged.join(',')},` : null)}`;
+      for (const v of vals) out += `,${csvField(v)}`;
+      for (const i of keyIdx) {
+        const v = oldKey?.[i];
+        out += `,${csvField(v && v.kind === 'text' ? stageText(cols[i]!.mapping, v.value) : null)}`;
+      }
+      return `${out}\n`;
+    };
+    switch (msg.tag) {
+      case 'insert':
+        s.add(line('I', msg.tuple, null, null));
+        break;
+      case 'update': {
+        let oldKey: TupleValue[] | null = null;
+        if (msg.old) {
+          const changed = keyIdx.some((i) => {
+            const a = msg.old!.tuple[i];
+            const b = msg.tuple[i];
+            return !(a?.kind === 'text' && b?.kind === 'text' && a.value === b.value);
+          });
+          if (changed) {
+            // primary key change: the old key's row goes away
+            s.add(line('D', null, msg.old.tuple, null));
+            oldKey = msg.old.tuple;
+          }
+        }
+        s.add(line('I', msg.tuple, null, oldKey));
+        break;
+      }
+      case 'delete':
+        s.add(line('D', null, msg.old.tuple, null));
+        break;
+    }
+    this.batchRows++;
+  }
+
+  // ---- applying a batch ----------------------------------------------------------------------------
+
+  /**
+   * Applies every staged committed transaction: delta Parquet files (fsync'd), then the manifest
+   * (atomic, fsync'd: from here the batch is durable), then the serving tables in ONE DuckDB transaction
+   * (readers see all of the batch or none of it), then the slot is told the new flushed LSN.
+   */
+  private async flush(): Promise<void> {
+    const commits = this.batchCommits;
+    if (commits.length === 0) return;
+    const m = this.manifest!;
+    const endLsn = commits[commits.length - 1]!.endLsn;
+    const duck = this.duck!;
+    const applied: Array<{ key: string; ev: string | null; truncated: boolean; rows: number; t: ManifestTable }> = [];
+    let i = 0;
+    for (const [key, s] of this.stages) {
+      const t = m.tables[key];
+      const rt = this.rt.get(key);
+      if (!t || !rt || rt.state === 'error' || this.needResync.has(key)) {
+        s.discard();
+        continue;
+      }
+      const csv = s.finish();
+      const ev = csv ? `_dg_ev_${i++}` : null;
+      try {
+        if (csv && ev) {
+          await this.loadEvents(ev, csv, t, s);
+          const file = join(tableDir(this.lakeDir, t.schema, t.name), '_delta', `${lsnKey(endLsn)}_${++m.generation}.parquet`);
+          mkdirSync(join(tableDir(this.lakeDir, t.schema, t.name), '_delta'), { recursive: true });
+          await duck.run(`COPY (SELECT _dg_op, _dg_lsn, _dg_seq, ${columnList(t.columns)} FROM ${ev}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`);
+          fsyncFiles([file]);
+          applied.push({ key, ev, truncated: s.truncated, rows: s.rows, t });
+          (applied[applied.length - 1] as { file?: string }).file = file.slice(this.lakeDir.length + 1);
+        } else if (s.truncated) applied.push({ key, ev: null, truncated: true, rows: 0, t });
+      } catch (e) {
+        this.tableError(key, e as Error);
+      }
+      s.discard();
+    }
+    this.stages.clear();
+    this.batchNo++;
+    // durable point: the manifest names the new delta files (a truncate replaces the table's files)
+    for (const a of applied) {
+      if (a.truncated) {
+        this.dropFilesLater({ ...a.t });
+        a.t.base = [];
+        a.t.deltas = [];
+      }
+      const file = (a as { file?: string }).file;
+      if (file) a.t.deltas.push({ file, rows: a.rows });
+    }
+    m.appliedLsn = formatLsn(endLsn);
+    writeManifest(this.lakeDir, m);
+    this.durable = endLsn;
+    this.manifestDirty = false;
+    // serving copies, all tables of the batch in one transaction
+    await duck.run('BEGIN');
+    try {
+      for (const a of applied) {
+        const ref = this.servingRef(a.t.schema, a.t.name);
+        if (a.truncated) await duck.run(`DELETE FROM ${ref}`);
+        if (a.ev) {
+          const keys = a.t.key.map(duckIdent);
+          await duck.run(
+            `DELETE FROM ${ref} USING (SELECT DISTINCT ${keys.join(', ')} FROM ${a.ev}) AS _k WHERE ${keys.map((k) => `${ref}.${k} = _k.${k}`).join(' AND ')}`,
+          );
+          await duck.run(
+            `INSERT INTO ${ref} SELECT ${columnList(a.t.columns)} FROM ${a.ev} QUALIFY row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY _dg_lsn DESC, _dg_seq DESC) = 1 AND _dg_op = 'I'`,
+          );
+        }
+      }
+      await duck.run('COMMIT');
+    } catch (e) {
+      await duck.run('ROLLBACK').catch(() => undefined);
+      // the lake has the batch; the serving copy can be rebuilt from it
+      for (const a of applied) {
+        const rt = this.rt.get(a.key);
+        if (rt) await this.buildServing(a.t, rt).catch((e2: Error) => this.tableError(a.key, e2));
+      }
+      logger.warn({ err: e }, 'mirror: applying a batch to DuckDB failed; serving tables rebuilt from the lake');
+    }
+    for (const a of applied) if (a.ev) await duck.run(`DROP TABLE IF EXISTS ${a.ev}`);
+    this.applied = endLsn;
+    const now = Date.now();
+    const touched = applied.map((a) => a.key);
+    for (const a of applied) {
+      mirrorRowsApplied.inc({ table: a.key }, a.rows);
+      mirrorLagBytes.set({ table: a.key }, Number(this.serverWalEnd > endLsn ? this.serverWalEnd - endLsn : 0n));
+    }
+    for (const r of this.rt.values()) if (r.state === 'ready') r.lastAppliedAt = now;
+    for (const r of this.rt.values()) if (r.state === 'resyncing' && endLsn >= r.validFrom) r.state = 'ready';
+    for (const c of commits) {
+      const commitMs = Number(c.commitTime / 1000n) + PG_EPOCH_MS;
+      mirrorApplyLatency.observe(Math.max(0, now - commitMs) / 1000);
+    }
+    const lastCommitMs = Number(commits[commits.length - 1]!.commitTime / 1000n) + PG_EPOCH_MS;
+    for (const k of touched) mirrorLagSeconds.set({ table: k }, Math.max(0, now - lastCommitMs) / 1000);
+    mirrorTransactionsApplied.inc(commits.length);
+    mirrorAppliedLsn.set(Number(endLsn));
+    this.batchCommits = [];
+    this.batchRows = 0;
+    this.sendStatus(false);
+    this.emit('applied', { lsn: formatLsn(endLsn), tables: touched });
+    if (this.needResync.size) await this.doResyncs();
+  }
+
+  /** Staged CSV → typed temp table `ev`; fills unchanged TOAST values from earlier events or the serving copy. */
+  private async loadEvents(ev: string, csv: string, t: ManifestTable, s: TableStage): Promise<void> {
+    const duck = this.duck!;
+    const n = t.columns.length;
+    const names = ['_op', '_lsn', '_seq', '_u', ...t.columns.map((_, i) => `c${i}`), ...t.key.map((_, i) => `k${i}`)];
+    const keyCols = t.key.map((k) => t.columns.find((c) => c.name === k)!);
+    const oldKeySel = keyCols.map((c, i) => `${castExpr(c.mapping, `k${i}`)} AS _dg_ok${i}`).join(', ');
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE ${ev} AS SELECT _op AS _dg_op, CAST(_lsn AS BIGINT) AS _dg_lsn, CAST(_seq AS BIGINT) AS _dg_seq, _u AS _dg_u, ${typedSelect(t.columns)}, ${oldKeySel} FROM ${readStagedCsv(csv, names)}`,
+    );
+    if (!s.hasUnchanged) return;
+    // Unchanged TOAST: pgoutput does not resend a TOASTed value an UPDATE did not touch. Its value is the
+    // one of the latest earlier event for the same row in this batch, else the row in the serving copy
+    // (which is exactly the state before this batch). A primary-key change looks the row up by its old key.
+    const ref = this.servingRef(t.schema, t.name);
+    const sk = keyCols.map((c, i) => `COALESCE(_dg_ok${i}, ${duckIdent(c.name)}) AS _dg_sk${i}`).join(', ');
+    const skList = keyCols.map((_, i) => `_dg_sk${i}`).join(', ');
+    const windows = [...s.unchangedCols]
+      .map(
+        (i) =>
+          `last_value(CASE WHEN _dg_op = 'I' AND NOT contains(COALESCE(_dg_u, ''), ',${i},') THEN struct_pack(v := ${duckIdent(t.columns[i]!.name)}) END IGNORE NULLS) OVER (PARTITION BY ${skList} ORDER BY _dg_seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _dg_p${i}`,
+      )
+      .join(', ');
+    const sel = t.columns
+      .map((c, i) => {
+        const col = duckIdent(c.name);
+        if (!s.unchangedCols.has(i)) return `w.${col}`;
+        return `CASE WHEN contains(COALESCE(w._dg_u, ''), ',${i},') THEN (CASE WHEN w._dg_p${i} IS NOT NULL THEN w._dg_p${i}.v WHEN cur._dg_found THEN cur.${col} ELSE error('duckgate mirror: unchanged TOAST value of ${c.name.replaceAll("'", "''")} has no earlier version') END) ELSE w.${col} END AS ${col}`;
+      })
+      .join(', ');
+    const join = keyCols.map((c, i) => `cur.${duckIdent(c.name)} = w._dg_sk${i}`).join(' AND ');
+    const okCols = keyCols.map((_, i) => `w._dg_ok${i}`).join(', ');
+    await duck.run(
+      `CREATE OR REPLACE TEMP TABLE ${ev} AS WITH w AS (SELECT *, ${windows} FROM (SELECT *, ${sk} FROM ${ev})) SELECT w._dg_op, w._dg_lsn, w._dg_seq, w._dg_u, ${sel}, ${okCols} FROM w LEFT JOIN (SELECT *, true AS _dg_found FROM ${ref}) cur ON ${join}`,
+    );
+    void n;
+  }
+
+  private tableError(key: string, e: Error): void {
+    const rt = this.rt.get(key);
+    if (rt) rt.state = 'error';
+    const t = this.manifest?.tables[key];
+    if (t) {
+      t.state = 'error';
+      t.error = e.message;
+    }
+    logger.error({ table: key, err: e }, 'mirror: a change could not be applied to this table; it is no longer served (statements go to PostgreSQL)');
+  }
+
+  private async doResyncs(): Promise<void> {
+    const keys = [...this.needResync];
+    this.needResync.clear();
+    const relids: number[] = [];
+    for (const k of keys) {
+      const rt = this.rt.get(k);
+      if (rt) relids.push(rt.def.relid);
+    }
+    const defs = await discoverTables(this.ctl!, this.rules, this.cfg.schemas);
+    const byRelid = new Map(defs.map((d) => [d.relid, d]));
+    const todo: TableDef[] = [];
+    for (const k of keys) {
+      const rt = this.rt.get(k);
+      if (!rt) continue;
+      const d = byRelid.get(rt.def.relid);
+      if (!d || tableKey(d.schema, d.name) !== k) await this.removeTable(k);
+      if (d) todo.push(d);
+    }
+    await syncPublication(this.ctl!, this.cfg.publicationName, defs);
+    if (todo.length) await this.resync(todo);
+  }
+
+  // ---- maintenance (runs in the loop between batches) ----------------------------------------------
+
+  private async maintenance(): Promise<void> {
+    if (this.needResync.size) await this.doResyncs();
+    if (this.wantStatus) {
+      this.wantStatus = false;
+      if (this.manifestDirty && this.manifest && this.applied !== null) {
+        this.manifest.appliedLsn = formatLsn(this.applied);
+        writeManifest(this.lakeDir, this.manifest);
+        this.durable = this.applied;
+        this.manifestDirty = false;
+      }
+      this.sendStatus(true);
+    }
+    if (this.wantPoll) {
+      this.wantPoll = false;
+      await this.pollCatalog();
+    }
+    if (this.wantCompaction) {
+      this.wantCompaction = false;
+      await this.compact(this.cfg.compactionMinDeltaFiles);
+    }
+  }
+
+  private sendStatus(replyRequested: boolean): void {
+    if (!this.stream || this.fatal) return;
+    // flushed = everything durable in the lake: the upstream may recycle WAL before it
+    this.stream.send(encodeStandbyStatus(this.durable, this.durable, this.durable, pgNowMicros(), replyRequested));
+  }
+
+  /** New, dropped, renamed or altered tables (DDL is not in the change stream). */
+  private async pollCatalog(): Promise<void> {
+    const defs = await discoverTables(this.ctl!, this.rules, this.cfg.schemas);
+    const want = new Map(defs.map((d) => [tableKey(d.schema, d.name), d]));
+    let changed = false;
+    for (const [key, rt] of [...this.rt]) {
+      const d = want.get(key);
+      if (!d || d.relid !== rt.def.relid) {
+        await this.removeTable(key);
+        changed = true;
+      }
+    }
+    const todo: TableDef[] = [];
+    for (const [key, d] of want) {
+      const rt = this.rt.get(key);
+      if (!rt || !sameColumns(rt.def.columns, d.columns)) todo.push(d);
+    }
+    if (changed || todo.length) await syncPublication(this.ctl!, this.cfg.publicationName, defs);
+    if (todo.length) await this.resync(todo);
+    const r = (
+      await this.ctl!.query<{ retained: string | null }>(
+        'SELECT (pg_current_wal_lsn() - restart_lsn)::int8::text AS retained FROM pg_replication_slots WHERE slot_name = $1',
+        [this.cfg.slotName],
+      )
+    ).rows[0];
+    if (r?.retained) mirrorRetainedWalBytes.set(Number(r.retained));
+    mirrorLakeBytes.set(lakeSizeBytes(this.lakeDir));
+  }
+
+  /** Folds delta files into new base files for tables with at least `minDeltas` of them. */
+  async compact(minDeltas = 1): Promise<void> {
+    const m = this.manifest;
+    if (!m) return;
+    for (const [key, t] of Object.entries(m.tables)) {
+      if (t.state !== 'ready' || t.deltas.length < Math.max(1, minDeltas)) continue;
+      const gen = ++m.generation;
+      const dir = tableDir(this.lakeDir, t.schema, t.name);
+      const sel = mergeOnReadSql(this.lakeDir, t, null);
+      const old = { ...t, base: [...t.base], deltas: [...t.deltas] };
+      let files: string[] = [];
+      if (sel) {
+        mkdirSync(dir, { recursive: true });
+        if (t.partitionBy) {
+          const p = partitionColumn(t.partitionBy);
+          await this.duck!.run(
+            `COPY (SELECT *, ${p.expr} AS ${duckIdent(p.name)} FROM (${sel})) TO ${sqlString(dir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${duckIdent(p.name)}), WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN ${sqlString(`g${gen}_k_{i}`)}, OVERWRITE_OR_IGNORE true)`,
+          );
+          files = listDirFiles(dir, `g${gen}_k_`);
+        } else {
+          const f = join(dir, `g${gen}_k.parquet`);
+          await this.duck!.run(`COPY (${sel}) TO ${sqlString(f)} (FORMAT parquet, COMPRESSION zstd)`);
+          files = [f];
+        }
+        fsyncFiles(files);
+      }
+      t.base = files.map((f) => f.slice(this.lakeDir.length + 1));
+      t.deltas = [];
+      writeManifest(this.lakeDir, m);
+      this.dropFilesLater(old);
+      mirrorCompactions.inc({ table: key });
+      logger.debug({ table: key, files: files.length }, 'mirror: compacted');
+    }
+  }
+}
+
+function sameColumns(a: ColumnDef[], b: ColumnDef[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.name === b[i]!.name && c.typeOid === b[i]!.typeOid && c.typmod === b[i]!.typmod);
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function listDirs(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSyncSafe(dir).filter((d) => d.isDirectory()).map((d) => d.name);
+}
+
+import { readdirSync, type Dirent } from 'node:fs';
+function readdirSyncSafe(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+function listDirFiles(dir: string, prefix: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSyncSafe(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory() && !e.name.startsWith('_')) out.push(...listDirFiles(p, prefix));
+    else if (e.isFile() && e.name.startsWith(prefix) && e.name.endsWith('.parquet')) out.push(p);
+  }
+  return out;
+}
+
+export { fileList, describeColumns };

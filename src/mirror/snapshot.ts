@@ -1,0 +1,151 @@
+// Copies one table, inside a transaction that already runs on the replication slot's exported snapshot,
+// into base Parquet files. Rows are streamed (COPY … TO STDOUT (FORMAT csv, FORCE_QUOTE *)) into CSV
+// chunk files of `chunkRows` rows; each full chunk is converted by DuckDB (read_csv → typed casts →
+// ZSTD Parquet) while the next one streams in. Never a whole table in memory: at most one chunk being
+// written plus one being converted, and the socket is paused when the converter falls behind.
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type pg from 'pg';
+import { logger } from '../observability/logger.js';
+import { mirrorSnapshotRows } from '../observability/metrics.js';
+import { qualified, type TableDef } from './catalog.js';
+import { duckIdent, fsyncFiles, listParquet, partitionColumn, readStagedCsv, tableDir, typedSelect } from './lake.js';
+import { CopyOut } from './pgconn.js';
+import { pgCopyExpr, sqlString } from './types.js';
+
+export interface SnapshotResult {
+  files: string[];
+  rows: number;
+}
+
+/** Converts one staged CSV file (columns c0…cn) to Parquet files under the table's folder; returns them. */
+export async function csvToParquet(
+  duck: DuckDBConnection,
+  lakeDir: string,
+  def: TableDef,
+  csv: string,
+  pattern: string,
+): Promise<string[]> {
+  const dir = tableDir(lakeDir, def.schema, def.name);
+  mkdirSync(dir, { recursive: true });
+  const names = def.columns.map((_, i) => `c${i}`);
+  let select = `SELECT ${typedSelect(def.columns)} FROM ${readStagedCsv(csv, names)}`;
+  if (def.partitionBy) {
+    const p = partitionColumn(def.partitionBy);
+    select = `SELECT *, ${p.expr} AS ${duckIdent(p.name)} FROM (${select})`;
+    await duck.run(
+      `COPY (${select}) TO ${sqlString(dir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${duckIdent(p.name)}), WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN ${sqlString(`${pattern}_{i}`)}, OVERWRITE_OR_IGNORE true)`,
+    );
+    const files = listParquet(dir).filter((f) => f.includes(`/${pattern}_`) && !f.includes('/_delta/'));
+    fsyncFiles(files);
+    return files.map((f) => relative(lakeDir, f));
+  }
+  const file = join(dir, `${pattern}.parquet`);
+  await duck.run(`COPY (${select}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`);
+  fsyncFiles([file]);
+  return [relative(lakeDir, file)];
+}
+
+export async function snapshotTable(
+  pgc: pg.Client,
+  duck: DuckDBConnection,
+  lakeDir: string,
+  def: TableDef,
+  generation: number,
+  chunkRows: number,
+): Promise<SnapshotResult> {
+  const tmp = join(lakeDir, '_tmp');
+  mkdirSync(tmp, { recursive: true });
+  const label = `${def.schema}.${def.name}`;
+  const estimate = Number(
+    (await pgc.query<{ n: string }>('SELECT GREATEST(reltuples, 0)::int8::text AS n FROM pg_class WHERE oid = $1', [def.relid])).rows[0]?.n ?? 0,
+  );
+  const files: string[] = [];
+  let chunkNo = 0;
+  let rowsInChunk = 0;
+  let rows = 0;
+  let buf: Buffer[] = [];
+  let bufBytes = 0;
+  let fd = -1;
+  let csvPath = '';
+  let converting: Promise<void> | null = null;
+  let convertError: Error | null = null;
+  const started = Date.now();
+  let lastLog = started;
+
+  const openChunk = () => {
+    csvPath = join(tmp, `${generation}_${chunkNo}.csv`);
+    fd = openSync(csvPath, 'w');
+  };
+  const flushBuf = () => {
+    if (bufBytes === 0) return;
+    writeSync(fd, Buffer.concat(buf, bufBytes));
+    buf = [];
+    bufBytes = 0;
+  };
+  const convert = (path: string, no: number): Promise<void> =>
+    csvToParquet(duck, lakeDir, def, path, `g${generation}_c${no}`).then(
+      (f) => {
+        files.push(...f);
+        rmSync(path, { force: true });
+      },
+      (e: Error) => {
+        convertError = e;
+      },
+    );
+  let copy: CopyOut;
+  const closeChunk = (): boolean => {
+    flushBuf();
+    closeSync(fd);
+    fd = -1;
+    const path = csvPath;
+    const no = chunkNo++;
+    const prev = converting;
+    // one conversion at a time; while one runs, the next chunk keeps streaming
+    converting = (prev ?? Promise.resolve()).then(() => convert(path, no));
+    rowsInChunk = 0;
+    openChunk();
+    if (prev !== null) {
+      // the converter is behind: stop reading from Postgres until it catches up
+      copy.pause();
+      void prev.then(() => copy.resume());
+      return false;
+    }
+    return true;
+  };
+
+  openChunk();
+  const exprs = def.columns.map((c) => pgCopyExpr(c.mapping, c.name)).join(', ');
+  copy = new CopyOut(`COPY (SELECT ${exprs} FROM ONLY ${qualified(def.schema, def.name)}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)`, (chunk) => {
+    buf.push(chunk);
+    bufBytes += chunk.length;
+    rows++;
+    rowsInChunk++;
+    if (bufBytes >= 4 << 20) flushBuf();
+    if (rowsInChunk >= chunkRows) {
+      mirrorSnapshotRows.set({ table: label }, rows);
+      const now = Date.now();
+      if (now - lastLog > 5000) {
+        lastLog = now;
+        const rate = rows / ((now - started) / 1000);
+        const eta = estimate > rows ? Math.round((estimate - rows) / rate) : 0;
+        logger.info({ table: label, rows, rowsPerSec: Math.round(rate), etaSeconds: eta }, 'mirror snapshot progress');
+      }
+      return closeChunk();
+    }
+    return true;
+  });
+  await pgc.query(copy as unknown as pg.QueryConfig);
+  await copy.finished;
+  flushBuf();
+  closeSync(fd);
+  if (converting) await converting;
+  if (rowsInChunk > 0) await convert(csvPath, chunkNo);
+  else rmSync(csvPath, { force: true });
+  if (convertError) throw convertError;
+  mirrorSnapshotRows.set({ table: label }, rows);
+  const secs = (Date.now() - started) / 1000;
+  logger.info({ table: label, rows, seconds: secs, rowsPerSec: Math.round(rows / Math.max(secs, 0.001)) }, 'mirror snapshot of table done');
+  return { files, rows };
+}

@@ -1,0 +1,32 @@
+// Helpers for the mirror tests: a config with a per-test slot/publication (slot names are cluster-wide).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { defaults } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+
+export function mirrorTestConfig(tag: string, extra: Partial<Config['mirror']> = {}): Config {
+  const c = defaults();
+  const id = `${tag}_${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
+  c.mirror = { ...c.mirror, slotName: `dgt_${id}`, publicationName: `dgt_${id}`, statusIntervalMs: 100, catalogPollMs: 0, compactionIntervalMs: 0, batchMaxMs: 20, ...extra };
+  return c;
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'duckgate-mirror-'));
+}
+
+export async function pgQuery<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+export async function currentLsn(url: string): Promise<string> {
+  return (await pgQuery<{ l: string }>(url, 'SELECT pg_current_wal_lsn()::text AS l'))[0]!.l;
+}
