@@ -1,0 +1,118 @@
+// Final type alignment: Postgres is the type oracle. Given the DuckDB types of the rewritten statement's
+// columns and the RowDescription Postgres computed, each column is either passed as is, CAST to the
+// DuckDB type that holds Postgres's value exactly, or the statement is refused (a DuckDB type that
+// cannot carry Postgres's value, e.g. a DOUBLE where Postgres computes numeric). Pure.
+import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
+import { Oid, arrayElement, isSupportedOid, numericTypmod } from './pg-types.js';
+import type { ColumnKind } from './rewrite.js';
+
+export interface PgField {
+  name: string;
+  typeOid: number;
+  typmod: number;
+  /** 0 text, 1 binary */
+  format: 0 | 1;
+}
+
+export type Alignment = { ok: true; casts: Array<string | null> } | { ok: false; reason: string };
+
+const ints = new Set([
+  DuckDBTypeId.TINYINT, DuckDBTypeId.SMALLINT, DuckDBTypeId.INTEGER, DuckDBTypeId.BIGINT, DuckDBTypeId.HUGEINT,
+  DuckDBTypeId.UTINYINT, DuckDBTypeId.USMALLINT, DuckDBTypeId.UINTEGER, DuckDBTypeId.UBIGINT, DuckDBTypeId.UHUGEINT,
+  DuckDBTypeId.INTEGER_LITERAL,
+]);
+const timestamps = new Set([DuckDBTypeId.TIMESTAMP, DuckDBTypeId.TIMESTAMP_S, DuckDBTypeId.TIMESTAMP_MS, DuckDBTypeId.TIMESTAMP_NS]);
+const strings = new Set([DuckDBTypeId.VARCHAR, DuckDBTypeId.STRING_LITERAL]);
+
+/** DuckDB type to CAST to for a Postgres OID/typmod (null: leave the value as DuckDB computed it). */
+function duckTarget(oid: number, typmod: number): string | null {
+  switch (oid) {
+    case Oid.int2: return 'SMALLINT';
+    case Oid.int4: return 'INTEGER';
+    case Oid.int8: return 'BIGINT';
+    case Oid.float4: return 'FLOAT';
+    case Oid.float8: return 'DOUBLE';
+    case Oid.numeric: {
+      const t = numericTypmod(typmod);
+      return t && t.precision <= 38 && t.scale >= 0 ? `DECIMAL(${t.precision},${t.scale})` : null;
+    }
+    case Oid.date: return 'DATE';
+    case Oid.timestamp: return 'TIMESTAMP';
+    case Oid.timestamptz: return 'TIMESTAMPTZ';
+    default: return null;
+  }
+}
+
+/** Returns the CAST target for one value, '' when no cast is needed, or null when not exact. */
+function alignOne(t: DuckDBType, oid: number, typmod: number, kind: ColumnKind): string | '' | null {
+  const id = t.typeId;
+  if (id === DuckDBTypeId.SQLNULL) return duckTarget(oid, typmod) ?? '';
+  switch (oid) {
+    case Oid.int2: case Oid.int4: case Oid.int8:
+      // exact for integers and for decimals (Postgres numeric→int rounds half away from zero, as DuckDB does)
+      return ints.has(id) || id === DuckDBTypeId.DECIMAL ? duckTarget(oid, typmod) : id === DuckDBTypeId.BOOLEAN ? null : null;
+    case Oid.numeric: {
+      const target = duckTarget(oid, typmod);
+      if (id === DuckDBTypeId.DECIMAL) return target ?? '';
+      if (id === DuckDBTypeId.STRUCT) return kind === 'avg' ? '' : null;
+      // An integer where Postgres has numeric is a type divergence, except sum(int8) (numeric in PG,
+      // HUGEINT in DuckDB, same value and scale 0).
+      if (ints.has(id)) return target !== null ? target : kind === 'sum' ? '' : null;
+      return null;
+    }
+    case Oid.float4: case Oid.float8:
+      return id === DuckDBTypeId.FLOAT || id === DuckDBTypeId.DOUBLE || ints.has(id) || id === DuckDBTypeId.DECIMAL ? duckTarget(oid, typmod) : null;
+    case Oid.bool:
+      return id === DuckDBTypeId.BOOLEAN ? '' : null;
+    case Oid.text: case Oid.varchar: case Oid.bpchar: case Oid.json: case Oid.jsonb:
+      return strings.has(id) ? '' : null;
+    case Oid.bytea:
+      return id === DuckDBTypeId.BLOB ? '' : null;
+    case Oid.date:
+      return id === DuckDBTypeId.DATE ? '' : timestamps.has(id) ? 'DATE' : null;
+    case Oid.timestamp:
+      return timestamps.has(id) ? '' : id === DuckDBTypeId.DATE ? 'TIMESTAMP' : null;
+    case Oid.timestamptz:
+      // date/timestamp → timestamptz is read in the session TimeZone (set on the connection), as Postgres does
+      return id === DuckDBTypeId.TIMESTAMP_TZ ? '' : timestamps.has(id) || id === DuckDBTypeId.DATE ? 'TIMESTAMPTZ' : null;
+    case Oid.time:
+      return id === DuckDBTypeId.TIME ? '' : null;
+    case Oid.timetz:
+      return id === DuckDBTypeId.TIME_TZ ? '' : null;
+    case Oid.interval:
+      return id === DuckDBTypeId.INTERVAL ? '' : null;
+    case Oid.uuid:
+      return id === DuckDBTypeId.UUID ? '' : null;
+    default: {
+      const elem = arrayElement.get(oid);
+      if (elem === undefined) return null;
+      if (id !== DuckDBTypeId.LIST && id !== DuckDBTypeId.ARRAY) return null;
+      const child = (t as unknown as { valueType: DuckDBType }).valueType;
+      const inner = alignOne(child, elem, typmod, 'other');
+      if (inner === null) return null;
+      if (inner === '') return '';
+      return inner + '[]';
+    }
+  }
+}
+
+export function alignColumns(types: readonly DuckDBType[], fields: readonly PgField[], kinds: readonly ColumnKind[]): Alignment {
+  if (types.length !== fields.length) return { ok: false, reason: `DuckDB returns ${types.length} columns, Postgres ${fields.length}` };
+  const casts: Array<string | null> = [];
+  for (let i = 0; i < types.length; i++) {
+    const f = fields[i]!;
+    if (!isSupportedOid(f.typeOid)) return { ok: false, reason: `column ${i + 1}: type OID ${f.typeOid} not supported` };
+    const a = alignOne(types[i]!, f.typeOid, f.typmod, kinds[i] ?? 'other');
+    if (a === null) return { ok: false, reason: `column ${i + 1}: DuckDB ${types[i]!.toString()} cannot carry Postgres type ${f.typeOid} exactly` };
+    casts.push(a === '' ? null : a);
+  }
+  return { ok: true, casts };
+}
+
+/** Wraps the rewritten statement so every column comes out in the aligned DuckDB type. */
+export function wrapWithCasts(innerSql: string, casts: ReadonlyArray<string | null>): string {
+  if (casts.every((c) => c === null)) return innerSql;
+  const names = casts.map((_, i) => `c${i}`);
+  const cols = casts.map((c, i) => (c === null ? `q.c${i}` : `CAST(q.c${i} AS ${c})`));
+  return `SELECT ${cols.join(', ')} FROM (${innerSql}) AS q(${names.join(', ')})`;
+}

@@ -1,0 +1,379 @@
+// The DuckDB engine: runs a Postgres SELECT on the shared DuckDB instance and yields complete DataRow
+// messages encoded exactly as Postgres would send them for the RowDescription Postgres itself computed.
+//
+//   const engine = new DuckdbEngine(instance, { connections: 4, statementTimeoutMs: 60_000 });
+//   const cursor = await engine.open({ sql, params, paramTypeOids, fields, session, resolve, signal });
+//   for (;;) { const { data, rows, done } = await cursor.next(maxRows); write(data); if (done) break; }
+//   // or: for await (const dataRows of cursor) write(dataRows);   then cursor.rowCount → 'SELECT n'
+//
+// The session writes RowDescription before (from Postgres's Describe) and CommandComplete /
+// PortalSuspended after; `next(maxRows)` returning done=false is the PortalSuspended case (the cursor
+// keeps its DuckDB result and connection until closed or exhausted).
+// Errors are DuckdbEngineError: kind 'refused' (cannot be answered exactly: run on Postgres), 'failed'
+// (DuckDB error: run on Postgres), 'timeout' (duckdb.statementTimeoutMs: run on Postgres), 'canceled'
+// (the caller's AbortSignal fired: answer the client with 57014 as Postgres would).
+import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
+import { logger } from '../../observability/logger.js';
+import { alignColumns, wrapWithCasts, type PgField } from './align.js';
+import { encodeBinary } from './encode-binary.js';
+import { encodeText } from './encode-text.js';
+import { UnencodableError, unsupportedSession, type SessionOptions } from './pg-types.js';
+import { initRewriter, rewrite, type Resolver, type RewriteResult } from './rewrite.js';
+import { utcOffsetSeconds } from './timezone.js';
+
+export type { PgField } from './align.js';
+export type { SessionOptions } from './pg-types.js';
+export type { Resolver } from './rewrite.js';
+
+export type DuckdbErrorKind = 'refused' | 'failed' | 'timeout' | 'canceled';
+
+export class DuckdbEngineError extends Error {
+  override name = 'DuckdbEngineError';
+  constructor(readonly kind: DuckdbErrorKind, message: string) {
+    super(message);
+  }
+}
+
+export interface DuckdbEngineOptions {
+  /** connections kept open; each runs one statement at a time */
+  connections?: number;
+  /** interrupt statements running longer (0: never) */
+  statementTimeoutMs?: number;
+}
+
+export interface ExecuteRequest {
+  /** the statement as the client sent it (Postgres SQL, $n placeholders) */
+  sql: string;
+  /** parameter values in text format, as bound by the client (null = NULL) */
+  params?: ReadonlyArray<string | null>;
+  /** Postgres's ParameterDescription for the statement */
+  paramTypeOids?: readonly number[];
+  /** Postgres's RowDescription plus the result format code per column the client asked for */
+  fields: readonly PgField[];
+  session: SessionOptions;
+  /** table name → DuckDB relation (the session's search_path applied), null when not mirrored */
+  resolve: Resolver;
+  signal?: AbortSignal;
+  /** the session's statement_timeout in ms (0/undefined: none); the shorter of it and the engine's applies */
+  statementTimeoutMs?: number;
+}
+
+interface PooledConnection {
+  conn: DuckDBConnection;
+  timeZone: string | null;
+}
+
+/** DuckDB TimeZone setting equivalent to a Postgres one, or null when DuckDB has no exact equivalent. */
+export function duckdbTimeZone(pgZone: string): string | null {
+  const z = pgZone.trim();
+  if (/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(z) && !/[+-]\d/.test(z)) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: z });
+      return z;
+    } catch {
+      /* fall through to fixed offsets */
+    }
+  }
+  try {
+    const a = utcOffsetSeconds(z, 0);
+    const b = utcOffsetSeconds(z, 15_778_800); // half a year later: a fixed zone has the same offset
+    if (a !== b || a % 3600 !== 0) return null;
+    const h = a / 3600;
+    return h === 0 ? 'UTC' : `Etc/GMT${h > 0 ? '-' : '+'}${Math.abs(h)}`; // Etc/GMT signs are POSIX (inverted)
+  } catch {
+    return null;
+  }
+}
+
+export class DuckdbEngine {
+  private readonly idle: PooledConnection[] = [];
+  private readonly waiters: Array<(c: PooledConnection) => void> = [];
+  private created = 0;
+  private readonly max: number;
+  private readonly timeoutMs: number;
+  private readonly plans = new Map<string, RewriteResult>();
+  private closed = false;
+
+  constructor(private readonly instance: DuckDBInstance, opts: DuckdbEngineOptions = {}) {
+    this.max = Math.max(1, opts.connections ?? 4);
+    this.timeoutMs = opts.statementTimeoutMs ?? 60_000;
+  }
+
+  /** Loads the SQL parser; call once before the first plan()/open(). */
+  static async init(): Promise<void> {
+    await initRewriter();
+  }
+
+  /**
+   * The rewrite for a statement (cached by text and result types): cheap enough for the router to ask
+   * whether DuckDB could answer before committing to it.
+   */
+  plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[] = []): RewriteResult {
+    const key = `${fieldTypeOids.join(',')}|${paramTypeOids.join(',')}|${sql}`;
+    let p = this.plans.get(key);
+    if (!p) {
+      p = rewrite(sql, { resolve, fieldTypeOids, paramTypeOids });
+      if (this.plans.size > 2000) this.plans.clear();
+      this.plans.set(key, p);
+    }
+    return p;
+  }
+
+  private async acquire(): Promise<PooledConnection> {
+    if (this.closed) throw new DuckdbEngineError('failed', 'DuckDB engine is closed');
+    const c = this.idle.pop();
+    if (c) return c;
+    if (this.created < this.max) {
+      this.created++;
+      try {
+        const conn = await this.instance.connect();
+        // Postgres semantics on this connection: int / int truncates; x / 0 errors (dg_nz).
+        await conn.run('SET integer_division = true');
+        await conn.run("CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE b END");
+        return { conn, timeZone: null };
+      } catch (e) {
+        this.created--;
+        throw new DuckdbEngineError('failed', `DuckDB connect: ${(e as Error).message}`);
+      }
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** @internal returns a connection to the pool */
+  release(c: PooledConnection): void {
+    const w = this.waiters.shift();
+    if (w) w(c);
+    else if (this.closed) c.conn.closeSync();
+    else this.idle.push(c);
+  }
+
+  /** Rewrites, aligns, binds and starts the statement; rows are read through the returned cursor. */
+  async open(req: ExecuteRequest): Promise<DuckdbCursor> {
+    const bad = unsupportedSession(req.session);
+    if (bad) throw new DuckdbEngineError('refused', bad);
+    const tz = duckdbTimeZone(req.session.timeZone);
+    if (tz === null) throw new DuckdbEngineError('refused', `TimeZone ${req.session.timeZone} has no DuckDB equivalent`);
+    const plan = this.plan(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
+    if (!plan.ok) throw new DuckdbEngineError('refused', plan.reason);
+    if (req.signal?.aborted) throw new DuckdbEngineError('canceled', 'canceling statement due to user request');
+
+    const pc = await this.acquire();
+    let prepared: DuckDBPreparedStatement | null = null;
+    const limits = [this.timeoutMs, req.statementTimeoutMs ?? 0].filter((t) => t > 0);
+    const timeoutMs = limits.length ? Math.min(...limits) : 0;
+    const guard = new InterruptGuard(pc.conn, req.signal, timeoutMs);
+    try {
+      if (pc.timeZone !== tz) {
+        await pc.conn.run(`SET TimeZone = '${tz.replace(/'/g, "''")}'`);
+        pc.timeZone = tz;
+      }
+      const inner = await pc.conn.prepare(plan.sql);
+      const types = Array.from({ length: inner.columnCount }, (_, i) => inner.columnType(i));
+      inner.destroySync();
+      const aligned = alignColumns(types, req.fields, plan.kinds);
+      if (!aligned.ok) throw new DuckdbEngineError('refused', aligned.reason);
+      prepared = await pc.conn.prepare(wrapWithCasts(plan.sql, aligned.casts));
+      const params = req.params ?? [];
+      if (prepared.parameterCount !== params.length)
+        throw new DuckdbEngineError('refused', `statement has ${prepared.parameterCount} parameters, ${params.length} bound`);
+      params.forEach((p, i) => (p === null ? prepared!.bindNull(i + 1) : prepared!.bindVarchar(i + 1, p)));
+      const result = await prepared.stream();
+      return new DuckdbCursor(this, pc, prepared, result, req.fields, req.session, guard);
+    } catch (e) {
+      guard.dispose();
+      prepared?.destroySync();
+      this.release(pc);
+      throw guard.translate(e);
+    }
+  }
+
+  /** Convenience: the whole result as DataRow buffers (one per DuckDB chunk). */
+  async *execute(req: ExecuteRequest): AsyncGenerator<Buffer, number> {
+    const cursor = await this.open(req);
+    try {
+      for (;;) {
+        const { data, done } = await cursor.next(Infinity);
+        if (data.length) yield data;
+        if (done) return cursor.rowCount;
+      }
+    } finally {
+      cursor.close();
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.idle.splice(0)) c.conn.closeSync();
+  }
+}
+
+/** Interrupts the DuckDB connection on abort or timeout and turns the resulting error into the right kind. */
+class InterruptGuard {
+  private reason: 'timeout' | 'canceled' | null = null;
+  private readonly timer: NodeJS.Timeout | null;
+  private readonly onAbort = (): void => this.fire('canceled');
+
+  constructor(private readonly conn: DuckDBConnection, private readonly signal: AbortSignal | undefined, timeoutMs: number) {
+    this.timer = timeoutMs > 0 ? setTimeout(() => this.fire('timeout'), timeoutMs) : null;
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private fire(r: 'timeout' | 'canceled'): void {
+    if (this.reason) return;
+    this.reason = r;
+    this.conn.interrupt();
+  }
+
+  get fired(): 'timeout' | 'canceled' | null {
+    return this.reason;
+  }
+
+  translate(e: unknown): DuckdbEngineError {
+    if (e instanceof DuckdbEngineError) return e;
+    if (this.reason === 'canceled') return new DuckdbEngineError('canceled', 'canceling statement due to user request');
+    if (this.reason === 'timeout') return new DuckdbEngineError('timeout', 'DuckDB statement timeout');
+    if (e instanceof UnencodableError) return new DuckdbEngineError('refused', e.message);
+    return new DuckdbEngineError('failed', (e as Error)?.message ?? String(e));
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+export class DuckdbCursor {
+  /** rows handed out so far (for CommandComplete 'SELECT n') */
+  rowCount = 0;
+  private columns: DuckDBValue[][] | null = null;
+  private pos = 0;
+  private chunkRows = 0;
+  private finished = false;
+  private released = false;
+
+  constructor(
+    private readonly engine: DuckdbEngine,
+    private readonly pc: PooledConnection,
+    private readonly prepared: DuckDBPreparedStatement,
+    private readonly result: DuckDBResult,
+    private readonly fields: readonly PgField[],
+    private readonly session: SessionOptions,
+    private readonly guard: InterruptGuard,
+  ) {}
+
+  /**
+   * Up to maxRows rows as concatenated DataRow messages. done=true once the result is exhausted (the
+   * cursor is then closed); done=false means more rows remain (PortalSuspended).
+   */
+  async next(maxRows: number): Promise<{ data: Buffer; rows: number; done: boolean }> {
+    const parts: Buffer[] = [];
+    let rows = 0;
+    try {
+      while (rows < maxRows) {
+        if (this.columns === null || this.pos >= this.chunkRows) {
+          if (this.finished) break;
+          if (this.guard.fired) throw new Error('interrupted');
+          const chunk = await this.result.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) {
+            this.finished = true;
+            break;
+          }
+          this.columns = chunk.getColumns();
+          this.chunkRows = chunk.rowCount;
+          this.pos = 0;
+        }
+        const take = Math.min(this.chunkRows - this.pos, maxRows - rows);
+        parts.push(encodeDataRows(this.columns, this.pos, take, this.fields, this.session));
+        this.pos += take;
+        rows += take;
+      }
+    } catch (e) {
+      this.close();
+      throw this.guard.translate(e);
+    }
+    this.rowCount += rows;
+    const done = this.finished && (this.columns === null || this.pos >= this.chunkRows);
+    if (done) this.close();
+    return { data: parts.length === 1 ? parts[0]! : Buffer.concat(parts), rows, done };
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        const { data, done } = await this.next(Infinity);
+        if (data.length) yield data;
+        if (done) return;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Releases the DuckDB result and connection (idempotent). */
+  close(): void {
+    if (this.released) return;
+    this.released = true;
+    this.guard.dispose();
+    try {
+      this.prepared.destroySync();
+    } catch (e) {
+      logger.debug({ err: e }, 'duckdb prepared statement destroy failed');
+    }
+    this.engine.release(this.pc);
+  }
+}
+
+/**
+ * DataRow ('D', int32 length, int16 column count, then per column int32 length (-1 = NULL) and the
+ * bytes) for rows [from, from+count) of a column-major chunk, all in one buffer.
+ */
+export function encodeDataRows(
+  columns: DuckDBValue[][],
+  from: number,
+  count: number,
+  fields: readonly PgField[],
+  session: SessionOptions,
+): Buffer {
+  const ncol = fields.length;
+  const cells: Array<string | Buffer | null> = new Array(count * ncol);
+  let size = 0;
+  for (let r = 0; r < count; r++) {
+    size += 7 + 4 * ncol;
+    for (let c = 0; c < ncol; c++) {
+      const v = columns[c]![from + r]!;
+      let cell: string | Buffer | null = null;
+      if (v !== null) {
+        const f = fields[c]!;
+        cell = f.format === 1 ? encodeBinary(v, f.typeOid, f.typmod, session) : encodeText(v, f.typeOid, f.typmod, session);
+        size += typeof cell === 'string' ? Buffer.byteLength(cell) : cell.length;
+      }
+      cells[r * ncol + c] = cell;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (let r = 0; r < count; r++) {
+    const start = o;
+    out[o] = 0x44; // 'D'
+    o += 5;
+    out.writeInt16BE(ncol, o);
+    o += 2;
+    for (let c = 0; c < ncol; c++) {
+      const cell = cells[r * ncol + c];
+      if (cell === null || cell === undefined) {
+        out.writeInt32BE(-1, o);
+        o += 4;
+      } else if (typeof cell === 'string') {
+        const n = out.write(cell, o + 4, 'utf8');
+        out.writeInt32BE(n, o);
+        o += 4 + n;
+      } else {
+        out.writeInt32BE(cell.length, o);
+        cell.copy(out, o + 4);
+        o += 4 + cell.length;
+      }
+    }
+    out.writeInt32BE(o - start - 1, start + 1);
+  }
+  return out;
+}

@@ -1,0 +1,518 @@
+// Postgres SELECT → DuckDB SQL, keeping Postgres's semantics, or a refusal with a reason.
+//
+// libpg-query@17 has no deparser, so this is a small deparser of its own over an ALLOWLIST of parse
+// tree nodes, functions and types: anything not listed refuses the whole statement (the router then
+// sends it to Postgres), so an unknown construct can never be translated approximately.
+//
+// What it changes on the way (each a known Postgres/DuckDB difference):
+// - table references go through the resolver (session search_path → the mirror's DuckDB relation);
+// - `/` and `%` divide through dg_nz() (errors on zero like Postgres; DuckDB would return NULL), and the
+//   connection runs with integer_division = true so int / int truncates as in Postgres;
+// - ORDER BY without NULLS FIRST/LAST gets Postgres's default written out (ASC → LAST, DESC → FIRST);
+// - LIKE/ILIKE use backslash as escape (Postgres's default; DuckDB has none);
+// - ~, ~*, !~, !~* become regexp_matches();
+// - extract() yields a DECIMAL with the scale Postgres's numeric extract prints, date_part() a DOUBLE;
+// - a top-level avg() whose Postgres type is numeric becomes {s: sum, c: count}, from which the encoder
+//   computes Postgres's exact quotient and display scale (DuckDB's avg is a DOUBLE);
+// - Postgres type names in casts become DuckDB's.
+// Final type alignment to the RowDescription happens in align.ts once DuckDB has typed the statement.
+import { loadModule, parseSync } from 'libpg-query';
+import { Oid } from './pg-types.js';
+
+export type Resolver = (schema: string | null, name: string) => string | null;
+
+export interface RewriteInput {
+  /** maps a (schema-qualified or bare) table name to the DuckDB relation (already quoted), or null: refuse */
+  resolve: Resolver;
+  /** Postgres's RowDescription for the statement (type OIDs per output column), when known */
+  fieldTypeOids?: readonly number[];
+  /** Postgres's ParameterDescription (type OIDs of $1..$n) */
+  paramTypeOids?: readonly number[];
+}
+
+/** Per output column, what produced it (the type alignment accepts some conversions only for these). */
+export type ColumnKind = 'sum' | 'avg' | 'other';
+
+export type RewriteResult = { ok: true; sql: string; kinds: ColumnKind[] } | { ok: false; reason: string };
+
+class Refuse extends Error {}
+
+function refuse(reason: string): never {
+  throw new Refuse(reason);
+}
+
+let loaded: Promise<void> | null = null;
+/** Loads the parser (WASM); call once before rewrite(). */
+export function initRewriter(): Promise<void> {
+  loaded ??= loadModule();
+  return loaded;
+}
+
+type Node = Record<string, any>;
+
+const q = (ident: string): string => '"' + ident.replace(/"/g, '""') + '"';
+const lit = (s: string): string => "'" + s.replace(/'/g, "''") + "'";
+
+/** Postgres type name (last part, as the parser gives it) → DuckDB type, or null: refuse. */
+function duckTypeName(tn: Node): string {
+  const names: string[] = (tn.names ?? []).map((n: Node) => n.String?.sval as string);
+  const name = names[names.length - 1] ?? '';
+  if (tn.arrayBounds?.length) {
+    const base = duckTypeName({ ...tn, arrayBounds: undefined });
+    return base + '[]'.repeat(tn.arrayBounds.length);
+  }
+  if (tn.setof || tn.pct_type) refuse('unsupported type syntax');
+  const mods: Node[] = tn.typmods ?? [];
+  const intMod = (i: number): number => {
+    const v = mods[i]?.A_Const?.ival?.ival;
+    if (mods[i] && typeof v !== 'number' && mods[i]?.A_Const?.ival === undefined) refuse('non-constant type modifier');
+    return typeof v === 'number' ? v : 0;
+  };
+  switch (name) {
+    case 'int2': case 'smallint': return 'SMALLINT';
+    case 'int4': case 'int': case 'integer': return 'INTEGER';
+    case 'int8': case 'bigint': return 'BIGINT';
+    case 'float4': case 'real': return 'FLOAT';
+    case 'float8': return 'DOUBLE';
+    case 'bool': case 'boolean': return 'BOOLEAN';
+    case 'date': return 'DATE';
+    case 'timestamp': if (mods.length) refuse('timestamp(p) rounds'); return 'TIMESTAMP';
+    case 'timestamptz': if (mods.length) refuse('timestamptz(p) rounds'); return 'TIMESTAMPTZ';
+    case 'time': if (mods.length) refuse('time(p) rounds'); return 'TIME';
+    case 'interval': if (mods.length || tn.typmods) refuse('interval fields'); return 'INTERVAL';
+    case 'uuid': return 'UUID';
+    case 'bytea': return 'BLOB';
+    case 'numeric': case 'decimal': {
+      // Unconstrained numeric keeps the input's own scale in Postgres (e.g. 15 significant digits of a
+      // float): DuckDB has no such type, so only numeric(p,s) with p <= 38 is translated.
+      if (mods.length === 0) refuse('cast to unconstrained numeric');
+      const p = intMod(0);
+      const s = mods.length > 1 ? intMod(1) : 0;
+      if (p < 1 || p > 38 || s < 0 || s > p) refuse(`numeric(${p},${s}) has no exact DuckDB DECIMAL`);
+      return `DECIMAL(${p},${s})`;
+    }
+    case 'varchar': case 'text': case 'bpchar':
+      // Casting a non-string to text prints it DuckDB's way (true vs t, float digits): refused upstream.
+      if (mods.length) refuse('varchar(n)/char(n) casts truncate or pad');
+      return 'VARCHAR';
+    default:
+      return refuse(`type ${names.join('.')} is not translated`);
+  }
+}
+
+/** Postgres OID → DuckDB type for parameter casts. */
+export function duckTypeForOid(oid: number): string | null {
+  switch (oid) {
+    case Oid.int2: return 'SMALLINT';
+    case Oid.int4: return 'INTEGER';
+    case Oid.int8: return 'BIGINT';
+    case Oid.float4: return 'FLOAT';
+    case Oid.float8: return 'DOUBLE';
+    case Oid.bool: return 'BOOLEAN';
+    case Oid.text: case Oid.varchar: case Oid.bpchar: return 'VARCHAR';
+    case Oid.date: return 'DATE';
+    case Oid.timestamp: return 'TIMESTAMP';
+    case Oid.timestamptz: return 'TIMESTAMPTZ';
+    case Oid.time: return 'TIME';
+    case Oid.interval: return 'INTERVAL';
+    case Oid.uuid: return 'UUID';
+    case Oid.numeric: return 'DECIMAL(38,10)';
+    default: return null;
+  }
+}
+
+// extract(field FROM x): Postgres 14+ returns numeric; the scale it prints per field.
+const extractFields: Record<string, string> = {
+  year: '0', month: '0', day: '0', hour: '0', minute: '0', quarter: '0', dow: '0', isodow: '0', doy: '0', week: '0',
+  isoyear: '0', decade: '0', century: '0', millennium: '0', microseconds: '0',
+};
+
+/** Functions passed through by name (same name, arguments and result in both for the types concerned). */
+const passThrough = new Set([
+  'count', 'sum', 'min', 'max', 'avg', 'bool_and', 'bool_or', 'every', 'string_agg', 'array_agg',
+  'coalesce', 'nullif', 'lower', 'upper', 'length', 'char_length', 'character_length', 'octet_length', 'substr', 'substring', 'replace',
+  'btrim', 'ltrim', 'rtrim', 'trim', 'left', 'right', 'concat', 'concat_ws', 'split_part', 'strpos', 'reverse', 'repeat', 'lpad', 'rpad',
+  'starts_with', 'md5', 'abs', 'ceil', 'ceiling', 'floor', 'sign', 'sqrt', 'exp', 'ln', 'power', 'mod',
+  'row_number', 'rank', 'dense_rank', 'ntile', 'lag', 'lead', 'first_value', 'last_value', 'nth_value', 'percent_rank', 'cume_dist',
+  'date_trunc', 'stddev_samp', 'stddev_pop', 'var_samp', 'var_pop', 'stddev', 'variance', 'corr', 'covar_pop', 'covar_samp',
+]);
+
+interface Ctx {
+  input: RewriteInput;
+  ctes: Set<string>[];
+}
+
+export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
+  let tree: Node;
+  try {
+    tree = parseSync(pgSql);
+  } catch (e) {
+    return { ok: false, reason: `parse: ${(e as Error).message}` };
+  }
+  const stmts: Node[] = tree.stmts ?? [];
+  if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
+  const stmt = stmts[0]!.stmt as Node;
+  if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
+  const ctx: Ctx = { input, ctes: [] };
+  try {
+    const kinds: ColumnKind[] = [];
+    const sql = select(stmt.SelectStmt, ctx, kinds);
+    return { ok: true, sql, kinds };
+  } catch (e) {
+    if (e instanceof Refuse) return { ok: false, reason: e.message };
+    throw e;
+  }
+}
+
+function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
+  if (s.lockingClause?.length) refuse('FOR UPDATE/SHARE');
+  if (s.intoClause) refuse('SELECT INTO');
+  let out = '';
+  let pushed = false;
+  if (s.withClause) {
+    if (s.withClause.recursive) refuse('WITH RECURSIVE');
+    const names = new Set<string>();
+    ctx.ctes.push(names);
+    pushed = true;
+    const parts: string[] = [];
+    for (const c of s.withClause.ctes as Node[]) {
+      const cte = c.CommonTableExpr;
+      if (cte.ctematerialized && cte.ctematerialized !== 'CTEMaterializeDefault') refuse('MATERIALIZED CTE');
+      if (!cte.ctequery?.SelectStmt) refuse('data-modifying CTE');
+      const cols = cte.aliascolnames ? '(' + (cte.aliascolnames as Node[]).map((n) => q(n.String.sval)).join(', ') + ')' : '';
+      parts.push(`${q(cte.ctename)}${cols} AS (${select(cte.ctequery.SelectStmt, ctx)})`);
+      names.add(cte.ctename);
+    }
+    out += 'WITH ' + parts.join(', ') + ' ';
+  }
+  try {
+    if (s.op && s.op !== 'SETOP_NONE') {
+      const op = { SETOP_UNION: 'UNION', SETOP_INTERSECT: 'INTERSECT', SETOP_EXCEPT: 'EXCEPT' }[s.op as string];
+      if (!op) refuse(`set operation ${s.op}`);
+      // DuckDB's UNION (without ALL) is Postgres's; the left arm decides column kinds.
+      out += `(${select(s.larg, ctx, topKinds)}) ${op}${s.all ? ' ALL' : ''} (${select(s.rarg, ctx)})`;
+    } else if (s.valuesLists) {
+      refuse('VALUES');
+    } else {
+      out += 'SELECT ';
+      if (s.distinctClause) {
+        const d = s.distinctClause as Node[];
+        out += d.length === 1 && Object.keys(d[0]!).length === 0 ? 'DISTINCT ' : `DISTINCT ON (${d.map((e) => expr(e, ctx)).join(', ')}) `;
+      }
+      out += (s.targetList as Node[]).map((t, i) => target(t.ResTarget, ctx, topKinds, i)).join(', ');
+      if (s.fromClause) out += ' FROM ' + (s.fromClause as Node[]).map((f) => fromItem(f, ctx)).join(', ');
+      if (s.whereClause) out += ' WHERE ' + expr(s.whereClause, ctx);
+      if (s.groupClause) {
+        if (s.groupDistinct) refuse('GROUP BY DISTINCT');
+        out += ' GROUP BY ' + (s.groupClause as Node[]).map((g) => {
+          if (g.GroupingSet) refuse('GROUPING SETS/ROLLUP/CUBE');
+          return expr(g, ctx);
+        }).join(', ');
+      }
+      if (s.havingClause) out += ' HAVING ' + expr(s.havingClause, ctx);
+      if (s.windowClause) refuse('WINDOW clause');
+    }
+    if (s.sortClause) out += ' ORDER BY ' + (s.sortClause as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', ');
+    if (s.limitOption === 'LIMIT_OPTION_WITH_TIES') refuse('FETCH ... WITH TIES');
+    if (s.limitCount) out += ' LIMIT ' + expr(s.limitCount, ctx);
+    if (s.limitOffset) out += ' OFFSET ' + expr(s.limitOffset, ctx);
+  } finally {
+    if (pushed) ctx.ctes.pop();
+  }
+  return out;
+}
+
+function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: number): string {
+  const v = t.val as Node;
+  if (v.ColumnRef && v.ColumnRef.fields.some((f: Node) => f.A_Star)) {
+    if (kinds) refuse('SELECT * at top level (column kinds unknown)');
+    return columnRef(v.ColumnRef);
+  }
+  let sql: string;
+  let kind: ColumnKind = 'other';
+  const fc = v.FuncCall as Node | undefined;
+  const fname = fc ? funcName(fc) : null;
+  if (kinds && fc && !fc.over && fname === 'avg' && ctx.input.fieldTypeOids?.[index] === Oid.numeric) {
+    // Postgres's avg(int/numeric) is numeric with a data-dependent display scale: ship sum and count.
+    if (fc.agg_distinct || fc.agg_order || fc.args?.length !== 1) refuse('avg with DISTINCT/ORDER BY');
+    const arg = expr(fc.args[0], ctx);
+    const filter = fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '';
+    sql = `CASE WHEN count(${arg})${filter} = 0 THEN NULL ELSE {'s': sum(${arg})${filter}, 'c': count(${arg})${filter}} END`;
+    kind = 'avg';
+  } else {
+    sql = expr(v, ctx);
+    if (fc && !fc.over && fname === 'sum') kind = 'sum';
+  }
+  if (kinds) kinds[index] = kind;
+  return t.name ? `${sql} AS ${q(t.name)}` : sql;
+}
+
+function sortBy(b: Node, ctx: Ctx): string {
+  if (b.useOp) refuse('ORDER BY USING');
+  const desc = b.sortby_dir === 'SORTBY_DESC';
+  const nulls = b.sortby_nulls === 'SORTBY_NULLS_FIRST' ? 'FIRST' : b.sortby_nulls === 'SORTBY_NULLS_LAST' ? 'LAST' : desc ? 'FIRST' : 'LAST';
+  return `${expr(b.node, ctx)} ${desc ? 'DESC' : 'ASC'} NULLS ${nulls}`;
+}
+
+function alias(a: Node | undefined): string {
+  if (!a) return '';
+  const cols = a.colnames ? '(' + (a.colnames as Node[]).map((c) => q(c.String.sval)).join(', ') + ')' : '';
+  return ` AS ${q(a.aliasname)}${cols}`;
+}
+
+function fromItem(f: Node, ctx: Ctx): string {
+  if (f.RangeVar) {
+    const r = f.RangeVar;
+    if (r.catalogname) refuse('catalog-qualified name');
+    if (r.inh === false) refuse('ONLY');
+    const isCte = !r.schemaname && ctx.ctes.some((s) => s.has(r.relname));
+    let ref: string;
+    if (isCte) ref = q(r.relname);
+    else {
+      const resolved = ctx.input.resolve(r.schemaname ?? null, r.relname);
+      if (resolved === null) refuse(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
+      ref = resolved;
+    }
+    // Keep the name Postgres would expose (t.col works in both) when there is no alias.
+    return ref + (r.alias ? alias(r.alias) : isCte ? '' : ` AS ${q(r.relname)}`);
+  }
+  if (f.JoinExpr) {
+    const j = f.JoinExpr;
+    if (j.isNatural) refuse('NATURAL JOIN');
+    if (j.join_using_alias) refuse('JOIN USING alias');
+    const kind = { JOIN_INNER: 'JOIN', JOIN_LEFT: 'LEFT JOIN', JOIN_RIGHT: 'RIGHT JOIN', JOIN_FULL: 'FULL JOIN' }[j.jointype as string];
+    if (!kind) refuse(`join type ${j.jointype}`);
+    let out = `${fromItem(j.larg, ctx)} `;
+    if (!j.quals && !j.usingClause && j.jointype === 'JOIN_INNER') out += `CROSS JOIN ${fromItem(j.rarg, ctx)}`;
+    else {
+      out += `${kind} ${fromItem(j.rarg, ctx)}`;
+      if (j.usingClause) out += ` USING (${(j.usingClause as Node[]).map((u) => q(u.String.sval)).join(', ')})`;
+      else if (j.quals) out += ` ON ${expr(j.quals, ctx)}`;
+    }
+    if (j.alias) refuse('aliased join');
+    return `(${out})`;
+  }
+  if (f.RangeSubselect) {
+    const r = f.RangeSubselect;
+    if (r.lateral) refuse('LATERAL');
+    return `(${select(r.subquery.SelectStmt, ctx)})${alias(r.alias)}`;
+  }
+  return refuse(`FROM item ${Object.keys(f)[0]}`);
+}
+
+function columnRef(c: Node): string {
+  return (c.fields as Node[]).map((f) => (f.A_Star ? '*' : q(f.String.sval))).join('.');
+}
+
+function funcName(fc: Node): string {
+  const names = (fc.funcname as Node[]).map((n) => n.String.sval as string);
+  if (names.length === 2 && names[0] !== 'pg_catalog') refuse(`function ${names.join('.')}`);
+  if (names.length > 2) refuse('function name');
+  return names[names.length - 1]!;
+}
+
+function constant(c: Node): string {
+  if (c.isnull) return 'NULL';
+  if (c.ival !== undefined) return String(c.ival.ival ?? 0);
+  if (c.fval !== undefined) {
+    const v = c.fval.fval as string;
+    if (!/^[0-9.]+(e[+-]?[0-9]+)?$/i.test(v)) refuse('numeric literal form');
+    // Postgres: a literal with a point or exponent is numeric; DuckDB reads 1e3 as DOUBLE.
+    if (/e/i.test(v)) refuse('exponent literal');
+    return v;
+  }
+  if (c.sval !== undefined) return lit(c.sval.sval ?? '');
+  if (c.boolval !== undefined) return c.boolval.boolval ? 'true' : 'false';
+  return refuse('constant kind');
+}
+
+function stringConst(n: Node): string | null {
+  return n?.A_Const?.sval !== undefined ? (n.A_Const.sval.sval ?? '') : null;
+}
+
+const binaryOps = new Set(['+', '-', '*', '=', '<>', '!=', '<', '>', '<=', '>=', '||']);
+
+function expr(n: Node, ctx: Ctx): string {
+  const key = Object.keys(n)[0]!;
+  const v = n[key] as Node;
+  switch (key) {
+    case 'A_Const':
+      return constant(v);
+    case 'ColumnRef':
+      return columnRef(v);
+    case 'ParamRef': {
+      const oid = ctx.input.paramTypeOids?.[v.number - 1];
+      if (oid === undefined || oid === 0) return `$${v.number}`;
+      const t = duckTypeForOid(oid);
+      if (!t) refuse(`parameter type OID ${oid}`);
+      if (oid === Oid.numeric) refuse('numeric parameter (scale unknown)');
+      return `CAST($${v.number} AS ${t})`;
+    }
+    case 'TypeCast': {
+      const t = duckTypeName(v.typeName);
+      if (t === 'VARCHAR' && stringConst(v.arg) === null) refuse('cast to text of a non-literal');
+      return `CAST(${expr(v.arg, ctx)} AS ${t})`;
+    }
+    case 'A_Expr':
+      return aExpr(v, ctx);
+    case 'BoolExpr': {
+      const args = (v.args as Node[]).map((a) => `(${expr(a, ctx)})`);
+      if (v.boolop === 'NOT_EXPR') return `NOT ${args[0]}`;
+      return args.join(v.boolop === 'AND_EXPR' ? ' AND ' : ' OR ');
+    }
+    case 'NullTest':
+      return `(${expr(v.arg, ctx)}) IS ${v.nulltesttype === 'IS_NOT_NULL' ? 'NOT ' : ''}NULL`;
+    case 'BooleanTest': {
+      const m: Record<string, string> = { IS_TRUE: 'IS TRUE', IS_NOT_TRUE: 'IS NOT TRUE', IS_FALSE: 'IS FALSE', IS_NOT_FALSE: 'IS NOT FALSE', IS_UNKNOWN: 'IS NULL', IS_NOT_UNKNOWN: 'IS NOT NULL' };
+      return `(${expr(v.arg, ctx)}) ${m[v.booltesttype as string] ?? refuse('boolean test')}`;
+    }
+    case 'CaseExpr': {
+      let out = 'CASE';
+      if (v.arg) out += ' ' + expr(v.arg, ctx);
+      for (const w of v.args as Node[]) out += ` WHEN ${expr(w.CaseWhen.expr, ctx)} THEN ${expr(w.CaseWhen.result, ctx)}`;
+      if (v.defresult) out += ` ELSE ${expr(v.defresult, ctx)}`;
+      return out + ' END';
+    }
+    case 'CoalesceExpr':
+      return `coalesce(${(v.args as Node[]).map((a) => expr(a, ctx)).join(', ')})`;
+    case 'MinMaxExpr':
+      // Postgres's GREATEST/LEAST ignore NULLs, as DuckDB's do.
+      return `${v.op === 'IS_GREATEST' ? 'greatest' : 'least'}(${(v.args as Node[]).map((a) => expr(a, ctx)).join(', ')})`;
+    case 'FuncCall':
+      return funcCall(v, ctx);
+    case 'SubLink':
+      return subLink(v, ctx);
+    case 'List':
+      return (v.items as Node[]).map((a) => expr(a, ctx)).join(', ');
+    default:
+      return refuse(`expression ${key}`);
+  }
+}
+
+function aExpr(v: Node, ctx: Ctx): string {
+  const op = (v.name as Node[]).map((x) => x.String.sval).join('.');
+  const l = v.lexpr ? `(${expr(v.lexpr, ctx)})` : '';
+  const r = () => `(${expr(v.rexpr, ctx)})`;
+  switch (v.kind) {
+    case 'AEXPR_OP':
+      if (op === '/' || op === '%') {
+        if (containsSum(v.lexpr) || containsSum(v.rexpr)) refuse('division of sum() (int8 sum is numeric in Postgres)');
+        return `(${l} ${op} dg_nz(${r()}))`;
+      }
+      if (binaryOps.has(op)) return v.lexpr ? `(${l} ${op} ${r()})` : `(${op} ${r()})`;
+      if (op === '~' || op === '~*' || op === '!~' || op === '!~*') {
+        const neg = op.startsWith('!');
+        const flags = op.endsWith('*') ? ", 'i'" : '';
+        return `(${neg ? 'NOT ' : ''}regexp_matches(${l}, ${r()}${flags}))`;
+      }
+      return refuse(`operator ${op}`);
+    case 'AEXPR_LIKE':
+    case 'AEXPR_ILIKE': {
+      const neg = op.startsWith('!');
+      const fn = v.kind === 'AEXPR_LIKE' ? 'like_escape' : 'ilike_escape';
+      return `(${neg ? 'NOT ' : ''}${fn}(${l}, ${r()}, '\\'))`;
+    }
+    case 'AEXPR_IN':
+      return `(${l} ${op === '<>' ? 'NOT IN' : 'IN'} (${expr(v.rexpr, ctx)}))`;
+    case 'AEXPR_BETWEEN':
+    case 'AEXPR_NOT_BETWEEN': {
+      const [a, b] = (v.rexpr.List.items as Node[]).map((x) => `(${expr(x, ctx)})`);
+      return `(${l} ${v.kind === 'AEXPR_NOT_BETWEEN' ? 'NOT ' : ''}BETWEEN ${a} AND ${b})`;
+    }
+    case 'AEXPR_NULLIF':
+      return `nullif(${l}, ${r()})`;
+    case 'AEXPR_DISTINCT':
+      return `(${l} IS DISTINCT FROM ${r()})`;
+    case 'AEXPR_NOT_DISTINCT':
+      return `(${l} IS NOT DISTINCT FROM ${r()})`;
+    default:
+      return refuse(`expression kind ${v.kind}`);
+  }
+}
+
+function containsSum(n: unknown): boolean {
+  if (n === null || typeof n !== 'object') return false;
+  const o = n as Node;
+  if (o.FuncCall && (o.FuncCall.funcname as Node[]).some((x) => x.String?.sval === 'sum')) return true;
+  return Object.values(o).some(containsSum);
+}
+
+function subLink(v: Node, ctx: Ctx): string {
+  const sub = `(${select(v.subselect.SelectStmt, ctx)})`;
+  switch (v.subLinkType) {
+    case 'EXISTS_SUBLINK':
+      return `EXISTS ${sub}`;
+    case 'EXPR_SUBLINK':
+      return sub;
+    case 'ANY_SUBLINK': {
+      const op = v.operName ? (v.operName as Node[]).map((x) => x.String.sval).join('') : '=';
+      if (op !== '=') refuse('op ANY (subquery)');
+      return `((${expr(v.testexpr, ctx)}) IN ${sub})`;
+    }
+    default:
+      return refuse(`subquery kind ${v.subLinkType}`);
+  }
+}
+
+function over(w: Node, ctx: Ctx): string {
+  if (w.name || w.refname) refuse('named window');
+  // 1058 = FRAMEOPTION_DEFAULTS (RANGE UNBOUNDED PRECEDING .. CURRENT ROW); other frames not translated yet
+  if (w.frameOptions !== 1058) refuse('window frame clause');
+  const parts: string[] = [];
+  if (w.partitionClause) parts.push('PARTITION BY ' + (w.partitionClause as Node[]).map((e) => expr(e, ctx)).join(', '));
+  if (w.orderClause) parts.push('ORDER BY ' + (w.orderClause as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', '));
+  return ` OVER (${parts.join(' ')})`;
+}
+
+function funcCall(fc: Node, ctx: Ctx): string {
+  const name = funcName(fc);
+  if (fc.agg_within_group) refuse('WITHIN GROUP');
+  if (fc.func_variadic) refuse('VARIADIC');
+  const args: Node[] = fc.args ?? [];
+  const tail = (): string => (fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '') + (fc.over ? over(fc.over, ctx) : '');
+  const argList = (): string => args.map((a) => expr(a, ctx)).join(', ');
+  switch (name) {
+    case 'extract': {
+      const field = stringConst(args[0]!)?.toLowerCase() ?? refuse('extract field');
+      const src = expr(args[1]!, ctx);
+      if (field === 'second') return `(CAST(date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.000001)`;
+      if (field === 'milliseconds') return `(CAST(date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.001)`;
+      if (extractFields[field] === undefined) refuse(`extract(${field})`);
+      return `CAST(date_part(${lit(field)}, ${src}) AS DECIMAL(18,0))`;
+    }
+    case 'date_part': {
+      const field = stringConst(args[0]!)?.toLowerCase() ?? refuse('date_part field');
+      const src = expr(args[1]!, ctx);
+      if (field === 'second') return `(CAST(date_part('microseconds', ${src}) AS DOUBLE) / 1000000)`;
+      if (field === 'milliseconds') return `(CAST(date_part('microseconds', ${src}) AS DOUBLE) / 1000)`;
+      if (extractFields[field] === undefined) refuse(`date_part(${field})`);
+      return `CAST(date_part(${lit(field)}, ${src}) AS DOUBLE)`;
+    }
+    case 'date_trunc': {
+      const unit = stringConst(args[0]!)?.toLowerCase() ?? refuse('date_trunc unit');
+      if (!['microseconds', 'milliseconds', 'second', 'minute', 'hour', 'day', 'week', 'month', 'quarter', 'year', 'decade', 'century', 'millennium'].includes(unit))
+        refuse(`date_trunc(${unit})`);
+      if (args.length !== 2) refuse('date_trunc with a time zone argument');
+      return `date_trunc(${lit(unit)}, ${expr(args[1]!, ctx)})`;
+    }
+    case 'round': {
+      // Postgres: round(numeric) rounds half away from zero, round(float8) half to even (rint). Only the
+      // numeric form with an explicit cast is translated when the type is not otherwise certain.
+      if (args.length === 2) return `round(${argList()})`;
+      const a = args[0]!;
+      if (a.TypeCast && /DECIMAL/.test(duckTypeName(a.TypeCast.typeName))) return `round(${expr(a, ctx)})`;
+      return refuse('round(x) of unknown type');
+    }
+    case 'position':
+      return `strpos(${expr(args[1]!, ctx)}, ${expr(args[0]!, ctx)})`;
+    case 'ltrim': case 'rtrim': case 'btrim':
+      return `${name === 'btrim' ? 'trim' : name}(${argList()})`;
+    default:
+      break;
+  }
+  if (!passThrough.has(name)) refuse(`function ${name}`);
+  const distinct = fc.agg_distinct ? 'DISTINCT ' : '';
+  const star = fc.agg_star ? '*' : '';
+  const order = fc.agg_order ? ' ORDER BY ' + (fc.agg_order as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', ') : '';
+  return `${name}(${distinct}${star}${argList()}${order})${tail()}`;
+}

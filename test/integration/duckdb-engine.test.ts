@@ -1,0 +1,280 @@
+// Differential test of the DuckDB engine: the same tables and rows in a Postgres test database and an
+// in-memory DuckDB; each statement runs on Postgres (raw wire bytes, text and binary) and through
+// DuckdbEngine (rewrite → align → encode) with Postgres's RowDescription; the DataRow bytes must be
+// identical. Statements the engine must refuse are checked to be refused (they would go to Postgres).
+// Also: streaming with a row limit (PortalSuspended), cancel and statement timeout.
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DuckdbEngine, DuckdbEngineError, type PgField } from '../../src/engines/duckdb/engine.js';
+import { defaultSessionOptions, type SessionOptions } from '../../src/engines/duckdb/pg-types.js';
+import { createTestDatabase } from '../support/servers.js';
+import { RawPg } from './duckdb-pgwire.js';
+
+const setup = `
+CREATE TABLE events(id int4, kind text, amount int4, price numeric(10,2), score float8, ratio float4, at timestamptz, day date,
+  ts timestamp, ok bool, tag varchar(10), code char(4), big int8, uid uuid, payload bytea, span interval);
+INSERT INTO events VALUES
+ (1,'click',10,1.50,0.5,0.25,'2024-01-01 10:15:30.5+00','2024-01-01','2024-01-01 10:15:30',true,'a','x',9000000000,'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11','\\xdead','1 day 2 hours'),
+ (2,'view',-7,2.25,1.25,1.5,'2024-02-15 23:59:59+00','2024-02-15','2024-02-15 23:59:59',false,'b','yy',9000000000,NULL,'\\x00','3 mons'),
+ (3,'click',NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL),
+ (4,'buy',3,100.00,-2.5,3.75,'2024-03-31 00:30:00+00','2024-03-31','2024-03-31 00:30:00',true,'c b','z',-5,'00000000-0000-0000-0000-000000000001','\\x','-1 hours'),
+ (5,'view',5,0.01,8,0.5,'2023-12-31 23:00:00+00','2023-12-31','2023-12-31 23:00:00',true,'A%_','w',7,NULL,NULL,'1 year'),
+ (6,NULL,2,3.33,0.125,2,'2024-07-04 12:00:00+00','2024-07-04','2024-07-04 12:00:00',false,NULL,'v',1,NULL,NULL,NULL);
+CREATE TABLE users(id int4, name text, events_id int4);
+INSERT INTO users VALUES (1,'ann',1),(2,'bob',2),(3,'cy',NULL),(4,'dee',4);
+`;
+const duckSetup = `
+CREATE SCHEMA IF NOT EXISTS public;
+CREATE TABLE public.events(id INTEGER, kind VARCHAR, amount INTEGER, price DECIMAL(10,2), score DOUBLE, ratio FLOAT, "at" TIMESTAMPTZ, day DATE,
+  ts TIMESTAMP, ok BOOLEAN, tag VARCHAR, code VARCHAR, big BIGINT, uid UUID, payload BLOB, span INTERVAL);
+INSERT INTO public.events VALUES
+ (1,'click',10,1.50,0.5,0.25,'2024-01-01 10:15:30.5+00','2024-01-01','2024-01-01 10:15:30',true,'a','x',9000000000,'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11','\\xDE\\xAD','1 day 2 hours'),
+ (2,'view',-7,2.25,1.25,1.5,'2024-02-15 23:59:59+00','2024-02-15','2024-02-15 23:59:59',false,'b','yy',9000000000,NULL,'\\x00','3 months'),
+ (3,'click',NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL,NULL),
+ (4,'buy',3,100.00,-2.5,3.75,'2024-03-31 00:30:00+00','2024-03-31','2024-03-31 00:30:00',true,'c b','z',-5,'00000000-0000-0000-0000-000000000001','','-1 hours'),
+ (5,'view',5,0.01,8,0.5,'2023-12-31 23:00:00+00','2023-12-31','2023-12-31 23:00:00',true,'A%_','w',7,NULL,NULL,'1 year'),
+ (6,NULL,2,3.33,0.125,2,'2024-07-04 12:00:00+00','2024-07-04','2024-07-04 12:00:00',false,NULL,'v',1,NULL,NULL,NULL);
+CREATE TABLE public.users(id INTEGER, name VARCHAR, events_id INTEGER);
+INSERT INTO public.users VALUES (1,'ann',1),(2,'bob',2),(3,'cy',NULL),(4,'dee',4);
+`;
+
+/** Statements that must come back byte-identical (all have a total ORDER BY or one row). */
+const same: string[] = [
+  'SELECT count(*) FROM events',
+  'SELECT count(amount), count(DISTINCT kind) FROM events',
+  'SELECT sum(amount), sum(big), sum(price), sum(score) FROM events',
+  'SELECT avg(amount) FROM events',
+  'SELECT avg(price) AS p, avg(big) FROM events',
+  'SELECT avg(score) FROM events',
+  'SELECT kind, count(*), avg(amount) FROM events GROUP BY kind ORDER BY kind',
+  'SELECT kind, count(*) FROM events GROUP BY 1 ORDER BY 1 DESC',
+  'SELECT kind FROM events ORDER BY kind NULLS FIRST, id',
+  'SELECT amount FROM events ORDER BY amount DESC, id',
+  'SELECT amount / 2, amount % 3, -amount / 4 FROM events ORDER BY id',
+  'SELECT 7 / 2, 1 / 3, -7 / 2, 7 % 3',
+  'SELECT min(at), max(at), min(day), max(ts) FROM events',
+  'SELECT id, at FROM events ORDER BY id',
+  'SELECT id, day, ts FROM events ORDER BY id',
+  "SELECT date_trunc('month', at) AS m, count(*) FROM events GROUP BY 1 ORDER BY 1",
+  "SELECT date_trunc('month', day) AS m, count(*) FROM events GROUP BY 1 ORDER BY 1",
+  "SELECT date_trunc('week', ts), date_trunc('day', at), date_trunc('hour', ts) FROM events ORDER BY id",
+  "SELECT CAST(date_trunc('month', at) AS date) AS d, count(*) AS \"count\" FROM events GROUP BY 1 ORDER BY 1 ASC",
+  'SELECT extract(year FROM at), extract(month FROM day), extract(dow FROM ts), extract(doy FROM at) FROM events ORDER BY id',
+  'SELECT extract(second FROM at), extract(milliseconds FROM ts), extract(hour FROM at) FROM events ORDER BY id',
+  'SELECT CAST(extract(dow FROM at) AS integer) AS dow, count(*) FROM events GROUP BY 1 ORDER BY 1',
+  "SELECT date_part('year', at), date_part('second', at), date_part('dow', day) FROM events ORDER BY id",
+  "SELECT id FROM events WHERE kind ILIKE 'CL%' ORDER BY id",
+  "SELECT id FROM events WHERE kind LIKE '%i%' ORDER BY id",
+  "SELECT id FROM events WHERE tag LIKE 'A\\%%' ORDER BY id",
+  "SELECT id FROM events WHERE kind NOT LIKE 'v%' ORDER BY id",
+  "SELECT id FROM events WHERE kind ~ '^c' ORDER BY id",
+  "SELECT id FROM events WHERE kind ~* '^V' ORDER BY id",
+  "SELECT id FROM events WHERE kind !~ 'i' ORDER BY id",
+  "SELECT kind || '-' || tag FROM events ORDER BY id",
+  "SELECT concat(kind, tag), concat_ws('/', kind, tag) FROM events ORDER BY id",
+  'SELECT id, ok, NOT ok FROM events ORDER BY id',
+  'SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE amount > 0) FROM events',
+  'SELECT sum(amount) FILTER (WHERE kind = $$view$$) FROM events',
+  'SELECT id, price, score, ratio FROM events ORDER BY id',
+  'SELECT price * 2, price + 1, price - price FROM events ORDER BY id',
+  'SELECT round(price, 1), round(price::numeric(10,2)) FROM events ORDER BY id',
+  'SELECT CAST(amount AS float8), amount::int8, price::numeric(12,4), score::float4 FROM events ORDER BY id',
+  'SELECT tag, code FROM events ORDER BY id',
+  'SELECT uid, payload, span FROM events ORDER BY id',
+  'SELECT coalesce(amount, 0), nullif(amount, 3), greatest(amount, 4), least(amount, 4) FROM events ORDER BY id',
+  "SELECT CASE WHEN amount > 4 THEN 'big' WHEN amount > 0 THEN 'small' ELSE 'neg' END FROM events ORDER BY id",
+  'SELECT id FROM events WHERE amount IN (3, 5, 10) ORDER BY id',
+  'SELECT id FROM events WHERE amount NOT IN (3, 5) ORDER BY id',
+  'SELECT id FROM events WHERE amount BETWEEN 2 AND 5 ORDER BY id',
+  'SELECT id FROM events WHERE amount IS NULL OR kind IS NULL ORDER BY id',
+  'SELECT id FROM events WHERE ok IS TRUE ORDER BY id',
+  'SELECT id FROM events WHERE ok IS NOT FALSE ORDER BY id',
+  'SELECT id FROM events WHERE amount IS DISTINCT FROM 3 ORDER BY id',
+  'SELECT DISTINCT kind FROM events ORDER BY kind',
+  'SELECT DISTINCT ON (kind) kind, id FROM events ORDER BY kind, id',
+  'SELECT e.id, u.name FROM events e JOIN users u ON u.events_id = e.id ORDER BY e.id',
+  'SELECT e.id, u.name FROM events e LEFT JOIN users u ON u.events_id = e.id ORDER BY e.id',
+  'SELECT u.name, e.kind FROM users u LEFT JOIN events e ON e.id = u.events_id ORDER BY u.name',
+  'SELECT count(*) FROM events CROSS JOIN users',
+  'SELECT id, row_number() OVER (PARTITION BY kind ORDER BY id) FROM events ORDER BY id',
+  'SELECT id, rank() OVER (ORDER BY amount DESC), dense_rank() OVER (ORDER BY amount) FROM events ORDER BY id',
+  'SELECT id, sum(amount) OVER (PARTITION BY kind ORDER BY id) FROM events ORDER BY id',
+  'SELECT id, lag(amount) OVER (ORDER BY id), lead(kind, 2) OVER (ORDER BY id) FROM events ORDER BY id',
+  'WITH k AS (SELECT kind, count(*) AS n FROM events GROUP BY kind) SELECT kind, n FROM k WHERE n > 1 ORDER BY kind',
+  'SELECT kind, n FROM (SELECT kind, count(*) AS n FROM events GROUP BY kind) s ORDER BY n DESC, kind',
+  'SELECT id FROM events WHERE EXISTS (SELECT 1 FROM users u WHERE u.events_id = events.id) ORDER BY id',
+  'SELECT id FROM events WHERE id IN (SELECT events_id FROM users) ORDER BY id',
+  'SELECT id, (SELECT max(name) FROM users) FROM events ORDER BY id',
+  'SELECT kind FROM events WHERE kind IS NOT NULL UNION SELECT name FROM users ORDER BY 1',
+  'SELECT id FROM events UNION ALL SELECT id FROM users ORDER BY 1',
+  'SELECT kind, count(*) FROM events GROUP BY kind HAVING count(*) > 1 ORDER BY kind',
+  'SELECT id FROM events ORDER BY id LIMIT 2 OFFSET 1',
+  "SELECT string_agg(kind, ',' ORDER BY id) FROM events",
+  'SELECT lower(kind), upper(tag), length(kind), substr(kind, 2, 2), replace(kind, $$c$$, $$k$$) FROM events ORDER BY id',
+  'SELECT bool_and(ok), bool_or(ok) FROM events',
+  'SELECT abs(amount), floor(score), ceil(score) FROM events ORDER BY id',
+  'SELECT min(kind), max(tag) FROM events',
+  'SELECT TRUE FROM events WHERE 1 <> 1 LIMIT 0',
+  'SELECT id, amount FROM events WHERE amount > $1 ORDER BY id',
+];
+
+/** Statements the engine must refuse (sent to Postgres instead). */
+const refused: string[] = [
+  'SELECT now()',
+  'SELECT nextval($$s$$)',
+  'SELECT * FROM events FOR UPDATE',
+  'SELECT * FROM pg_class',
+  "SELECT to_char(at, 'YYYY') FROM events",
+  'SELECT sum(big) / count(*) FROM events',
+  'SELECT amount::text FROM events',
+  'SELECT score::numeric FROM events',
+  'SELECT round(avg(amount), 2) FROM events',
+  'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r',
+  'SELECT price / 3 FROM events',
+  'SELECT kind, count(*) FROM events GROUP BY ROLLUP (kind)',
+  'INSERT INTO events(id) VALUES (1)',
+  'SELECT 1; SELECT 2',
+  'SELECT extract(epoch FROM at) FROM events',
+  'SELECT 7.0 / 2',
+];
+
+function splitDataRows(buf: Buffer): Array<Array<Buffer | null>> {
+  const rows: Array<Array<Buffer | null>> = [];
+  let o = 0;
+  while (o < buf.length) {
+    expect(buf[o]).toBe(0x44);
+    const len = buf.readInt32BE(o + 1);
+    const n = buf.readInt16BE(o + 5);
+    let p = o + 7;
+    const row: Array<Buffer | null> = [];
+    for (let i = 0; i < n; i++) {
+      const l = buf.readInt32BE(p);
+      p += 4;
+      if (l < 0) row.push(null);
+      else {
+        row.push(buf.subarray(p, p + l));
+        p += l;
+      }
+    }
+    expect(p).toBe(o + 1 + len);
+    rows.push(row);
+    o = p;
+  }
+  return rows;
+}
+
+const show = (rows: Array<Array<Buffer | null>>): string[][] => rows.map((r) => r.map((c) => (c === null ? 'NULL' : c.toString('hex'))));
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let pgc: RawPg;
+let inst: DuckDBInstance;
+let engine: DuckdbEngine;
+const resolve = (schema: string | null, name: string): string | null =>
+  (schema === null || schema === 'public') && (name === 'events' || name === 'users') ? `"public"."${name}"` : null;
+
+beforeAll(async () => {
+  db = await createTestDatabase('duckeng', setup);
+  pgc = await RawPg.connect(db.url);
+  inst = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const c = await inst.connect();
+  await c.run(duckSetup);
+  c.closeSync();
+  await DuckdbEngine.init();
+  engine = new DuckdbEngine(inst, { connections: 2, statementTimeoutMs: 30_000 });
+});
+
+afterAll(async () => {
+  engine?.close();
+  inst?.closeSync();
+  await pgc?.end();
+  await db?.drop();
+});
+
+async function runBoth(sql: string, format: 0 | 1, session: SessionOptions, params: string[]): Promise<{ pg: Array<Array<Buffer | null>>; duck: Array<Array<Buffer | null>> }> {
+  const expected = await pgc.query(sql, format, params);
+  const fields: PgField[] = expected.fields.map((f) => ({ ...f, format }));
+  const paramTypeOids = params.map(() => 23);
+  const chunks: Buffer[] = [];
+  for await (const b of engine.execute({ sql, params, paramTypeOids, fields, session, resolve })) chunks.push(b);
+  return { pg: expected.rows, duck: splitDataRows(Buffer.concat(chunks)) };
+}
+
+describe.each([
+  { name: 'UTC', set: "SET TimeZone='UTC'", session: { ...defaultSessionOptions, timeZone: 'UTC' } },
+  { name: 'Berlin, efd 0', set: "SET TimeZone='Europe/Berlin'; SET extra_float_digits=0", session: { ...defaultSessionOptions, timeZone: 'Europe/Berlin', extraFloatDigits: 0 } },
+  { name: 'New York', set: "SET TimeZone='America/New_York'", session: { ...defaultSessionOptions, timeZone: 'America/New_York' } },
+])('DuckDB engine vs PostgreSQL ($name)', ({ set, session }) => {
+  it(`${same.length} statements give identical DataRows in text and binary`, async () => {
+    await pgc.simple('RESET ALL');
+    await pgc.simple(set);
+    const failures: string[] = [];
+    for (const sql of same) {
+      const params = sql.includes('$1') ? ['2'] : [];
+      for (const format of [0, 1] as const) {
+        try {
+          const { pg, duck } = await runBoth(sql, format, session, params);
+          if (JSON.stringify(show(pg)) !== JSON.stringify(show(duck)))
+            failures.push(`[${format}] ${sql}\n  pg:   ${JSON.stringify(format === 0 ? pg.map((r) => r.map((c) => c?.toString() ?? null)) : show(pg))}\n  duck: ${JSON.stringify(format === 0 ? duck.map((r) => r.map((c) => c?.toString() ?? null)) : show(duck))}`);
+        } catch (e) {
+          failures.push(`[${format}] ${sql}: ${(e as Error).message}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+describe('DuckDB engine refusals, streaming, cancel', () => {
+  it('refuses what it cannot answer exactly', async () => {
+    const notRefused: string[] = [];
+    for (const sql of refused) {
+      try {
+        const c = await engine.open({ sql, fields: [{ name: 'x', typeOid: 1700, typmod: -1, format: 0 }], session: defaultSessionOptions, resolve });
+        c.close();
+        notRefused.push(sql);
+      } catch (e) {
+        if (!(e instanceof DuckdbEngineError) || e.kind !== 'refused') notRefused.push(`${sql}: ${(e as Error).message}`);
+      }
+    }
+    expect(notRefused).toEqual([]);
+  });
+
+  it('streams with a row limit (PortalSuspended) and counts rows', async () => {
+    const fields: PgField[] = [{ name: 'i', typeOid: 20, typmod: -1, format: 0 }];
+    const cursor = await engine.open({ sql: 'SELECT i FROM generate_series(1, 5000) AS g(i)', fields, session: defaultSessionOptions, resolve: () => null }).catch((e: Error) => e);
+    // generate_series is refused by the rewrite (not translated yet): use a mirrored table instead
+    expect(cursor).toBeInstanceOf(DuckdbEngineError);
+    const c2 = await engine.open({ sql: 'SELECT e.id::int8 FROM events e, users u, users v ORDER BY 1', fields, session: defaultSessionOptions, resolve });
+    const first = await c2.next(10);
+    expect(first.rows).toBe(10);
+    expect(first.done).toBe(false);
+    const rest = await c2.next(Infinity);
+    expect(rest.done).toBe(true);
+    expect(c2.rowCount).toBe(6 * 4 * 4);
+    expect(splitDataRows(first.data)[0]![0]!.toString()).toBe('1');
+  });
+
+  it('cancels a running statement through the AbortSignal', async () => {
+    const big = await inst.connect();
+    await big.run('CREATE TABLE IF NOT EXISTS public.big AS SELECT range AS i FROM range(3000000)');
+    big.closeSync();
+    const res = (s: string | null, n: string) => ((s === null || s === 'public') && n === 'big' ? '"public"."big"' : resolve(s, n));
+    const ac = new AbortController();
+    const fields: PgField[] = [{ name: 'n', typeOid: 20, typmod: -1, format: 0 }];
+    setTimeout(() => ac.abort(), 50);
+    const err = await (async () => {
+      for await (const _ of engine.execute({ sql: 'SELECT count(*) FROM big a, big b WHERE a.i + b.i = 7', fields, session: defaultSessionOptions, resolve: res, signal: ac.signal })) void _;
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DuckdbEngineError);
+    expect((err as DuckdbEngineError).kind).toBe('canceled');
+    // statement timeout
+    const err2 = await (async () => {
+      for await (const _ of engine.execute({ sql: 'SELECT count(*) FROM big a, big b WHERE a.i + b.i = 7', fields, session: defaultSessionOptions, resolve: res, statementTimeoutMs: 50 })) void _;
+    })().catch((e: unknown) => e);
+    expect((err2 as DuckdbEngineError).kind).toBe('timeout');
+    // the connection is usable afterwards
+    const ok: Buffer[] = [];
+    for await (const b of engine.execute({ sql: 'SELECT count(*) FROM events', fields, session: defaultSessionOptions, resolve })) ok.push(b);
+    expect(splitDataRows(Buffer.concat(ok))[0]![0]!.toString()).toBe('6');
+  });
+});
