@@ -26,20 +26,23 @@ export function transactionAllowsDuckdb(ctx: RouteContext): boolean {
 }
 
 /**
- * Decides one query string. `full`: skip the text-only shortcuts (for `explain`, which must show
- * tables and fingerprint).
+ * The hot path: decides from the text alone, without a parse, when it can (else null). Not cached:
+ * it is cheaper than a cache lookup, and distinct literal texts would only flush the cache.
  */
-export function decide(sql: string, ctx: RouteContext, hints: Hints | null, full: boolean): Route {
-  if (!full && !touchesSession(sql)) {
-    // The hot path: no parse unless the statement can matter.
-    if (ctx.mirror.tables.size === 0) return pg('no_mirror');
-    if (!mentionsMirroredTable(sql, ctx.mirror)) return pg(looksLikeCatalog(sql) ? 'catalog' : 'not_mirrored');
-    const lead = leadingKind(sql);
-    if (lead) return pg(lead);
-    if (!transactionAllowsDuckdb(ctx)) return pg('in_transaction');
-    if (hints?.route === 'postgres') return pg('hint');
-    if (!hints?.route && ctx.sessionRoute === 'postgres') return pg('session_setting');
-  }
+export function decideQuick(sql: string, ctx: RouteContext, hints: Hints | null): PostgresRoute | null {
+  if (hints?.explain || touchesSession(sql)) return null;
+  if (ctx.mirror.tables.size === 0) return pg('no_mirror');
+  if (!mentionsMirroredTable(sql, ctx.mirror)) return pg(looksLikeCatalog(sql) ? 'catalog' : 'not_mirrored');
+  const lead = leadingKind(sql);
+  if (lead) return pg(lead);
+  if (!transactionAllowsDuckdb(ctx)) return pg('in_transaction');
+  if (hints?.route === 'postgres') return pg('hint');
+  if (!hints?.route && ctx.sessionRoute === 'postgres') return pg('session_setting');
+  return null;
+}
+
+/** Decides one query string with a parse (facts cached by text). */
+export function decide(sql: string, ctx: RouteContext, hints: Hints | null): Route {
   const parsed = parseText(sql);
   if (!parsed.ok) return pg('parse_error', parsed.error);
   const stmts = parsed.statements;

@@ -76,8 +76,8 @@
  * random(), clock_timestamp(), nextval(), current_user and anything not on the allowlist go to Postgres.
  */
 import { LRUCache } from 'lru-cache';
-import { decide } from './decide.js';
-import { readHints } from './text.js';
+import { decide, decideQuick } from './decide.js';
+import { readHints, type Hints } from './text.js';
 import type { MirrorView, Route, RouteContext, RoutingRules } from './types.js';
 
 export { initRouter, statementFacts, routerStats } from './parse.js';
@@ -111,26 +111,25 @@ function contextKey(ctx: RouteContext): string {
 
 /** Where a statement goes, and why. Never throws. */
 export function route(sql: string, ctx: RouteContext): Route {
-  const lru = cacheFor(ctx);
-  const key = contextKey(ctx) + sql;
-  const hit = lru.get(key);
-  if (hit) return hit;
-  const r = routeUncached(sql, ctx);
-  lru.set(key, r);
-  return r;
-}
-
-function routeUncached(sql: string, ctx: RouteContext): Route {
   try {
     const hints = readHints(sql);
-    if (hints?.explain) {
-      const inner = decide(sql, ctx, hints, true);
-      if (inner.engine !== 'postgres' && inner.engine !== 'duckdb') return inner;
-      return { engine: 'explain', route: inner, fingerprint: inner.fingerprint ?? null };
-    }
-    return decide(sql, ctx, hints, false);
+    const quick = decideQuick(sql, ctx, hints);
+    if (quick) return quick;
+    const lru = cacheFor(ctx);
+    const key = contextKey(ctx) + sql;
+    const hit = lru.get(key);
+    if (hit) return hit;
+    const r = routeParsed(sql, ctx, hints);
+    lru.set(key, r);
+    return r;
   } catch (e) {
     // a bug in the router must not fail the statement: Postgres answers it
     return { engine: 'postgres', reason: 'parse_error', detail: `router error: ${(e as Error).message}`, tables: [] };
   }
+}
+
+function routeParsed(sql: string, ctx: RouteContext, hints: Hints | null): Route {
+  const r = decide(sql, ctx, hints);
+  if (!hints?.explain || (r.engine !== 'postgres' && r.engine !== 'duckdb')) return r;
+  return { engine: 'explain', route: r, fingerprint: r.fingerprint ?? null };
 }

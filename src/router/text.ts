@@ -2,32 +2,49 @@
 // linear scan of the statement text, never a parse.
 import type { MirrorView, SessionRoute } from './types.js';
 
-const nameSets = new WeakMap<MirrorView['tables'], { size: number; names: Set<string> }>();
+interface NameIndex {
+  size: number;
+  names: Set<string>;
+  /** for small mirrors: the names as they can appear in lower-cased text (with "" for a quote) */
+  needles: string[] | null;
+}
 
-function mirroredNames(mirror: MirrorView): Set<string> {
-  const hit = nameSets.get(mirror.tables);
+const nameIndexes = new WeakMap<MirrorView['tables'], NameIndex>();
+/** Up to this many tables, substring search beats tokenising the text. */
+const SUBSTRING_MAX_TABLES = 32;
+
+function nameIndex(mirror: MirrorView): NameIndex {
+  const hit = nameIndexes.get(mirror.tables);
   // rebuilt when the map grew or shrank in place (a table added/removed without a new MirrorView)
-  if (hit && hit.size === mirror.tables.size) return hit.names;
+  if (hit && hit.size === mirror.tables.size) return hit;
   const names = new Set<string>();
   for (const t of mirror.tables.values()) names.add(t.name.toLowerCase());
-  nameSets.set(mirror.tables, { size: mirror.tables.size, names });
-  return names;
+  const needles = names.size <= SUBSTRING_MAX_TABLES ? [...names].flatMap((n) => (n.includes('"') ? [n, n.replace(/"/g, '""')] : [n])) : null;
+  const idx = { size: mirror.tables.size, names, needles };
+  nameIndexes.set(mirror.tables, idx);
+  return idx;
 }
 
 // An identifier as written: unquoted (any letters; Postgres folds ASCII to lower case) or "quoted"
 // ("" inside is one "). Everything else (strings, numbers, punctuation) is skipped over.
 const IDENT = /"((?:[^"]|"")+)"|[\p{L}_][\p{L}\p{N}_$]*/gu;
 
-/** Does the text name a mirrored table (as any identifier token, case-insensitively)? No parse.
- *  False positives (a column or string that happens to be a table's name) only cost a parse later;
- *  false negatives cannot happen for a statement that really reads a mirrored table. */
+/** Does the text name a mirrored table? No parse: a substring search (small mirrors) or a scan of the
+ *  identifier tokens (large ones), case-insensitive. False positives (a column, a string, a longer name
+ *  containing a table's name) only cost a parse later; a statement that really reads a mirrored table
+ *  is never missed. */
 export function mentionsMirroredTable(sql: string, mirror: MirrorView): boolean {
   if (mirror.tables.size === 0) return false;
-  const names = mirroredNames(mirror);
+  const idx = nameIndex(mirror);
+  const lower = sql.toLowerCase();
+  if (idx.needles) {
+    for (const n of idx.needles) if (lower.includes(n)) return true;
+    return false;
+  }
   IDENT.lastIndex = 0;
-  for (let m = IDENT.exec(sql); m !== null; m = IDENT.exec(sql)) {
+  for (let m = IDENT.exec(lower); m !== null; m = IDENT.exec(lower)) {
     const id = m[1] !== undefined ? m[1].replace(/""/g, '"') : m[0];
-    if (names.has(id.toLowerCase())) return true;
+    if (idx.names.has(id)) return true;
   }
   return false;
 }
