@@ -32,9 +32,9 @@ export function transactionAllowsDuckdb(ctx: RouteContext): boolean {
 export function decideQuick(sql: string, ctx: RouteContext, hints: Hints | null): PostgresRoute | null {
   if (hints?.explain || touchesSession(sql)) return null;
   if (ctx.mirror.tables.size === 0) return pg('no_mirror');
-  if (!mentionsMirroredTable(sql, ctx.mirror)) return pg(looksLikeCatalog(sql) ? 'catalog' : 'not_mirrored');
   const lead = leadingKind(sql);
   if (lead) return pg(lead);
+  if (!mentionsMirroredTable(sql, ctx.mirror)) return pg(looksLikeCatalog(sql) ? 'catalog' : 'not_mirrored');
   if (!transactionAllowsDuckdb(ctx)) return pg('in_transaction');
   if (hints?.route === 'postgres') return pg('hint');
   if (!hints?.route && ctx.sessionRoute === 'postgres') return pg('session_setting');

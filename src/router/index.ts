@@ -32,8 +32,8 @@
  *                  ▼
  *   ┌─ text only, no parse (skipped when the text starts a SET/SHOW/BEGIN/CREATE… or asks explain) ─┐
  *   │ mirror empty ──────────────────────────────────────────────────────────▶ postgres  no_mirror │
- *   │ names no mirrored table ───────────────────────────────────▶ postgres  not_mirrored|catalog │
  *   │ starts with INSERT/UPDATE/DELETE/…  | EXPLAIN/COMMIT/… ───────────▶ postgres  write|utility │
+ *   │ names no mirrored table ───────────────────────────────────▶ postgres  not_mirrored|catalog │
  *   │ in a transaction (not an allowed READ ONLY one) ──────────────────▶ postgres  in_transaction │
  *   │ hint route=postgres | SET duckgate.route=postgres (no hint) ───▶ postgres  hint|session_setting│
  *   └───────────────────────────────────────────────────────────────────────────────────────────────┘
