@@ -107,6 +107,36 @@ export const mirrorAppliedLsn = new client.Gauge({
 
 // ---- router / duckdb engine ------------------------------------------------------------------------
 // (router and DuckDB engine metrics are added here)
+// DuckDB engine (src/engines/duckdb)
+export const duckdbStatements = new client.Counter({
+  name: 'duckgate_duckdb_statements_total',
+  help: 'Statements the DuckDB engine was asked to run, by outcome (ok, refused, failed, timeout, canceled)',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+export const duckdbRows = new client.Counter({
+  name: 'duckgate_duckdb_rows_total',
+  help: 'Rows encoded and returned by the DuckDB engine',
+  registers: [registry],
+});
+
+// ---- session: the analytical path (src/session/analytics.ts) ---------------------------------------
+export const duckdbStatementSeconds = new client.Histogram({
+  name: 'duckgate_duckdb_statement_seconds',
+  help: 'Time from DuckDB execution start to the last row written to the client',
+  buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+export const duckdbFallbacks = new client.Counter({
+  name: 'duckgate_duckdb_fallbacks_total',
+  help: 'Statements DuckDB failed on (before the first row) that were re-run on Postgres',
+  registers: [registry],
+});
+export const duckdbBreakerOpen = new client.Gauge({
+  name: 'duckgate_duckdb_breaker_open',
+  help: '1 while the DuckDB circuit breaker is open (everything goes to Postgres)',
+  registers: [registry],
+});
 
 // ---- cache -----------------------------------------------------------------------------------------
 // (cache metrics are added here)

@@ -14,6 +14,7 @@
 // (the caller's AbortSignal fired: answer the client with 57014 as Postgres would).
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
 import { logger } from '../../observability/logger.js';
+import { duckdbRows, duckdbStatements } from '../../observability/metrics.js';
 import { alignColumns, wrapWithCasts, type PgField } from './align.js';
 import { encodeBinary } from './encode-binary.js';
 import { encodeText } from './encode-text.js';
@@ -149,6 +150,15 @@ export class DuckdbEngine {
 
   /** Rewrites, aligns, binds and starts the statement; rows are read through the returned cursor. */
   async open(req: ExecuteRequest): Promise<DuckdbCursor> {
+    try {
+      return await this.openInner(req);
+    } catch (e) {
+      duckdbStatements.inc({ outcome: e instanceof DuckdbEngineError ? e.kind : 'failed' });
+      throw e;
+    }
+  }
+
+  private async openInner(req: ExecuteRequest): Promise<DuckdbCursor> {
     const bad = unsupportedSession(req.session);
     if (bad) throw new DuckdbEngineError('refused', bad);
     const tz = duckdbTimeZone(req.session.timeZone);
@@ -289,11 +299,17 @@ export class DuckdbCursor {
       }
     } catch (e) {
       this.close();
-      throw this.guard.translate(e);
+      const err = this.guard.translate(e);
+      duckdbStatements.inc({ outcome: err.kind });
+      throw err;
     }
     this.rowCount += rows;
+    duckdbRows.inc(rows);
     const done = this.finished && (this.columns === null || this.pos >= this.chunkRows);
-    if (done) this.close();
+    if (done) {
+      duckdbStatements.inc({ outcome: 'ok' });
+      this.close();
+    }
     return { data: parts.length === 1 ? parts[0]! : Buffer.concat(parts), rows, done };
   }
 

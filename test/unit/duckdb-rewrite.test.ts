@@ -1,0 +1,70 @@
+// Pure parts of the DuckDB engine: the rewrite's translations and refusals, Postgres's numeric division
+// scale, float and interval formatting (cross-checked against a real Postgres in test/integration/duckdb-*.test.ts).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { duckdbTimeZone } from '../../src/engines/duckdb/engine.js';
+import { formatFloat, formatInterval, pgAvg } from '../../src/engines/duckdb/format.js';
+import { initRewriter, rewrite } from '../../src/engines/duckdb/rewrite.js';
+import { utcOffsetSeconds } from '../../src/engines/duckdb/timezone.js';
+
+const resolve = (s: string | null, n: string): string | null => (n === 't' && (s === null || s === 'public') ? '"lake"."t"' : null);
+
+beforeAll(async () => {
+  await initRewriter();
+});
+
+describe('rewrite', () => {
+  it('resolves tables, writes NULLS order, guards division, escapes LIKE', () => {
+    const r = rewrite("SELECT a / b FROM t WHERE c LIKE 'x%' ORDER BY a DESC", { resolve });
+    expect(r).toEqual({
+      ok: true,
+      kinds: ['other'],
+      sql: `SELECT (("a") / dg_nz(("b"))) FROM "lake"."t" AS "t" WHERE (like_escape(("c"), ('x%'), '\\')) ORDER BY "a" DESC NULLS FIRST`,
+    });
+  });
+  it('ships a top-level numeric avg as sum and count', () => {
+    const r = rewrite('SELECT avg(x) FROM public.t', { resolve, fieldTypeOids: [1700] });
+    expect(r.ok && r.sql).toContain("{'s': sum(\"x\"), 'c': count(\"x\")}");
+    expect(r.ok && r.kinds).toEqual(['avg']);
+  });
+  it('keeps CTE names local and refuses unmirrored tables', () => {
+    expect(rewrite('WITH t2 AS (SELECT 1 AS a FROM t) SELECT a FROM t2', { resolve }).ok).toBe(true);
+    expect(rewrite('SELECT 1 FROM other', { resolve })).toEqual({ ok: false, reason: 'relation other is not mirrored' });
+  });
+  it.each(['SELECT now()', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ROWS 1 PRECEDING) FROM t'])(
+    'refuses %s',
+    (sql) => {
+      expect(rewrite(sql, { resolve }).ok).toBe(false);
+    },
+  );
+});
+
+describe('formatting', () => {
+  it('numeric avg scale follows select_div_scale', () => {
+    expect(pgAvg({ unscaled: 6n, scale: 0 }, 3n)).toEqual({ unscaled: 20000000000000000n, scale: 16 });
+    expect(pgAvg({ unscaled: 7n, scale: 0 }, 3n)).toEqual({ unscaled: 23333333333333333n, scale: 16 });
+  });
+  it('floats like float8out/float4out', () => {
+    expect(formatFloat(1e15, false, 1)).toBe('1e+15');
+    expect(formatFloat(1e14, false, 1)).toBe('100000000000000');
+    expect(formatFloat(1e-5, false, 1)).toBe('1e-05');
+    expect(formatFloat(0.1, false, 0)).toBe('0.1');
+    expect(formatFloat(1 / 3, false, 0)).toBe('0.333333333333333');
+    expect(formatFloat(Math.fround(1e6), true, 1)).toBe('1e+06');
+    expect(formatFloat(Math.fround(0.1), true, 1)).toBe('0.1');
+  });
+  it('intervals like IntervalStyle postgres', () => {
+    expect(formatInterval(14, 3, 14706000000n)).toBe('1 year 2 mons 3 days 04:05:06');
+    expect(formatInterval(0, -1, 7200000000n)).toBe('-1 days +02:00:00');
+    expect(formatInterval(0, 0, 0n)).toBe('00:00:00');
+  });
+  it('time zones: named, ISO offsets, POSIX', () => {
+    expect(utcOffsetSeconds('Europe/Berlin', Date.UTC(2024, 6, 1) / 1000)).toBe(7200);
+    expect(utcOffsetSeconds('Europe/Berlin', Date.UTC(2024, 0, 1) / 1000)).toBe(3600);
+    expect(utcOffsetSeconds('+02', 0)).toBe(7200);
+    expect(utcOffsetSeconds('<+02>-02', 0)).toBe(7200);
+    expect(utcOffsetSeconds('UTC+3', 0)).toBe(-10800);
+    expect(duckdbTimeZone('+02')).toBe('Etc/GMT-2');
+    expect(duckdbTimeZone('America/New_York')).toBe('America/New_York');
+    expect(duckdbTimeZone('+05:30')).toBeNull();
+  });
+});
