@@ -35,9 +35,14 @@ function isMapping(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** Validates and merges `routing:` sections. `origins` names each section in error messages (file names). */
-export function parseRoutingRules(sections: unknown[], origins: string[] = []): RoutingRules {
-  const out = defaultRoutingRules();
+/** Validates and merges `routing:` sections. `origins` names each section in error messages (file names).
+ *  `defaults`: values used when no section sets them (e.g. config mirror.maxLagMs). */
+export function parseRoutingRules(
+  sections: unknown[],
+  origins: string[] = [],
+  defaults: Partial<Pick<RoutingRules, 'defaultMaxLagMs' | 'costThreshold'>> = {},
+): RoutingRules {
+  const out = { ...defaultRoutingRules(), ...defaults, rules: [] as RoutingRule[] };
   sections.forEach((section, i) => {
     const where = origins[i] ?? `routing section ${i + 1}`;
     if (section === null || section === undefined) return;

@@ -32,13 +32,15 @@ function ctx(rules: RoutingRules, over: Partial<RouteContext> = {}): RouteContex
 describe('parseRoutingRules', () => {
   test('the shipped rules/default.yaml routing section is valid', () => {
     const doc = parseYaml(readFileSync(new URL('../../rules/default.yaml', import.meta.url), 'utf8')) as { routing: unknown };
-    const r = parseRoutingRules([doc.routing], ['rules/default.yaml']);
-    expect(r).toEqual({ defaultMaxLagMs: 5000, costThreshold: 10000, rules: [] });
+    const r = parseRoutingRules([doc.routing], ['rules/default.yaml'], { defaultMaxLagMs: 4000 });
+    expect(r).toEqual({ defaultMaxLagMs: 4000, costThreshold: 10000, rules: [] });
   });
 
   test('defaults, empty and null sections', () => {
     expect(parseRoutingRules([])).toEqual({ defaultMaxLagMs: DEFAULT_MAX_LAG_MS, costThreshold: DEFAULT_COST_THRESHOLD, rules: [] });
     expect(parseRoutingRules([null, {}])).toEqual({ defaultMaxLagMs: DEFAULT_MAX_LAG_MS, costThreshold: DEFAULT_COST_THRESHOLD, rules: [] });
+    // a section's value beats the caller's default
+    expect(parseRoutingRules([{ max_lag: '1s' }], [], { defaultMaxLagMs: 9000, costThreshold: 5 })).toMatchObject({ defaultMaxLagMs: 1000, costThreshold: 5 });
   });
 
   test('durations, rules, and merging of several files', () => {
