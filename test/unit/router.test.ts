@@ -131,6 +131,13 @@ const CASES: Case[] = [
   ['count(*) touches no column', `SELECT count(*) FROM users`, DUCK(false, { 'public.users': [] })],
   ['exact columns of a table with an inexact one', `SELECT country, count(*) FROM users GROUP BY country`, DUCK(false, { 'public.users': ['country'] })],
   ['UNION scan', `SELECT user_id FROM events UNION SELECT id FROM users`, DUCK(true)],
+  ['GROUP BY an output alias', `SELECT date_trunc('day', occurred_at) AS d, count(*) FROM events GROUP BY d ORDER BY d`, DUCK(false, { 'public.events': ['occurred_at'] })],
+  ['recursive CTE joined to a table', `WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 10) SELECT r.n, count(e.id) FROM r LEFT JOIN events e ON e.user_id = r.n GROUP BY r.n`, DUCK(false, { 'public.events': ['id', 'user_id'] })],
+  ['table-name and schema.table qualifiers', `SELECT events.event_type, public.events.user_id, count(*) FROM events GROUP BY 1, 2`, DUCK(false, { 'public.events': ['event_type', 'user_id'] })],
+  ['generate_series date spine', `SELECT d, count(e.id) FROM generate_series('2024-01-01'::date, '2024-02-01'::date, interval '1 day') AS d LEFT JOIN events e ON e.occurred_at::date = d GROUP BY d ORDER BY d`, DUCK(false, { 'public.events': ['id', 'occurred_at'] })],
+  ['ROLLUP', `SELECT project_id, event_type, count(*) FROM events GROUP BY ROLLUP (project_id, event_type)`, DUCK(false)],
+  ['DISTINCT ON', `SELECT DISTINCT ON (user_id) user_id, occurred_at FROM events ORDER BY user_id, occurred_at DESC`, DUCK(false, { 'public.events': ['user_id', 'occurred_at'] })],
+  ['FILTER and CASE', `SELECT count(*) FILTER (WHERE is_revisit), sum(CASE WHEN statuscode >= 400 THEN 1 ELSE 0 END) FROM cdx_records`, DUCK(false, { 'public.cdx_records': ['is_revisit', 'statuscode'] })],
   ['schema-qualified function name of pg_catalog', `SELECT pg_catalog.date_trunc('day', occurred_at), count(*) FROM events GROUP BY 1`, DUCK(false)],
 
   // ---- point lookups and small reads ----
@@ -196,6 +203,8 @@ const CASES: Case[] = [
   // ---- name resolution ----
   ['unmirrored table', `SELECT 1`, PG('not_mirrored')],
   ['VALUES', `VALUES (1), (2)`, PG('not_mirrored')],
+  ['scalar subquery over an unmirrored table', `SELECT count(*), (SELECT max(x) FROM audit_log) FROM events`, PG('not_mirrored')],
+  ['AT TIME ZONE is not on the allowlist', `SELECT date_trunc('day', occurred_at AT TIME ZONE 'UTC'), count(*) FROM events GROUP BY 1`, PG('unsafe_function')],
   ['join with an unmirrored table', `SELECT count(*) FROM events JOIN audit_log USING (id)`, PG('not_mirrored')],
   ['other schema', `SELECT count(*) FROM other.events`, PG('not_mirrored')],
   ['unqualified name, first schema unmirrored', `SELECT count(*) FROM events`, PG('not_mirrored'), { searchPath: ['analytics', 'public'] }],
