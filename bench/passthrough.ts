@@ -1,16 +1,17 @@
-// npm run bench:passthrough -- [--seconds 15] [--scale 10] [--pg-url postgres://...] [--clients 1,8] [--cpu-prof]
+// npm run bench:passthrough -- [--seconds 15] [--scale 10] [--pg-url postgres://...] [--clients 1,8] [--repeat 1] [--cpu-prof]
 //
 // What duckgate costs on the path it does not accelerate: pgbench select-only (-S) point lookups in
 // the three protocol modes (simple, extended, prepared) at 1 and 8 clients, against PostgreSQL
 // directly, through duckgate, and through PgBouncer in session mode, in one run. Runs are interleaved
 // (direct, pgbouncer, duckgate for each mode and client count) so drift on a shared machine hits all
-// three alike. Prints TPS, average latency and ratios; writes bench/results/passthrough.json.
+// three alike; --repeat N runs N such rounds and reports the median of each cell. Prints TPS, average
+// latency and ratios; writes bench/results/passthrough.json (every run, plus the summary).
 //
 // Each server is its own process (duckgate a child node process, PgBouncer a child, PostgreSQL
 // embedded or --pg-url); on a 2-core machine they still share cores with pgbench, as in any
 // single-host deployment, so read the ratios rather than the absolute numbers.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -31,6 +32,7 @@ interface Run {
   target: Target;
   mode: QueryMode;
   clients: number;
+  round: number;
   tps?: number;
   latencyMs?: number;
   transactions?: number;
@@ -44,8 +46,11 @@ async function main(): Promise<void> {
     scale: 'number',
     'pg-url': 'string',
     clients: 'string',
+    repeat: 'number',
     'cpu-prof': 'boolean',
   });
+  const repeat = flags.repeat ?? 1;
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat takes a positive integer, got ${flags.repeat}`);
   const seconds = flags.seconds ?? 15;
   const scale = flags.scale ?? 10;
   const clientCounts = (flags.clients ?? '1,8').split(',').map((s) => Number(s.trim()));
@@ -105,20 +110,24 @@ async function main(): Promise<void> {
 
     const runs: Run[] = [];
     const active = TARGETS.filter((t) => endpoints[t]);
-    const total = clientCounts.length * MODES.length * active.length;
-    console.log(`\n${total} runs of ${seconds} s (about ${Math.ceil((total * (seconds + 1)) / 60)} min)`);
-    for (const clients of clientCounts) {
-      for (const mode of MODES) {
-        for (const target of active) {
-          const r: Run = { target, mode, clients };
-          try {
-            Object.assign(r, await pgbenchSelectOnly(endpoints[target]!, mode, clients, seconds));
-            console.log(`  ${target.padEnd(9)} ${mode.padEnd(8)} c=${clients}: ${r.tps!.toFixed(0)} tps, ${r.latencyMs!.toFixed(3)} ms${r.failed ? `, ${r.failed} failed` : ''}`);
-          } catch (e) {
-            r.error = (e as Error).message;
-            console.log(`  ${target.padEnd(9)} ${mode.padEnd(8)} c=${clients}: ERROR ${r.error.split('\n')[0]}`);
+    const total = repeat * clientCounts.length * MODES.length * active.length;
+    const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+    console.log(`\n${total} runs of ${seconds} s (about ${Math.ceil((total * (seconds + 1)) / 60)} min); load average before: ${load}`);
+    for (let round = 1; round <= repeat; round++) {
+      if (repeat > 1) console.log(`round ${round}/${repeat}`);
+      for (const clients of clientCounts) {
+        for (const mode of MODES) {
+          for (const target of active) {
+            const r: Run = { target, mode, clients, round };
+            try {
+              Object.assign(r, await pgbenchSelectOnly(endpoints[target]!, mode, clients, seconds));
+              console.log(`  ${target.padEnd(9)} ${mode.padEnd(8)} c=${clients}: ${r.tps!.toFixed(0)} tps, ${r.latencyMs!.toFixed(3)} ms${r.failed ? `, ${r.failed} failed` : ''}`);
+            } catch (e) {
+              r.error = (e as Error).message;
+              console.log(`  ${target.padEnd(9)} ${mode.padEnd(8)} c=${clients}: ERROR ${r.error.split('\n')[0]}`);
+            }
+            runs.push(r);
           }
-          runs.push(r);
         }
       }
     }
@@ -132,8 +141,8 @@ async function main(): Promise<void> {
     const out = {
       bench: 'passthrough',
       at: new Date().toISOString(),
-      config: { seconds, scale, clients: clientCounts, modes: MODES, cpuProf: cpuProfDir ?? null },
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version },
+      config: { seconds, scale, clients: clientCounts, modes: MODES, repeat, cpuProf: cpuProfDir ?? null },
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, node: process.version, loadAverageBefore: load, loadAverageAfter: loadavg() },
       versions: { postgres: serverVersion, pgbouncer: bouncer?.version ?? null },
       skipped,
       runs,
@@ -166,10 +175,11 @@ function summarise(runs: Run[], clientCounts: number[]): SummaryRow[] {
   for (const clients of clientCounts) {
     for (const mode of MODES) {
       const row: SummaryRow = { mode, clients, tps: {}, latencyMs: {} };
-      for (const r of runs) {
-        if (r.mode !== mode || r.clients !== clients || r.tps === undefined) continue;
-        row.tps[r.target] = r.tps;
-        row.latencyMs[r.target] = r.latencyMs;
+      for (const target of TARGETS) {
+        const ok = runs.filter((r) => r.target === target && r.mode === mode && r.clients === clients && r.tps !== undefined);
+        if (!ok.length) continue;
+        row.tps[target] = median(ok.map((r) => r.tps!));
+        row.latencyMs[target] = median(ok.map((r) => r.latencyMs!));
       }
       const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : undefined);
       row.duckgateVsDirect = ratio(row.tps.duckgate, row.tps.direct);
@@ -216,6 +226,12 @@ async function pgVersion(url: string): Promise<string> {
   } finally {
     await c.end();
   }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function indent(s: string): string {
