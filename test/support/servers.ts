@@ -35,8 +35,9 @@ export interface TestPostgres {
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /**
- * Starts an embedded PostgreSQL with logical replication enabled. pg_hba: the roles named md5_*
- * and scram_* must authenticate with that method; everyone else is trusted on loopback.
+ * Starts an embedded PostgreSQL with logical replication enabled. pg_hba: members of the roles md5_auth
+ * and scram_auth (e.g. `CREATE ROLE md5_alice LOGIN PASSWORD 'x' IN ROLE md5_auth`) must authenticate
+ * with that method; everyone else is trusted on loopback.
  */
 export async function startEmbeddedPostgres(opts: { dataDir?: string; port?: number; log?: boolean } = {}): Promise<TestPostgres> {
   const port = opts.port ?? (await freePort());
@@ -75,8 +76,10 @@ export async function startEmbeddedPostgres(opts: { dataDir?: string; port?: num
       join(dataDir, 'pg_hba.conf'),
       [
         '# written by duckgate tests',
-        'host all /^md5_ 127.0.0.1/32 md5',
-        'host all /^scram_ 127.0.0.1/32 scram-sha-256',
+        // PostgreSQL 15's pg_hba has no regular expressions for user names (they came in 16): a role
+        // authenticates with md5 / SCRAM by being a member of md5_auth / scram_auth (created below).
+        'host all +md5_auth 127.0.0.1/32 md5',
+        'host all +scram_auth 127.0.0.1/32 scram-sha-256',
         'host all all 127.0.0.1/32 trust',
         'host replication all 127.0.0.1/32 trust',
         '',
@@ -85,6 +88,16 @@ export async function startEmbeddedPostgres(opts: { dataDir?: string; port?: num
     await appendFile(join(dataDir, 'postgresql.conf'), "\npassword_encryption = 'scram-sha-256'\n");
   }
   await server.start();
+  const admin = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  try {
+    await admin.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'md5_auth') THEN CREATE ROLE md5_auth NOLOGIN; END IF;
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'scram_auth') THEN CREATE ROLE scram_auth NOLOGIN; END IF;
+    END $$`);
+  } finally {
+    await admin.end();
+  }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     host: '127.0.0.1',
