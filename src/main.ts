@@ -11,6 +11,14 @@ import { startHttp } from './observability/http.js';
 import { upstreamTarget } from './engines/postgres/upstream.js';
 import { ProxyServer } from './session/server.js';
 import { startEmbeddedUpstream, type EmbeddedUpstream } from './embedded.js';
+import { readRules, shippedRulesFile } from './config/rules.js';
+import { DuckdbEngine } from './engines/duckdb/engine.js';
+import { instanceOptionsFromConfig, openDuckdbInstance } from './engines/duckdb/instance.js';
+import { Mirror } from './mirror/index.js';
+import { initRouter, parseRoutingRules } from './router/index.js';
+import type { AnalyticsOptions } from './session/analytics.js';
+import { DuckdbGuard } from './session/duckdb-guard.js';
+import { mirrorSource } from './session/mirror-source.js';
 
 export interface Duckgate {
   /** where clients connect */
@@ -20,6 +28,8 @@ export interface Duckgate {
   /** the upstream PostgreSQL URL in use (the embedded one's when none was configured) */
   upstreamUrl: string;
   proxy: ProxyServer;
+  /** the mirror, when analytics are enabled */
+  mirror: Mirror | null;
   /** graceful stop: sessions get up to limits.shutdownTimeoutMs to finish */
   close(): Promise<void>;
 }
@@ -50,6 +60,43 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
   }
   const target = upstreamTarget(upstreamUrl, cfg.limits.upstreamConnectTimeoutMs);
 
+  // Rules are validated before anything starts, so a typo fails fast with the file named.
+  const raw = readRules([shippedRulesFile, ...cfg.rules]);
+  const routingRules = parseRoutingRules(
+    raw.routing.map((r) => r.section),
+    raw.routing.map((r) => r.file),
+  );
+
+  let mirror: Mirror | null = null;
+  let guard: DuckdbGuard | null = null;
+  let duck: Awaited<ReturnType<typeof openDuckdbInstance>> | null = null;
+  let analytics: AnalyticsOptions | null = null;
+  if (cfg.analytics.enabled && cfg.mirror.enabled) {
+    await Promise.all([initRouter(), DuckdbEngine.init()]);
+    duck = await openDuckdbInstance(instanceOptionsFromConfig({ dataDir, duckdb: cfg.duckdb }));
+    const engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs });
+    mirror = new Mirror({ config: cfg, upstreamUrl, duckdb: duck, dataDir });
+    guard = new DuckdbGuard(engine, {
+      errorPercent: cfg.analytics.breakerErrorPercent,
+      resetMs: cfg.analytics.breakerResetMs,
+      failedTtlMs: cfg.analytics.failedFingerprintTtlMs,
+      log,
+    });
+    const g = guard;
+    analytics = {
+      engine: g,
+      costs: new Map(),
+      mirror: mirrorSource(mirror),
+      rules: routingRules,
+      freshnessWaitMs: cfg.analytics.freshnessWaitMs,
+      allowReadOnlyTransactions: cfg.analytics.allowReadOnlyTransactions,
+      breakerOpen: () => g.isOpen,
+      reportFailure: (fp, e) => g.reportFailure(fp, e),
+      recentlyFailed: (fp) => g.recentlyFailed(fp),
+      log,
+    };
+  }
+
   const proxy = new ProxyServer({
     target,
     limits: {
@@ -59,12 +106,14 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     },
     tls,
     log,
+    analytics,
   });
   let address: { host: string; port: number };
   try {
     address = await proxy.listen(listen.host, listen.port);
   } catch (e) {
     await embedded?.stop();
+    duck?.closeSync();
     throw new ConfigError(`cannot listen on ${cfg.listen}: ${(e as Error).message}`);
   }
 
@@ -90,6 +139,12 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
       })
     : null;
 
+  // The mirror starts after the listener: clients are served (by Postgres) while the snapshot runs.
+  if (mirror) {
+    const m = mirror;
+    m.start().catch((e: unknown) => log.error({ err: e }, 'mirror failed to start; duckgate keeps proxying to Postgres'));
+  }
+
   log.info({ listen: `${address.host}:${address.port}`, upstream: `${target.host}:${target.port}`, http: http ? `${http.host}:${http.port}` : null }, 'duckgate listening');
 
   let closing: Promise<void> | null = null;
@@ -98,10 +153,14 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     http: http ? { host: http.host, port: http.port } : null,
     upstreamUrl,
     proxy,
+    mirror,
     close() {
       closing ??= (async () => {
         await proxy.close(cfg.limits.shutdownTimeoutMs);
         if (http) await new Promise<void>((r) => http.server.close(() => r()));
+        guard?.shutdown();
+        await mirror?.stop().catch((e: unknown) => log.error({ err: e }, 'mirror stop failed'));
+        duck?.closeSync();
         await embedded?.stop();
       })();
       return closing;

@@ -73,6 +73,15 @@ export const schema = {
     catalogPollMs: opt('number', 10_000, 'How often the catalog is checked for new, dropped or renamed tables.'),
     maxLagMs: opt('number', 5_000, 'Reads may use the mirror only when it is at most this far behind (used by the router).'),
   },
+  // ---- the analytical path (src/session/analytics.ts) ----
+  analytics: {
+    enabled: opt('boolean', true, 'Answer analytical reads over mirrored tables from DuckDB; false: duckgate is a pure relay.', { env: 'DUCKGATE_ANALYTICS' }),
+    freshnessWaitMs: opt('number', 500, 'Read-your-writes: how long a read after the session\'s own write may wait for the mirror before it goes to Postgres.'),
+    allowReadOnlyTransactions: opt('boolean', false, 'Let DuckDB answer inside BEGIN READ ONLY transactions (their snapshot is then the mirror\'s, not the transaction\'s).'),
+    breakerErrorPercent: opt('number', 50, 'The DuckDB circuit breaker opens when this percentage of statements in its window fail.'),
+    breakerResetMs: opt('number', 30_000, 'How long the DuckDB breaker stays open before it lets a trial statement through.'),
+    failedFingerprintTtlMs: opt('number', 600_000, 'A statement shape that failed on DuckDB goes to Postgres for this long.'),
+  },
   embedded: {
     port: opt('number', 0, 'Port of the embedded PostgreSQL (0: a free port chosen at start).'),
     demoRows: opt('number', 20_000, 'Rows of cdx_records in the demo data loaded into a new embedded PostgreSQL.'),

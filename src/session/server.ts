@@ -7,12 +7,15 @@ import { tooManyConnections } from '../protocol/errors.js';
 import type { UpstreamTarget } from '../engines/postgres/upstream.js';
 import { SessionRegistry } from './registry.js';
 import { Session, type SessionLimits } from './session.js';
+import type { AnalyticsOptions } from './analytics.js';
 
 export interface ProxyServerOptions {
   target: UpstreamTarget;
   limits: SessionLimits & { maxConnections: number };
   tls: SecureContext | null;
   log: Logger;
+  /** the DuckDB path; null: duckgate is a pure relay */
+  analytics: AnalyticsOptions | null;
 }
 
 export class ProxyServer {
@@ -56,6 +59,7 @@ export class ProxyServer {
       log: this.opts.log,
       shuttingDown: () => this.stopping,
       onClose: (s) => this.sessions.delete(s),
+      analytics: this.opts.analytics,
     });
     this.sessions.add(session);
     session.start();

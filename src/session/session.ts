@@ -30,6 +30,7 @@ import {
 import {
   BackendFrameReader,
   BackendScanner,
+  decodeCommandTag,
   decodeErrorFields,
   decodeParameterStatus,
   observedTypes,
@@ -46,6 +47,8 @@ import { connectionFailure, PgError, protocolViolation, SqlState } from '../prot
 import { connectUpstream, describeTarget, sendCancel, type UpstreamTarget } from '../engines/postgres/upstream.js';
 import type { SessionRegistry } from './registry.js';
 import { trackSettingChange } from './settings.js';
+import { planUnit, type AnalyticsOptions, type SessionPort } from './analytics.js';
+import type { SessionRoute } from '../router/index.js';
 
 export type SessionState = 'startup' | 'auth' | 'ready' | 'closed';
 export type TxStatus = 'I' | 'T' | 'E';
@@ -64,16 +67,24 @@ export interface SessionDeps {
   /** true once shutdown began: new startups are refused */
   shuttingDown(): boolean;
   onClose(session: Session): void;
+  /** the analytical (DuckDB) path; null: a pure relay */
+  analytics: AnalyticsOptions | null;
 }
+
+/** Extended-protocol messages held until their Sync/Flush beyond this many bytes are relayed at once. */
+const MAX_HELD_BYTES = 1 << 20;
 
 // Label children bound once: a labelled inc() hashes its labels on every call, too slow for every chunk.
 const relayedToUpstream = metrics.bytesRelayed.labels('to_upstream');
 const relayedToClient = metrics.bytesRelayed.labels('to_client');
 
 /** Message types of the upstream stream the relay looks at (everything else is skipped unread). */
-const OBSERVED = observedTypes('ZSEGW');
+const OBSERVED = observedTypes('ZSEGWC');
 
-export class Session {
+/** CommandComplete tags that cannot have changed table data (anything else marks the session dirty). */
+const READ_TAGS = /^(SELECT|SHOW|FETCH|MOVE|SET|RESET|BEGIN|START|ROLLBACK|DISCARD|DEALLOCATE|LISTEN|UNLISTEN|NOTIFY|PREPARE|EXPLAIN|DECLARE|CLOSE|SAVEPOINT|RELEASE|COPY 0)\b/;
+
+export class Session implements SessionPort {
   state: SessionState = 'startup';
   txStatus: TxStatus = 'I';
   readonly startupParams = new Map<string, string>();
@@ -99,6 +110,21 @@ export class Session {
   private inCopyIn = false;
   private closing = false;
   private readonly log: Logger;
+  /** client messages not yet handled (waiting for their Sync, or behind a local operation) */
+  private queue: Frame[] = [];
+  private queuedBytes = 0;
+  private localBusy = false;
+  /** while set, upstream bytes go to a control round trip instead of the client */
+  private tap: ((chunk: Buffer) => void) | null = null;
+  private idleWaiters: Array<() => void> = [];
+  private cancelController = new AbortController();
+
+  // ---- SessionPort (state the analytical path reads and updates) ----
+  sessionRoute: SessionRoute = 'auto';
+  dirty = false;
+  /** a batch ending in Flush was relayed and its Sync has not come: replies of unknown length are due */
+  flushPending = false;
+  searchPath: string[] = ['public'];
 
   constructor(
     socket: Socket,
@@ -243,27 +269,158 @@ export class Session {
       }
       return;
     }
-    let ok = true;
-    let terminate = false;
-    let bytes = 0;
-    if (frames.length > 1) up.cork();
     for (const f of frames) {
+      this.queue.push(f);
+      this.queuedBytes += f.raw.length;
+    }
+    this.pump();
+  }
+
+  /**
+   * Handles queued client messages in order. A unit is a Query, a COPY/FunctionCall/Terminate message,
+   * or an extended-protocol batch up to its Sync or Flush. Units are relayed at once unless the
+   * analytical path takes one; then the client is paused until it is answered, so replies stay in order.
+   */
+  private pump(): void {
+    while (!this.localBusy && this.queue.length > 0 && this.state === 'ready') {
+      const unit = this.takeUnit();
+      if (!unit) return;
+      const plan = this.deps.analytics && !this.flushPending ? planUnit(unit, this, this.deps.analytics) : null;
+      if (!plan) {
+        this.relay(unit);
+        continue;
+      }
+      this.localBusy = true;
+      this.socket.pause();
+      plan()
+        .catch((e) => this.fail(e))
+        .finally(() => {
+          this.localBusy = false;
+          if (this.state !== 'ready') return;
+          this.socket.resume();
+          this.pump();
+        });
+    }
+  }
+
+  private takeUnit(): Frame[] | null {
+    const first = this.queue[0]!;
+    let n = 0;
+    switch (first.type) {
+      case F.parse:
+      case F.bind:
+      case F.describe:
+      case F.execute:
+      case F.close: {
+        let i = 0;
+        while (i < this.queue.length && this.queue[i]!.type !== F.sync && this.queue[i]!.type !== F.flush) i++;
+        if (i === this.queue.length) {
+          // No Sync/Flush yet: wait for it, unless the batch grows large (then stream it on).
+          if (this.queuedBytes < MAX_HELD_BYTES) return null;
+          n = i;
+        } else n = i + 1;
+        break;
+      }
+      default:
+        n = 1;
+    }
+    const unit = this.queue.splice(0, n);
+    for (const f of unit) this.queuedBytes -= f.raw.length;
+    return unit;
+  }
+
+  /** SessionPort: relays client messages to the upstream as they came. */
+  relay(unit: Frame[]): void {
+    const up = this.upstream;
+    if (!up || this.state !== 'ready') return;
+    let ok = true;
+    let bytes = 0;
+    if (unit.length > 1) up.cork();
+    for (const f of unit) {
       this.noteFrontend(f);
       if (f.type === F.terminate) {
-        terminate = true;
-        break;
+        if (unit.length > 1) up.uncork();
+        up.end(Buffer.from([F.terminate, 0, 0, 0, 4]));
+        this.close();
+        return;
       }
       bytes += f.raw.length;
       ok = up.write(f.raw) && ok;
     }
-    if (frames.length > 1) up.uncork();
+    if (unit.length > 1) up.uncork();
+    if (unit[unit.length - 1]!.type === F.flush) this.flushPending = true;
     relayedToUpstream.inc(bytes);
-    if (terminate) {
-      up.end(Buffer.from([F.terminate, 0, 0, 0, 4]));
-      this.close();
-      return;
-    }
     if (!ok) this.socket.pause();
+  }
+
+  /** SessionPort: waits until the upstream has answered everything relayed, then runs a private round trip. */
+  async control(msgs: Buffer[], readyCount: number): Promise<Array<{ type: number; body: Buffer; raw: Buffer }>> {
+    while (this.pendingSyncs > 0 || this.inCopyIn) {
+      if (this.state !== 'ready') throw connectionFailure('session closed');
+      await new Promise<void>((r) => this.idleWaiters.push(r));
+    }
+    const up = this.upstream;
+    if (!up || this.state !== 'ready') throw connectionFailure('session closed');
+    const reader = new BackendFrameReader();
+    const out: Array<{ type: number; body: Buffer; raw: Buffer }> = [];
+    return new Promise((resolve, reject) => {
+      let seen = 0;
+      const onClose = () => {
+        this.tap = null;
+        reject(connectionFailure(`connection to upstream server at ${describeTarget(this.deps.target)} was lost`));
+      };
+      up.once('close', onClose);
+      this.tap = (chunk) => {
+        for (const f of reader.push(chunk)) {
+          // Asynchronous messages (NOTIFY, parameter changes) belong to the client, not to this round trip.
+          if (f.type === B.notificationResponse || f.type === B.parameterStatus) {
+            if (f.type === B.parameterStatus) {
+              const [k, v] = decodeParameterStatus(f.body);
+              this.serverParams.set(k, v);
+            }
+            this.socket.write(Buffer.from(f.raw));
+            continue;
+          }
+          out.push({ type: f.type, body: Buffer.from(f.body), raw: Buffer.from(f.raw) });
+          if (f.type === B.readyForQuery && ++seen === readyCount) {
+            this.tap = null;
+            up.off('close', onClose);
+            const rest = reader.takeRemainder();
+            resolve(out);
+            if (rest) this.onUpstreamData(rest);
+            return;
+          }
+        }
+      };
+      up.write(Buffer.concat(msgs));
+    });
+  }
+
+  /** SessionPort: writes to the client, waiting for it to drain. */
+  write(buf: Buffer): Promise<void> {
+    if (this.state === 'closed' || !this.socket.writable) return Promise.reject(connectionFailure('client connection closed'));
+    relayedToClient.inc(buf.length);
+    if (this.socket.write(buf)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onDrain = () => {
+        this.socket.off('close', onClose);
+        resolve();
+      };
+      const onClose = () => {
+        this.socket.off('drain', onDrain);
+        reject(connectionFailure('client connection closed'));
+      };
+      this.socket.once('drain', onDrain);
+      this.socket.once('close', onClose);
+    });
+  }
+
+  cancelSignal(): AbortSignal {
+    return this.cancelController.signal;
+  }
+
+  preparedSql(name: string): string | null {
+    return this.preparedStatements.get(name)?.sql ?? null;
   }
 
   /** What the session must remember of a frontend message it forwards. */
@@ -305,6 +462,10 @@ export class Session {
         return;
       }
       if (this.state !== 'ready') return;
+      if (this.tap) {
+        this.tap(chunk);
+        return;
+      }
       this.scanner.scan(chunk);
       relayedToClient.inc(chunk.length);
       if (!this.socket.write(chunk)) this.upstream?.pause();
@@ -388,6 +549,12 @@ export class Session {
         this.txStatus = String.fromCharCode(body[0]!) as TxStatus;
         if (this.pendingSyncs > 0) this.pendingSyncs--;
         this.inCopyIn = false;
+        this.flushPending = false;
+        if (this.pendingSyncs === 0 && this.idleWaiters.length) {
+          const w = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const f of w) f();
+        }
         if (this.deps.shuttingDown() && !this.busy) this.closeForShutdown();
         return;
       case B.parameterStatus: {
@@ -401,6 +568,10 @@ export class Session {
       case B.copyInResponse:
       case B.copyBothResponse:
         this.inCopyIn = true;
+        return;
+      case B.commandComplete:
+        // Read-your-writes: anything that may have changed table data fences the next DuckDB read.
+        if (!this.dirty && !READ_TAGS.test(decodeCommandTag(body))) this.dirty = true;
         return;
       default:
         return;
@@ -419,6 +590,9 @@ export class Session {
   // ---- cancel, failure, close ----------------------------------------------------------------------
 
   async cancel(): Promise<void> {
+    // A DuckDB statement of this session stops on the signal; a fresh controller serves the next one.
+    this.cancelController.abort();
+    this.cancelController = new AbortController();
     const k = this.upstreamKey;
     if (!k) return;
     try {
@@ -455,6 +629,9 @@ export class Session {
     this.closing = true;
     if (this.startupTimer) clearTimeout(this.startupTimer);
     if (this.key) this.deps.registry.remove(this.key.pid);
+    this.cancelController.abort();
+    for (const w of this.idleWaiters) w();
+    this.idleWaiters = [];
     metrics.connectionsActive.dec();
     // Ending the upstream socket makes Postgres roll back an open transaction or an unfinished COPY.
     if (this.upstream) {

@@ -1,0 +1,540 @@
+/**
+ * The analytical path of a session: which client messages DuckDB may answer, and answering them.
+ *
+ *   unit of client messages (a Query, or an extended batch up to Sync)
+ *     │  no mirror / names no mirrored table (text test, no parse) ───────────────▶ relay to Postgres
+ *     ▼
+ *   router.route(sql) ── postgres ───────────────────────────────────────────────▶ relay (reason counted)
+ *     │ duckdb
+ *     ▼
+ *   one control round trip on the session's own upstream connection (it is idle: nothing else pending):
+ *   Parse + Describe (Postgres is the type oracle), the session's settings, the user's privileges and
+ *   row-level security on every touched table, the current WAL LSN
+ *     │ error / no privilege / RLS / stale mirror / DuckDB refuses or fails before the first row
+ *     ├──────────────────────────────────────────────────────────────────────────▶ relay to Postgres
+ *     ▼
+ *   DuckDB executes; rows are encoded to the RowDescription Postgres gave, in the formats asked for
+ *
+ * Nothing is sent to the client before DuckDB has produced its first chunk, so every refusal or failure
+ * up to then falls back to Postgres without the client noticing.
+ */
+import type { DuckdbCursor, ExecuteRequest, PgField } from '../engines/duckdb/engine.js';
+import { DuckdbEngineError } from '../engines/duckdb/engine.js';
+import type { SessionOptions } from '../engines/duckdb/pg-types.js';
+import type { Logger } from '../observability/logger.js';
+import * as metrics from '../observability/metrics.js';
+import * as be from '../protocol/backend.js';
+import { decodeErrorFields } from '../protocol/backend-scan.js';
+import { B, F } from '../protocol/codes.js';
+import { decodeBind, decodeDescribe, decodeExecute, decodeParse, decodeQuery, type Frame } from '../protocol/frontend.js';
+import { mentionsMirroredTable, route, type DuckdbRoute, type MirrorView, type Route, type RoutingRules, type SessionRoute } from '../router/index.js';
+import { serialize } from 'pg-protocol';
+import { parseLsn } from '../mirror/lsn.js';
+import { PgError } from '../protocol/errors.js';
+
+const compareLsn = (a: string, b: string): number => {
+  const x = parseLsn(a);
+  const y = parseLsn(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+/** What the session needs of the mirror (main adapts the real Mirror to this). */
+export interface MirrorSource {
+  /** null while nothing is mirrored */
+  view(): MirrorView | null;
+  /** DuckDB relation for a mirrored table, or null */
+  relation(schema: string, name: string): string | null;
+  /** LSN up to which every committed change is visible in DuckDB */
+  appliedLsn(): string | null;
+  /** ms since the mirror was last known to be caught up, or null when unknown */
+  lagMs(): number | null;
+  /** resolves true once appliedLsn() >= lsn, false after timeoutMs */
+  waitForLsn(lsn: string, timeoutMs: number): Promise<boolean>;
+}
+
+export interface AnalyticsOptions {
+  /** opens a DuckDB cursor (the engine, wrapped by the breaker) */
+  engine: { open(req: ExecuteRequest): Promise<DuckdbCursor> };
+  /** EXPLAIN total cost per fingerprint, for routes whose shape alone does not decide */
+  costs: Map<string, number>;
+  mirror: MirrorSource;
+  rules: RoutingRules;
+  /** read-your-writes: how long a read may wait for the mirror to reach the session's last write */
+  freshnessWaitMs: number;
+  allowReadOnlyTransactions: boolean;
+  /** true while the DuckDB breaker is open: everything goes to Postgres */
+  breakerOpen(): boolean;
+  /** DuckDB failure/success reports for the breaker and the fallback memory */
+  reportFailure(fingerprint: string, e: unknown): void;
+  /** fingerprints recently failed on DuckDB: sent to Postgres until they expire */
+  recentlyFailed(fingerprint: string): boolean;
+  log: Logger;
+}
+
+/** The session operations the analytical path uses. */
+export interface SessionPort {
+  readonly user: string;
+  readonly txStatus: 'I' | 'T' | 'E';
+  sessionRoute: SessionRoute;
+  /** the session wrote since its last fenced DuckDB read (read-your-writes) */
+  dirty: boolean;
+  /** search path as current_schemas(false) gave it at the last control round trip */
+  searchPath: string[];
+  /** sends messages on the session's idle upstream and returns the replies up to the n-th ReadyForQuery */
+  control(msgs: Buffer[], readyCount: number): Promise<Array<{ type: number; body: Buffer; raw: Buffer }>>;
+  /** writes to the client, waiting for drain when its buffer is full */
+  write(buf: Buffer): Promise<void>;
+  /** relays these client messages to Postgres as they came */
+  relay(unit: Frame[]): void;
+  /** aborted when the client sends a CancelRequest for this session */
+  cancelSignal(): AbortSignal;
+  /** SQL of a named prepared statement of this client, or null */
+  preparedSql(name: string): string | null;
+}
+
+export type Plan = null | (() => Promise<void>);
+
+const DUCKGATE_WORD = /duckgate/i;
+
+function count(engine: string, reason: string): void {
+  metrics.queriesTotal.inc({ engine, reason });
+}
+
+/**
+ * Decides, without I/O, whether a unit may be answered locally. null: relay it (the common, fast case).
+ */
+export function planUnit(unit: Frame[], port: SessionPort, opts: AnalyticsOptions): Plan {
+  const first = unit[0]!;
+  if (first.type === F.query) return planQuery(decodeQuery(first.body), unit, port, opts);
+  if (first.type === F.parse || first.type === F.bind) return planExtended(unit, port, opts);
+  return null;
+}
+
+function context(port: SessionPort, view: MirrorView, opts: AnalyticsOptions) {
+  return {
+    mirror: view,
+    searchPath: port.searchPath,
+    user: port.user,
+    inTransaction: port.txStatus !== 'I',
+    sessionRoute: port.sessionRoute,
+    rules: opts.rules,
+    allowReadOnlyTransactions: opts.allowReadOnlyTransactions,
+  };
+}
+
+function decideFor(sql: string, port: SessionPort, opts: AnalyticsOptions): Route | null {
+  const view = opts.mirror.view();
+  const own = DUCKGATE_WORD.test(sql);
+  if (!own && (!view || !mentionsMirroredTable(sql, view))) return null;
+  return route(sql, context(port, view ?? { tables: new Map() }, opts));
+}
+
+function planQuery(sql: string, unit: Frame[], port: SessionPort, opts: AnalyticsOptions): Plan {
+  const r = decideFor(sql, port, opts);
+  if (!r) return null;
+  switch (r.engine) {
+    case 'postgres':
+      count('postgres', r.reason);
+      return null;
+    case 'duckdb':
+      return () => runDuckdb({ sql, params: [], paramFormats: [], resultFormats: [], unit, simple: true, route: r }, port, opts);
+    case 'explain':
+      return () => answerExplain(r.route, port, opts);
+    case 'set':
+      return async () => {
+        port.sessionRoute = r.value;
+        await port.write(Buffer.concat([be.commandComplete('SET'), be.readyForQuery(port.txStatus)]));
+      };
+    case 'show':
+      return async () => {
+        const value = r.name === 'duckgate.route' ? port.sessionRoute : null;
+        if (value === null) {
+          await port.write(
+            Buffer.concat([be.errorResponse(new PgError('42704', `unrecognized configuration parameter "${r.name}"`)), be.readyForQuery(port.txStatus)]),
+          );
+          return;
+        }
+        await port.write(
+          Buffer.concat([
+            be.rowDescription([{ name: r.name, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typmod: -1, format: 0 }]),
+            be.dataRow([Buffer.from(value)]),
+            be.commandComplete('SHOW'),
+            be.readyForQuery(port.txStatus),
+          ]),
+        );
+      };
+    case 'error':
+      return async () => {
+        await port.write(Buffer.concat([be.errorResponse(r.error), be.readyForQuery(port.txStatus)]));
+      };
+  }
+}
+
+/**
+ * Extended protocol: only the plain shape [Parse] Bind [Describe] Execute(no row limit) Sync, with text
+ * parameters, is answered by DuckDB; everything else is relayed.
+ */
+function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions): Plan {
+  let i = 0;
+  let parse: ReturnType<typeof decodeParse> | null = null;
+  if (unit[i]?.type === F.parse) parse = decodeParse(unit[i++]!.body);
+  if (unit[i]?.type !== F.bind) return null;
+  const bind = decodeBind(unit[i++]!.body);
+  let describe: ReturnType<typeof decodeDescribe> | null = null;
+  if (unit[i]?.type === F.describe) describe = decodeDescribe(unit[i++]!.body);
+  if (unit[i]?.type !== F.execute) return null;
+  const exec = decodeExecute(unit[i++]!.body);
+  if (unit[i]?.type !== F.sync || i !== unit.length - 1) return null;
+  if (exec.maxRows !== 0 || exec.portal !== bind.portal || bind.portal !== '') return null;
+  if (describe && !(describe.target === 'P' && describe.name === '')) return null;
+  if (bind.paramFormats.some((f) => f !== 0)) return null;
+  if (parse && parse.name !== bind.statement) return null;
+  const sql = parse ? parse.sql : port.preparedSql(bind.statement);
+  if (sql === null) return null;
+  const r = decideFor(sql, port, opts);
+  if (!r) return null;
+  if (r.engine !== 'duckdb') {
+    if (r.engine === 'postgres') count('postgres', r.reason);
+    return null;
+  }
+  return () =>
+    runDuckdb(
+      {
+        sql,
+        parse: parse ? unit[0] : undefined,
+        statementName: bind.statement,
+        params: bind.params.map((p) => (p === null ? null : p.toString('utf8'))),
+        paramFormats: bind.paramFormats,
+        resultFormats: bind.resultFormats,
+        describePortal: describe !== null,
+        unit,
+        simple: false,
+        route: r,
+      },
+      port,
+      opts,
+    );
+}
+
+interface DuckJob {
+  sql: string;
+  simple: boolean;
+  /** the client's Parse frame, relayed upstream first so the statement exists there too */
+  parse?: Frame;
+  statementName?: string;
+  params: Array<string | null>;
+  paramFormats: number[];
+  resultFormats: number[];
+  describePortal?: boolean;
+  unit: Frame[];
+  route: DuckdbRoute;
+}
+
+const lit = (s: string): string => "'" + s.replace(/'/g, "''") + "'";
+const qualified = (t: string): string => {
+  const dot = t.indexOf('.');
+  const q = (s: string) => '"' + s.replace(/"/g, '""') + '"';
+  return dot < 0 ? q(t) : `${q(t.slice(0, dot))}.${q(t.slice(dot + 1))}`;
+};
+
+/** The per-statement check query: session settings, WAL position, privileges and RLS of touched tables. */
+function checkSql(r: DuckdbRoute): string {
+  const cols = [
+    "current_setting('search_path')",
+    "array_to_string(current_schemas(false), ',')",
+    "current_setting('TimeZone')",
+    "current_setting('DateStyle')",
+    "current_setting('IntervalStyle')",
+    "current_setting('extra_float_digits')",
+    "current_setting('bytea_output')",
+    "current_setting('statement_timeout')",
+    '(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text',
+  ];
+  for (const t of r.tables) {
+    const rel = lit(qualified(t));
+    const used = r.columns.get(t);
+    let priv = `has_table_privilege(${rel}, 'SELECT')`;
+    if (used && !used.has('*') && used.size > 0) {
+      const each = [...used].map((c) => `has_column_privilege(${rel}, ${lit(c)}, 'SELECT')`).join(' AND ');
+      priv = `(${priv} OR (${each}))`;
+    }
+    cols.push(`(${priv} AND NOT coalesce(row_security_active(${rel}), false))::text`);
+  }
+  return `SELECT ${cols.join(', ')}`;
+}
+
+function textColumns(body: Buffer): Array<string | null> {
+  const n = body.readInt16BE(0);
+  const out: Array<string | null> = [];
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(pos);
+    pos += 4;
+    if (len < 0) out.push(null);
+    else {
+      out.push(body.toString('utf8', pos, pos + len));
+      pos += len;
+    }
+  }
+  return out;
+}
+
+function decodeRowDescription(body: Buffer): be.FieldDescription[] {
+  const n = body.readInt16BE(0);
+  const out: be.FieldDescription[] = [];
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const end = body.indexOf(0, pos);
+    const name = body.toString('utf8', pos, end);
+    pos = end + 1;
+    out.push({
+      name,
+      tableOid: body.readUInt32BE(pos),
+      columnAttr: body.readInt16BE(pos + 4),
+      typeOid: body.readUInt32BE(pos + 6),
+      typeSize: body.readInt16BE(pos + 10),
+      typmod: body.readInt32BE(pos + 12),
+      format: 0,
+    });
+    pos += 18;
+  }
+  return out;
+}
+
+function decodeParamDescription(body: Buffer): number[] {
+  const n = body.readInt16BE(0);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(body.readUInt32BE(2 + 4 * i));
+  return out;
+}
+
+function parseIntervalMs(v: string): number {
+  // statement_timeout as current_setting prints it: '0', '500ms', '5s', '2min', '1h'
+  const m = /^(\d+)\s*(ms|s|min|h|d)?$/.exec(v.trim());
+  if (!m) return 0;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  return n * ({ ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 } as Record<string, number>)[unit]!;
+}
+
+const DESCRIBE_NAME = '__duckgate_describe';
+
+async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
+  const r = job.route;
+  const fallback = (reason: string, detail?: string): void => {
+    count('postgres', reason);
+    if (detail) opts.log.debug({ reason, detail, fingerprint: r.fingerprint }, 'DuckDB route declined');
+    port.relay(job.parse ? job.unit.slice(1) : job.unit);
+  };
+  if (opts.breakerOpen()) return fallback('fallback', 'breaker open');
+  const knownCost = r.needsCostCheck ? opts.costs.get(r.fingerprint) : undefined;
+  if (knownCost !== undefined && knownCost < opts.rules.costThreshold) return fallback('not_analytical', `cost ${knownCost}`);
+  // A cost is only asked for statements without parameters (EXPLAIN needs their values).
+  const askCost = r.needsCostCheck && knownCost === undefined;
+  if (askCost && job.params.length > 0) return fallback('not_analytical', 'cost unknown for a parameterised statement');
+  if (opts.recentlyFailed(r.fingerprint)) return fallback('fallback', 'failed recently on DuckDB');
+
+  // One round trip: the client's own Parse first (so a named statement exists upstream for later
+  // executions), then our Describe of the statement text, then the check query.
+  const msgs: Buffer[] = [];
+  if (job.parse) msgs.push(job.parse.raw, serialize.sync());
+  msgs.push(
+    serialize.parse({ name: DESCRIBE_NAME, text: job.sql }),
+    serialize.describe({ type: 'S', name: DESCRIBE_NAME }),
+    serialize.close({ type: 'S', name: DESCRIBE_NAME }),
+    serialize.sync(),
+    serialize.query(checkSql(r)),
+  );
+  if (askCost) msgs.push(serialize.query(`EXPLAIN (FORMAT JSON) ${job.sql}`));
+  const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0));
+  let idx = 0;
+  const out: Buffer[] = [];
+  if (job.parse) {
+    // Relay what Postgres said of the client's Parse; an error there ends the batch like Postgres would.
+    const head: Buffer[] = [];
+    for (; idx < replies.length; idx++) {
+      const m = replies[idx]!;
+      if (m.type === B.readyForQuery) {
+        idx++;
+        break;
+      }
+      head.push(m.raw);
+    }
+    const failed = head.some((b) => b[0] === B.errorResponse);
+    if (failed) {
+      await port.write(Buffer.concat([...head, be.readyForQuery(port.txStatus)]));
+      count('postgres', 'parse_error');
+      return;
+    }
+    out.push(...head);
+  }
+  let paramTypes: number[] = [];
+  let fields: be.FieldDescription[] | null = null;
+  let describeError: string | null = null;
+  let check: Array<string | null> | null = null;
+  // Replies come in segments, one per ReadyForQuery: our Describe, the check query, then EXPLAIN.
+  let segment = 0;
+  for (; idx < replies.length; idx++) {
+    const m = replies[idx]!;
+    if (m.type === B.readyForQuery) {
+      segment++;
+      continue;
+    }
+    if (segment === 0) {
+      if (m.type === B.parameterDescription) paramTypes = decodeParamDescription(m.body);
+      else if (m.type === B.rowDescription) fields = decodeRowDescription(m.body);
+      else if (m.type === B.noData) fields = [];
+      else if (m.type === B.errorResponse) describeError = decodeErrorFields(m.body).get('M') ?? 'error';
+    } else if (segment === 1) {
+      if (m.type === B.dataRow) check = textColumns(m.body);
+      else if (m.type === B.errorResponse) describeError = decodeErrorFields(m.body).get('M') ?? 'error';
+    } else if (segment === 2 && askCost && m.type === B.dataRow) {
+      // EXPLAIN (FORMAT JSON): one row, one column, [{"Plan": {"Total Cost": …}}]
+      try {
+        const plan = JSON.parse(textColumns(m.body)[0] ?? '[]') as Array<{ Plan?: { 'Total Cost'?: number } }>;
+        const cost = plan[0]?.Plan?.['Total Cost'];
+        if (typeof cost === 'number') opts.costs.set(r.fingerprint, cost);
+      } catch {
+        /* unparseable: treated as unknown below */
+      }
+    }
+  }
+  if (askCost) {
+    const cost = opts.costs.get(r.fingerprint);
+    if (cost === undefined || cost < opts.rules.costThreshold) {
+      const p = out.length ? Buffer.concat(out) : null;
+      if (p) void port.write(p);
+      return fallback('not_analytical', `cost ${cost ?? 'unknown'} below ${opts.rules.costThreshold}`);
+    }
+  }
+  const prefix = () => (out.length ? Buffer.concat(out) : null);
+  const relayRest = (reason: string, detail?: string) => {
+    const p = prefix();
+    if (p) void port.write(p);
+    fallback(reason, detail);
+  };
+  if (describeError !== null || fields === null || fields.length === 0 || check === null) {
+    return relayRest('fallback', describeError ?? 'no row description');
+  }
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn] = check;
+  const privOk = check.slice(9).every((v) => v === 'true');
+  if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies');
+  const searchPath = (schemas ?? '').split(',').filter(Boolean);
+  if (searchPath.join(',') !== port.searchPath.join(',')) {
+    // The route was decided with an outdated search_path: decide again with the real one.
+    port.searchPath = searchPath;
+    const again = route(job.sql, context(port, opts.mirror.view() ?? { tables: new Map() }, opts));
+    if (again.engine !== 'duckdb' || again.tables.join() !== r.tables.join()) return relayRest(again.engine === 'postgres' ? again.reason : 'fallback', 'search_path changed');
+  }
+
+  // Freshness: after the session's own write, the mirror must have reached the WAL position seen now;
+  // otherwise the mirror may lag at most the route's max_lag.
+  if (port.dirty) {
+    const applied = opts.mirror.appliedLsn();
+    const ok = walLsn !== null && applied !== null && compareLsn(applied, walLsn) >= 0 ? true : walLsn !== null && (await opts.mirror.waitForLsn(walLsn, opts.freshnessWaitMs));
+    if (!ok) return relayRest('stale', `mirror has not reached ${walLsn} yet`);
+    port.dirty = false;
+  } else {
+    // Current when the mirror has applied everything up to the WAL position seen now; otherwise it may
+    // lag at most max_lag behind.
+    const applied = opts.mirror.appliedLsn();
+    const current = walLsn !== null && applied !== null && compareLsn(applied, walLsn) >= 0;
+    const lag = opts.mirror.lagMs();
+    if (!current && (lag === null || lag > r.maxLagMs)) return relayRest('stale', `mirror lag ${lag ?? 'unknown'} ms > ${r.maxLagMs} ms`);
+  }
+
+  const formats = job.resultFormats;
+  const pgFields: PgField[] = fields.map((f, i) => ({
+    name: f.name,
+    typeOid: f.typeOid,
+    typmod: f.typmod,
+    format: (formats.length === 0 ? 0 : formats.length === 1 ? formats[0] : formats[i]) === 1 ? 1 : 0,
+  }));
+  const session: SessionOptions = {
+    timeZone: timeZone ?? 'UTC',
+    dateStyle: dateStyle ?? 'ISO, MDY',
+    intervalStyle: intervalStyle ?? 'postgres',
+    extraFloatDigits: Number(efd ?? 1),
+    byteaOutput: byteaOutput === 'escape' ? 'escape' : 'hex',
+  };
+  const search = searchPath;
+  const resolve = (schema: string | null, name: string): string | null => {
+    if (schema !== null) return opts.mirror.relation(schema, name);
+    // Unqualified: Postgres takes the first schema on the path that has the table. The router accepted
+    // the statement only if that is a mirrored one; resolve the same way.
+    for (const s of search) {
+      const rel = opts.mirror.relation(s, name);
+      if (rel) return rel;
+    }
+    return null;
+  };
+  let cursor;
+  const started = process.hrtime.bigint();
+  try {
+    cursor = await opts.engine.open({
+      sql: job.sql,
+      params: job.params,
+      paramTypeOids: paramTypes,
+      fields: pgFields,
+      session,
+      resolve,
+      signal: port.cancelSignal(),
+      statementTimeoutMs: parseIntervalMs(stmtTimeout ?? '0'),
+    });
+  } catch (e) {
+    if (e instanceof DuckdbEngineError && e.kind === 'canceled') {
+      const p = prefix();
+      await port.write(Buffer.concat([...(p ? [p] : []), be.errorResponse(new PgError('57014', 'canceling statement due to user request')), be.readyForQuery(port.txStatus)]));
+      return;
+    }
+    if (!(e instanceof DuckdbEngineError && e.kind === 'refused')) opts.reportFailure(r.fingerprint, e);
+    return relayRest(e instanceof DuckdbEngineError && e.kind === 'refused' ? 'unsupported_syntax' : 'fallback', (e as Error).message);
+  }
+  // From here on the client sees DuckDB's answer.
+  count('duckdb', r.reason);
+  const head: Buffer[] = [];
+  const p = prefix();
+  if (p) head.push(p);
+  if (!job.simple) head.push(be.bindComplete());
+  if (job.simple || job.describePortal) head.push(be.rowDescription(fields.map((f, i) => ({ ...f, format: pgFields[i]!.format }))));
+  try {
+    let first = true;
+    for (;;) {
+      const { data, done } = await cursor.next(2048);
+      const parts = first ? [...head, data] : [data];
+      first = false;
+      if (done) {
+        parts.push(be.commandComplete(`SELECT ${cursor.rowCount}`), be.readyForQuery(port.txStatus));
+        await port.write(Buffer.concat(parts));
+        break;
+      }
+      await port.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    }
+    metrics.duckdbStatementSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  } catch (e) {
+    cursor.close();
+    const canceled = e instanceof DuckdbEngineError && e.kind === 'canceled';
+    const timeout = e instanceof DuckdbEngineError && e.kind === 'timeout';
+    if (!canceled) opts.reportFailure(r.fingerprint, e);
+    const err = canceled
+      ? new PgError('57014', 'canceling statement due to user request')
+      : timeout
+        ? new PgError('57014', 'canceling statement due to statement timeout')
+        : new PgError('XX000', `DuckDB failed while streaming the result: ${(e as Error).message}`);
+    await port.write(Buffer.concat([be.errorResponse(err), be.readyForQuery(port.txStatus)]));
+  }
+}
+
+async function answerExplain(r: Route & { engine: 'postgres' | 'duckdb' }, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
+  const cols = ['engine', 'reason', 'detail', 'tables', 'mirror_lag_ms', 'mirror_lsn', 'fingerprint'];
+  const lag = opts.mirror.lagMs();
+  const values = [r.engine, r.reason, r.detail ?? '', r.tables.join(', '), lag === null ? null : String(lag), opts.mirror.appliedLsn(), r.fingerprint ?? ''];
+  await port.write(
+    Buffer.concat([
+      be.rowDescription(cols.map((name) => ({ name, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typmod: -1, format: 0 }))),
+      be.dataRow(values.map((v) => (v === null ? null : Buffer.from(v)))),
+      be.commandComplete('SELECT 1'),
+      be.readyForQuery(port.txStatus),
+    ]),
+  );
+}

@@ -1,0 +1,68 @@
+// Cross-cutting protection around the DuckDB engine, applied from outside it: an opossum circuit
+// breaker (while open, every statement goes to Postgres) and a memory of statement shapes that failed
+// on DuckDB (they go to Postgres until the entry expires).
+import CircuitBreaker from 'opossum';
+import { LRUCache } from 'lru-cache';
+import type { DuckdbCursor, DuckdbEngine, ExecuteRequest } from '../engines/duckdb/engine.js';
+import { DuckdbEngineError } from '../engines/duckdb/engine.js';
+import type { Logger } from '../observability/logger.js';
+import { duckdbBreakerOpen, duckdbFallbacks } from '../observability/metrics.js';
+
+export interface GuardOptions {
+  errorPercent: number;
+  resetMs: number;
+  failedTtlMs: number;
+  log: Logger;
+}
+
+/** Only real failures count against DuckDB: refusals (untranslatable SQL) and cancels do not. */
+function countsAsFailure(e: unknown): boolean {
+  return !(e instanceof DuckdbEngineError && (e.kind === 'refused' || e.kind === 'canceled'));
+}
+
+export class DuckdbGuard {
+  private readonly breaker: CircuitBreaker<[ExecuteRequest], DuckdbCursor>;
+  private readonly failed: LRUCache<string, true>;
+
+  constructor(engine: DuckdbEngine, private readonly opts: GuardOptions) {
+    this.breaker = new CircuitBreaker((req: ExecuteRequest) => engine.open(req), {
+      timeout: false,
+      errorThresholdPercentage: opts.errorPercent,
+      resetTimeout: opts.resetMs,
+      volumeThreshold: 5,
+      errorFilter: (e: unknown) => !countsAsFailure(e),
+    });
+    this.breaker.on('open', () => {
+      duckdbBreakerOpen.set(1);
+      opts.log.warn('DuckDB breaker open: statements go to Postgres');
+    });
+    this.breaker.on('close', () => {
+      duckdbBreakerOpen.set(0);
+      opts.log.info('DuckDB breaker closed');
+    });
+    this.failed = new LRUCache({ max: 10_000, ttl: opts.failedTtlMs });
+  }
+
+  open(req: ExecuteRequest): Promise<DuckdbCursor> {
+    return this.breaker.fire(req);
+  }
+
+  get isOpen(): boolean {
+    return this.breaker.opened;
+  }
+
+  reportFailure(fingerprint: string, e: unknown): void {
+    if (!countsAsFailure(e)) return;
+    duckdbFallbacks.inc();
+    this.failed.set(fingerprint, true);
+    this.opts.log.warn({ fingerprint, err: (e as Error)?.message }, 'DuckDB failed; this statement shape goes to Postgres for a while');
+  }
+
+  recentlyFailed(fingerprint: string): boolean {
+    return this.failed.has(fingerprint);
+  }
+
+  shutdown(): void {
+    this.breaker.shutdown();
+  }
+}

@@ -1,0 +1,52 @@
+// Adapts the Mirror to what the router and the analytical path need: a MirrorView object that keeps its
+// identity while the set of servable tables is unchanged (the router caches decisions per view object),
+// relation names, LSN and lag.
+import type { Mirror, MirroredTable } from '../mirror/index.js';
+import type { MirrorColumn, MirrorTable, MirrorView } from '../router/index.js';
+import type { MirrorSource } from './analytics.js';
+
+export function mirrorSource(mirror: Mirror): MirrorSource {
+  let signature = '';
+  let view: MirrorView | null = null;
+  let refs = new Map<string, string>();
+  let servable: MirroredTable[] = [];
+
+  const refresh = (): void => {
+    servable = mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null);
+    const sig = servable.map((t) => `${t.schema}.${t.name}(${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.exact ? 1 : 0}`).join(',')})`).join(';');
+    if (sig === signature && view) return;
+    signature = sig;
+    refs = new Map();
+    const tables = new Map<string, MirrorTable>();
+    for (const t of servable) {
+      const columns = new Map<string, MirrorColumn>(t.columns.map((c) => [c.name, { exact: c.exact, pgType: c.pgType }]));
+      tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name, columns, primaryKey: (t as { primaryKey?: string[] }).primaryKey ?? [], lagMs: null, appliedLsn: t.appliedLsn });
+      refs.set(`${t.schema}.${t.name}`, t.duckdbRef);
+    }
+    view = tables.size ? { tables } : null;
+  };
+
+  return {
+    view() {
+      refresh();
+      return view;
+    },
+    relation(schema, name) {
+      return refs.get(`${schema}.${name}`) ?? null;
+    },
+    appliedLsn() {
+      return mirror.appliedLsn();
+    },
+    lagMs() {
+      let oldest: number | null = null;
+      for (const t of servable) {
+        if (t.lastAppliedAt === null) return null;
+        if (oldest === null || t.lastAppliedAt < oldest) oldest = t.lastAppliedAt;
+      }
+      return oldest === null ? null : Math.max(0, Date.now() - oldest);
+    },
+    waitForLsn(lsn, timeoutMs) {
+      return mirror.waitFor(lsn, timeoutMs);
+    },
+  };
+}
