@@ -18,7 +18,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join, relative } from 'node:path';
 import type { ColumnDef, TableDef } from './catalog.js';
 import type { PartitionKey } from './rules.js';
-import { castExpr, pgIdent, sqlString } from './types.js';
+import { castExpr, pgIdent, servingExpr, sqlString } from './types.js';
 
 export interface ManifestTable {
   relid: number;
@@ -164,6 +164,11 @@ export function typedSelect(cols: ColumnDef[], stagedPrefix = 'c'): string {
 
 export function columnList(cols: Array<{ name: string }>): string {
   return cols.map((c) => duckIdent(c.name)).join(', ');
+}
+
+/** SELECT list turning lake columns into serving-table columns (same names). */
+export function servingSelect(cols: ColumnDef[]): string {
+  return cols.map((c) => `${servingExpr(c.mapping, duckIdent(c.name))} AS ${duckIdent(c.name)}`).join(', ');
 }
 
 export function createTableSql(ref: string, t: { columns: ColumnDef[] }): string {

@@ -32,6 +32,7 @@ import {
   readManifest,
   readStagedCsv,
   removeOrphans,
+  servingSelect,
   tableDefOf,
   tableDir,
   typedSelect,
@@ -379,7 +380,7 @@ export class Mirror extends EventEmitter {
     await this.duck!.run('BEGIN');
     try {
       await this.duck!.run(createTableSql(ref, t));
-      if (sel) await this.duck!.run(`INSERT INTO ${ref} ${sel}`);
+      if (sel) await this.duck!.run(`INSERT INTO ${ref} SELECT ${servingSelect(t.columns)} FROM (${sel})`);
       await this.duck!.run('COMMIT');
     } catch (e) {
       await this.duck!.run('ROLLBACK').catch(() => undefined);
@@ -779,7 +780,7 @@ export class Mirror extends EventEmitter {
             `DELETE FROM ${ref} USING (SELECT DISTINCT ${keys.join(', ')} FROM ${a.ev}) AS _k WHERE ${keys.map((k) => `${ref}.${k} = _k.${k}`).join(' AND ')}`,
           );
           await duck.run(
-            `INSERT INTO ${ref} SELECT ${columnList(a.t.columns)} FROM ${a.ev} QUALIFY row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY _dg_lsn DESC, _dg_seq DESC) = 1 AND _dg_op = 'I'`,
+            `INSERT INTO ${ref} SELECT ${servingSelect(a.t.columns)} FROM ${a.ev} QUALIFY row_number() OVER (PARTITION BY ${keys.join(', ')} ORDER BY _dg_lsn DESC, _dg_seq DESC) = 1 AND _dg_op = 'I'`,
           );
         }
       }

@@ -138,10 +138,18 @@ function scalarCast(s: ScalarKind, v: string): string {
       // bytea_output = hex: '\x0a0b…'
       return `from_hex(substr(${v}, 3))`;
     case 'interval':
-      return `CAST(${v} AS INTERVAL)`;
+      // Parquet's INTERVAL cannot hold negative parts: the lake keeps the canonical text
+      // ('<months> months <days> days <micros> microseconds'), the serving table a real INTERVAL
+      return v;
     case 'text':
       return v;
   }
+}
+
+/** DuckDB expression turning a lake column into the serving table's type. */
+export function servingExpr(m: ColumnMapping, col: string): string {
+  if (m.kind === 'scalar' && m.scalar.t === 'interval') return `CAST(${col} AS INTERVAL)`;
+  return col;
 }
 
 /** DuckDB SQL turning the staged text `v` (a VARCHAR expression) into the column's mirror type. */

@@ -137,7 +137,7 @@ async function verifyOnce(opts: VerifyOptions, lakeDir: string, duck: DuckDBConn
 
 async function waitForLake(lakeDir: string, x: Lsn, own: Mirror | null, timeoutMs: number): Promise<void> {
   if (own) {
-    if (!(await own.waitFor(formatLsn(x), timeoutMs))) throw new Error(`mirror verify: the mirror did not reach ${formatLsn(x)} within ${timeoutMs} ms`);
+    if (!(await own.waitFor(formatLsn(x), timeoutMs))) throw new Error(`mirror verify: the mirror did not reach ${formatLsn(x)} within ${timeoutMs} ms${own.problem ? ` (${own.problem})` : ''}`);
     return;
   }
   const deadline = Date.now() + timeoutMs;
