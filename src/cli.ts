@@ -1,5 +1,6 @@
 // Command line: `duckgate start`, `duckgate --help`. Flags override DUCKGATE_* environment variables,
 // which override the YAML config file, which overrides the defaults in src/config/schema.ts.
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, options } from './config/load.js';
 import { startDuckgate } from './main.js';
@@ -132,9 +133,27 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function runMirror(sub: string | undefined, _tables: string[], _flags: Record<string, string | undefined>): Promise<number> {
-  process.stderr.write(`duckgate: mirror ${sub ?? ''}: the mirror is not built into this version yet\n`);
-  return 2;
+async function runMirror(sub: string | undefined, tables: string[], flags: Record<string, string | undefined>): Promise<number> {
+  const cfg = loadConfig({ flags });
+  if (!cfg.upstream) {
+    process.stderr.write('duckgate: mirror commands need --upstream (or DUCKGATE_UPSTREAM / upstream in the config file)\n');
+    return 2;
+  }
+  const { mirrorVerify, mirrorDrop, formatVerifyTable } = await import('./mirror/index.js');
+  switch (sub) {
+    case 'verify': {
+      const result = await mirrorVerify({ config: cfg, upstreamUrl: cfg.upstream, dataDir: resolve(cfg.dataDir), tables: tables.length ? tables : undefined });
+      process.stdout.write(formatVerifyTable(result) + '\n');
+      return result.ok ? 0 : 1;
+    }
+    case 'drop':
+      await mirrorDrop({ config: cfg, upstreamUrl: cfg.upstream });
+      process.stdout.write(`dropped replication slot ${cfg.mirror.slotName} and publication ${cfg.mirror.publicationName}\n`);
+      return 0;
+    default:
+      process.stderr.write(`duckgate: unknown mirror command "${sub ?? ''}" (verify, drop)\n`);
+      return 2;
+  }
 }
 
 const code = await main(process.argv.slice(2));

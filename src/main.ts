@@ -65,6 +65,7 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
   const routingRules = parseRoutingRules(
     raw.routing.map((r) => r.section),
     raw.routing.map((r) => r.file),
+    { defaultMaxLagMs: cfg.mirror.maxLagMs },
   );
 
   let mirror: Mirror | null = null;

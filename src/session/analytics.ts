@@ -90,6 +90,8 @@ export interface SessionPort {
   cancelSignal(): AbortSignal;
   /** SQL of a named prepared statement of this client, or null */
   preparedSql(name: string): string | null;
+  /** temporary tables this session created: they shadow mirrored tables of the same name */
+  readonly tempTables: Set<string>;
 }
 
 export type Plan = null | (() => Promise<void>);
@@ -119,7 +121,18 @@ function context(port: SessionPort, view: MirrorView, opts: AnalyticsOptions) {
     sessionRoute: port.sessionRoute,
     rules: opts.rules,
     allowReadOnlyTransactions: opts.allowReadOnlyTransactions,
+    tempTables: port.tempTables,
   };
+}
+
+/** Session state a statement relayed to Postgres changes, as the router saw it. */
+function applyEffects(r: Route, port: SessionPort): void {
+  if (r.engine !== 'postgres' || !r.effects) return;
+  for (const e of r.effects) {
+    if (e.kind === 'create_temp') port.tempTables.add(e.name);
+    else if (e.kind === 'drop') for (const n of e.names) port.tempTables.delete(n);
+    else if (e.kind === 'discard' && (e.target === 'all' || e.target === 'temp')) port.tempTables.clear();
+  }
 }
 
 function decideFor(sql: string, port: SessionPort, opts: AnalyticsOptions): Route | null {
@@ -135,6 +148,7 @@ function planQuery(sql: string, unit: Frame[], port: SessionPort, opts: Analytic
   switch (r.engine) {
     case 'postgres':
       count('postgres', r.reason);
+      applyEffects(r, port);
       return null;
     case 'duckdb':
       return () => runDuckdb({ sql, params: [], paramFormats: [], resultFormats: [], unit, simple: true, route: r }, port, opts);
@@ -194,7 +208,10 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
   const r = decideFor(sql, port, opts);
   if (!r) return null;
   if (r.engine !== 'duckdb') {
-    if (r.engine === 'postgres') count('postgres', r.reason);
+    if (r.engine === 'postgres') {
+      count('postgres', r.reason);
+      applyEffects(r, port);
+    }
     return null;
   }
   return () =>
@@ -249,6 +266,7 @@ function checkSql(r: DuckdbRoute): string {
     "current_setting('bytea_output')",
     "current_setting('statement_timeout')",
     '(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text',
+    '(SELECT datcollate FROM pg_database WHERE datname = current_database())',
   ];
   for (const t of r.tables) {
     const rel = lit(qualified(t));
@@ -318,6 +336,9 @@ function parseIntervalMs(v: string): number {
 }
 
 const DESCRIBE_NAME = '__duckgate_describe';
+/** settings, WAL LSN and collation come first in the check row; privilege flags follow */
+const CHECK_FIXED_COLUMNS = 10;
+const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bdistinct\b|\bover\s*\(|\bgreatest\b|\bleast\b|\bpercentile/i;
 
 async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
   const r = job.route;
@@ -416,9 +437,14 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
     return relayRest('fallback', describeError ?? 'no row description');
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn] = check;
-  const privOk = check.slice(9).every((v) => v === 'true');
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation] = check;
+  const privOk = check.slice(CHECK_FIXED_COLUMNS).every((v) => v === 'true');
   if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies');
+  // DuckDB compares text bytewise, as Postgres does only under the C collation: under any other, a
+  // statement that orders or compares values stays on Postgres.
+  if (collation !== 'C' && collation !== 'POSIX' && ORDER_SENSITIVE.test(job.sql)) {
+    return relayRest('collation', `database collation ${collation} is not bytewise`);
+  }
   const searchPath = (schemas ?? '').split(',').filter(Boolean);
   if (searchPath.join(',') !== port.searchPath.join(',')) {
     // The route was decided with an outdated search_path: decide again with the real one.

@@ -124,6 +124,7 @@ export class Session implements SessionPort {
   dirty = false;
   /** a batch ending in Flush was relayed and its Sync has not come: replies of unknown length are due */
   flushPending = false;
+  readonly tempTables = new Set<string>();
   searchPath: string[] = ['public'];
 
   constructor(
