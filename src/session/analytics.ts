@@ -40,8 +40,10 @@ const compareLsn = (a: string, b: string): number => {
 
 /** What the session needs of the mirror (main adapts the real Mirror to this). */
 export interface MirrorSource {
-  /** null while nothing is mirrored */
+  /** null while nothing is mirrored (may be up to a fraction of a second old) */
   view(): MirrorView | null;
+  /** re-reads the mirror's table states now (before a statement is run on DuckDB) */
+  revalidate(): void;
   /** DuckDB relation for a mirrored table, or null */
   relation(schema: string, name: string): string | null;
   /** LSN up to which every committed change is visible in DuckDB */
@@ -336,6 +338,23 @@ function parseIntervalMs(v: string): number {
 }
 
 const DESCRIBE_NAME = '__duckgate_describe';
+const CHECK_NAME = '__duckgate_check';
+
+/**
+ * A control query as Parse/Bind/Execute/Close/Sync on a named statement and portal. A simple Query
+ * would drop the client's unnamed prepared statement upstream (Postgres replaces it on every simple
+ * Query), so the Bind relayed on a fallback, or a later Bind of that statement, would fail with 26000.
+ */
+function namedQuery(name: string, sql: string): Buffer[] {
+  return [
+    serialize.parse({ name, text: sql }),
+    serialize.bind({ portal: name, statement: name }),
+    serialize.execute({ portal: name }),
+    serialize.close({ type: 'S', name }),
+    serialize.sync(),
+  ];
+}
+
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
 const CHECK_FIXED_COLUMNS = 10;
 const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bdistinct\b|\bover\s*\(|\bgreatest\b|\bleast\b|\bpercentile/i;
@@ -364,9 +383,9 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     serialize.describe({ type: 'S', name: DESCRIBE_NAME }),
     serialize.close({ type: 'S', name: DESCRIBE_NAME }),
     serialize.sync(),
-    serialize.query(checkSql(r)),
+    ...namedQuery(CHECK_NAME, checkSql(r)),
   );
-  if (askCost) msgs.push(serialize.query(`EXPLAIN (FORMAT JSON) ${job.sql}`));
+  if (askCost) msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`));
   const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0));
   let idx = 0;
   const out: Buffer[] = [];
@@ -483,6 +502,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     extraFloatDigits: Number(efd ?? 1),
     byteaOutput: byteaOutput === 'escape' ? 'escape' : 'hex',
   };
+  opts.mirror.revalidate();
   const search = searchPath;
   const resolve = (schema: string | null, name: string): string | null => {
     if (schema !== null) return opts.mirror.relation(schema, name);

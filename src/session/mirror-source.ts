@@ -5,13 +5,18 @@ import type { Mirror, MirroredTable } from '../mirror/index.js';
 import type { MirrorColumn, MirrorTable, MirrorView } from '../router/index.js';
 import type { MirrorSource } from './analytics.js';
 
+/** How long the hot path may use the table list before asking the mirror again. */
+const VIEW_TTL_MS = 250;
+
 export function mirrorSource(mirror: Mirror): MirrorSource {
   let signature = '';
+  let refreshedAt = 0;
   let view: MirrorView | null = null;
   let refs = new Map<string, string>();
   let servable: MirroredTable[] = [];
 
   const refresh = (): void => {
+    refreshedAt = Date.now();
     servable = mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null);
     const sig = servable.map((t) => `${t.schema}.${t.name}(${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.exact ? 1 : 0}`).join(',')})`).join(';');
     if (sig === signature && view) return;
@@ -28,11 +33,16 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
 
   return {
     view() {
-      refresh();
+      // Every statement asks: rebuilding the list each time would put the whole catalog on the hot path.
+      if (Date.now() - refreshedAt > VIEW_TTL_MS) refresh();
       return view;
     },
     relation(schema, name) {
       return refs.get(`${schema}.${name}`) ?? null;
+    },
+    revalidate() {
+      // The slow path asks again right before DuckDB runs, so a table that just left 'ready' is not used.
+      refresh();
     },
     appliedLsn() {
       return mirror.appliedLsn();
