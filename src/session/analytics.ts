@@ -361,10 +361,13 @@ const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\
 
 async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
   const r = job.route;
+  let parseSent = false;
   const fallback = (reason: string, detail?: string): void => {
     count('postgres', reason);
     if (detail) opts.log.debug({ reason, detail, fingerprint: r.fingerprint }, 'DuckDB route declined');
-    port.relay(job.parse ? job.unit.slice(1) : job.unit);
+    // The client's Parse went upstream in the control round trip only once that has been sent: an
+    // earlier fallback (breaker open, known low cost, failed recently) must relay it with the rest.
+    port.relay(job.parse && parseSent ? job.unit.slice(1) : job.unit);
   };
   if (opts.breakerOpen()) return fallback('fallback', 'breaker open');
   const knownCost = r.needsCostCheck ? opts.costs.get(r.fingerprint) : undefined;
@@ -386,6 +389,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     ...namedQuery(CHECK_NAME, checkSql(r)),
   );
   if (askCost) msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`));
+  parseSent = true;
   const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0));
   let idx = 0;
   const out: Buffer[] = [];
