@@ -18,6 +18,9 @@ export interface ProxyServerOptions {
   analytics: AnalyticsOptions | null;
 }
 
+/** How long a refused connection (53300) may stay open for the client to read its error. */
+const REFUSED_GRACE_MS = 2_000;
+
 export class ProxyServer {
   readonly registry = new SessionRegistry<Session>();
   private readonly sessions = new Set<Session>();
@@ -48,6 +51,11 @@ export class ProxyServer {
   private accept(sock: Socket): void {
     sock.on('error', () => undefined);
     if (this.sessions.size >= this.opts.limits.maxConnections) {
+      // Read (and drop) whatever the client sends so its FIN is seen and the socket closes; a client
+      // that never closes its side is cut off after a grace period. Either way the socket cannot keep
+      // server.close() (and so a graceful shutdown) waiting forever.
+      sock.resume();
+      sock.setTimeout(REFUSED_GRACE_MS, () => sock.destroy());
       sock.end(errorResponse(tooManyConnections()));
       return;
     }
