@@ -77,7 +77,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { decide, decideQuick } from './decide.js';
-import { readHints, type Hints } from './text.js';
+import { decisionKeyText, readHints, type Hints } from './text.js';
 import type { MirrorView, Route, RouteContext, RoutingRules } from './types.js';
 
 export { initRouter, statementFacts, routerStats } from './parse.js';
@@ -116,7 +116,7 @@ export function route(sql: string, ctx: RouteContext): Route {
     const quick = decideQuick(sql, ctx, hints);
     if (quick) return quick;
     const lru = cacheFor(ctx);
-    const key = contextKey(ctx) + sql;
+    const key = contextKey(ctx) + decisionKeyText(sql);
     const hit = lru.get(key);
     if (hit) return hit;
     const r = routeParsed(sql, ctx, hints);

@@ -123,3 +123,73 @@ export function parseDuration(v: unknown): number | null {
   const mult = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'h' ? 3_600_000 : 60_000;
   return n * mult;
 }
+
+const LIMIT_WORD = /(?:limit|offset|fetch\s+first|fetch\s+next|top)\s*$/i;
+
+/**
+ * The statement with its literal constants replaced, as the key decisions are cached under: a point
+ * lookup sent as simple-protocol text with a different constant each time must not be parsed each time.
+ * Only constants that cannot change a decision are folded: strings, and numbers that do not follow
+ * LIMIT/OFFSET/FETCH (the router's small-LIMIT rule reads those). Statements touching the session (SET,
+ * BEGIN, …) are keyed by their full text, since their values are the decision.
+ */
+export function decisionKeyText(sql: string): string {
+  if (touchesSession(sql)) return sql;
+  let out = '';
+  let last = 0;
+  const n = sql.length;
+  let i = 0;
+  while (i < n) {
+    const c = sql.charCodeAt(i);
+    if (c === 39 /* ' */) {
+      // '…' with '' escapes (standard_conforming_strings); an E'' string's backslashes end the fold
+      let j = i + 1;
+      for (;;) {
+        if (j >= n) return sql;
+        const d = sql.charCodeAt(j);
+        if (d === 92 /* \ */) return sql;
+        if (d === 39) {
+          if (sql.charCodeAt(j + 1) === 39) {
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        j++;
+      }
+      out += sql.slice(last, i) + "'?'";
+      last = j + 1;
+      i = j + 1;
+      continue;
+    }
+    if (c === 34 /* " */) {
+      const j = sql.indexOf('"', i + 1);
+      if (j < 0) return sql;
+      i = j + 1;
+      continue;
+    }
+    if (c === 36 /* $ */ || c === 45 /* - */ || c === 47 /* / */) {
+      // dollar quotes, comments (hints live there) and $n parameters: keep the text as it is
+      if (c === 36 && !(sql.charCodeAt(i + 1) >= 48 && sql.charCodeAt(i + 1) <= 57)) return sql;
+      if ((c === 45 && sql.charCodeAt(i + 1) === 45) || (c === 47 && sql.charCodeAt(i + 1) === 42)) return sql;
+      i++;
+      while (c === 36 && i < n && sql.charCodeAt(i) >= 48 && sql.charCodeAt(i) <= 57) i++;
+      continue;
+    }
+    const isDigit = c >= 48 && c <= 57;
+    if (isDigit) {
+      const prev = i > 0 ? sql.charCodeAt(i - 1) : 32;
+      const prevIsWord = (prev >= 65 && prev <= 90) || (prev >= 97 && prev <= 122) || (prev >= 48 && prev <= 57) || prev === 95 || prev > 127;
+      let j = i;
+      while (j < n && ((sql.charCodeAt(j) >= 48 && sql.charCodeAt(j) <= 57) || sql.charCodeAt(j) === 46)) j++;
+      if (!prevIsWord && !LIMIT_WORD.test(sql.slice(Math.max(0, i - 16), i))) {
+        out += sql.slice(last, i) + '0';
+        last = j;
+      }
+      i = j;
+      continue;
+    }
+    i++;
+  }
+  return last === 0 ? sql : out + sql.slice(last);
+}
