@@ -301,7 +301,13 @@ function fromItem(f: Node, ctx: Ctx): string {
 }
 
 function columnRef(c: Node): string {
-  return (c.fields as Node[]).map((f) => (f.A_Star ? '*' : q(f.String.sval))).join('.');
+  let fields = c.fields as Node[];
+  // schema.table.column (Metabase writes "public"."t"."c"): an unaliased FROM item is exposed under its
+  // bare table name (see fromItem), which DuckDB does not match against a schema-qualified reference.
+  // Postgres has resolved the reference already (Describe), so the schema qualifier can be dropped.
+  if (fields.length === 3) fields = fields.slice(1);
+  else if (fields.length > 3) refuse('column reference with a catalog name');
+  return fields.map((f) => (f.A_Star ? '*' : q(f.String.sval))).join('.');
 }
 
 function funcName(fc: Node): string {
