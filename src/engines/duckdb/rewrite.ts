@@ -510,7 +510,8 @@ function funcCall(fc: Node, ctx: Ctx): string {
       return refuse('round(x) of unknown type');
     }
     case 'position':
-      return `strpos(${expr(args[1]!, ctx)}, ${expr(args[0]!, ctx)})`;
+      // The grammar turns position(sub IN str) into position(str, sub): already strpos's order.
+      return `strpos(${expr(args[0]!, ctx)}, ${expr(args[1]!, ctx)})`;
     case 'ltrim': case 'rtrim': case 'btrim':
       return `${name === 'btrim' ? 'trim' : name}(${argList()})`;
     default:
