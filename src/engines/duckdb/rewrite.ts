@@ -521,5 +521,7 @@ function funcCall(fc: Node, ctx: Ctx): string {
   const distinct = fc.agg_distinct ? 'DISTINCT ' : '';
   const star = fc.agg_star ? '*' : '';
   const order = fc.agg_order ? ' ORDER BY ' + (fc.agg_order as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', ') : '';
-  return `${name}(${distinct}${star}${argList()}${order})${tail()}`;
+  // every() is the SQL-standard name of bool_and(); DuckDB only knows the latter.
+  const fn = name === 'every' ? 'bool_and' : name;
+  return `${fn}(${distinct}${star}${argList()}${order})${tail()}`;
 }
