@@ -556,7 +556,9 @@ export class Session implements SessionPort {
           this.idleWaiters = [];
           for (const f of w) f();
         }
-        if (this.deps.shuttingDown() && !this.busy) this.closeForShutdown();
+        // Not now: this runs inside scan(), before the chunk holding this ReadyForQuery (and the
+        // statement's last rows) is written to the client. Close once that write is queued.
+        if (this.deps.shuttingDown()) queueMicrotask(() => this.deps.shuttingDown() && !this.busy && this.closeForShutdown());
         return;
       case B.parameterStatus: {
         const [k, v] = decodeParameterStatus(body);
