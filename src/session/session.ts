@@ -145,7 +145,7 @@ export class Session implements SessionPort {
   }
   /** true while a statement runs or a transaction is open: shutdown lets such sessions finish */
   get busy(): boolean {
-    return this.state !== 'ready' || this.pendingSyncs > 0 || this.txStatus !== 'I' || this.inCopyIn;
+    return this.state !== 'ready' || this.pendingSyncs > 0 || this.txStatus !== 'I' || this.inCopyIn || this.localBusy;
   }
 
   start(): void {
