@@ -1,0 +1,348 @@
+// Corpus of analytical statements over the demo schema (src/demo/schema.ts), replayed through duckgate
+// and straight against PostgreSQL by test/integration/differential-analytics.test.ts.
+//
+// Every statement has a deterministic result order (ORDER BY a unique key set, or one row), so the
+// DataRows can be compared byte for byte. Each one says where duckgate must run it:
+// - 'duckdb': the analytical path must answer it from the mirror (a silent fallback fails the test);
+// - 'postgres': a construct the DuckDB engine refuses today (to_char, generate_series, now(), SELECT *
+//   at top level, numeric division, ...) or the router keeps on Postgres; it must pass through intact.
+// Statements are modelled on the seeds (performance summary per project, domain analysis, quality
+// distribution, hourly events) and on what Metabase sends (date buckets, CAST(date_trunc ...) AS date,
+// CAST(extract(dow ...) AS integer), quoted "public"."t"."c" references).
+
+export type Where = 'duckdb' | 'postgres';
+
+export interface AnalyticsCase {
+  name: string;
+  sql: string;
+  expect: Where;
+  /** for 'postgres': why duckgate does not (yet) answer it from DuckDB */
+  why?: string;
+}
+
+const cases: AnalyticsCase[] = [];
+let section = '';
+const group = (name: string): void => {
+  section = name;
+};
+const d = (name: string, sql: string): void => {
+  cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb' });
+};
+const p = (name: string, sql: string, why: string): void => {
+  cases.push({ name: `${section}: ${name}`, sql, expect: 'postgres', why });
+};
+
+// ---- plain aggregates over each table ------------------------------------------------------------------
+group('aggregate');
+d('count users', 'SELECT count(*) FROM users');
+d('count projects', 'SELECT count(*) FROM projects');
+d('count domains', 'SELECT count(*) FROM domains');
+d('count scrape_pages', 'SELECT count(*) FROM scrape_pages');
+d('count content_analytics', 'SELECT count(*) FROM content_analytics');
+d('count project_analytics', 'SELECT count(*) FROM project_analytics');
+d('count cdx_records', 'SELECT count(*) FROM cdx_records');
+d('count events', 'SELECT count(*) FROM events');
+d('count columns with NULLs', 'SELECT count(*), count(full_name), count(country), count(last_login_at), count(api_key_hash) FROM users');
+d('sum/min/max int4', 'SELECT sum(fetch_ms), min(fetch_ms), max(fetch_ms) FROM scrape_pages');
+d('sum int2 (int8 in PG)', 'SELECT sum(status_code), sum(depth) FROM scrape_pages');
+d('sum int8 (numeric in PG)', 'SELECT sum(length), sum(warc_offset) FROM cdx_records');
+d('sum numeric(12,2)', 'SELECT sum(credits), min(credits), max(credits) FROM users');
+d('avg int4 (numeric in PG)', 'SELECT avg(fetch_ms) FROM scrape_pages');
+d('avg int2', 'SELECT avg(depth), avg(status_code) FROM scrape_pages');
+d('avg int8', 'SELECT avg(length) FROM cdx_records');
+d('avg numeric(5,2)', 'SELECT avg(quality_score) FROM content_analytics');
+d('avg numeric(10,2)', 'SELECT avg(avg_fetch_ms) FROM project_analytics');
+d('avg float8', 'SELECT avg(readability), avg(page_rank) FROM content_analytics, (SELECT avg(page_rank) AS page_rank FROM domains) d');
+d('avg/min/max float4', 'SELECT avg(sentiment), min(sentiment), max(sentiment) FROM content_analytics');
+p('sum float4', 'SELECT sum(sentiment) FROM content_analytics', 'sum(real) accumulates in float4 in Postgres, in double in DuckDB');
+d('sum float8', 'SELECT sum(error_rate), min(error_rate), max(error_rate) FROM project_analytics');
+d('stddev/variance', 'SELECT stddev_samp(readability), var_pop(readability), stddev(fetch_ms::float8) FROM content_analytics JOIN scrape_pages ON scrape_pages.id = content_analytics.page_id');
+d('min/max text and varchar', 'SELECT min(urlkey), max(urlkey), min(mimetype), max(mimetype) FROM cdx_records');
+d('min/max char(n)', 'SELECT min(digest), max(cdx_timestamp), min(country) FROM cdx_records, users');
+d('min/max date, timestamp, timestamptz', 'SELECT min(archive_date), max(archive_date), min(captured_at), max(captured_at) FROM cdx_records');
+d('min/max timestamptz', 'SELECT min(scraped_at), max(scraped_at) FROM scrape_pages');
+d('min/max time', 'SELECT min(preferred_crawl_time), max(preferred_crawl_time) FROM projects');
+d('bool_and/bool_or/every', 'SELECT bool_and(is_success), bool_or(is_success), every(depth < 6) FROM scrape_pages');
+d('count distinct', 'SELECT count(DISTINCT domain_id), count(DISTINCT project_id), count(DISTINCT mimetype) FROM cdx_records');
+d('count distinct text', 'SELECT count(DISTINCT event_type), count(DISTINCT user_agent) FROM events');
+d('aggregate over empty filter', 'SELECT count(*), sum(length), avg(length), min(archive_date) FROM cdx_records WHERE length < 0');
+d('integer arithmetic in aggregates', 'SELECT max(fetch_ms) - min(fetch_ms), count(*) % 7, count(*) / 3, max(depth) * 2 FROM scrape_pages');
+p('sum(int4) divided by count', 'SELECT sum(fetch_ms) / count(*) FROM scrape_pages', 'division of sum() is refused (sum(int8) would be numeric)');
+d('int division inside', 'SELECT sum(fetch_ms / 100), sum(content_length / 1024) FROM scrape_pages');
+
+// ---- GROUP BY --------------------------------------------------------------------------------------------
+group('group by');
+d('status codes', 'SELECT status_code, count(*) FROM scrape_pages GROUP BY status_code ORDER BY status_code');
+d('status codes desc by count', 'SELECT status_code, count(*) AS n FROM scrape_pages GROUP BY 1 ORDER BY n DESC, status_code');
+d('mimetype stats', 'SELECT mimetype, count(*), sum(length), avg(length), min(length), max(length) FROM cdx_records GROUP BY mimetype ORDER BY mimetype');
+d('tld', 'SELECT tld, count(*) AS domains, avg(page_rank) AS avg_rank FROM domains GROUP BY tld ORDER BY tld');
+d('category with NULL group', 'SELECT category, count(*) FROM domains GROUP BY category ORDER BY category NULLS FIRST');
+d('robots_allowed bool group', 'SELECT robots_allowed, count(*) FROM domains GROUP BY robots_allowed ORDER BY robots_allowed');
+d('users by country char(2)', 'SELECT country, count(*), sum(credits) FROM users GROUP BY country ORDER BY country');
+d('users active flag', 'SELECT is_active, count(*), avg(credits) FROM users GROUP BY is_active ORDER BY is_active');
+d('project status', 'SELECT status, count(*), avg(crawl_depth), sum(max_pages) FROM projects GROUP BY status ORDER BY status');
+d('crawl depth int2', 'SELECT crawl_depth, count(*) FROM projects GROUP BY crawl_depth ORDER BY crawl_depth DESC');
+d('language', 'SELECT language, count(*), avg(word_count), avg(quality_score) FROM content_analytics GROUP BY language ORDER BY language NULLS LAST');
+d('has_images', 'SELECT has_images, count(*), sum(image_count), avg(link_count) FROM content_analytics GROUP BY has_images ORDER BY has_images DESC');
+d('event types', 'SELECT event_type, count(*), count(project_id) FROM events GROUP BY event_type ORDER BY event_type');
+d('events per user top', 'SELECT user_id, count(*) AS n FROM events GROUP BY user_id ORDER BY n DESC, user_id LIMIT 15');
+d('depth x success', 'SELECT depth, is_success, count(*) FROM scrape_pages GROUP BY depth, is_success ORDER BY depth, is_success');
+d('revisits by mimetype', 'SELECT mimetype, is_revisit, count(*) FROM cdx_records GROUP BY 1, 2 ORDER BY 1, 2');
+d('statuscode with NULLs', 'SELECT statuscode, count(*) FROM cdx_records GROUP BY statuscode ORDER BY statuscode NULLS FIRST');
+d('content type varchar', 'SELECT content_type, count(*), avg(content_length) FROM scrape_pages GROUP BY content_type ORDER BY content_type');
+d('project_analytics per project', 'SELECT project_id, sum(pages), sum(bytes), max(unique_domains) FROM project_analytics GROUP BY project_id ORDER BY project_id');
+d('group by expression', 'SELECT fetch_ms / 500 AS bucket, count(*) FROM scrape_pages GROUP BY fetch_ms / 500 ORDER BY bucket');
+d('group by CASE', "SELECT CASE WHEN status_code < 300 THEN 'ok' WHEN status_code < 400 THEN 'redirect' ELSE 'error' END AS cls, count(*) FROM scrape_pages GROUP BY 1 ORDER BY 1");
+d('group by lower(text)', 'SELECT lower(event_type) AS t, count(*) FROM events GROUP BY 1 ORDER BY 1');
+d('group by substring', 'SELECT substr(urlkey, 1, 3) AS prefix, count(*) FROM cdx_records GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20');
+d('group by split_part', "SELECT split_part(mimetype, '/', 1) AS major, count(*) FROM cdx_records GROUP BY 1 ORDER BY 1");
+d('group by length', 'SELECT length(name) AS len, count(*) FROM domains GROUP BY 1 ORDER BY 1');
+d('group by uuid', 'SELECT session_id, count(*) FROM events GROUP BY session_id ORDER BY count(*) DESC, session_id LIMIT 10');
+d('group by interval', 'SELECT schedule_interval, count(*) FROM projects GROUP BY schedule_interval ORDER BY schedule_interval NULLS FIRST');
+d('group by time', 'SELECT preferred_crawl_time, count(*) FROM projects GROUP BY 1 ORDER BY 1 NULLS LAST');
+d('group by bytea', 'SELECT api_key_hash IS NULL AS no_key, count(*) FROM users GROUP BY 1 ORDER BY 1');
+d('group by date', 'SELECT first_seen, count(*) FROM domains GROUP BY first_seen ORDER BY count(*) DESC, first_seen LIMIT 10');
+d('group by numeric', 'SELECT quality_score, count(*) FROM content_analytics GROUP BY quality_score ORDER BY count(*) DESC, quality_score NULLS FIRST LIMIT 10');
+d('group by float8', 'SELECT round(page_rank::numeric(20,10), 1) AS r, count(*) FROM domains GROUP BY 1 ORDER BY 1 NULLS FIRST');
+d('group by float4 sign', 'SELECT sign(sentiment) AS s, count(*) FROM content_analytics GROUP BY 1 ORDER BY 1 NULLS FIRST');
+d('group by warc file', 'SELECT warc_filename, count(*), sum(length) FROM cdx_records GROUP BY warc_filename ORDER BY warc_filename LIMIT 20');
+
+// ---- Metabase-style date buckets -------------------------------------------------------------------------
+group('dates');
+d('metabase month of date', 'SELECT date_trunc(\'month\', "public"."cdx_records"."archive_date") AS "archive_date", count(*) AS "count" FROM "public"."cdx_records" GROUP BY date_trunc(\'month\', "public"."cdx_records"."archive_date") ORDER BY date_trunc(\'month\', "public"."cdx_records"."archive_date") ASC');
+d('metabase month as date', 'SELECT CAST(date_trunc(\'month\', "public"."cdx_records"."archive_date") AS date) AS "archive_date", count(*) AS "count" FROM "public"."cdx_records" GROUP BY CAST(date_trunc(\'month\', "public"."cdx_records"."archive_date") AS date) ORDER BY CAST(date_trunc(\'month\', "public"."cdx_records"."archive_date") AS date) ASC');
+d('metabase week as date', 'SELECT CAST(date_trunc(\'week\', "public"."cdx_records"."archive_date") AS date) AS "archive_date", count(*) AS "count" FROM "public"."cdx_records" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase quarter', 'SELECT date_trunc(\'quarter\', "public"."cdx_records"."archive_date") AS "archive_date", sum("public"."cdx_records"."length") AS "sum" FROM "public"."cdx_records" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase year', 'SELECT date_trunc(\'year\', "public"."cdx_records"."captured_at") AS "captured_at", count(*) AS "count" FROM "public"."cdx_records" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase day of week', 'SELECT CAST(extract(dow FROM "public"."cdx_records"."archive_date") AS integer) AS "archive_date", count(*) AS "count" FROM "public"."cdx_records" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase day of week timestamptz', 'SELECT CAST(extract(dow FROM "public"."events"."occurred_at") AS integer) AS "occurred_at", count(*) AS "count" FROM "public"."events" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase hour of day', 'SELECT CAST(extract(hour FROM "public"."events"."occurred_at") AS integer) AS "occurred_at", count(*) AS "count" FROM "public"."events" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase month of year', 'SELECT CAST(extract(month FROM "public"."scrape_pages"."scraped_at") AS integer) AS "scraped_at", count(*) AS "count" FROM "public"."scrape_pages" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase quarter of year', 'SELECT CAST(extract(quarter FROM "public"."cdx_records"."captured_at") AS integer) AS "captured_at", count(*) AS "count" FROM "public"."cdx_records" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase day of month', 'SELECT CAST(extract(day FROM "public"."cdx_records"."archive_date") AS integer) AS "archive_date", count(*) AS "count" FROM "public"."cdx_records" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase day of year', 'SELECT CAST(extract(doy FROM "public"."cdx_records"."archive_date") AS integer) AS "d", count(*) AS "count" FROM "public"."cdx_records" GROUP BY 1 ORDER BY 2 DESC, 1 ASC LIMIT 10');
+d('metabase week of year', 'SELECT CAST(extract(week FROM "public"."events"."occurred_at") AS integer) AS "w", count(*) AS "count" FROM "public"."events" GROUP BY 1 ORDER BY 1 ASC');
+d('metabase month with filter', 'SELECT date_trunc(\'month\', "public"."scrape_pages"."scraped_at") AS "scraped_at", count(*) AS "count" FROM "public"."scrape_pages" WHERE "public"."scrape_pages"."is_success" = TRUE GROUP BY 1 ORDER BY 1 ASC');
+d('metabase breakdown by two', 'SELECT "public"."cdx_records"."mimetype" AS "mimetype", CAST(date_trunc(\'month\', "public"."cdx_records"."archive_date") AS date) AS "archive_date", count(*) AS "count" FROM "public"."cdx_records" GROUP BY 1, 2 ORDER BY 1 ASC, 2 ASC');
+d('metabase date range filter', 'SELECT CAST(date_trunc(\'day\', "public"."events"."occurred_at") AS date) AS "occurred_at", count(*) AS "count" FROM "public"."events" WHERE "public"."events"."occurred_at" >= timestamptz \'2024-03-01 00:00:00+00\' AND "public"."events"."occurred_at" < timestamptz \'2024-04-01 00:00:00+00\' GROUP BY 1 ORDER BY 1 ASC');
+d('month of timestamptz', "SELECT date_trunc('month', scraped_at) AS m, count(*), avg(fetch_ms) FROM scrape_pages GROUP BY 1 ORDER BY 1");
+d('week of timestamp', "SELECT date_trunc('week', captured_at) AS w, count(*) FROM cdx_records GROUP BY 1 ORDER BY 1");
+d('day of timestamp', "SELECT date_trunc('day', captured_at) AS day, count(*) FROM cdx_records GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20");
+d('hour of timestamptz', "SELECT date_trunc('hour', occurred_at) AS h, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20");
+d('year of date', "SELECT date_trunc('year', first_seen) AS y, count(*) FROM domains GROUP BY 1 ORDER BY 1");
+d('decade of date', "SELECT date_trunc('decade', first_seen) AS y, count(*) FROM domains GROUP BY 1 ORDER BY 1");
+d('extract numeric fields', 'SELECT id, extract(year FROM archive_date), extract(month FROM captured_at), extract(isodow FROM archive_date), extract(doy FROM captured_at) FROM cdx_records ORDER BY id LIMIT 50');
+d('extract from timestamptz', 'SELECT id, extract(hour FROM scraped_at), extract(minute FROM scraped_at), extract(second FROM scraped_at) FROM scrape_pages ORDER BY id LIMIT 50');
+d('extract milliseconds', 'SELECT id, extract(milliseconds FROM occurred_at) FROM events ORDER BY id LIMIT 40');
+d('extract isoyear/week', 'SELECT extract(isoyear FROM archive_date) AS y, extract(week FROM archive_date) AS w, count(*) FROM cdx_records GROUP BY 1, 2 ORDER BY 1, 2');
+d('date_part float8', "SELECT date_part('year', archive_date) AS y, date_part('month', archive_date) AS m, count(*) FROM cdx_records GROUP BY 1, 2 ORDER BY 1, 2");
+d('date_part dow of timestamptz', "SELECT date_part('dow', occurred_at) AS dow, count(*) FROM events GROUP BY 1 ORDER BY 1");
+d('date comparisons', "SELECT count(*) FROM cdx_records WHERE archive_date BETWEEN date '2024-01-01' AND date '2024-06-30'");
+d('timestamp comparisons', "SELECT count(*), min(captured_at) FROM cdx_records WHERE captured_at >= timestamp '2024-02-29 00:00:00'");
+d('date minus date', 'SELECT max(archive_date) - min(archive_date) FROM cdx_records');
+d('date buckets by year and month', 'SELECT extract(year FROM archive_date) AS y, extract(month FROM archive_date) AS m, count(*), sum(length) FROM cdx_records GROUP BY 1, 2 ORDER BY 1, 2');
+d('project_analytics daily to monthly', "SELECT CAST(date_trunc('month', day) AS date) AS month, sum(pages), sum(bytes), avg(error_rate) FROM project_analytics GROUP BY 1 ORDER BY 1");
+d('first_seen per category', 'SELECT category, min(first_seen), max(first_seen) FROM domains GROUP BY category ORDER BY category NULLS FIRST');
+d('last login timestamp', "SELECT date_trunc('month', last_login_at) AS m, count(*) FROM users GROUP BY 1 ORDER BY 1 NULLS FIRST");
+p('to_char month', "SELECT to_char(archive_date, 'YYYY-MM') AS m, count(*) FROM cdx_records GROUP BY 1 ORDER BY 1", 'to_char is not translated');
+p('generate_series date spine', "SELECT g::date AS day, count(c.id) FROM generate_series(date '2024-01-01', date '2024-01-31', interval '1 day') g LEFT JOIN cdx_records c ON c.archive_date = g::date GROUP BY 1 ORDER BY 1", 'generate_series is not translated');
+p('now() relative window', "SELECT count(*) FROM events WHERE occurred_at > now() - interval '100 years'", 'now() is time dependent');
+p('extract epoch', 'SELECT extract(epoch FROM captured_at) AS e, id FROM cdx_records ORDER BY id LIMIT 10', 'extract(epoch) is not translated');
+p('date_trunc with time zone', "SELECT date_trunc('day', scraped_at, 'Europe/Paris') AS d, count(*) FROM scrape_pages GROUP BY 1 ORDER BY 1", 'date_trunc with a zone argument is not translated');
+p('age()', "SELECT id, age(timestamp '2025-01-01', captured_at) FROM cdx_records ORDER BY id LIMIT 5", 'age() is not translated');
+d('date plus integer', 'SELECT id, archive_date + 7, archive_date - 1 FROM cdx_records ORDER BY id LIMIT 30');
+
+// ---- joins ---------------------------------------------------------------------------------------------
+group('join');
+d('pages per project name', 'SELECT p.name, count(*) AS pages FROM scrape_pages s JOIN projects p ON p.id = s.project_id GROUP BY p.name ORDER BY pages DESC, p.name');
+d('pages per project and owner', 'SELECT u.email, p.name, count(s.id) FROM users u JOIN projects p ON p.user_id = u.id JOIN scrape_pages s ON s.project_id = p.id GROUP BY u.email, p.name ORDER BY u.email, p.name');
+d('left join keeps empty projects', 'SELECT p.id, count(c.id) FROM projects p LEFT JOIN cdx_records c ON c.project_id = p.id GROUP BY p.id ORDER BY p.id');
+d('right join', 'SELECT p.id, count(s.id) FROM scrape_pages s RIGHT JOIN projects p ON p.id = s.project_id GROUP BY p.id ORDER BY p.id');
+d('full join on aggregates', 'SELECT coalesce(a.project_id, b.project_id) AS project_id, a.n AS pages, b.n AS captures FROM (SELECT project_id, count(*) AS n FROM scrape_pages GROUP BY project_id) a FULL JOIN (SELECT project_id, count(*) AS n FROM cdx_records GROUP BY project_id) b ON a.project_id = b.project_id ORDER BY 1 NULLS FIRST');
+d('join domains tld', 'SELECT d.tld, count(*), sum(c.length) FROM cdx_records c JOIN domains d ON d.id = c.domain_id GROUP BY d.tld ORDER BY d.tld');
+d('join domains category quality', 'SELECT d.category, avg(ca.quality_score) AS q, count(*) FROM content_analytics ca JOIN scrape_pages s ON s.id = ca.page_id JOIN domains d ON d.id = s.domain_id GROUP BY d.category ORDER BY d.category NULLS FIRST');
+d('join USING', 'SELECT project_id, count(*) FROM scrape_pages JOIN content_analytics USING (project_id) WHERE scrape_pages.id = content_analytics.page_id GROUP BY project_id ORDER BY project_id');
+d('join events users plan', 'SELECT u.country, count(e.id) FROM events e JOIN users u ON u.id = e.user_id GROUP BY u.country ORDER BY u.country NULLS FIRST');
+d('join three tables with filter', "SELECT p.status, d.tld, count(*) FROM scrape_pages s JOIN projects p ON p.id = s.project_id JOIN domains d ON d.id = s.domain_id WHERE s.status_code = 200 GROUP BY 1, 2 ORDER BY 1, 2");
+d('cross join small', 'SELECT count(*) FROM projects CROSS JOIN (SELECT DISTINCT status FROM projects) s');
+d('self join projects same owner', 'SELECT a.user_id, count(*) FROM projects a JOIN projects b ON a.user_id = b.user_id AND a.id < b.id GROUP BY a.user_id ORDER BY a.user_id');
+d('join on inequality', 'SELECT s.depth, count(*) FROM scrape_pages s JOIN projects p ON p.id = s.project_id AND s.depth <= p.crawl_depth GROUP BY s.depth ORDER BY s.depth');
+d('join with selected columns', 'SELECT s.id, s.url, d.name, s.status_code FROM scrape_pages s JOIN domains d ON d.id = s.domain_id ORDER BY s.id LIMIT 60');
+d('join timestamps across tables', 'SELECT s.id, s.scraped_at, ca.analyzed_at FROM scrape_pages s JOIN content_analytics ca ON ca.page_id = s.id ORDER BY s.id LIMIT 40');
+d('join event user emails', 'SELECT u.email, count(*) AS n, min(e.occurred_at) AS first_event FROM events e JOIN users u ON u.id = e.user_id GROUP BY u.email ORDER BY n DESC, u.email LIMIT 25');
+d('left join null side aggregated', 'SELECT u.plan IS NOT NULL AS has_plan, count(p.id) FROM users u LEFT JOIN projects p ON p.user_id = u.id GROUP BY 1 ORDER BY 1');
+d('join revisits per domain', 'SELECT d.name, sum(CASE WHEN c.is_revisit THEN 1 ELSE 0 END) AS revisits, count(*) AS total FROM cdx_records c JOIN domains d ON d.id = c.domain_id GROUP BY d.name ORDER BY total DESC, d.name LIMIT 20');
+d('join project_analytics projects', 'SELECT p.status, sum(pa.pages), avg(pa.avg_fetch_ms) FROM project_analytics pa JOIN projects p ON p.id = pa.project_id GROUP BY p.status ORDER BY p.status');
+p('natural join', 'SELECT count(*) FROM scrape_pages NATURAL JOIN content_analytics', 'NATURAL JOIN is not translated');
+p('lateral', 'SELECT p.id, l.n FROM projects p, LATERAL (SELECT count(*) AS n FROM scrape_pages s WHERE s.project_id = p.id) l ORDER BY p.id', 'LATERAL is not translated');
+
+// ---- window functions ----------------------------------------------------------------------------------
+group('window');
+d('row_number per project', 'SELECT id, project_id, row_number() OVER (PARTITION BY project_id ORDER BY scraped_at, id) AS rn FROM scrape_pages ORDER BY id LIMIT 100');
+d('rank by fetch time', 'SELECT id, status_code, rank() OVER (PARTITION BY status_code ORDER BY fetch_ms DESC, id) FROM scrape_pages ORDER BY id');
+d('dense_rank by length', 'SELECT id, dense_rank() OVER (ORDER BY length DESC) AS r FROM cdx_records ORDER BY id LIMIT 100');
+d('running count over months', "SELECT m, n, count(*) OVER (ORDER BY m) AS k, max(n) OVER (ORDER BY m) AS peak FROM (SELECT date_trunc('month', archive_date) AS m, count(*) AS n FROM cdx_records GROUP BY 1) t ORDER BY m");
+p('running total over months', "SELECT m, n, sum(n) OVER (ORDER BY m) AS running FROM (SELECT date_trunc('month', archive_date) AS m, count(*) AS n FROM cdx_records GROUP BY 1) t ORDER BY m", 'window sum(int8) is numeric in Postgres, HUGEINT in DuckDB: refused by the type alignment');
+d('lag/lead monthly', "SELECT m, n, lag(n) OVER (ORDER BY m) AS prev, lead(n, 1) OVER (ORDER BY m) AS next FROM (SELECT CAST(date_trunc('month', scraped_at) AS date) AS m, count(*) AS n FROM scrape_pages GROUP BY 1) t ORDER BY m");
+d('ntile', 'SELECT id, ntile(4) OVER (ORDER BY fetch_ms, id) AS q FROM scrape_pages ORDER BY id');
+d('first_value/last_value', 'SELECT id, first_value(status_code) OVER (PARTITION BY project_id ORDER BY id) AS f, last_value(id) OVER (PARTITION BY project_id ORDER BY id) AS l FROM scrape_pages ORDER BY id LIMIT 80');
+d('percent_rank/cume_dist', 'SELECT page_id, percent_rank() OVER (ORDER BY quality_score), cume_dist() OVER (ORDER BY quality_score) FROM content_analytics ORDER BY page_id');
+d('count over partition', 'SELECT id, count(*) OVER (PARTITION BY domain_id) AS per_domain FROM cdx_records ORDER BY id LIMIT 100');
+d('sum over partition without order', 'SELECT project_id, day, pages, sum(pages) OVER (PARTITION BY project_id) AS total FROM project_analytics WHERE day < date \'2023-01-08\' ORDER BY project_id, day');
+d('avg over partition float8', 'SELECT page_id, avg(readability) OVER (PARTITION BY language) FROM content_analytics ORDER BY page_id LIMIT 50');
+p('avg over partition int', 'SELECT id, avg(fetch_ms) OVER (PARTITION BY depth) FROM scrape_pages ORDER BY id LIMIT 50', 'window avg(int) is numeric in Postgres, DOUBLE in DuckDB');
+d('window on aggregate', 'SELECT tld, count(*) AS n, rank() OVER (ORDER BY count(*) DESC, tld) AS r FROM domains GROUP BY tld ORDER BY r');
+d('top 3 per group via row_number', 'SELECT domain_id, id, length, rn FROM (SELECT domain_id, id, length, row_number() OVER (PARTITION BY domain_id ORDER BY length DESC, id) AS rn FROM cdx_records) t WHERE rn <= 3 AND domain_id <= 20 ORDER BY domain_id, rn');
+d('nth_value', 'SELECT project_id, id, nth_value(id, 2) OVER (PARTITION BY project_id ORDER BY id) FROM scrape_pages ORDER BY id LIMIT 60');
+d('lag with default', 'SELECT id, lag(fetch_ms, 2, 0) OVER (ORDER BY id) FROM scrape_pages ORDER BY id LIMIT 60');
+d('running sum of float', 'SELECT page_id, sum(readability) OVER (ORDER BY page_id) FROM content_analytics ORDER BY page_id LIMIT 60');
+d('window over timestamptz order', 'SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY occurred_at, id) FROM events ORDER BY id LIMIT 100');
+p('window frame ROWS', 'SELECT id, sum(fetch_ms) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM scrape_pages ORDER BY id', 'window frame clauses are not translated');
+p('named window', 'SELECT id, rank() OVER w FROM scrape_pages WINDOW w AS (ORDER BY fetch_ms, id) ORDER BY id', 'named windows are not translated');
+
+// ---- CTEs and subqueries ---------------------------------------------------------------------------------
+group('cte');
+d('cte then filter', 'WITH per_domain AS (SELECT domain_id, count(*) AS n FROM cdx_records GROUP BY domain_id) SELECT domain_id, n FROM per_domain WHERE n >= 5 ORDER BY n DESC, domain_id');
+d('two ctes joined', 'WITH a AS (SELECT project_id, count(*) AS pages FROM scrape_pages GROUP BY project_id), b AS (SELECT project_id, count(*) AS caps FROM cdx_records GROUP BY project_id) SELECT a.project_id, a.pages, b.caps FROM a JOIN b ON a.project_id = b.project_id ORDER BY a.project_id');
+d('cte with column names', 'WITH t(day, n) AS (SELECT archive_date, count(*) FROM cdx_records GROUP BY archive_date) SELECT max(n), min(day), max(day) FROM t');
+d('cte referenced twice', 'WITH s AS (SELECT status_code, count(*) AS n FROM scrape_pages GROUP BY status_code) SELECT s1.status_code, s1.n, (SELECT max(n) FROM s) AS top FROM s s1 ORDER BY s1.status_code');
+p('sum(int8) in a scalar subquery', 'WITH s AS (SELECT status_code, count(*) AS n FROM scrape_pages GROUP BY status_code) SELECT s1.status_code, (SELECT sum(n) FROM s) AS total FROM s s1 ORDER BY s1.status_code', 'sum(int8) below the top level is numeric in Postgres, HUGEINT in DuckDB');
+d('subquery in FROM', 'SELECT bucket, count(*) FROM (SELECT width / 1000 AS bucket FROM (SELECT length AS width FROM cdx_records) x) y GROUP BY bucket ORDER BY bucket');
+d('scalar subquery', 'SELECT tld, count(*), (SELECT count(*) FROM domains) AS total FROM domains GROUP BY tld ORDER BY tld');
+d('IN subquery', "SELECT count(*) FROM scrape_pages WHERE project_id IN (SELECT id FROM projects WHERE status = 'active')");
+d('NOT IN subquery', "SELECT count(*) FROM cdx_records WHERE domain_id NOT IN (SELECT id FROM domains WHERE tld = 'com')");
+d('EXISTS correlated', 'SELECT count(*) FROM users u WHERE EXISTS (SELECT 1 FROM events e WHERE e.user_id = u.id)');
+d('NOT EXISTS correlated', 'SELECT count(*) FROM projects p WHERE NOT EXISTS (SELECT 1 FROM cdx_records c WHERE c.project_id = p.id)');
+d('correlated scalar subquery', 'SELECT p.id, (SELECT count(*) FROM scrape_pages s WHERE s.project_id = p.id) AS pages FROM projects p ORDER BY p.id');
+d('UNION ALL of aggregates', "SELECT 'pages' AS kind, count(*) AS n FROM scrape_pages UNION ALL SELECT 'captures', count(*) FROM cdx_records UNION ALL SELECT 'events', count(*) FROM events ORDER BY kind");
+d('UNION distinct', 'SELECT project_id FROM scrape_pages UNION SELECT project_id FROM cdx_records WHERE project_id IS NOT NULL ORDER BY 1');
+d('INTERSECT', 'SELECT domain_id FROM scrape_pages INTERSECT SELECT domain_id FROM cdx_records ORDER BY 1');
+d('EXCEPT', 'SELECT id FROM projects EXCEPT SELECT project_id FROM scrape_pages ORDER BY 1');
+d('cte with window', 'WITH ranked AS (SELECT user_id, id, rank() OVER (PARTITION BY user_id ORDER BY created_at, id) AS r FROM projects) SELECT user_id, count(*) FILTER (WHERE r = 1) AS firsts, max(r) FROM ranked GROUP BY user_id ORDER BY user_id');
+d('nested aggregates via cte', 'WITH daily AS (SELECT archive_date, count(*) AS n FROM cdx_records GROUP BY archive_date) SELECT avg(n), max(n), min(n), count(*) FROM daily');
+p('recursive cte', 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT n, (SELECT count(*) FROM projects WHERE crawl_depth = n) FROM r ORDER BY n', 'WITH RECURSIVE is not translated');
+p('materialized cte', 'WITH c AS MATERIALIZED (SELECT tld, count(*) AS n FROM domains GROUP BY tld) SELECT tld, n FROM c ORDER BY tld', 'MATERIALIZED CTE is not translated');
+
+// ---- DISTINCT --------------------------------------------------------------------------------------------
+group('distinct');
+d('distinct mimetype', 'SELECT DISTINCT mimetype FROM cdx_records ORDER BY mimetype');
+d('distinct two columns', 'SELECT DISTINCT status_code, is_success FROM scrape_pages ORDER BY status_code, is_success');
+d('distinct tld', 'SELECT DISTINCT tld FROM domains ORDER BY 1');
+d('distinct language nulls', 'SELECT DISTINCT language FROM content_analytics ORDER BY language NULLS FIRST');
+d('distinct on latest per domain', 'SELECT DISTINCT ON (domain_id) domain_id, id, captured_at FROM cdx_records ORDER BY domain_id, captured_at DESC, id');
+d('distinct on project first page', 'SELECT DISTINCT ON (project_id) project_id, id, url FROM scrape_pages ORDER BY project_id, id');
+d('distinct date', 'SELECT DISTINCT archive_date FROM cdx_records ORDER BY archive_date DESC LIMIT 30');
+d('distinct event types per user', 'SELECT user_id, count(DISTINCT event_type) FROM events GROUP BY user_id ORDER BY user_id');
+d('distinct country', 'SELECT DISTINCT country FROM users ORDER BY country NULLS FIRST');
+d('distinct uuid count', 'SELECT count(DISTINCT session_id) FROM events');
+
+// ---- FILTER / HAVING -------------------------------------------------------------------------------------
+group('filter');
+d('count filter by status', 'SELECT count(*) FILTER (WHERE status_code = 200) AS ok, count(*) FILTER (WHERE status_code >= 400) AS errors, count(*) AS total FROM scrape_pages');
+d('filter per project', 'SELECT project_id, count(*) FILTER (WHERE is_success) AS ok, count(*) FILTER (WHERE NOT is_success) AS failed FROM scrape_pages GROUP BY project_id ORDER BY project_id');
+d('sum filter', "SELECT sum(length) FILTER (WHERE mimetype = 'text/html') AS html_bytes, sum(length) FILTER (WHERE is_revisit) AS revisit_bytes FROM cdx_records");
+d('avg filter', 'SELECT avg(fetch_ms) FILTER (WHERE depth = 0), avg(fetch_ms) FILTER (WHERE depth > 2) FROM scrape_pages');
+d('filter on dates', "SELECT count(*) FILTER (WHERE archive_date < date '2024-01-01') AS y2023, count(*) FILTER (WHERE archive_date >= date '2024-01-01') AS y2024 FROM cdx_records");
+d('having count', 'SELECT domain_id, count(*) FROM cdx_records GROUP BY domain_id HAVING count(*) > 10 ORDER BY domain_id');
+d('having avg', 'SELECT project_id, avg(fetch_ms) FROM scrape_pages GROUP BY project_id HAVING avg(fetch_ms) > 100 ORDER BY project_id');
+d('having sum and filter', 'SELECT tld, count(*) FROM domains GROUP BY tld HAVING sum(CASE WHEN robots_allowed THEN 1 ELSE 0 END) > 5 ORDER BY tld');
+d('having bool_or', 'SELECT user_id, count(*) FROM projects GROUP BY user_id HAVING bool_or(status = \'archived\') ORDER BY user_id');
+d('where like', "SELECT count(*) FROM cdx_records WHERE original LIKE 'https://www.%'");
+d('where ilike', "SELECT mimetype, count(*) FROM cdx_records WHERE mimetype ILIKE '%HTML%' GROUP BY 1 ORDER BY 1");
+d('where not like', "SELECT count(*) FROM scrape_pages WHERE url NOT LIKE '%?page=%'");
+d('where regex', "SELECT count(*) FROM scrape_pages WHERE url ~ '/(blog|news)/'");
+d('where regex case-insensitive', "SELECT count(*) FROM domains WHERE name ~* '^(NEWS|SHOP)'");
+d('where IN list', "SELECT status_code, count(*) FROM scrape_pages WHERE status_code IN (404, 500, 503) GROUP BY 1 ORDER BY 1");
+d('where BETWEEN', 'SELECT count(*), sum(fetch_ms) FROM scrape_pages WHERE fetch_ms BETWEEN 100 AND 1000');
+d('where IS NULL', 'SELECT count(*) FROM scrape_pages WHERE content_length IS NULL');
+d('where IS DISTINCT FROM', "SELECT count(*) FROM domains WHERE category IS DISTINCT FROM 'news'");
+d('where bool column', 'SELECT count(*) FROM cdx_records WHERE is_revisit');
+d('where coalesce', "SELECT count(*) FROM content_analytics WHERE coalesce(language, 'xx') = 'xx'");
+
+// ---- every column type, as stored --------------------------------------------------------------------
+group('types');
+d('users all columns', 'SELECT id, email, full_name, country, is_active, created_at, last_login_at, api_key_hash, credits FROM users ORDER BY id LIMIT 60');
+d('projects all columns', 'SELECT id, user_id, name, description, status, crawl_depth, max_pages, schedule_interval, preferred_crawl_time, settings, created_at, updated_at FROM projects ORDER BY id');
+d('domains all columns', 'SELECT id, name, tld, category, first_seen, robots_allowed, page_rank FROM domains ORDER BY id LIMIT 100');
+d('scrape_pages all columns', 'SELECT id, project_id, domain_id, url, status_code, content_type, content_length, fetch_ms, depth, is_success, content_hash, scraped_at, error_message FROM scrape_pages ORDER BY id LIMIT 100');
+d('content_analytics all columns', 'SELECT page_id, project_id, word_count, language, quality_score, readability, sentiment, has_images, image_count, link_count, tags, heading_counts, metadata, analyzed_at FROM content_analytics ORDER BY page_id LIMIT 100');
+d('project_analytics all columns', 'SELECT project_id, day, pages, bytes, avg_fetch_ms, error_rate, unique_domains FROM project_analytics WHERE project_id <= 3 ORDER BY project_id, day LIMIT 200');
+d('cdx_records all columns', 'SELECT id, urlkey, cdx_timestamp, archive_date, captured_at, original, mimetype, statuscode, digest, length, warc_offset, warc_filename, domain_id, project_id, is_revisit FROM cdx_records ORDER BY id LIMIT 100');
+d('events all columns', 'SELECT id, user_id, project_id, event_type, occurred_at, payload, duration, session_id, user_agent FROM events ORDER BY id LIMIT 100');
+d('float4 values', 'SELECT page_id, sentiment, -sentiment AS neg FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 80');
+d('float8 values', 'SELECT id, page_rank, page_rank * 2 AS doubled FROM domains ORDER BY id LIMIT 80');
+d('numeric arithmetic', 'SELECT page_id, quality_score, quality_score * 2, quality_score + 0.5, quality_score - 100 FROM content_analytics ORDER BY page_id LIMIT 80');
+d('numeric sums grouped', 'SELECT language, sum(quality_score), min(quality_score), max(quality_score) FROM content_analytics GROUP BY language ORDER BY language NULLS FIRST');
+d('round numeric', 'SELECT project_id, round(avg_fetch_ms, 1), round(avg_fetch_ms::numeric(10,2)) FROM project_analytics WHERE day = date \'2024-06-01\' ORDER BY project_id');
+d('casts between numbers', 'SELECT id, fetch_ms::float8, fetch_ms::int8, status_code::int4, depth::numeric(4,1) FROM scrape_pages ORDER BY id LIMIT 50');
+d('bigint arithmetic', 'SELECT id, length * 8 AS bits, warc_offset + length AS end_offset FROM cdx_records ORDER BY id LIMIT 60');
+d('interval values', 'SELECT id, duration FROM events WHERE duration IS NOT NULL ORDER BY id LIMIT 60');
+d('interval aggregates', 'SELECT event_type, min(duration), max(duration), count(duration) FROM events GROUP BY event_type ORDER BY event_type');
+d('uuid values', 'SELECT id, session_id FROM events ORDER BY id LIMIT 50');
+d('bytea values', 'SELECT id, content_hash FROM scrape_pages WHERE content_hash IS NOT NULL ORDER BY id LIMIT 50');
+d('jsonb values', 'SELECT id, settings FROM projects ORDER BY id');
+d('jsonb payloads', 'SELECT id, payload FROM events WHERE payload IS NOT NULL ORDER BY id LIMIT 50');
+d('text[] values', 'SELECT page_id, tags FROM content_analytics WHERE tags IS NOT NULL ORDER BY page_id LIMIT 60');
+d('int[] values', 'SELECT page_id, heading_counts FROM content_analytics ORDER BY page_id LIMIT 60');
+d('time values', 'SELECT id, preferred_crawl_time FROM projects ORDER BY id');
+d('char(n) padding', 'SELECT id, cdx_timestamp, digest FROM cdx_records ORDER BY id LIMIT 40');
+d('bool values', 'SELECT id, is_success, NOT is_success AS failed FROM scrape_pages ORDER BY id LIMIT 40');
+d('timestamptz values', 'SELECT id, occurred_at FROM events ORDER BY id LIMIT 60');
+d('timestamp values', 'SELECT id, captured_at, archive_date FROM cdx_records ORDER BY id LIMIT 60');
+d('NULL-heavy columns', 'SELECT id, error_message, content_type, content_length FROM scrape_pages WHERE NOT is_success ORDER BY id');
+d('string functions', "SELECT id, upper(tld), lower(name), length(name), replace(name, '.', '_'), left(name, 3), right(name, 4) FROM domains ORDER BY id LIMIT 40");
+d('concat and ||', "SELECT id, name || '/' || tld, concat(tld, ':', category), concat_ws('-', tld, category) FROM domains ORDER BY id LIMIT 40");
+d('trim and pad', "SELECT id, trim(country), lpad(country, 4, '*'), rpad(coalesce(country, ''), 3, '.') FROM users ORDER BY id LIMIT 40");
+d('position and strpos', "SELECT id, position('/' IN original), strpos(urlkey, ')') FROM cdx_records ORDER BY id LIMIT 40");
+d('math functions', 'SELECT page_id, abs(sentiment), ceil(readability), floor(readability), sqrt(link_count) FROM content_analytics ORDER BY page_id LIMIT 40');
+d('coalesce nullif greatest least', 'SELECT id, coalesce(content_length, 0), nullif(depth, 0), greatest(fetch_ms, 100), least(fetch_ms, 100) FROM scrape_pages ORDER BY id LIMIT 40');
+d('case expressions', "SELECT id, CASE depth WHEN 0 THEN 'root' WHEN 1 THEN 'first' ELSE 'deep' END, CASE WHEN fetch_ms > 1000 THEN true ELSE false END FROM scrape_pages ORDER BY id LIMIT 40");
+d('string_agg ordered', "SELECT tld, string_agg(name, ',' ORDER BY name) FROM domains WHERE id <= 60 GROUP BY tld ORDER BY tld");
+d('array_agg ordered', 'SELECT project_id, array_agg(id ORDER BY id) FROM scrape_pages WHERE id <= 80 GROUP BY project_id ORDER BY project_id');
+d('mod and sign', 'SELECT id, mod(fetch_ms, 7), sign(fetch_ms - 500) FROM scrape_pages ORDER BY id LIMIT 40');
+d('md5 of text', 'SELECT id, md5(url) FROM scrape_pages ORDER BY id LIMIT 20');
+d('integer division and modulo', 'SELECT id, fetch_ms / 7, fetch_ms % 7, -fetch_ms / 7 FROM scrape_pages ORDER BY id LIMIT 40');
+p('enum column', 'SELECT plan, count(*) FROM users GROUP BY plan ORDER BY plan', 'an enum result type is not encoded by the engine');
+p('SELECT * top level', 'SELECT * FROM domains ORDER BY id LIMIT 10', 'SELECT * at top level is refused');
+p('numeric division', 'SELECT page_id, quality_score / 3 FROM content_analytics ORDER BY page_id LIMIT 10', 'numeric / numeric has a data-dependent scale');
+p('sum(int8) divided', 'SELECT sum(length) / count(*) FROM cdx_records', 'division of sum(int8), numeric in Postgres');
+p('round of avg', 'SELECT round(avg(fetch_ms), 2) FROM scrape_pages', 'round(avg()) is not translated');
+p('cast to text', 'SELECT id, status_code::text FROM scrape_pages ORDER BY id LIMIT 10', 'casting a non-literal to text prints it DuckDB\'s way');
+p('unconstrained numeric cast', 'SELECT id, page_rank::numeric FROM domains ORDER BY id LIMIT 10', 'unconstrained numeric has no DuckDB equivalent');
+p('jsonb operator', "SELECT settings ->> 'user_agent' AS ua, count(*) FROM projects GROUP BY 1 ORDER BY 1", 'jsonb operators are not translated');
+p('array subscript', 'SELECT tags[1] AS t, count(*) FROM content_analytics GROUP BY 1 ORDER BY 1 NULLS FIRST', 'array subscripts are not translated');
+p('ANY over array', "SELECT count(*) FROM content_analytics WHERE 'news' = ANY(tags)", 'ANY over an array is not translated');
+d('interval arithmetic', "SELECT id, occurred_at + interval '1 day', captured_at - interval '2 hours' FROM events, (SELECT captured_at FROM cdx_records WHERE id = 1) c ORDER BY id LIMIT 30");
+p('exponent literal', 'SELECT count(*) FROM cdx_records WHERE length > 1e4', 'an exponent literal is numeric in Postgres');
+p('percentile WITHIN GROUP', 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY fetch_ms) FROM scrape_pages', 'WITHIN GROUP is not translated');
+p('ROLLUP', 'SELECT status_code, count(*) FROM scrape_pages GROUP BY ROLLUP (status_code) ORDER BY status_code NULLS LAST', 'GROUPING SETS/ROLLUP are not translated');
+
+// ---- the seeds' own shapes ---------------------------------------------------------------------------
+group('seed');
+d('performance summary per project', `SELECT p.id AS project_id, p.name, count(s.id) AS pages, count(s.id) FILTER (WHERE s.is_success) AS ok_pages,
+  avg(s.fetch_ms) AS avg_fetch_ms, max(s.fetch_ms) AS max_fetch_ms, sum(s.content_length) AS bytes, min(s.scraped_at) AS first_scrape, max(s.scraped_at) AS last_scrape
+  FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id GROUP BY p.id, p.name ORDER BY pages DESC, p.id`);
+d('performance summary from rollups', `SELECT project_id, sum(pages) AS pages, sum(bytes) AS bytes, avg(avg_fetch_ms) AS avg_fetch, avg(error_rate) AS error_rate, max(unique_domains) AS peak_domains
+  FROM project_analytics WHERE pages > 0 GROUP BY project_id ORDER BY project_id`);
+d('domain analysis', `SELECT d.name, d.tld, d.category, count(c.id) AS captures, count(DISTINCT c.urlkey) AS urls, sum(c.length) AS bytes, min(c.archive_date) AS first_capture, max(c.archive_date) AS last_capture
+  FROM domains d JOIN cdx_records c ON c.domain_id = d.id GROUP BY d.name, d.tld, d.category ORDER BY captures DESC, d.name LIMIT 25`);
+d('domain analysis by tld and status', `SELECT d.tld, count(*) AS pages, count(*) FILTER (WHERE s.status_code = 200) AS ok, avg(s.fetch_ms) AS avg_ms
+  FROM scrape_pages s JOIN domains d ON d.id = s.domain_id GROUP BY d.tld ORDER BY pages DESC, d.tld`);
+d('quality distribution', `SELECT CASE WHEN quality_score >= 80 THEN 'excellent' WHEN quality_score >= 60 THEN 'good' WHEN quality_score >= 40 THEN 'fair' WHEN quality_score IS NULL THEN 'unscored' ELSE 'poor' END AS band,
+  count(*) AS pages, avg(word_count) AS avg_words, avg(readability) AS avg_readability FROM content_analytics GROUP BY 1 ORDER BY 1`);
+d('quality distribution by decile', 'SELECT floor(quality_score * 0.1) AS decile, count(*) FROM content_analytics WHERE quality_score IS NOT NULL GROUP BY 1 ORDER BY 1');
+p('quality decile by numeric division', 'SELECT floor(quality_score / 10) AS decile, count(*) FROM content_analytics WHERE quality_score IS NOT NULL GROUP BY 1 ORDER BY 1', 'numeric / numeric has a data-dependent scale');
+d('quality per language', 'SELECT language, count(*) AS pages, min(quality_score), max(quality_score), avg(quality_score) AS avg_q FROM content_analytics WHERE quality_score IS NOT NULL GROUP BY language ORDER BY language NULLS LAST');
+d('hourly events', "SELECT date_trunc('hour', occurred_at) AS hour, event_type, count(*) AS n FROM events WHERE occurred_at >= timestamptz '2024-06-01 00:00:00+00' GROUP BY 1, 2 ORDER BY 1, 2");
+d('hour of day profile', 'SELECT extract(hour FROM occurred_at) AS hour, count(*) AS n, count(DISTINCT user_id) AS users FROM events GROUP BY 1 ORDER BY 1');
+d('events per day and type', "SELECT CAST(date_trunc('day', occurred_at) AS date) AS day, count(*) FILTER (WHERE event_type = 'page_view') AS views, count(*) AS total FROM events GROUP BY 1 ORDER BY 1 DESC LIMIT 30");
+d('captures per month per mimetype share', "SELECT CAST(date_trunc('month', archive_date) AS date) AS month, count(*) FILTER (WHERE mimetype = 'text/html') AS html, count(*) AS total FROM cdx_records GROUP BY 1 ORDER BY 1");
+d('error pages by project', 'SELECT project_id, status_code, count(*) FROM scrape_pages WHERE status_code >= 400 GROUP BY project_id, status_code ORDER BY project_id, status_code');
+d('slowest pages', 'SELECT id, url, fetch_ms FROM scrape_pages ORDER BY fetch_ms DESC, id LIMIT 20');
+d('biggest captures', 'SELECT id, original, length FROM cdx_records ORDER BY length DESC, id LIMIT 20');
+d('active users by country', 'SELECT country, count(*) FILTER (WHERE is_active) AS active, count(*) AS total, sum(credits) AS credits FROM users GROUP BY country ORDER BY total DESC, country NULLS FIRST');
+d('content word counts by project', 'SELECT project_id, sum(word_count) AS words, avg(link_count) AS links, sum(image_count) AS images FROM content_analytics GROUP BY project_id ORDER BY project_id');
+d('revisit ratio per domain (int math)', 'SELECT domain_id, 100 * count(*) FILTER (WHERE is_revisit) / count(*) AS pct FROM cdx_records GROUP BY domain_id HAVING count(*) >= 3 ORDER BY domain_id');
+p('seed with to_char month label', "SELECT to_char(date_trunc('month', occurred_at), 'Mon YYYY') AS label, count(*) FROM events GROUP BY date_trunc('month', occurred_at) ORDER BY date_trunc('month', occurred_at)", 'to_char is not translated');
+
+export const analyticsCorpus: readonly AnalyticsCase[] = cases;

@@ -1,0 +1,225 @@
+// The analytical path, differentially: every statement of the analytics corpus runs through duckgate
+// (answered from the DuckDB mirror) and straight against PostgreSQL, in simple protocol (text) and in
+// extended protocol with text and with binary results. RowDescription and DataRows must be identical
+// byte for byte; the one exception is a float4/float8 value computed by an aggregate, which may differ
+// in the last bits (summation order), compared within a relative 1e-12 after decoding. And each
+// statement must have run where the corpus says: a statement expected on DuckDB that silently fell back
+// to Postgres fails, read from duckgate_queries_total{engine="duckdb"} (duckgate runs in-process).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDemo } from '../../src/demo/index.js';
+import { DEMO_TABLES } from '../../src/demo/schema.js';
+import { registry } from '../../src/observability/metrics.js';
+import { explain, record, type Case, type Step } from '../differential/harness.js';
+import { analyticsCorpus, type AnalyticsCase } from '../differential/corpus-analytics.js';
+import { createTestDatabase } from '../support/servers.js';
+import { startTestDuckgate, type TestDuckgate } from '../support/duckgate.js';
+import { WireClient } from '../support/wire-client.js';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let dg: TestDuckgate;
+let rulesDir: string;
+const slot = `dga_${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
+
+beforeAll(async () => {
+  db = await createTestDatabase('diffana');
+  await loadDemo(db.url, { rows: 2000 });
+  // The demo is small: a cost threshold of 0 lets scans and filtered aggregates (whose shape alone
+  // does not decide) run on DuckDB too, so the corpus compares them as well.
+  rulesDir = await mkdtemp(join(tmpdir(), 'duckgate-rules-'));
+  const rules = join(rulesDir, 'rules.yaml');
+  await writeFile(rules, 'routing:\n  cost_threshold: 0\n');
+  dg = await startTestDuckgate(db.url, {
+    rules: [rules],
+    mirror: { slotName: slot, publicationName: slot, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 },
+    duckdb: { threads: 1, connections: 2 },
+  });
+  const mirror = dg.dg.mirror!;
+  const deadline = Date.now() + 40_000;
+  for (;;) {
+    const ready = mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null).map((t) => t.name);
+    if (DEMO_TABLES.every((t) => ready.includes(t))) break;
+    if (Date.now() > deadline) throw new Error(`mirror not ready: ${JSON.stringify(mirror.tables().map((t) => [t.name, t.state]))}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}, 90_000);
+
+afterAll(async () => {
+  await dg?.close();
+  if (db) {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]).catch(() => undefined);
+    await c.end();
+    await db.drop();
+  }
+  if (rulesDir) await rm(rulesDir, { recursive: true, force: true });
+});
+
+async function duckdbCount(): Promise<number> {
+  const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
+  return m.values.filter((v) => v.labels['engine'] === 'duckdb').reduce((a, v) => a + v.value, 0);
+}
+
+type Mode = 'simple' | 'extended text' | 'extended binary';
+const MODES: Mode[] = ['simple', 'extended text', 'extended binary'];
+
+function stepFor(sql: string, mode: Mode): Step {
+  switch (mode) {
+    case 'simple':
+      return { kind: 'simple', sql };
+    case 'extended text':
+      return { kind: 'extended', sql };
+    case 'extended binary':
+      return { kind: 'extended', sql, resultFormats: [1] };
+  }
+}
+
+interface Field {
+  name: string;
+  tableOid: number;
+  typeOid: number;
+  format: number;
+}
+
+function fieldsOf(rowDescriptionHex: string): Field[] {
+  const b = Buffer.from(rowDescriptionHex, 'hex');
+  const n = b.readInt16BE(0);
+  const out: Field[] = [];
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const end = b.indexOf(0, pos);
+    const name = b.toString('utf8', pos, end);
+    pos = end + 1;
+    out.push({ name, tableOid: b.readUInt32BE(pos), typeOid: b.readUInt32BE(pos + 6), format: b.readInt16BE(pos + 16) });
+    pos += 18;
+  }
+  return out;
+}
+
+function cellsOf(dataRowHex: string): Array<Buffer | null> {
+  const b = Buffer.from(dataRowHex, 'hex');
+  const n = b.readInt16BE(0);
+  const out: Array<Buffer | null> = [];
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const len = b.readInt32BE(pos);
+    pos += 4;
+    if (len < 0) out.push(null);
+    else {
+      out.push(b.subarray(pos, pos + len));
+      pos += len;
+    }
+  }
+  return out;
+}
+
+const FLOAT4 = 700;
+const FLOAT8 = 701;
+const AGGREGATE = /\b(sum|avg|stddev|stddev_samp|stddev_pop|variance|var_samp|var_pop|corr|covar_pop|covar_samp)\s*\(/i;
+
+function decodeFloat(cell: Buffer, typeOid: number, format: number): number {
+  if (format === 1) return typeOid === FLOAT4 ? cell.readFloatBE(0) : cell.readDoubleBE(0);
+  return Number(cell.toString('utf8').replace(/^(-?)Infinity$/, '$1Infinity'));
+}
+
+/**
+ * Compares one step's messages. Returns null when equivalent, else a description. Float columns that
+ * an aggregate computed (no table column behind them, and the statement aggregates) may differ within a
+ * relative 1e-12, but not print the same value differently (that would be an encoding bug).
+ */
+function compareStep(sql: string, want: string[], got: string[]): string | null {
+  if (want.length !== got.length || want.some((w, i) => w.split(' ')[0] !== got[i]!.split(' ')[0])) {
+    return `messages differ:\n  postgres: ${want.map(explain).join(' | ').slice(0, 800)}\n  duckgate: ${got.map(explain).join(' | ').slice(0, 800)}`;
+  }
+  let fields: Field[] = [];
+  const tolerant = AGGREGATE.test(sql);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    const g = got[i]!;
+    if (w.startsWith('T ')) fields = fieldsOf(w.slice(2));
+    if (w === g) continue;
+    if (!w.startsWith('D ')) return `message ${i} differs:\n  postgres: ${explain(w)}\n  duckgate: ${explain(g)}`;
+    const wc = cellsOf(w.slice(2));
+    const gc = cellsOf(g.slice(2));
+    for (let c = 0; c < wc.length; c++) {
+      const a = wc[c];
+      const b = gc[c];
+      if (a === null || a === undefined || b === null || b === undefined ? a === b : a.equals(b)) continue;
+      const f = fields[c];
+      const show = (x: Buffer | null | undefined) => (x == null ? 'NULL' : f?.format === 1 ? x.toString('hex') : x.toString('utf8'));
+      const where = `row message ${i}, column ${c + 1} (${f?.name} type ${f?.typeOid})`;
+      if (f && tolerant && f.tableOid === 0 && (f.typeOid === FLOAT4 || f.typeOid === FLOAT8) && a && b) {
+        const x = decodeFloat(a, f.typeOid, f.format);
+        const y = decodeFloat(b, f.typeOid, f.format);
+        if (x === y) return `${where}: same value ${x} encoded differently: postgres ${show(a)}, duckgate ${show(b)}`;
+        if (Math.abs(x - y) <= 1e-12 * Math.max(Math.abs(x), Math.abs(y))) continue;
+      }
+      return `${where}: postgres ${show(a)}, duckgate ${show(b)}`;
+    }
+  }
+  return null;
+}
+
+function endpoints() {
+  const u = new URL(db.url);
+  return { direct: { host: u.hostname, port: Number(u.port) }, proxy: { host: dg.host, port: dg.port }, params: { user: 'postgres', database: db.name } };
+}
+
+/** The explain hint's answer for a statement (engine, reason, detail), through duckgate. */
+async function explainRoute(c: WireClient, sql: string): Promise<string> {
+  const steps = await record(c, [{ name: 'explain', steps: [{ kind: 'simple', sql: `/* duckgate: explain */ ${sql}` }] }]);
+  const row = steps.get('explain')![0]!.find((m) => m.startsWith('D '));
+  if (!row) return `no explain row: ${steps.get('explain')![0]!.map(explain).join(' | ')}`;
+  const cells = cellsOf(row.slice(2)).map((x) => (x === null ? '' : x.toString('utf8')));
+  return `${cells[0]} (${cells[1]}${cells[2] ? `: ${cells[2]}` : ''})`;
+}
+
+describe('differential: analytics corpus', () => {
+  it('corpus has at least 200 statements, most expected on DuckDB, with unique names', () => {
+    expect(analyticsCorpus.length).toBeGreaterThanOrEqual(200);
+    expect(new Set(analyticsCorpus.map((c) => c.name)).size).toBe(analyticsCorpus.length);
+    const onDuck = analyticsCorpus.filter((c) => c.expect === 'duckdb').length;
+    expect(onDuck / analyticsCorpus.length).toBeGreaterThan(0.8);
+    for (const c of analyticsCorpus) if (c.expect === 'postgres') expect(c.why, c.name).toBeTruthy();
+  });
+
+  it(`runs ${analyticsCorpus.length} statements through duckgate and Postgres (simple, extended text, extended binary): same bytes, expected engine`, async () => {
+    const e = endpoints();
+    const a = await WireClient.connect(e.direct.host, e.direct.port, e.params);
+    const b = await WireClient.connect(e.proxy.host, e.proxy.port, e.params);
+    const problems: string[] = [];
+    let onDuck = 0;
+    let executions = 0;
+    try {
+      for (const k of analyticsCorpus) {
+        const route = await explainRoute(b, k.sql);
+        if (k.expect === 'duckdb' && !route.startsWith('duckdb')) problems.push(`${k.name}: explain says ${route}`);
+        for (const mode of MODES) {
+          const c: Case = { name: k.name, steps: [stepFor(k.sql, mode)] };
+          const before = await duckdbCount();
+          const got = (await record(b, [c])).get(k.name)![0]!;
+          const ran = (await duckdbCount()) - before;
+          const want = (await record(a, [c])).get(k.name)![0]!;
+          executions++;
+          if (ran === 1) onDuck++;
+          if (!want.some((m) => m.startsWith('T '))) problems.push(`${k.name} [${mode}]: Postgres gave no rows description: ${want.map(explain).join(' | ').slice(0, 300)}`);
+          const where = ran === 1 ? 'duckdb' : 'postgres';
+          if (where !== k.expect) problems.push(`${k.name} [${mode}]: expected on ${k.expect}, ran on ${where} (explain: ${route})`);
+          const diff = compareStep(k.sql, want, got);
+          if (diff) problems.push(`${k.name} [${mode}] on ${where}: ${diff}`);
+        }
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+    const expectedDuck = analyticsCorpus.filter((k) => k.expect === 'duckdb').length * MODES.length;
+    console.log(`analytics corpus: ${analyticsCorpus.length} statements, ${executions} executions, ${onDuck} on DuckDB (expected ${expectedDuck})`);
+    expect(problems, problems.join('\n\n')).toEqual([]);
+    expect(onDuck).toBe(expectedDuck);
+  }, 120_000);
+});
