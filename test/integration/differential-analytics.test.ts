@@ -222,4 +222,43 @@ describe('differential: analytics corpus', () => {
     expect(problems, problems.join('\n\n')).toEqual([]);
     expect(onDuck).toBe(expectedDuck);
   }, 120_000);
+
+  // Session settings change the answer: timestamptz text and date_trunc/extract follow TimeZone (with
+  // DST), float text follows extra_float_digits. The statements touching times or floats run again
+  // under a zone with DST and shortest-but-rounded floats.
+  const SESSION_SENSITIVE = /scraped_at|occurred_at|analyzed_at|created_at|updated_at|last_login_at|date_trunc|extract|date_part|archive_date|captured_at|first_seen|readability|page_rank|sentiment|error_rate|avg\(/i;
+  const sensitive = analyticsCorpus.filter((k) => SESSION_SENSITIVE.test(k.sql));
+
+  it(`runs ${sensitive.length} time/float statements under TimeZone America/New_York and extra_float_digits 0`, async () => {
+    const e = endpoints();
+    const a = await WireClient.connect(e.direct.host, e.direct.port, e.params);
+    const b = await WireClient.connect(e.proxy.host, e.proxy.port, e.params);
+    const problems: string[] = [];
+    try {
+      const set: Case = {
+        name: 'settings',
+        steps: [
+          { kind: 'simple', sql: "SET TimeZone = 'America/New_York'" },
+          { kind: 'simple', sql: 'SET extra_float_digits = 0' },
+        ],
+      };
+      expect((await record(b, [set])).get('settings')).toEqual((await record(a, [set])).get('settings'));
+      for (const k of sensitive) {
+        for (const mode of ['simple', 'extended binary'] as const) {
+          const c: Case = { name: k.name, steps: [stepFor(k.sql, mode)] };
+          const before = await duckdbCount();
+          const got = (await record(b, [c])).get(k.name)![0]!;
+          const where = (await duckdbCount()) - before === 1 ? 'duckdb' : 'postgres';
+          const want = (await record(a, [c])).get(k.name)![0]!;
+          if (where !== k.expect) problems.push(`${k.name} [${mode}]: expected on ${k.expect}, ran on ${where} (explain: ${await explainRoute(b, k.sql)})`);
+          const diff = compareStep(k.sql, want, got);
+          if (diff) problems.push(`${k.name} [${mode}] on ${where}: ${diff}`);
+        }
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+    expect(problems, problems.join('\n\n')).toEqual([]);
+  }, 120_000);
 });
