@@ -293,6 +293,8 @@ export class Session implements SessionPort {
       }
       this.localBusy = true;
       this.socket.pause();
+      // A Parse answered on the analytical path still names a statement the client will use again.
+      for (const f of unit) if (f.type === F.parse) this.rememberStatement(f);
       plan()
         .catch((e) => this.fail(e))
         .finally(() => {
@@ -434,12 +436,9 @@ export class Session implements SessionPort {
       case F.sync:
         this.pendingSyncs++;
         return;
-      case F.parse: {
-        const p = decodeParse(f.body);
-        if (p.name !== '') this.preparedStatements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes });
-        trackSettingChange(p.sql, this.trackedSettings, this.preparedStatements);
+      case F.parse:
+        trackSettingChange(this.rememberStatement(f), this.trackedSettings, this.preparedStatements);
         return;
-      }
       case F.close: {
         const c = decodeClose(f.body);
         if (c.target === 'S') this.preparedStatements.delete(c.name);
@@ -452,6 +451,13 @@ export class Session implements SessionPort {
       default:
         return;
     }
+  }
+
+  /** Records a named statement's text; returns the statement's SQL. */
+  private rememberStatement(f: Frame): string {
+    const p = decodeParse(f.body);
+    if (p.name !== '') this.preparedStatements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes });
+    return p.sql;
   }
 
   // ---- upstream → client -------------------------------------------------------------------------
