@@ -408,7 +408,9 @@ function aExpr(v: Node, ctx: Ctx): string {
       if (binaryOps.has(op)) return v.lexpr ? `(${l} ${op} ${r()})` : `(${op} ${r()})`;
       if (op === '~' || op === '~*' || op === '!~' || op === '!~*') {
         const neg = op.startsWith('!');
-        const flags = op.endsWith('*') ? ", 'i'" : '';
+        // Postgres's regex '.' matches a newline (not newline-sensitive by default); RE2's does
+        // not unless the 's' option is given.
+        const flags = op.endsWith('*') ? ", 'is'" : ", 's'";
         return `(${neg ? 'NOT ' : ''}regexp_matches(${l}, ${r()}${flags}))`;
       }
       return refuse(`operator ${op}`);
