@@ -251,6 +251,7 @@ d('where like', "SELECT count(*) FROM cdx_records WHERE original LIKE 'https://w
 d('where ilike', "SELECT mimetype, count(*) FROM cdx_records WHERE mimetype ILIKE '%HTML%' GROUP BY 1 ORDER BY 1");
 d('where not like', "SELECT count(*) FROM scrape_pages WHERE url NOT LIKE '%?page=%'");
 d('where regex', "SELECT count(*) FROM scrape_pages WHERE url ~ '/(blog|news)/'");
+d('regex dot matches a newline', "SELECT id, (url || E'\\n' || 'tail') ~ 'a.*tail' AS dot_nl, (E'X\\n' || url) ~* 'x.https' AS dot_nl_ci FROM scrape_pages ORDER BY id LIMIT 20");
 d('where regex case-insensitive', "SELECT count(*) FROM domains WHERE name ~* '^(NEWS|SHOP)'");
 d('where IN list', "SELECT status_code, count(*) FROM scrape_pages WHERE status_code IN (404, 500, 503) GROUP BY 1 ORDER BY 1");
 d('where BETWEEN', 'SELECT count(*), sum(fetch_ms) FROM scrape_pages WHERE fetch_ms BETWEEN 100 AND 1000');
