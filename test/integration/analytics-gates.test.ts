@@ -1,0 +1,255 @@
+// The gates of the analytical path, through a real client (pg) against duckgate and, as the reference,
+// straight against PostgreSQL: read-your-writes, table and column privileges, row-level security, a
+// DuckDB failure falling back invisibly, SET duckgate.route, the explain hint, and transactions.
+// Where a statement ran is read from duckgate_queries_total (duckgate runs in-process).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDemo } from '../../src/demo/index.js';
+import { DEMO_TABLES } from '../../src/demo/schema.js';
+import { registry } from '../../src/observability/metrics.js';
+import { createTestDatabase, testPostgres } from '../support/servers.js';
+import { startTestDuckgate, type TestDuckgate } from '../support/duckgate.js';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let dg: TestDuckgate;
+let rulesDir: string;
+const tag = `${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
+const slot = `dgg_${tag}`;
+// Role names are cluster-wide: unique per run. (Not md5_*/scram_*: trusted on loopback.)
+const roles = { none: `gate_none_${tag}`, cols: `gate_cols_${tag}`, rls: `gate_rls_${tag}` };
+const clients: pg.Client[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('gates');
+  await loadDemo(db.url, { rows: 600 });
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  try {
+    await admin.query(`
+      CREATE ROLE ${roles.none} LOGIN;
+      GRANT SELECT ON projects TO ${roles.none};
+      CREATE ROLE ${roles.cols} LOGIN;
+      GRANT SELECT (id, archive_date, length) ON cdx_records TO ${roles.cols};
+      CREATE ROLE ${roles.rls} LOGIN;
+      GRANT SELECT ON events TO ${roles.rls};
+      ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+      CREATE POLICY first_users ON events FOR SELECT TO ${roles.rls} USING (user_id <= 3);
+    `);
+  } finally {
+    await admin.end();
+  }
+  rulesDir = await mkdtemp(join(tmpdir(), 'duckgate-rules-'));
+  const rules = join(rulesDir, 'rules.yaml');
+  await writeFile(rules, 'routing:\n  cost_threshold: 0\n');
+  dg = await startTestDuckgate(db.url, {
+    rules: [rules],
+    mirror: { slotName: slot, publicationName: slot, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 },
+    // read-your-writes: allow the mirror a generous time to catch up on this busy machine
+    analytics: { freshnessWaitMs: 5_000 },
+    duckdb: { threads: 1, connections: 2 },
+  });
+  const mirror = dg.dg.mirror!;
+  const deadline = Date.now() + 40_000;
+  for (;;) {
+    const ready = mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null).map((t) => t.name);
+    if (DEMO_TABLES.every((t) => ready.includes(t))) break;
+    if (Date.now() > deadline) throw new Error(`mirror not ready: ${JSON.stringify(mirror.tables().map((t) => [t.name, t.state]))}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}, 90_000);
+
+afterAll(async () => {
+  for (const c of clients) await c.end().catch(() => undefined);
+  await dg?.close();
+  if (db) {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]).catch(() => undefined);
+    await c.end();
+    await db.drop();
+    const admin = new pg.Client({ connectionString: testPostgres().url });
+    await admin.connect();
+    for (const r of Object.values(roles)) await admin.query(`DROP ROLE IF EXISTS ${r}`).catch(() => undefined);
+    await admin.end();
+  }
+  if (rulesDir) await rm(rulesDir, { recursive: true, force: true });
+});
+
+async function connect(via: 'duckgate' | 'postgres', user = 'postgres'): Promise<pg.Client> {
+  const u = new URL(via === 'duckgate' ? dg.url : db.url);
+  const c = new pg.Client({ host: u.hostname, port: Number(u.port), user, database: db.name, password: user === 'postgres' ? 'postgres' : undefined });
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+/** duckgate_queries_total summed over the labels given. */
+async function queries(labels: { engine?: string; reason?: string }): Promise<number> {
+  const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
+  return m.values
+    .filter((v) => (labels.engine === undefined || v.labels['engine'] === labels.engine) && (labels.reason === undefined || v.labels['reason'] === labels.reason))
+    .reduce((a, v) => a + v.value, 0);
+}
+
+/** Runs fn and returns its result with the number of statements duckgate answered on DuckDB meanwhile. */
+async function onDuck<T>(fn: () => Promise<T>): Promise<{ value: T; duckdb: number }> {
+  const before = await queries({ engine: 'duckdb' });
+  const value = await fn();
+  return { value, duckdb: (await queries({ engine: 'duckdb' })) - before };
+}
+
+/** The error a query raises (code + message + the rest Postgres says), or null. */
+async function errorOf(c: pg.Client, sql: string): Promise<Record<string, unknown> | null> {
+  try {
+    await c.query(sql);
+    return null;
+  } catch (e) {
+    const x = e as pg.DatabaseError;
+    return { code: x.code, message: x.message, severity: x.severity, detail: x.detail, hint: x.hint };
+  }
+}
+
+describe('analytical path gates', () => {
+  it('read-your-writes: an aggregate right after the session\'s own INSERT includes the new row', async () => {
+    const c = await connect('duckgate');
+    const engines: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const before = (await c.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]!.n;
+      const ins = await c.query<{ id: string }>(
+        "INSERT INTO events (user_id, event_type, occurred_at, session_id) VALUES (1, 'gate_rw', timestamptz '2024-12-31 23:00:00+00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11') RETURNING id",
+      );
+      const id = ins.rows[0]!.id;
+      const { value, duckdb } = await onDuck(() =>
+        c.query<{ n: string; m: string; mine: string }>("SELECT count(*) AS n, max(id) AS m, count(*) FILTER (WHERE event_type = 'gate_rw') AS mine FROM events"),
+      );
+      engines.push(duckdb === 1 ? 'duckdb' : 'postgres');
+      expect(BigInt(value.rows[0]!.n)).toBe(BigInt(before) + 1n);
+      expect(value.rows[0]!.m).toBe(id);
+      expect(Number(value.rows[0]!.mine)).toBe(i + 1);
+    }
+    // either engine is correct; say which answered
+    console.log(`read-your-writes answered on: ${engines.join(', ')}`);
+  });
+
+  it('a user without SELECT on a table gets exactly Postgres\'s permission error; its granted table still works', async () => {
+    const viaDg = await connect('duckgate', roles.none);
+    const direct = await connect('postgres', roles.none);
+    for (const sql of ['SELECT count(*) FROM users', 'SELECT country, count(*) FROM users GROUP BY country ORDER BY country', 'SELECT p.status, count(*) FROM projects p JOIN users u ON u.id = p.user_id GROUP BY 1 ORDER BY 1']) {
+      const { value: got, duckdb } = await onDuck(() => errorOf(viaDg, sql));
+      const want = await errorOf(direct, sql);
+      expect(want?.code, sql).toBe('42501');
+      expect(got, sql).toEqual(want);
+      expect(duckdb, sql).toBe(0);
+    }
+    const ok = 'SELECT status, count(*), avg(crawl_depth) FROM projects GROUP BY status ORDER BY status';
+    const { value, duckdb } = await onDuck(() => viaDg.query(ok));
+    expect(value.rows).toEqual((await direct.query(ok)).rows);
+    expect(duckdb).toBe(1);
+  });
+
+  it('a user with SELECT on some columns: those columns answer (from DuckDB), another column gets Postgres\'s 42501', async () => {
+    const viaDg = await connect('duckgate', roles.cols);
+    const direct = await connect('postgres', roles.cols);
+    const granted = "SELECT CAST(date_trunc('month', archive_date) AS date) AS m, count(id), sum(length) FROM cdx_records GROUP BY 1 ORDER BY 1";
+    const g = await onDuck(() => viaDg.query(granted));
+    expect(g.value.rows).toEqual((await direct.query(granted)).rows);
+    expect(g.value.rows.length).toBeGreaterThan(0);
+    expect(g.duckdb).toBe(1);
+    for (const sql of ['SELECT mimetype, count(*) FROM cdx_records GROUP BY 1 ORDER BY 1', 'SELECT archive_date, max(original) FROM cdx_records GROUP BY 1 ORDER BY 1']) {
+      const { value: got, duckdb } = await onDuck(() => errorOf(viaDg, sql));
+      const want = await errorOf(direct, sql);
+      expect(want?.code, sql).toBe('42501');
+      expect(got, sql).toEqual(want);
+      expect(duckdb, sql).toBe(0);
+    }
+    // count(*) needs no particular column: whatever Postgres says, duckgate says
+    const star = 'SELECT count(*) FROM cdx_records';
+    const s = await onDuck(() => errorOf(viaDg, star));
+    expect(s.value).toEqual(await errorOf(direct, star));
+  });
+
+  it('a user under a row-level security policy gets exactly Postgres\'s rows (their rows only), never from DuckDB', async () => {
+    const viaDg = await connect('duckgate', roles.rls);
+    const direct = await connect('postgres', roles.rls);
+    const sql = 'SELECT user_id, count(*), min(occurred_at), max(id) FROM events GROUP BY user_id ORDER BY user_id';
+    const { value, duckdb } = await onDuck(() => viaDg.query(sql));
+    const want = await direct.query(sql);
+    expect(value.rows).toEqual(want.rows);
+    expect(value.rows.length).toBeGreaterThan(0);
+    expect(value.rows.every((r) => Number(r.user_id) <= 3)).toBe(true);
+    expect(duckdb).toBe(0);
+    // the owner (superuser, not subject to the policy) sees every user, from DuckDB
+    const owner = await connect('duckgate');
+    const all = await onDuck(() => owner.query(sql));
+    expect(all.value.rows.length).toBeGreaterThan(value.rows.length);
+  });
+
+  it('SET duckgate.route = postgres sends an analytical statement to Postgres; auto brings it back', async () => {
+    const c = await connect('duckgate');
+    const sql = 'SELECT status_code, count(*), avg(fetch_ms) FROM scrape_pages GROUP BY status_code ORDER BY status_code';
+    const first = await onDuck(() => c.query(sql));
+    expect(first.duckdb).toBe(1);
+    await c.query('SET duckgate.route = postgres');
+    expect((await c.query('SHOW duckgate.route')).rows).toEqual([{ 'duckgate.route': 'postgres' }]);
+    const before = await queries({ engine: 'postgres', reason: 'session_setting' });
+    const forced = await onDuck(() => c.query(sql));
+    expect(forced.duckdb).toBe(0);
+    expect((await queries({ engine: 'postgres', reason: 'session_setting' })) - before).toBe(1);
+    expect(forced.value.rows).toEqual(first.value.rows);
+    await c.query('SET duckgate.route = auto');
+    expect((await onDuck(() => c.query(sql))).duckdb).toBe(1);
+  });
+
+  it('the explain hint returns the route without running the statement', async () => {
+    const c = await connect('duckgate');
+    const r = await c.query('/* duckgate: explain */ SELECT tld, count(*) FROM domains GROUP BY tld ORDER BY tld');
+    expect(r.fields.map((f) => f.name)).toEqual(['engine', 'reason', 'detail', 'tables', 'mirror_lag_ms', 'mirror_lsn', 'fingerprint']);
+    expect(r.rows[0]).toMatchObject({ engine: 'duckdb', reason: 'analytical', tables: 'public.domains' });
+    expect(r.rows[0]!.mirror_lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    const w = await c.query("/* duckgate: explain */ DELETE FROM domains WHERE tld = 'com'");
+    expect(w.rows[0]).toMatchObject({ engine: 'postgres', reason: 'write' });
+    // not run: the rows are still there
+    expect(Number((await c.query("SELECT count(*) AS n FROM domains WHERE tld = 'com'")).rows[0]!.n)).toBeGreaterThan(0);
+    const t = await c.query('/* duckgate: explain */ SELECT count(*) FROM pg_class');
+    expect(t.rows[0]).toMatchObject({ engine: 'postgres' });
+  });
+
+  it('a statement inside BEGIN goes to Postgres (and sees the transaction\'s own uncommitted row)', async () => {
+    const c = await connect('duckgate');
+    await c.query('BEGIN');
+    await c.query("INSERT INTO domains (id, name, tld, first_seen) VALUES (900001, 'gate-tx.test', 'test', date '2024-01-01')");
+    const before = await queries({ engine: 'postgres', reason: 'in_transaction' });
+    const { value, duckdb } = await onDuck(() => c.query("SELECT tld, count(*) AS n FROM domains WHERE tld = 'test' GROUP BY tld"));
+    expect(duckdb).toBe(0);
+    expect((await queries({ engine: 'postgres', reason: 'in_transaction' })) - before).toBe(1);
+    expect(value.rows).toEqual([{ tld: 'test', n: '1' }]);
+    await c.query('ROLLBACK');
+  });
+
+  it('a DuckDB failure falls back to Postgres with no client-visible error', async () => {
+    // Back-references are valid in Postgres's regular expressions but not in RE2 (DuckDB): the engine
+    // translates the statement, DuckDB fails on it, and Postgres answers instead.
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    const sqls = [
+      // the pattern is a constant: DuckDB fails while preparing
+      "SELECT depth, count(*) FROM scrape_pages WHERE url ~ '(w)\\1' GROUP BY depth ORDER BY depth",
+      // the pattern depends on the row: DuckDB fails while executing
+      "SELECT depth, count(*) FROM scrape_pages WHERE url ~ (substr(url, 1, 0) || '(w)\\1') GROUP BY depth ORDER BY depth",
+    ];
+    for (const sql of sqls) {
+      const fallbacks = await queries({ engine: 'postgres', reason: 'fallback' });
+      const { value, duckdb } = await onDuck(() => viaDg.query(sql));
+      expect(value.rows, sql).toEqual((await direct.query(sql)).rows);
+      expect(value.rows.length, sql).toBeGreaterThan(0);
+      expect(duckdb, sql).toBe(0);
+      expect((await queries({ engine: 'postgres', reason: 'fallback' })) - fallbacks, sql).toBe(1);
+      // the same shape again, in the extended protocol: remembered as failed, straight to Postgres
+      const again = await viaDg.query({ text: sql, values: [] });
+      expect(again.rows, sql).toEqual(value.rows);
+    }
+  });
+});
