@@ -3,7 +3,7 @@
 // carry on. Upstream failures come back as Postgres itself reports them (57P01, 08006).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -291,6 +291,51 @@ describe('failures mid-session', () => {
     await ended;
     await waitFor(() => dg.dg.proxy.connectionCount === 1, 'the session to be closed (only the bystander left)');
     await othersStillServed();
+  });
+
+  it('the upstream connection lost without a word (network cut): 08006 naming the upstream, and closed', async () => {
+    // A plain TCP forwarder between duckgate and the real PostgreSQL, so the test can cut the wire the way
+    // a network failure or a crashed server would: no FATAL from Postgres, the socket just goes.
+    const upstream = new URL(db.url);
+    const pipes = new Set<Socket>();
+    const forwarder = createServer((inbound) => {
+      const outbound = netConnect({ host: upstream.hostname, port: Number(upstream.port) });
+      for (const s of [inbound, outbound]) {
+        pipes.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => (inbound.destroy(), outbound.destroy()));
+      }
+      inbound.pipe(outbound);
+      outbound.pipe(inbound);
+    });
+    await new Promise<void>((resolve) => forwarder.listen(0, '127.0.0.1', resolve));
+    const fport = (forwarder.address() as { port: number }).port;
+    const u = new URL(db.url);
+    u.port = String(fport);
+    const cut = await startTestDuckgate(u.toString());
+    try {
+      const c = new pg.Client({ connectionString: cut.url, application_name: 'dg_cut' });
+      c.on('error', () => undefined);
+      await c.connect();
+      expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+      const sleeping = c.query('SELECT pg_sleep(30)').then(
+        () => null,
+        (e: pg.DatabaseError) => e,
+      );
+      await waitFor(
+        async () => (await direct(async (d) => (await d.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'dg_cut' AND state = 'active'")).rows[0].n)) === 1,
+        'pg_sleep to run',
+      );
+      for (const s of pipes) s.destroy();
+      const err = await sleeping;
+      expect(err?.code).toBe('08006');
+      expect(err?.message).toBe(`connection to upstream server at 127.0.0.1:${fport} was lost`);
+      await waitFor(() => cut.dg.proxy.connectionCount === 0, 'the session to close');
+      await othersStillServed();
+    } finally {
+      await cut.close();
+      await new Promise((r) => forwarder.close(r));
+    }
   });
 
   it('an unreachable upstream: 08006 naming the upstream address, not a hang', async () => {
