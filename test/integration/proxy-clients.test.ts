@@ -338,6 +338,54 @@ describe('pg (node-postgres)', () => {
     });
   });
 
+  it('NoticeResponse and ParameterStatus are relayed', async () => {
+    await withPg(async (c) => {
+      const notices: Array<{ message?: string; severity?: string; code?: string }> = [];
+      c.on('notice', (n) => notices.push({ message: n.message, severity: n.severity, code: n.code }));
+      await c.query("DO $$ BEGIN RAISE NOTICE 'hello %', 42; RAISE WARNING 'careful' USING ERRCODE = '01000'; END $$");
+      expect(notices).toEqual([
+        { message: 'hello 42', severity: 'NOTICE', code: '00000' },
+        { message: 'careful', severity: 'WARNING', code: '01000' },
+      ]);
+    });
+    const w = await WireClient.connect(dg.host, dg.port, { user: 'postgres', database: db.name });
+    try {
+      const reply = await w.roundtrip([serialize.query("SET application_name = 'dg_ps'; SET TimeZone = 'Asia/Tokyo'")]);
+      const params = reply.filter((m) => m.type === 'S').map((m) => m.body.toString().split('\0').slice(0, 2));
+      expect(params).toEqual([
+        ['application_name', 'dg_ps'],
+        ['TimeZone', 'Asia/Tokyo'],
+      ]);
+    } finally {
+      w.close();
+    }
+  });
+
+  it('Execute with a row limit (PortalSuspended) inside a transaction', async () => {
+    await withPg(async (c) => {
+      await c.query('BEGIN');
+      // pg fetches `rows` at a time: Execute(max 3) → PortalSuspended → Execute again, on the same portal
+      const r = await c.query({ text: 'SELECT g FROM generate_series(1, 10) g', rows: 3 } as pg.QueryConfig);
+      expect(r.rows.map((x) => x.g)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect((await c.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 100 }]);
+      await c.query('COMMIT');
+    });
+    // and raw, the exact messages: 2 rows then PortalSuspended, then the rest and CommandComplete
+    const w = await WireClient.connect(dg.host, dg.port, { user: 'postgres', database: db.name });
+    try {
+      const msgs = await w.roundtrip([
+        serialize.parse({ text: 'SELECT g FROM generate_series(1, 3) g' }),
+        serialize.bind({}),
+        serialize.execute({ rows: 2 }),
+        serialize.execute({ rows: 0 }),
+        serialize.sync(),
+      ]);
+      expect(msgs.map((m) => m.type).join('')).toBe('12DDsDCZ');
+    } finally {
+      w.close();
+    }
+  });
+
   it('pipeline mode: many queries in flight on one connection', async () => {
     await withPg(
       async (c) => {
