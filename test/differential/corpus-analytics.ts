@@ -18,6 +18,8 @@ export interface AnalyticsCase {
   expect: Where;
   /** for 'postgres': why duckgate does not (yet) answer it from DuckDB */
   why?: string;
+  /** text parameter values: the statement then runs in the extended protocol only */
+  params?: string[];
 }
 
 const cases: AnalyticsCase[] = [];
@@ -345,5 +347,23 @@ d('active users by country', 'SELECT country, count(*) FILTER (WHERE is_active) 
 d('content word counts by project', 'SELECT project_id, sum(word_count) AS words, avg(link_count) AS links, sum(image_count) AS images FROM content_analytics GROUP BY project_id ORDER BY project_id');
 d('revisit ratio per domain (int math)', 'SELECT domain_id, 100 * count(*) FILTER (WHERE is_revisit) / count(*) AS pct FROM cdx_records GROUP BY domain_id HAVING count(*) >= 3 ORDER BY domain_id');
 p('seed with to_char month label', "SELECT to_char(date_trunc('month', occurred_at), 'Mon YYYY') AS label, count(*) FROM events GROUP BY date_trunc('month', occurred_at) ORDER BY date_trunc('month', occurred_at)", 'to_char is not translated');
+
+// ---- parameters (extended protocol only), typed by Postgres's ParameterDescription -----------------------
+group('params');
+const dp = (name: string, sql: string, params: string[]): void => {
+  cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params });
+};
+dp('int range', 'SELECT status_code, count(*) FROM scrape_pages WHERE fetch_ms > $1 GROUP BY 1 ORDER BY 1', ['150']);
+dp('date range', "SELECT CAST(date_trunc('month', archive_date) AS date) AS m, count(*) FROM cdx_records WHERE archive_date >= $1 AND archive_date < $2 GROUP BY 1 ORDER BY 1", ['2024-01-01', '2024-07-01']);
+dp('timestamptz range', "SELECT date_trunc('day', occurred_at) AS d, count(*) FROM events WHERE occurred_at >= $1 GROUP BY 1 ORDER BY 1", ['2024-12-01 00:00:00+00']);
+dp('text LIKE pattern', 'SELECT mimetype, count(*), sum(length) FROM cdx_records WHERE mimetype LIKE $1 GROUP BY 1 ORDER BY 1', ['text/%']);
+dp('range and limit', 'SELECT project_id, count(*) FROM scrape_pages WHERE depth <= $1 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2', ['2', '5']);
+cases.push({
+  name: 'params: equality filter (cost unknown with parameters)',
+  sql: 'SELECT depth, count(*) FROM scrape_pages WHERE project_id = $1 GROUP BY 1 ORDER BY 1',
+  expect: 'postgres',
+  why: 'an aggregate filtered by col = $1 needs a cost estimate, which EXPLAIN cannot give without the values',
+  params: ['1'],
+});
 
 export const analyticsCorpus: readonly AnalyticsCase[] = cases;
