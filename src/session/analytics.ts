@@ -540,6 +540,21 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     if (!(e instanceof DuckdbEngineError && e.kind === 'refused')) opts.reportFailure(r.fingerprint, e);
     return relayRest(e instanceof DuckdbEngineError && e.kind === 'refused' ? 'unsupported_syntax' : 'fallback', (e as Error).message);
   }
+  // The first chunk is fetched before anything is written: a failure up to here still goes to Postgres,
+  // which then answers (or raises its own error) exactly as it would have.
+  let firstChunk: { data: Buffer; done: boolean };
+  try {
+    firstChunk = await cursor.next(2048);
+  } catch (e) {
+    cursor.close();
+    if (e instanceof DuckdbEngineError && e.kind === 'canceled') {
+      const p = prefix();
+      await port.write(Buffer.concat([...(p ? [p] : []), be.errorResponse(new PgError('57014', 'canceling statement due to user request')), be.readyForQuery(port.txStatus)]));
+      return;
+    }
+    opts.reportFailure(r.fingerprint, e);
+    return relayRest('fallback', (e as Error).message);
+  }
   // From here on the client sees DuckDB's answer.
   count('duckdb', r.reason);
   const head: Buffer[] = [];
@@ -548,20 +563,22 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (!job.simple) head.push(be.bindComplete());
   if (job.simple || job.describePortal) head.push(be.rowDescription(fields.map((f, i) => ({ ...f, format: pgFields[i]!.format }))));
   try {
-    let first = true;
+    let chunk = firstChunk;
+    let parts = [...head, chunk.data];
     for (;;) {
-      const { data, done } = await cursor.next(2048);
-      const parts = first ? [...head, data] : [data];
-      first = false;
-      if (done) {
+      if (chunk.done) {
         parts.push(be.commandComplete(`SELECT ${cursor.rowCount}`), be.readyForQuery(port.txStatus));
         await port.write(Buffer.concat(parts));
         break;
       }
       await port.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      chunk = await cursor.next(2048);
+      parts = [chunk.data];
     }
     metrics.duckdbStatementSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   } catch (e) {
+    // Rows were already sent: the statement cannot move to Postgres any more, so it ends in an error,
+    // as a Postgres statement failing mid-result would.
     cursor.close();
     const canceled = e instanceof DuckdbEngineError && e.kind === 'canceled';
     const timeout = e instanceof DuckdbEngineError && e.kind === 'timeout';
