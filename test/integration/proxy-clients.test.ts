@@ -386,6 +386,23 @@ describe('pg (node-postgres)', () => {
     }
   });
 
+  it('many concurrent sessions each get their own upstream backend and their own cancel key', async () => {
+    const n = 30;
+    const clients = Array.from({ length: n }, () => new pg.Client({ connectionString: dg.url }));
+    await Promise.all(clients.map((c) => c.connect()));
+    try {
+      const pids = await Promise.all(clients.map(async (c, i) => (await c.query('SELECT pg_backend_pid() AS pid, $1::int AS i', [i])).rows[0]));
+      expect(pids.map((r) => r.i)).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(new Set(pids.map((r) => r.pid)).size).toBe(n);
+      const keys = clients.map((c) => (c as unknown as { processID: number }).processID);
+      expect(new Set(keys).size).toBe(n);
+      // duckgate hands out its own keys, not the upstream pids
+      expect(keys.some((k, i) => k === pids[i]!.pid)).toBe(false);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
   it('pipeline mode: many queries in flight on one connection', async () => {
     await withPg(
       async (c) => {
