@@ -28,11 +28,21 @@ export const queriesTotal = new client.Counter({
   labelNames: ['engine', 'reason'] as const,
   registers: [registry],
 });
+/**
+ * Relay byte counts are plain numbers on the hot path (a prom-client inc() per chunk costs more than the
+ * chunk's own bookkeeping); the counter reads them when scraped.
+ */
+export const relayed = { toUpstream: 0, toClient: 0 };
 export const bytesRelayed = new client.Counter({
   name: 'duckgate_bytes_relayed_total',
   help: 'Bytes relayed between client and upstream',
   labelNames: ['direction'] as const,
   registers: [registry],
+  collect() {
+    this.reset();
+    this.inc({ direction: 'to_upstream' }, relayed.toUpstream);
+    this.inc({ direction: 'to_client' }, relayed.toClient);
+  },
 });
 export const upstreamConnectErrors = new client.Counter({
   name: 'duckgate_upstream_connect_errors_total',
