@@ -16,7 +16,7 @@
 // embedded PostgreSQL 15 kept in /tmp (bench/lib/analytics-pg.ts). One database per row count
 // (duckgate_bench_1m, …), rebuilt unless --keep finds it complete. Writes bench/results/analytics.json.
 import { existsSync } from 'node:fs';
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,15 @@ interface Summary {
   flagged: string[];
 }
 
+async function readEarlierSizes(file: string): Promise<Array<{ rows: number }>> {
+  try {
+    const prev = JSON.parse(await readFile(file, 'utf8')) as { sizes?: Array<{ rows: number; command?: string }> };
+    return (prev.sizes ?? []).filter((x) => typeof x.rows === 'number' && typeof x.command === 'string');
+  } catch {
+    return [];
+  }
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -120,17 +129,28 @@ async function main(): Promise<void> {
     await cleanup();
   }
 
-  const out = {
-    generatedAt: new Date().toISOString(),
-    command: `npm run bench:analytics -- ${process.argv.slice(2).join(' ')}`.trim(),
-    repeat,
-    postgres: pgVersion,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-    targets: { medianSpeedupAt10M: 20, maxRatioToInProcessDuckdb: 1.2 },
-    sizes: results,
-  };
+  const generatedAt = new Date().toISOString();
+  const command = `npm run bench:analytics -- ${process.argv.slice(2).join(' ')}`.trim();
+  const stamped = results.map((r) => ({ ...r, generatedAt, command, repeat, postgres: pgVersion }));
   await mkdir(RESULTS, { recursive: true });
   const file = join(RESULTS, 'analytics.json');
+  // Sizes measured by earlier runs are kept (each carries its own command and date): building 10M rows
+  // takes long enough that 1M and 10M are often measured in separate runs. --only runs are partial and
+  // replace nothing.
+  const earlier = only ? [] : await readEarlierSizes(file);
+  const sizesOut = [...earlier.filter((e) => !stamped.some((r) => r.rows === e.rows)), ...stamped].sort((a, b) => a.rows - b.rows);
+  const out = {
+    generatedAt,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    targets: { medianSpeedupAt10M: 20, maxRatioToInProcessDuckdb: 1.2 },
+    sizes: sizesOut,
+  };
+  if (only) {
+    const partial = join(RESULTS, 'analytics-partial.json');
+    await writeFile(partial, JSON.stringify(out, null, 2) + '\n');
+    console.log(`\nwrote ${partial} (--only: bench/results/analytics.json left as it was)`);
+    return;
+  }
   await writeFile(file, JSON.stringify(out, null, 2) + '\n');
   console.log(`\nwrote ${file}`);
 }
