@@ -190,7 +190,23 @@ function planQuery(sql: string, unit: Frame[], port: SessionPort, opts: Analytic
  * Extended protocol: only the plain shape [Parse] Bind [Describe] Execute(no row limit) Sync, with text
  * parameters, is answered by DuckDB; everything else is relayed.
  */
+/** The statement name a Bind refers to (its second string), without decoding the rest. */
+function bindStatementName(body: Buffer): string | null {
+  const a = body.indexOf(0);
+  if (a < 0) return null;
+  const b = body.indexOf(0, a + 1);
+  return b < 0 ? null : body.toString('utf8', a + 1, b);
+}
+
 function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions): Plan {
+  // Cheap exit first, as for simple queries: most batches name no mirrored table.
+  if (!opts.mirror.view()) return null;
+  const head = unit[0]!;
+  if (head.type === F.bind) {
+    const name = bindStatementName(head.body);
+    const text = name === null ? null : port.preparedSql(name);
+    if (text === null || !mentionsMirroredTable(text, opts.mirror.view()!)) return null;
+  }
   let i = 0;
   let parse: ReturnType<typeof decodeParse> | null = null;
   if (unit[i]?.type === F.parse) parse = decodeParse(unit[i++]!.body);
