@@ -6,9 +6,10 @@
 # ---- build: full dependency tree (TypeScript), compile to dist/, then drop the dev dependencies ----
 FROM node:20-slim AS build
 WORKDIR /app
-# Lockfile first: the npm ci layer is reused until the dependencies change.
+# Lockfile first: the install layer is reused until the dependencies change. `npm install`, not `npm ci`:
+# the lock lists only the Linux builds of DuckDB's optional platform packages (see README).
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
