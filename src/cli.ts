@@ -43,8 +43,8 @@ Options (each also read from the environment and the config file; flags win):
   --data-dir DIR    state: Parquet lake, DuckDB, embedded PostgreSQL (default ./.duckgate)
                                                                            [DUCKGATE_DATA_DIR]
   --config FILE     YAML config file (see duckgate.example.yaml)            [DUCKGATE_CONFIG]
-  --redis URL       Redis for the shared result cache (default: in-process only)
-                                                                           [DUCKGATE_REDIS]
+  --redis URL       Redis for the shared result cache (accepted; the result cache is
+                    not built yet, so nothing uses it)                     [DUCKGATE_REDIS]
   -h, --help        this text
   -V, --version     the version
 

@@ -45,7 +45,7 @@ export const schema = {
     env: 'DUCKGATE_DATA_DIR',
     flag: 'data-dir',
   }),
-  redis: opt('string?', null, 'Redis URL for the shared (L2) result cache; unset: in-process cache only.', { env: 'DUCKGATE_REDIS', flag: 'redis' }),
+  redis: opt('string?', null, 'Redis URL for the shared (L2) result cache. Accepted so deployments can set it now; the result cache itself is not built yet, so it is not used.', { env: 'DUCKGATE_REDIS', flag: 'redis' }),
   rules: opt('string[]', [], 'Extra rules files (YAML) read after the shipped rules/default.yaml.'),
   tls: {
     cert: opt('string?', null, 'PEM certificate offered to clients that send SSLRequest; unset: SSL is refused with N.', { env: 'DUCKGATE_TLS_CERT' }),
