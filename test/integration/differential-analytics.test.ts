@@ -31,7 +31,10 @@ beforeAll(async () => {
   // does not decide) run on DuckDB too, so the corpus compares them as well.
   rulesDir = await mkdtemp(join(tmpdir(), 'duckgate-rules-'));
   const rules = join(rulesDir, 'rules.yaml');
-  await writeFile(rules, 'routing:\n  cost_threshold: 0\n');
+  // cost_threshold 0: scans reach DuckDB too. max_lag 1h: the data is static once the mirror is ready,
+  // so a mirror briefly behind other databases' WAL on a loaded machine must not move statements to
+  // Postgres here (freshness itself is tested in analytics-gates.test.ts).
+  await writeFile(rules, 'routing:\n  cost_threshold: 0\n  max_lag: 1h\n');
   dg = await startTestDuckgate(db.url, {
     rules: [rules],
     mirror: { slotName: slot, publicationName: slot, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 },
@@ -58,6 +61,16 @@ afterAll(async () => {
   }
   if (rulesDir) await rm(rulesDir, { recursive: true, force: true });
 });
+
+/** Every engine/reason counter, to name the reason a statement went where it did. */
+async function routeCounts(): Promise<Map<string, number>> {
+  const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
+  return new Map(m.values.map((v) => [`${v.labels['engine']}/${v.labels['reason']}`, v.value]));
+}
+
+function changed(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after].filter(([k, v]) => v !== (before.get(k) ?? 0)).map(([k]) => k).join(', ') || 'nothing counted';
+}
 
 async function duckdbCount(): Promise<number> {
   const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
@@ -205,14 +218,16 @@ describe('differential: analytics corpus', () => {
         for (const mode of modesOf(k)) {
           const c: Case = { name: k.name, steps: [stepFor(k, mode)] };
           const before = await duckdbCount();
+          const reasonsBefore = await routeCounts();
           const got = (await record(b, [c])).get(k.name)![0]!;
           const ran = (await duckdbCount()) - before;
+          const reasons = changed(reasonsBefore, await routeCounts());
           const want = (await record(a, [c])).get(k.name)![0]!;
           executions++;
           if (ran === 1) onDuck++;
           if (!want.some((m) => m.startsWith('T '))) problems.push(`${k.name} [${mode}]: Postgres gave no rows description: ${want.map(explain).join(' | ').slice(0, 300)}`);
           const where = ran === 1 ? 'duckdb' : 'postgres';
-          if (where !== k.expect) problems.push(`${k.name} [${mode}]: expected on ${k.expect}, ran on ${where} (explain: ${route})`);
+          if (where !== k.expect) problems.push(`${k.name} [${mode}]: expected on ${k.expect}, ran on ${where} as ${reasons} (explain: ${route})`);
           const diff = compareStep(k.sql, want, got);
           if (diff) problems.push(`${k.name} [${mode}] on ${where}: ${diff}`);
         }
