@@ -184,7 +184,12 @@ d('row_number per project', 'SELECT id, project_id, row_number() OVER (PARTITION
 d('rank by fetch time', 'SELECT id, status_code, rank() OVER (PARTITION BY status_code ORDER BY fetch_ms DESC, id) FROM scrape_pages ORDER BY id');
 d('dense_rank by length', 'SELECT id, dense_rank() OVER (ORDER BY length DESC) AS r FROM cdx_records ORDER BY id LIMIT 100');
 d('running count over months', "SELECT m, n, count(*) OVER (ORDER BY m) AS k, max(n) OVER (ORDER BY m) AS peak FROM (SELECT date_trunc('month', archive_date) AS m, count(*) AS n FROM cdx_records GROUP BY 1) t ORDER BY m");
-p('running total over months', "SELECT m, n, sum(n) OVER (ORDER BY m) AS running FROM (SELECT date_trunc('month', archive_date) AS m, count(*) AS n FROM cdx_records GROUP BY 1) t ORDER BY m", 'window sum(int8) is numeric in Postgres, HUGEINT in DuckDB: refused by the type alignment');
+d('running total over months', "SELECT m, n, sum(n) OVER (ORDER BY m) AS running FROM (SELECT date_trunc('month', archive_date) AS m, count(*) AS n FROM cdx_records GROUP BY 1) t ORDER BY m");
+d('running total of int8 per domain', 'SELECT id, domain_id, sum(length) OVER (PARTITION BY domain_id ORDER BY id) AS running FROM cdx_records ORDER BY id LIMIT 200');
+d('month over month with a CTE sum', "WITH monthly AS (SELECT date_trunc('month', captured_at) AS month, count(*) AS captures, sum(length) AS bytes FROM cdx_records GROUP BY 1) SELECT month, captures, captures - lag(captures) OVER (ORDER BY month) AS change, bytes, bytes - lag(bytes) OVER (ORDER BY month) AS byte_change FROM monthly ORDER BY month");
+d('integer arithmetic over sum(int8)', 'SELECT domain_id, sum(length) * 2 - min(length), abs(-sum(warc_offset)), greatest(sum(length), 0) FROM cdx_records GROUP BY domain_id ORDER BY domain_id LIMIT 40');
+d('coalesce of an empty sum(int8)', 'SELECT coalesce(sum(length), 0), coalesce(sum(length), -1) + 1 FROM cdx_records WHERE length < 0');
+p('CTE sum(int8) divided', 'WITH m AS (SELECT domain_id, sum(length) AS b FROM cdx_records GROUP BY 1) SELECT domain_id, b / 2 FROM m ORDER BY 1 LIMIT 20', 'a division over a CTE column that may be sum(int8): numeric division in Postgres, integer division in DuckDB');
 d('lag/lead monthly', "SELECT m, n, lag(n) OVER (ORDER BY m) AS prev, lead(n, 1) OVER (ORDER BY m) AS next FROM (SELECT CAST(date_trunc('month', scraped_at) AS date) AS m, count(*) AS n FROM scrape_pages GROUP BY 1) t ORDER BY m");
 d('ntile', 'SELECT id, ntile(4) OVER (ORDER BY fetch_ms, id) AS q FROM scrape_pages ORDER BY id');
 d('first_value/last_value', 'SELECT id, first_value(status_code) OVER (PARTITION BY project_id ORDER BY id) AS f, last_value(id) OVER (PARTITION BY project_id ORDER BY id) AS l FROM scrape_pages ORDER BY id LIMIT 80');
@@ -208,7 +213,7 @@ d('cte then filter', 'WITH per_domain AS (SELECT domain_id, count(*) AS n FROM c
 d('two ctes joined', 'WITH a AS (SELECT project_id, count(*) AS pages FROM scrape_pages GROUP BY project_id), b AS (SELECT project_id, count(*) AS caps FROM cdx_records GROUP BY project_id) SELECT a.project_id, a.pages, b.caps FROM a JOIN b ON a.project_id = b.project_id ORDER BY a.project_id');
 d('cte with column names', 'WITH t(day, n) AS (SELECT archive_date, count(*) FROM cdx_records GROUP BY archive_date) SELECT max(n), min(day), max(day) FROM t');
 d('cte referenced twice', 'WITH s AS (SELECT status_code, count(*) AS n FROM scrape_pages GROUP BY status_code) SELECT s1.status_code, s1.n, (SELECT max(n) FROM s) AS top FROM s s1 ORDER BY s1.status_code');
-p('sum(int8) in a scalar subquery', 'WITH s AS (SELECT status_code, count(*) AS n FROM scrape_pages GROUP BY status_code) SELECT s1.status_code, (SELECT sum(n) FROM s) AS total FROM s s1 ORDER BY s1.status_code', 'sum(int8) below the top level is numeric in Postgres, HUGEINT in DuckDB');
+d('sum(int8) in a scalar subquery', 'WITH s AS (SELECT status_code, count(*) AS n FROM scrape_pages GROUP BY status_code) SELECT s1.status_code, (SELECT sum(n) FROM s) AS total FROM s s1 ORDER BY s1.status_code');
 d('subquery in FROM', 'SELECT bucket, count(*) FROM (SELECT width / 1000 AS bucket FROM (SELECT length AS width FROM cdx_records) x) y GROUP BY bucket ORDER BY bucket');
 d('scalar subquery', 'SELECT tld, count(*), (SELECT count(*) FROM domains) AS total FROM domains GROUP BY tld ORDER BY tld');
 d('IN subquery', "SELECT count(*) FROM scrape_pages WHERE project_id IN (SELECT id FROM projects WHERE status = 'active')");
@@ -309,7 +314,11 @@ p('enum column', 'SELECT plan, count(*) FROM users GROUP BY plan ORDER BY plan',
 p('SELECT * top level', 'SELECT * FROM domains ORDER BY id LIMIT 10', 'SELECT * at top level is refused');
 p('numeric division', 'SELECT page_id, quality_score / 3 FROM content_analytics ORDER BY page_id LIMIT 10', 'numeric / numeric has a data-dependent scale');
 p('sum(int8) divided', 'SELECT sum(length) / count(*) FROM cdx_records', 'division of sum(int8), numeric in Postgres');
-p('round of avg', 'SELECT round(avg(fetch_ms), 2) FROM scrape_pages', 'round(avg()) is not translated');
+d('round of avg', 'SELECT round(avg(fetch_ms), 2) FROM scrape_pages');
+d('round of avg grouped', 'SELECT status_code, round(avg(fetch_ms), 0) AS a0, round(avg(length), 3) AS a3, round(avg(content_length), 20) AS a20 FROM scrape_pages LEFT JOIN cdx_records ON cdx_records.id = scrape_pages.id GROUP BY status_code ORDER BY status_code');
+d('round of avg numeric', 'SELECT language, round(avg(quality_score), 1), round(avg(quality_score), 4) FROM content_analytics GROUP BY language ORDER BY language NULLS FIRST');
+d('round with more digits than the scale', 'SELECT page_id, round(quality_score, 3), round(quality_score, 0), round(word_count, 2) FROM content_analytics ORDER BY page_id LIMIT 50');
+p('round below the top level', 'SELECT sum(r) FROM (SELECT round(fetch_ms, 2) AS r FROM scrape_pages) s', 'round(x, n) below the top level: its scale in DuckDB is not Postgres\'s');
 p('cast to text', 'SELECT id, status_code::text FROM scrape_pages ORDER BY id LIMIT 10', 'casting a non-literal to text prints it DuckDB\'s way');
 p('unconstrained numeric cast', 'SELECT id, page_rank::numeric FROM domains ORDER BY id LIMIT 10', 'unconstrained numeric has no DuckDB equivalent');
 p('jsonb operator', "SELECT settings ->> 'user_agent' AS ua, count(*) FROM projects GROUP BY 1 ORDER BY 1", 'jsonb operators are not translated');

@@ -17,7 +17,8 @@ describe('rewrite', () => {
     const r = rewrite("SELECT a / b FROM t WHERE c LIKE 'x%' ORDER BY a DESC", { resolve });
     expect(r).toEqual({
       ok: true,
-      kinds: ['other'],
+      kinds: ['integral'],
+      scales: [null],
       sql: `SELECT (("a") / dg_nz(("b"))) FROM "lake"."t" AS "t" WHERE (like_escape(("c"), ('x%'), '\\')) ORDER BY "a" DESC NULLS FIRST`,
     });
   });
@@ -25,6 +26,22 @@ describe('rewrite', () => {
     const r = rewrite('SELECT avg(x) FROM public.t', { resolve, fieldTypeOids: [1700] });
     expect(r.ok && r.sql).toContain("{'s': sum(\"x\"), 'c': count(\"x\")}");
     expect(r.ok && r.kinds).toEqual(['avg']);
+  });
+  it('lets an integer stand for numeric only where no division over a derived column could differ', () => {
+    const ok = rewrite('SELECT sum(x) OVER (ORDER BY y), (SELECT sum(x) FROM t) FROM t', { resolve, fieldTypeOids: [1700, 1700] });
+    expect(ok.ok && ok.kinds).toEqual(['integral', 'integral']);
+    const cte = rewrite('WITH m AS (SELECT sum(x) AS b FROM t) SELECT b, b / 2 FROM m', { resolve, fieldTypeOids: [1700, 1700] });
+    expect(cte.ok && cte.kinds).toEqual(['other', 'other']);
+    expect(rewrite('SELECT sum(x) / 2 FROM t', { resolve }).ok).toBe(false);
+  });
+  it('translates round(x, n) and round(avg(x), n) at the top level only, with display scale n', () => {
+    const r = rewrite('SELECT round(x, 2), round(avg(x), 3), round(y::numeric(10,2)) FROM t', { resolve, fieldTypeOids: [1700, 1700, 1700] });
+    expect(r.ok && r.sql).toContain('round("x", 2)');
+    expect(r.ok && r.kinds).toEqual(['integral', 'avg', 'integral']);
+    expect(r.ok && r.scales).toEqual([2, 3, null]);
+    expect(rewrite('SELECT sum(r) FROM (SELECT round(x, 2) AS r FROM t) s', { resolve, fieldTypeOids: [1700] }).ok).toBe(false);
+    expect(rewrite('SELECT round(x, y) FROM t', { resolve, fieldTypeOids: [1700] }).ok).toBe(false);
+    expect(rewrite('SELECT round(x, -1) FROM t', { resolve, fieldTypeOids: [1700] }).ok).toBe(false);
   });
   it('keeps CTE names local and refuses unmirrored tables', () => {
     expect(rewrite('WITH t2 AS (SELECT 1 AS a FROM t) SELECT a FROM t2', { resolve }).ok).toBe(true);

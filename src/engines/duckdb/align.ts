@@ -55,9 +55,10 @@ function alignOne(t: DuckDBType, oid: number, typmod: number, kind: ColumnKind):
       const target = duckTarget(oid, typmod);
       if (id === DuckDBTypeId.DECIMAL) return target ?? '';
       if (id === DuckDBTypeId.STRUCT) return kind === 'avg' ? '' : null;
-      // An integer where Postgres has numeric is a type divergence, except sum(int8) (numeric in PG,
-      // HUGEINT in DuckDB, same value and scale 0).
-      if (ints.has(id)) return target !== null ? target : kind === 'sum' ? '' : null;
+      // An integer where Postgres has unconstrained numeric: sum(int8) (numeric in PG, HUGEINT in
+      // DuckDB) and integer arithmetic over it carry the same value, scale 0, unless the rewrite saw a
+      // division that could have made Postgres's value fractional (kind 'other'; see rewrite.ts).
+      if (ints.has(id)) return target !== null ? target : kind === 'integral' ? '' : null;
       return null;
     }
     case Oid.float4:

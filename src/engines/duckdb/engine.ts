@@ -18,7 +18,7 @@ import { duckdbRows, duckdbStatements } from '../../observability/metrics.js';
 import { alignColumns, wrapWithCasts, type PgField } from './align.js';
 import { encodeBinary } from './encode-binary.js';
 import { encodeText } from './encode-text.js';
-import { UnencodableError, unsupportedSession, type SessionOptions } from './pg-types.js';
+import { Oid, UnencodableError, unsupportedSession, type SessionOptions } from './pg-types.js';
 import { initRewriter, rewrite, type Resolver, type RewriteResult } from './rewrite.js';
 import { utcOffsetSeconds } from './timezone.js';
 
@@ -188,7 +188,7 @@ export class DuckdbEngine {
         throw new DuckdbEngineError('refused', `statement has ${prepared.parameterCount} parameters, ${params.length} bound`);
       params.forEach((p, i) => (p === null ? prepared!.bindNull(i + 1) : prepared!.bindVarchar(i + 1, p)));
       const result = await prepared.stream();
-      return new DuckdbCursor(this, pc, prepared, result, req.fields, req.session, guard);
+      return new DuckdbCursor(this, pc, prepared, result, encodingFields(req.fields, plan.scales), req.session, guard);
     } catch (e) {
       guard.dispose();
       prepared?.destroySync();
@@ -215,6 +215,20 @@ export class DuckdbEngine {
     this.closed = true;
     for (const c of this.idle.splice(0)) c.conn.closeSync();
   }
+}
+
+/**
+ * The fields the encoder works from: Postgres's, except where the rewrite fixed a numeric display scale
+ * (round(x, n) is numeric(-1) in the RowDescription yet always printed with n digits): that column is
+ * encoded as numeric(1000, n), whose rescale rounds half away from zero as Postgres's round does.
+ */
+export function encodingFields(fields: readonly PgField[], scales: ReadonlyArray<number | null>): readonly PgField[] {
+  if (scales.every((x) => x === null)) return fields;
+  return fields.map((f, i) => {
+    const n = scales[i];
+    if (n === null || n === undefined || f.typeOid !== Oid.numeric || f.typmod !== -1) return f;
+    return { ...f, typmod: ((1000 << 16) | n) + 4 };
+  });
 }
 
 /** Interrupts the DuckDB connection on abort or timeout and turns the resulting error into the right kind. */

@@ -30,10 +30,27 @@ export interface RewriteInput {
   paramTypeOids?: readonly number[];
 }
 
-/** Per output column, what produced it (the type alignment accepts some conversions only for these). */
-export type ColumnKind = 'sum' | 'avg' | 'other';
+/**
+ * Per output column, what produced it (the type alignment accepts some conversions only for these):
+ * - 'avg': a top-level avg() shipped as {s: sum, c: count} (the encoder divides as Postgres does);
+ * - 'integral': if DuckDB computes an integer where Postgres has numeric, Postgres's value is that same
+ *   integer with display scale 0 (see integralNumericSafe);
+ * - 'other': no such conversion is exact.
+ */
+export type ColumnKind = 'integral' | 'avg' | 'other';
 
-export type RewriteResult = { ok: true; sql: string; kinds: ColumnKind[] } | { ok: false; reason: string };
+export type RewriteResult =
+  | {
+      ok: true;
+      sql: string;
+      kinds: ColumnKind[];
+      /**
+       * Per output column, a numeric display scale the encoder must apply (Postgres's round(x, n) yields
+       * scale n whatever Postgres's RowDescription typmod says, which is -1), or null.
+       */
+      scales: Array<number | null>;
+    }
+  | { ok: false; reason: string };
 
 class Refuse extends Error {}
 
@@ -140,6 +157,8 @@ const passThrough = new Set([
 interface Ctx {
   input: RewriteInput;
   ctes: Set<string>[];
+  /** per top-level output column: forced numeric display scale (round(x, n)) */
+  scales: Array<number | null>;
 }
 
 export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
@@ -153,11 +172,15 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
-  const ctx: Ctx = { input, ctes: [] };
+  const ctx: Ctx = { input, ctes: [], scales: [] };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
-    return { ok: true, sql, kinds };
+    // Where dividing could make Postgres's numeric fractional while DuckDB's integer stays whole, no
+    // integer may stand for a numeric (nor an integer-summed avg be trusted).
+    if (!integralNumericSafe(stmt)) for (let i = 0; i < kinds.length; i++) if (kinds[i] !== 'other') kinds[i] = 'other';
+    const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
+    return { ok: true, sql, kinds, scales };
   } catch (e) {
     if (e instanceof Refuse) return { ok: false, reason: e.message };
     throw e;
@@ -229,22 +252,85 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
     return columnRef(v.ColumnRef);
   }
   let sql: string;
-  let kind: ColumnKind = 'other';
+  let kind: ColumnKind = 'integral';
   const fc = v.FuncCall as Node | undefined;
   const fname = fc ? funcName(fc) : null;
-  if (kinds && fc && !fc.over && fname === 'avg' && ctx.input.fieldTypeOids?.[index] === Oid.numeric) {
-    // Postgres's avg(int/numeric) is numeric with a data-dependent display scale: ship sum and count.
-    if (fc.agg_distinct || fc.agg_order || fc.args?.length !== 1) refuse('avg with DISTINCT/ORDER BY');
-    const arg = expr(fc.args[0], ctx);
-    const filter = fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '';
-    sql = `CASE WHEN count(${arg})${filter} = 0 THEN NULL ELSE {'s': sum(${arg})${filter}, 'c': count(${arg})${filter}} END`;
+  const numericOut = kinds !== undefined && ctx.input.fieldTypeOids?.[index] === Oid.numeric;
+  const avgCall = (f: Node | undefined): f is Node => !!f && !f.over && !f.agg_within_group && funcName(f) === 'avg';
+  if (numericOut && avgCall(fc)) {
+    sql = avgParts(fc!, ctx);
     kind = 'avg';
+  } else if (numericOut && fc && fname === 'round' && fc.args?.length === 2 && avgCall(fc.args[0]?.FuncCall)) {
+    // round(avg(x), n): Postgres rounds its exact avg (at select_div_scale digits) half away from zero
+    // to n digits, display scale n: the encoder does both steps on the shipped sum and count.
+    if (fc.over || fc.agg_filter) refuse('round() with OVER/FILTER');
+    sql = avgParts(fc.args[0].FuncCall, ctx);
+    kind = 'avg';
+    const n = intConstant(fc.args[1]);
+    if (n === null || n < 0 || n > 1000) refuse('round(avg(x), n) with n not a constant in 0..1000');
+    ctx.scales[index] = n;
+  } else if (numericOut && fc && fname === 'round' && fc.args?.length === 2) {
+    // round(x, n) exists in Postgres for numeric x only (integers are cast to numeric): rounded half away
+    // from zero, display scale n. DuckDB's round rounds a DECIMAL the same way but keeps its scale when
+    // n is larger (and an integer stays an integer): the encoder applies scale n. The alignment refuses
+    // a DOUBLE x (e.g. a nested avg(), exact numeric in Postgres).
+    if (fc.over || fc.agg_filter) refuse('round() with OVER/FILTER');
+    const n = intConstant(fc.args[1]);
+    if (n === null || n < 0 || n > 1000) refuse('round(x, n) with n not a constant in 0..1000');
+    sql = `round(${expr(fc.args[0], ctx)}, ${n})`;
+    ctx.scales[index] = n;
   } else {
     sql = expr(v, ctx);
-    if (fc && !fc.over && fname === 'sum') kind = 'sum';
   }
   if (kinds) kinds[index] = kind;
   return t.name ? `${sql} AS ${q(t.name)}` : sql;
+}
+
+/** A top-level numeric avg() as {s: sum, c: count} (NULL without rows), for the encoder to divide exactly. */
+function avgParts(fc: Node, ctx: Ctx): string {
+  // Postgres's avg(int/numeric) is numeric with a data-dependent display scale: ship sum and count.
+  if (fc.agg_distinct || fc.agg_order || fc.args?.length !== 1) refuse('avg with DISTINCT/ORDER BY');
+  const arg = expr(fc.args[0], ctx);
+  const filter = fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '';
+  return `CASE WHEN count(${arg})${filter} = 0 THEN NULL ELSE {'s': sum(${arg})${filter}, 'c': count(${arg})${filter}} END`;
+}
+
+/** An integer literal (possibly negated), else null. */
+function intConstant(n: Node | undefined): number | null {
+  if (n?.A_Const?.ival !== undefined) return n.A_Const.ival.ival ?? 0;
+  if (n?.A_Expr?.kind === 'AEXPR_OP' && !n.A_Expr.lexpr && n.A_Expr.name?.[0]?.String?.sval === '-') {
+    const v = intConstant(n.A_Expr.rexpr);
+    return v === null ? null : -v;
+  }
+  return null;
+}
+
+/**
+ * True when every integer DuckDB computes where Postgres has numeric is the same integer with display
+ * scale 0. In the translated subset, the only Postgres numerics DuckDB types as integers are sum() over
+ * integers (int8 → numeric in Postgres, HUGEINT in DuckDB) and whatever is computed from them by
+ * +, -, *, %, abs, sign, floor, ceil, min, max, lag, CASE…: all integral, scale 0 in Postgres too.
+ * round(x, n) is translated to a DECIMAL of scale n (so not an integer). Division is the exception:
+ * Postgres divides numerics exactly, DuckDB (integer_division) truncates. A division over a sum is
+ * refused where it is written; one over a column of a CTE or subquery (which may be such a sum) is
+ * not visible there, so any division in a statement that reads a CTE or subquery makes it unsafe.
+ */
+function integralNumericSafe(stmt: Node): boolean {
+  let division = false;
+  let derived = false;
+  const walk = (n: unknown): void => {
+    if (n === null || typeof n !== 'object') return;
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x);
+      return;
+    }
+    const o = n as Node;
+    if (o.A_Expr && (o.A_Expr.name as Node[] | undefined)?.some((x) => x.String?.sval === '/')) division = true;
+    if (o.RangeSubselect || o.SubLink || o.CommonTableExpr) derived = true;
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(stmt);
+  return !(division && derived);
 }
 
 function sortBy(b: Node, ctx: Ctx): string {
@@ -506,7 +592,11 @@ function funcCall(fc: Node, ctx: Ctx): string {
     case 'round': {
       // Postgres: round(numeric) rounds half away from zero, round(float8) half to even (rint). Only the
       // numeric form with an explicit cast is translated when the type is not otherwise certain.
-      if (args.length === 2) return `round(${argList()})`;
+      // round(x, n) is numeric with display scale n in Postgres; below the top level neither DuckDB's
+      // type (an integer stays one, a DECIMAL keeps its scale) nor whether x is exact there (a nested
+      // avg() is a DOUBLE in DuckDB) can be checked, so only a top-level round(x, n) is translated
+      // (in target()).
+      if (args.length === 2) refuse('round(x, n) below the top level of the select list');
       const a = args[0]!;
       if (a.TypeCast && /DECIMAL/.test(duckTypeName(a.TypeCast.typeName))) return `round(${expr(a, ctx)})`;
       return refuse('round(x) of unknown type');
