@@ -141,9 +141,10 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     : null;
 
   // The mirror starts after the listener: clients are served (by Postgres) while the snapshot runs.
+  let mirrorStarting: Promise<void> = Promise.resolve();
   if (mirror) {
     const m = mirror;
-    m.start().catch((e: unknown) => log.error({ err: e }, 'mirror failed to start; duckgate keeps proxying to Postgres'));
+    mirrorStarting = m.start().catch((e: unknown) => log.error({ err: e }, 'mirror failed to start; duckgate keeps proxying to Postgres'));
   }
 
   log.info({ listen: `${address.host}:${address.port}`, upstream: `${target.host}:${target.port}`, http: http ? `${http.host}:${http.port}` : null }, 'duckgate listening');
@@ -161,7 +162,11 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
         if (http) await new Promise<void>((r) => http.server.close(() => r()));
         guard?.shutdown();
         await mirror?.stop().catch((e: unknown) => log.error({ err: e }, 'mirror stop failed'));
-        duck?.closeSync();
+        // A snapshot may still be running (stop() ends its connections, so it fails soon): DuckDB is
+        // closed only once nothing uses it, since closing under a running statement can crash the process.
+        const settled = await Promise.race([mirrorStarting.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
+        if (settled) duck?.closeSync();
+        else log.warn('mirror start did not settle within 10 s of stop; leaving DuckDB open');
         await embedded?.stop();
       })();
       return closing;
