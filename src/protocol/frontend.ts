@@ -11,6 +11,65 @@ export interface Frame {
   raw: Buffer;
 }
 
+/**
+ * A frame as FrameReader gives it: a range of the buffer it arrived in. The Buffer views are made only
+ * when asked for: on the relay path most frames are never looked into, and the frames of one unit
+ * usually lie back to back in one chunk, so the session sends them as a single view (see `span`).
+ */
+export class WireFrame implements Frame {
+  private rawView: Buffer | null = null;
+  private bodyView: Buffer | null = null;
+  constructor(
+    readonly type: number,
+    /** the buffer the frame lies in */
+    readonly buf: Buffer,
+    /** offset of the type byte in buf */
+    readonly start: number,
+    /** offset just past the frame's last byte */
+    readonly end: number,
+  ) {}
+  get raw(): Buffer {
+    return (this.rawView ??= this.buf.subarray(this.start, this.end));
+  }
+  get body(): Buffer {
+    return (this.bodyView ??= this.buf.subarray(this.start + 5, this.end));
+  }
+}
+
+/**
+ * The frames as one view of the buffer they lie in, when they are WireFrames adjacent in one buffer
+ * (the usual case: a client writes a batch at once); else null.
+ */
+export function span(frames: readonly Frame[]): Buffer | null {
+  const first = frames[0];
+  if (!(first instanceof WireFrame)) return null;
+  let end = first.end;
+  for (let i = 1; i < frames.length; i++) {
+    const f = frames[i];
+    if (!(f instanceof WireFrame) || f.buf !== first.buf || f.start !== end) return null;
+    end = f.end;
+  }
+  return frames.length === 1 ? first.raw : first.buf.subarray(first.start, end);
+}
+
+const SPACE = new Uint8Array(256);
+// Postgres's scanner whitespace: space, \t, \n, \r, \f, \v (scan.l `space`).
+for (const c of [0x20, 0x09, 0x0a, 0x0d, 0x0c, 0x0b]) SPACE[c] = 1;
+
+/**
+ * First byte of SQL text starting at `pos` of `body`, after ASCII whitespace, upper-cased when a
+ * letter: a cheap test of what a statement may be without decoding its text. 0 at the end of the text,
+ * -1 when a non-ASCII byte comes first (the caller must then decode to know).
+ */
+export function sqlLeadByte(body: Buffer, pos: number): number {
+  const n = body.length;
+  while (pos < n && SPACE[body[pos]!]) pos++;
+  if (pos >= n) return 0;
+  const c = body[pos]!;
+  if (c >= 0x80) return -1;
+  return c >= 0x61 && c <= 0x7a ? c - 0x20 : c;
+}
+
 export type StartupPacket =
   | { kind: 'ssl' }
   | { kind: 'gssenc' }
@@ -78,10 +137,12 @@ export class FrameReader {
 
   /** Appends bytes and returns every complete frame. Throws PgError (08P01) on a malformed stream. */
   push(chunk: Buffer): Frame[] {
+    // Only a frame split across reads costs a copy; the usual chunk of whole frames is framed in place.
     const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     const frames: Frame[] = [];
+    const n = buf.length;
     let pos = 0;
-    while (buf.length - pos >= 5) {
+    while (n - pos >= 5) {
       const type = buf[pos]!;
       if (!isFrontendType(type)) {
         throw protocolViolation(`invalid frontend message type ${type}`);
@@ -91,11 +152,11 @@ export class FrameReader {
       if (len > this.maxMessageBytes) {
         throw protocolViolation(`message of ${len} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
       }
-      if (buf.length - pos < len + 1) break;
-      frames.push({ type, body: buf.subarray(pos + 5, pos + 1 + len), raw: buf.subarray(pos, pos + 1 + len) });
+      if (n - pos < len + 1) break;
+      frames.push(new WireFrame(type, buf, pos, pos + 1 + len));
       pos += len + 1;
     }
-    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : null;
+    this.pending = pos < n ? Buffer.from(buf.subarray(pos)) : null;
     if (this.pending && this.pending.length >= 5) {
       // The header of the next frame is known: reject an oversized one before buffering it.
       const len = this.pending.readInt32BE(1);

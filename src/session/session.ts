@@ -16,7 +16,7 @@
  * that came, scanned only for message boundaries and the few messages the session observes.
  * Both directions honour backpressure: a full socket pauses the other side.
  */
-import type { Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../observability/logger.js';
 import * as metrics from '../observability/metrics.js';
@@ -41,6 +41,8 @@ import {
   decodeQuery,
   FrameReader,
   readStartupPacket,
+  span,
+  sqlLeadByte,
   type Frame,
 } from '../protocol/frontend.js';
 import { connectionFailure, PgError, protocolViolation, SqlState } from '../protocol/errors.js';
@@ -71,6 +73,12 @@ export interface SessionDeps {
   analytics: AnalyticsOptions | null;
 }
 
+/**
+ * Size of the buffer upstream replies are read into (libuv's usual read size): one per session, reused
+ * for every read instead of a fresh allocation per read.
+ */
+const UPSTREAM_READ_BYTES = 64 * 1024;
+
 /** Extended-protocol messages held until their Sync/Flush beyond this many bytes are relayed at once. */
 const MAX_HELD_BYTES = 1 << 20;
 
@@ -81,16 +89,12 @@ const OBSERVED = observedTypes('ZSEGWC');
 /** CommandComplete tags that cannot have changed table data (anything else marks the session dirty). */
 const READ_TAGS = /^(SELECT|SHOW|FETCH|MOVE|SET|RESET|BEGIN|START|ROLLBACK|DISCARD|DEALLOCATE|LISTEN|UNLISTEN|NOTIFY|PREPARE|EXPLAIN|DECLARE|CLOSE|SAVEPOINT|RELEASE|COPY 0)\b/;
 
-/** The frames as one view of the buffer they lie in, when they are adjacent in it; else null. */
-function contiguous(frames: Frame[]): Buffer | null {
-  const first = frames[0]!.raw;
-  let end = first.byteOffset + first.length;
-  for (let i = 1; i < frames.length; i++) {
-    const r = frames[i]!.raw;
-    if (r.buffer !== first.buffer || r.byteOffset !== end) return null;
-    end += r.length;
-  }
-  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
+/** "SELECT " : the CommandComplete tag of nearly every reply on a read-mostly relay, tested bytewise. */
+const SELECT_TAG = Buffer.from('SELECT ');
+
+/** True when a statement starting with this byte (see sqlLeadByte) may be one trackSettingChange acts on. */
+function maySetSetting(lead: number): boolean {
+  return lead === 0x53 /* S */ || lead === 0x52 /* R */ || lead === 0x44 /* D */ || lead === -1;
 }
 
 export class Session implements SessionPort {
@@ -127,6 +131,22 @@ export class Session implements SessionPort {
   private tap: ((chunk: Buffer) => void) | null = null;
   private idleWaiters: Array<() => void> = [];
   private cancelController = new AbortController();
+  /** the buffer the next upstream read lands in (plain TCP upstream) */
+  private upstreamReadBuf: Buffer | null = null;
+  /**
+   * Upstream reads without 'data' events: into one reused buffer, handed to onUpstreamData as a view.
+   * Every path that keeps upstream bytes past the call copies them (scanner bodies, control replies,
+   * frame remainders) except a client write that does not complete at once: then the socket holds the
+   * view, so the next read goes into a fresh buffer.
+   */
+  private readonly upstreamOnRead: OnReadOpts = {
+    buffer: () => (this.upstreamReadBuf ??= Buffer.allocUnsafeSlow(UPSTREAM_READ_BYTES)),
+    callback: (n: number, buf: Uint8Array) => {
+      this.onUpstreamData((buf as Buffer).subarray(0, n));
+      if (this.socket.writableLength > 0) this.upstreamReadBuf = null;
+      return true;
+    },
+  };
 
   // ---- SessionPort (state the analytical path reads and updates) ----
   sessionRoute: SessionRoute = 'auto';
@@ -245,9 +265,9 @@ export class Session implements SessionPort {
   }
 
   private async openUpstream(startupRaw: Buffer, rest: Buffer | null): Promise<void> {
-    let up: Socket;
+    let up: Awaited<ReturnType<typeof connectUpstream>>;
     try {
-      up = await connectUpstream(this.deps.target);
+      up = await connectUpstream(this.deps.target, this.upstreamOnRead);
     } catch (e) {
       metrics.upstreamConnectErrors.inc();
       this.fail(e instanceof PgError ? e : connectionFailure(`could not connect to upstream server at ${describeTarget(this.deps.target)}`));
@@ -258,7 +278,7 @@ export class Session implements SessionPort {
       return;
     }
     this.upstream = up;
-    up.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+    if (!up.reusesReadBuffer) up.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     up.on('drain', () => this.socket.resume());
     up.on('error', (e) => this.log.debug({ err: e.message }, 'upstream socket error'));
     up.on('close', () => this.onUpstreamClosed());
@@ -355,7 +375,7 @@ export class Session implements SessionPort {
     }
     // One write per unit: its frames usually lie back to back in the chunk they came in, and one
     // buffer is much cheaper for the socket than a writev of five small ones.
-    const out = unit.length === 1 ? unit[0]!.raw : contiguous(unit) ?? Buffer.concat(unit.map((f) => f.raw));
+    const out = span(unit) ?? Buffer.concat(unit.map((f) => f.raw));
     const bytes = out.length;
     const ok = up.write(out);
     if (unit[unit.length - 1]!.type === F.flush) this.flushPending = true;
@@ -438,14 +458,21 @@ export class Session implements SessionPort {
     switch (f.type) {
       case F.query:
         this.pendingSyncs++;
-        trackSettingChange(decodeQuery(f.body), this.trackedSettings, this.preparedStatements);
+        // Only SET/RESET/DISCARD/DEALLOCATE matter here: look at the first byte before decoding the text.
+        if (maySetSetting(sqlLeadByte(f.body, 0))) trackSettingChange(decodeQuery(f.body), this.trackedSettings, this.preparedStatements);
         return;
       case F.sync:
         this.pendingSyncs++;
         return;
-      case F.parse:
+      case F.parse: {
+        // The unnamed statement (a body starting with the empty name) is not remembered, so a Parse of
+        // it needs decoding only when its text may change a tracked setting (clients re-Parse it for
+        // every extended-protocol query).
+        const body = f.body;
+        if (body[0] === 0 && !maySetSetting(sqlLeadByte(body, 1))) return;
         trackSettingChange(this.rememberStatement(f), this.trackedSettings, this.preparedStatements);
         return;
+      }
       case F.close: {
         const c = decodeClose(f.body);
         if (c.target === 'S') this.preparedStatements.delete(c.name);
@@ -587,7 +614,7 @@ export class Session implements SessionPort {
         return;
       case B.commandComplete:
         // Read-your-writes: anything that may have changed table data fences the next DuckDB read.
-        if (!this.dirty && !READ_TAGS.test(decodeCommandTag(body))) this.dirty = true;
+        if (!this.dirty && !isSelectTag(body) && !READ_TAGS.test(decodeCommandTag(body))) this.dirty = true;
         return;
       default:
         return;
@@ -658,4 +685,10 @@ export class Session implements SessionPort {
     this.socket.destroySoon();
     this.deps.onClose(this);
   }
+}
+
+function isSelectTag(body: Buffer): boolean {
+  if (body.length <= SELECT_TAG.length) return false;
+  for (let i = 0; i < SELECT_TAG.length; i++) if (body[i] !== SELECT_TAG[i]) return false;
+  return true;
 }

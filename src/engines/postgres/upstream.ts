@@ -1,5 +1,5 @@
 // Connections to the upstream PostgreSQL: the byte pipe a client session relays over, and CancelRequests.
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { CANCEL_REQUEST_CODE, SSL_REQUEST_CODE } from '../../protocol/codes.js';
 import { connectionFailure, PgError } from '../../protocol/errors.js';
@@ -24,9 +24,9 @@ export function describeTarget(t: UpstreamTarget): string {
   return `${t.host}:${t.port}`;
 }
 
-function rawConnect(t: UpstreamTarget): Promise<Socket> {
+function rawConnect(t: UpstreamTarget, onread?: OnReadOpts): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = netConnect({ host: t.host, port: t.port });
+    const sock = netConnect({ host: t.host, port: t.port, ...(onread ? { onread } : {}) });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(connectionFailure(`could not connect to upstream server at ${describeTarget(t)}: timeout after ${t.connectTimeoutMs} ms`));
@@ -44,8 +44,14 @@ function rawConnect(t: UpstreamTarget): Promise<Socket> {
   });
 }
 
-/** Opens the byte pipe to the upstream, negotiating TLS first when the target asks for it. */
-export async function connectUpstream(t: UpstreamTarget): Promise<Socket | TLSSocket> {
+/**
+ * Opens the byte pipe to the upstream, negotiating TLS first when the target asks for it.
+ * `onread` (plain TCP only, sslmode=disable): reads go into the caller's buffer and to its callback
+ * instead of 'data' events (no allocation per read); the result's `reusesReadBuffer` says whether it
+ * was applied, so a caller must then handle data through its callback.
+ */
+export async function connectUpstream(t: UpstreamTarget, onread?: OnReadOpts): Promise<(Socket | TLSSocket) & { reusesReadBuffer?: boolean }> {
+  if (onread && t.sslmode === 'disable') return Object.assign(await rawConnect(t, onread), { reusesReadBuffer: true });
   const sock = await rawConnect(t);
   if (t.sslmode === 'disable') return sock;
   const req = Buffer.alloc(8);
