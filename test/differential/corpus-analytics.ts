@@ -326,7 +326,12 @@ p('array subscript', 'SELECT tags[1] AS t, count(*) FROM content_analytics GROUP
 p('ANY over array', "SELECT count(*) FROM content_analytics WHERE 'news' = ANY(tags)", 'ANY over an array is not translated');
 d('interval arithmetic', "SELECT id, occurred_at + interval '1 day', captured_at - interval '2 hours' FROM events, (SELECT captured_at FROM cdx_records WHERE id = 1) c ORDER BY id LIMIT 30");
 p('exponent literal', 'SELECT count(*) FROM cdx_records WHERE length > 1e4', 'an exponent literal is numeric in Postgres');
-p('percentile WITHIN GROUP', 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY fetch_ms) FROM scrape_pages', 'WITHIN GROUP is not translated');
+d('percentile WITHIN GROUP', 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY fetch_ms) FROM scrape_pages');
+d('percentiles grouped', 'SELECT mimetype, percentile_cont(0.5) WITHIN GROUP (ORDER BY length) AS median, percentile_cont(0.9) WITHIN GROUP (ORDER BY length) AS p90, percentile_cont(0.33) WITHIN GROUP (ORDER BY length) AS p33, percentile_disc(0.5) WITHIN GROUP (ORDER BY length) AS dmedian, percentile_disc(0.1) WITHIN GROUP (ORDER BY archive_date) AS d10 FROM cdx_records GROUP BY mimetype ORDER BY mimetype');
+d('percentiles of floats and numerics', 'SELECT language, percentile_cont(0.75) WITHIN GROUP (ORDER BY readability), percentile_cont(0.1) WITHIN GROUP (ORDER BY quality_score), percentile_disc(0.7) WITHIN GROUP (ORDER BY quality_score), percentile_disc(0) WITHIN GROUP (ORDER BY sentiment), percentile_cont(1) WITHIN GROUP (ORDER BY sentiment) FROM content_analytics GROUP BY language ORDER BY language NULLS FIRST');
+d('percentile with FILTER and empty groups', 'SELECT status_code, percentile_cont(0.5) WITHIN GROUP (ORDER BY fetch_ms) FILTER (WHERE depth > 2), percentile_disc(0.99) WITHIN GROUP (ORDER BY content_length) FROM scrape_pages GROUP BY status_code ORDER BY status_code');
+p('percentile descending', 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY fetch_ms DESC) FROM scrape_pages', 'a descending percentile is not translated');
+p('percentile array of fractions', "SELECT percentile_cont(ARRAY[0.25, 0.5]) WITHIN GROUP (ORDER BY fetch_ms) FROM scrape_pages", 'an array of fractions is not translated');
 p('ROLLUP', 'SELECT status_code, count(*) FROM scrape_pages GROUP BY ROLLUP (status_code) ORDER BY status_code NULLS LAST', 'GROUPING SETS/ROLLUP are not translated');
 
 // ---- the seeds' own shapes ---------------------------------------------------------------------------

@@ -82,6 +82,8 @@ const same: string[] = [
   'SELECT round(avg(amount), 2), round(avg(price), 0), round(avg(big), 7) FROM events',
   'SELECT kind, sum(big), (SELECT sum(big) FROM events) FROM events GROUP BY kind ORDER BY kind',
   'SELECT id, sum(big) OVER (ORDER BY id), sum(big) OVER (PARTITION BY kind) FROM events ORDER BY id',
+  'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY amount), percentile_cont(0.9) WITHIN GROUP (ORDER BY score), percentile_disc(0.5) WITHIN GROUP (ORDER BY price) FROM events',
+  'SELECT kind, percentile_cont(0.25) WITHIN GROUP (ORDER BY amount) FILTER (WHERE id > 1), percentile_disc(1) WITHIN GROUP (ORDER BY at) FROM events GROUP BY kind ORDER BY kind',
   'SELECT CAST(amount AS float8), amount::int8, price::numeric(12,4), score::float4 FROM events ORDER BY id',
   'SELECT tag, code FROM events ORDER BY id',
   'SELECT uid, payload, span FROM events ORDER BY id',

@@ -558,9 +558,43 @@ function over(w: Node, ctx: Ctx): string {
   return ` OVER (${parts.join(' ')})`;
 }
 
+/**
+ * percentile_cont / percentile_disc (fraction) WITHIN GROUP (ORDER BY x), one constant fraction in [0, 1]
+ * and an ascending sort (orderedsetaggs.c, PostgreSQL 15):
+ * - percentile_disc: the value at row max(ceil(p * n), 1) of the sorted non-NULL values (p * n in
+ *   float8); DuckDB's quantile_disc with a DOUBLE fraction picks the same row.
+ * - percentile_cont: float8; with pos = p * (n - 1), lo/hi the values at rows floor(pos)/ceil(pos) (0-based),
+ *   lo when they are the same row, else lo + (pos - floor(pos)) * (hi - lo). DuckDB's quantile_cont
+ *   interpolates differently in the last bits, so the formula is written out over the sorted list.
+ */
+function orderedSetAggregate(name: string, fc: Node, ctx: Ctx): string {
+  if (name !== 'percentile_cont' && name !== 'percentile_disc') refuse(`${name} WITHIN GROUP`);
+  if (fc.over) refuse('ordered-set aggregate with OVER');
+  if (fc.agg_distinct || fc.func_variadic) refuse('percentile with DISTINCT/VARIADIC');
+  const args: Node[] = fc.args ?? [];
+  const order: Node[] = fc.agg_order ?? [];
+  if (args.length !== 1 || order.length !== 1) refuse('percentile with other than one fraction and one sort key');
+  const c = args[0]!.A_Const;
+  const raw: string | undefined = c?.fval?.fval ?? (c?.ival !== undefined ? String(c.ival.ival ?? 0) : undefined);
+  if (raw === undefined || !/^[0-9]*\.?[0-9]*$/.test(raw)) refuse('percentile fraction that is not a constant');
+  const p = Number(raw);
+  if (!(p >= 0 && p <= 1)) refuse('percentile fraction outside [0, 1]');
+  const sb = order[0]!.SortBy as Node;
+  if (sb.useOp || sb.sortby_dir === 'SORTBY_DESC') refuse('percentile with a descending or USING sort');
+  const x = expr(sb.node, ctx);
+  const frac = `CAST(${lit(raw!)} AS DOUBLE)`; // parsed as Postgres's float8in would (correctly rounded)
+  const userFilter = fc.agg_filter ? ` AND (${expr(fc.agg_filter, ctx)})` : '';
+  if (name === 'percentile_disc') return `quantile_disc(${x}, ${frac})${fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : ''}`;
+  const v = `CAST(${x} AS DOUBLE)`;
+  const l = `list(${v} ORDER BY ${v} ASC NULLS LAST) FILTER (WHERE (${v}) IS NOT NULL${userFilter})`;
+  const pos = `(${frac} * CAST(len(${l}) - 1 AS DOUBLE))`;
+  const at = (fn: 'floor' | 'ceil') => `${l}[CAST(${fn}(${pos}) AS BIGINT) + 1]`;
+  return `(CASE WHEN coalesce(len(${l}), 0) = 0 THEN NULL WHEN floor(${pos}) = ceil(${pos}) THEN ${at('floor')} ELSE ${at('floor')} + ((${pos} - floor(${pos})) * (${at('ceil')} - ${at('floor')})) END)`;
+}
+
 function funcCall(fc: Node, ctx: Ctx): string {
   const name = funcName(fc);
-  if (fc.agg_within_group) refuse('WITHIN GROUP');
+  if (fc.agg_within_group) return orderedSetAggregate(name, fc, ctx);
   if (fc.func_variadic) refuse('VARIADIC');
   const args: Node[] = fc.args ?? [];
   const tail = (): string => (fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '') + (fc.over ? over(fc.over, ctx) : '');
