@@ -66,6 +66,7 @@ export const schema = {
     publicationName: opt('string', 'duckgate_mirror', 'Publication duckgate creates and keeps in sync with the mirrored tables.'),
     batchMaxRows: opt('number', 200_000, 'A micro-batch is applied once it holds this many changed rows (or the stream is idle).'),
     batchMaxMs: opt('number', 100, 'A micro-batch is applied at the latest this long after its first commit.'),
+    durableIntervalMs: opt('number', 1_000, 'Group commit: applied batches are written to the lake (delta Parquet + fsync + manifest) and confirmed to the slot at most this long after they became visible (sooner after batchMaxRows rows).'),
     statusIntervalMs: opt('number', 1_000, 'How often the slot is sent a status update (confirmed LSN) when nothing else happens.'),
     compactionIntervalMs: opt('number', 60_000, 'How often tables with pending delta files are compacted into new base files (0: never).'),
     compactionMinDeltaFiles: opt('number', 20, 'A table is compacted once it has at least this many delta files.'),

@@ -25,6 +25,13 @@
  *   naming the files and the applied LSN. The slot's confirmed LSN only moves to what the manifest holds.
  *   On restart: unreferenced files are deleted, the stream resumes at the manifest LSN and transactions
  *   whose commit LSN is below it are skipped: kill -9 at any moment loses and duplicates nothing.
+ * - Visibility and durability are decoupled (group commit, measured in bench/mirror.ts): a batch is made
+ *   visible in the serving tables as soon as it is committed upstream; its events stay in DuckDB temp
+ *   tables until the lake flush (every mirror.durableIntervalMs, or after batchMaxRows rows, or before any
+ *   re-snapshot/stop) writes them as one delta file per table, fsyncs, writes the manifest and only then
+ *   confirms the LSN to the slot. A crash loses only the in-memory serving copy, rebuilt from the lake,
+ *   and the slot replays from the last durable LSN. Batches grow adaptively when the stream is behind
+ *   (up to the last batch's apply time), and a batch's loads + serving changes are one DuckDB call.
  * - Serving = native DuckDB tables (duckdbRef '"schema"."table"' in the shared instance), rebuilt from
  *   the lake at start and kept in sync from the same apply loop: each micro-batch is applied in ONE
  *   DuckDB transaction (DELETE the touched keys, INSERT the latest upsert per key) after it is durable in

@@ -75,18 +75,107 @@ abstract class BaseSubmittable {
   }
 }
 
-/** COPY … TO STDOUT: each CopyData (one row for COPY TO) goes to onChunk; returning false pauses the socket. */
+/**
+ * COPY … TO STDOUT, streamed. onChunk gets the CopyData payload bytes (a view on the socket's buffer, not a
+ * copy) and whether they end a CopyData message (for COPY TO: one row); returning false pauses the socket.
+ *
+ * Fast path: while the server sends CopyOutResponse ('H') and CopyData ('d'), this class takes the socket's
+ * 'data' events from pg's parser and scans the frames itself (type byte + Int32 length, protocol docs
+ * "Message Formats"), so a million rows cost one pass over the bytes instead of a parsed, allocated,
+ * emitted message object per row (measured: ~1.4 s of CPU per million rows through pg, most of the
+ * snapshot's Node time). At the first other message (CopyDone, ErrorResponse, NoticeResponse, …) pg's
+ * listeners are put back and get the rest of the bytes, so pg sees CommandComplete / ErrorResponse /
+ * ReadyForQuery exactly as usual. pg's parser holds no partial frame at that point: the query is only
+ * submitted after ReadyForQuery, and the server sends nothing between ReadyForQuery and our reply.
+ */
 export class CopyOut extends BaseSubmittable {
   rows = 0;
+  private saved: Array<(b: Buffer) => void> = [];
+  private own: ((b: Buffer) => void) | null = null;
+  /** bytes of an incomplete frame header (< 5 bytes) carried over to the next socket chunk */
+  private head: Buffer | null = null;
+  /** payload bytes still to come for the CopyData frame being passed through */
+  private rest = 0;
   constructor(
     text: string,
-    private readonly onChunk: (chunk: Buffer) => boolean,
+    private readonly onChunk: (bytes: Buffer, endsMessage: boolean) => boolean,
   ) {
     super(text);
   }
+  override submit(connection: PgConnection): void {
+    const stream = connection.stream as unknown as NodeJS.EventEmitter;
+    this.saved = stream.listeners('data') as Array<(b: Buffer) => void>;
+    stream.removeAllListeners('data');
+    this.own = (b: Buffer) => this.scan(b);
+    stream.on('data', this.own);
+    super.submit(connection);
+  }
+  private scan(chunk: Buffer): void {
+    let b = chunk;
+    if (this.head) {
+      b = Buffer.concat([this.head, chunk]);
+      this.head = null;
+    }
+    let off = 0;
+    let keepGoing = true;
+    while (off < b.length) {
+      if (this.rest > 0) {
+        const n = Math.min(this.rest, b.length - off);
+        this.rest -= n;
+        if (!this.onChunk(b.subarray(off, off + n), this.rest === 0)) keepGoing = false;
+        off += n;
+        continue;
+      }
+      if (b.length - off < 5) {
+        this.head = Buffer.from(b.subarray(off));
+        break;
+      }
+      const code = b[off]!;
+      const len = b.readInt32BE(off + 1);
+      if (code === 0x64 /* d */) {
+        this.rows++;
+        this.rest = len - 4;
+        off += 5;
+        if (this.rest === 0 && !this.onChunk(b.subarray(off, off), true)) keepGoing = false;
+        continue;
+      }
+      if (code === 0x48 /* H: CopyOutResponse */ && b.length - off >= 1 + len) {
+        off += 1 + len;
+        continue;
+      }
+      if (code === 0x48) {
+        this.head = Buffer.from(b.subarray(off));
+        break;
+      }
+      // CopyDone, an error or anything else: pg takes over from this frame on
+      this.handBack(b.subarray(off));
+      return;
+    }
+    if (!keepGoing) this.pause();
+  }
+  private handBack(rest: Buffer): void {
+    const stream = this.connection!.stream as unknown as NodeJS.EventEmitter;
+    stream.removeListener('data', this.own!);
+    this.own = null;
+    for (const l of this.saved) stream.on('data', l);
+    for (const l of this.saved) l.call(stream, rest);
+  }
+  override handleError(err: Error): void {
+    // pg reports a socket error/end while we hold the stream: give the listeners back first
+    if (this.own && this.connection) {
+      const stream = this.connection.stream as unknown as NodeJS.EventEmitter;
+      stream.removeListener('data', this.own);
+      this.own = null;
+      for (const l of this.saved) stream.on('data', l);
+    }
+    super.handleError(err);
+  }
+  /** pg calls these only when it parses the messages itself (never on the fast path) */
+  handleCopyOutResponse(): void {}
   handleCopyData(msg: { chunk: Buffer }): void {
-    // pg-protocol may reuse its buffer for the next socket read: copy before keeping the bytes
-    if (!this.onChunk(Buffer.from(msg.chunk))) this.pause();
+    // pg-protocol may reuse its buffer for the next socket read: copy before the consumer keeps the bytes
+    this.rows++;
+    if (!this.onChunk(Buffer.from(msg.chunk), true)) this.pause();
   }
   override handleCommandComplete(msg: { text: string }): void {
     const m = /^COPY (\d+)/.exec(msg.text);
