@@ -1,12 +1,13 @@
 // duckgate as a separate process for benches: the proxy must not share a JavaScript thread with the
 // load generator, or the numbers would measure the bench harness.
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../test/support/servers.js';
-import { startChild, waitForPort } from './processes.js';
+import { run, startChild, waitForPort } from './processes.js';
 import type { Endpoint } from './pgbench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,6 +29,26 @@ export interface DuckgateOptions {
   cpuProfDir?: string;
   startTimeoutMs?: number;
   extraArgs?: string[];
+  /** the script node runs (default bin/duckgate.js: dist/ if built, else the sources through tsx) */
+  entry?: string;
+}
+
+/**
+ * Compiles src/ to plain JavaScript in .tmp/bench-build (gitignored) and returns its cli.js, so a bench
+ * measures the proxy as deployed (npm run build) rather than through the tsx loader, without creating
+ * the dist/ that bin/duckgate.js would then prefer over the sources for everyone working in this tree.
+ */
+export async function buildForBench(): Promise<string> {
+  const out = join(ROOT, '.tmp', 'bench-build');
+  await rm(out, { recursive: true, force: true });
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = await run(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(out, 'dist'), '--sourceMap', 'false'], { cwd: ROOT });
+  // tsc emits despite type errors (exit 2): a type error elsewhere in the tree must not stop a bench
+  const cli = join(out, 'dist', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`build for the bench failed (${r.code}):\n${(r.stdout || r.stderr).trim().split('\n').slice(0, 10).join('\n')}`);
+  // dist/config/rules.js finds the shipped rules at ../../rules, as in the package
+  await symlink(join(ROOT, 'rules'), join(out, 'rules'));
+  return cli;
 }
 
 export async function startDuckgate(opts: DuckgateOptions): Promise<DuckgateStart> {
@@ -41,7 +62,7 @@ export async function startDuckgate(opts: DuckgateOptions): Promise<DuckgateStar
   }
   const args = [
     ...nodeArgs,
-    join(ROOT, 'bin', 'duckgate.js'),
+    opts.entry ?? join(ROOT, 'bin', 'duckgate.js'),
     'start',
     '--upstream', opts.upstreamUrl,
     '--listen', `127.0.0.1:${port}`,
