@@ -1,7 +1,7 @@
 // Pure parts of the DuckDB engine: the rewrite's translations and refusals, Postgres's numeric division
 // scale, float and interval formatting (cross-checked against a real Postgres in test/integration/duckdb-*.test.ts).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { duckdbTimeZone } from '../../src/engines/duckdb/engine.js';
+import { duckdbTimeZone, starNamesDiffer } from '../../src/engines/duckdb/engine.js';
 import { formatFloat, formatInterval, pgAvg } from '../../src/engines/duckdb/format.js';
 import { initRewriter, rewrite } from '../../src/engines/duckdb/rewrite.js';
 import { utcOffsetSeconds } from '../../src/engines/duckdb/timezone.js';
@@ -12,6 +12,15 @@ beforeAll(async () => {
   await initRewriter();
 });
 
+describe('SELECT * name check', () => {
+  const f = (name: string) => ({ name, typeOid: 23, typmod: -1, format: 0 as const });
+  it('accepts the same names in order and refuses anything else', () => {
+    expect(starNamesDiffer(['a', 'b'], [f('a'), f('b')])).toBeNull();
+    expect(starNamesDiffer(['b', 'a'], [f('a'), f('b')])).toMatch(/column 1/);
+    expect(starNamesDiffer(['a'], [f('a'), f('b')])).toMatch(/1 columns/);
+  });
+});
+
 describe('rewrite', () => {
   it('resolves tables, writes NULLS order, guards division, escapes LIKE', () => {
     const r = rewrite("SELECT a / b FROM t WHERE c LIKE 'x%' ORDER BY a DESC", { resolve });
@@ -19,6 +28,7 @@ describe('rewrite', () => {
       ok: true,
       kinds: ['integral'],
       scales: [null],
+      checkNames: false,
       sql: `SELECT (("a") / dg_nz(("b"))) FROM "lake"."t" AS "t" WHERE (like_escape(("c"), ('x%'), '\\')) ORDER BY "a" DESC NULLS FIRST`,
     });
   });
@@ -43,11 +53,18 @@ describe('rewrite', () => {
     expect(rewrite('SELECT round(x, y) FROM t', { resolve, fieldTypeOids: [1700] }).ok).toBe(false);
     expect(rewrite('SELECT round(x, -1) FROM t', { resolve, fieldTypeOids: [1700] }).ok).toBe(false);
   });
+  it('expands a top-level * in DuckDB and asks the engine to check the names', () => {
+    const r = rewrite('SELECT *, x AS y FROM t', { resolve, fieldTypeOids: [23, 1700, 23] });
+    expect(r.ok && r.checkNames).toBe(true);
+    expect(r.ok && r.kinds).toEqual(['integral', 'integral', 'integral']);
+    expect(rewrite('SELECT * FROM t', { resolve }).ok).toBe(false);
+    expect(rewrite('SELECT x FROM (SELECT * FROM t) s', { resolve, fieldTypeOids: [23] })).toMatchObject({ ok: true, checkNames: false });
+  });
   it('keeps CTE names local and refuses unmirrored tables', () => {
     expect(rewrite('WITH t2 AS (SELECT 1 AS a FROM t) SELECT a FROM t2', { resolve }).ok).toBe(true);
     expect(rewrite('SELECT 1 FROM other', { resolve })).toEqual({ ok: false, reason: 'relation other is not mirrored' });
   });
-  it.each(['SELECT now()', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ROWS 1 PRECEDING) FROM t'])(
+  it.each(['SELECT now()', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY-DDD') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ROWS 1 PRECEDING) FROM t'])(
     'refuses %s',
     (sql) => {
       expect(rewrite(sql, { resolve }).ok).toBe(false);

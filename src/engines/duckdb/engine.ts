@@ -179,7 +179,12 @@ export class DuckdbEngine {
       }
       const inner = await pc.conn.prepare(plan.sql);
       const types = Array.from({ length: inner.columnCount }, (_, i) => inner.columnType(i));
+      const names = Array.from({ length: inner.columnCount }, (_, i) => inner.columnName(i));
       inner.destroySync();
+      if (plan.checkNames) {
+        const differ = starNamesDiffer(names, req.fields);
+        if (differ) throw new DuckdbEngineError('refused', differ);
+      }
       const aligned = alignColumns(types, req.fields, plan.kinds);
       if (!aligned.ok) throw new DuckdbEngineError('refused', aligned.reason);
       prepared = await pc.conn.prepare(wrapWithCasts(plan.sql, aligned.casts));
@@ -188,6 +193,9 @@ export class DuckdbEngine {
         throw new DuckdbEngineError('refused', `statement has ${prepared.parameterCount} parameters, ${params.length} bound`);
       params.forEach((p, i) => (p === null ? prepared!.bindNull(i + 1) : prepared!.bindVarchar(i + 1, p)));
       const result = await prepared.stream();
+      // An interrupt that fired while DuckDB was preparing is cleared when the query starts: repeat it
+      // now that the query is pending, or a cancel or timeout in that window would be lost.
+      guard.reapply();
       return new DuckdbCursor(this, pc, prepared, result, encodingFields(req.fields, plan.scales), req.session, guard);
     } catch (e) {
       guard.dispose();
@@ -215,6 +223,20 @@ export class DuckdbEngine {
     this.closed = true;
     for (const c of this.idle.splice(0)) c.conn.closeSync();
   }
+}
+
+/**
+ * For a top-level *: DuckDB expanded it over the mirror's columns, Postgres over the table's. The same
+ * names in the same order (the types are aligned separately) mean the same columns; anything else (a
+ * mirror with columns in another order, a dropped or added column, DuckDB renaming a duplicate) is
+ * refused. Returns the reason, or null.
+ */
+export function starNamesDiffer(duckNames: readonly string[], fields: readonly PgField[]): string | null {
+  if (duckNames.length !== fields.length) return `SELECT *: DuckDB has ${duckNames.length} columns, Postgres ${fields.length}`;
+  for (let i = 0; i < fields.length; i++) {
+    if (duckNames[i] !== fields[i]!.name) return `SELECT *: column ${i + 1} is ${duckNames[i]} in DuckDB, ${fields[i]!.name} in Postgres`;
+  }
+  return null;
 }
 
 /**
@@ -246,6 +268,10 @@ class InterruptGuard {
     if (this.reason) return;
     this.reason = r;
     this.conn.interrupt();
+  }
+
+  reapply(): void {
+    if (this.reason) this.conn.interrupt();
   }
 
   get fired(): 'timeout' | 'canceled' | null {

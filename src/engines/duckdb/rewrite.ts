@@ -49,6 +49,11 @@ export type RewriteResult =
        * scale n whatever Postgres's RowDescription typmod says, which is -1), or null.
        */
       scales: Array<number | null>;
+      /**
+       * The select list has a * at the top level: the engine must check that DuckDB's column names are
+       * Postgres's, in order (a mirror whose columns differ in order or number is refused).
+       */
+      checkNames: boolean;
     }
   | { ok: false; reason: string };
 
@@ -159,6 +164,8 @@ interface Ctx {
   ctes: Set<string>[];
   /** per top-level output column: forced numeric display scale (round(x, n)) */
   scales: Array<number | null>;
+  /** a top-level * was expanded by DuckDB */
+  starTop: boolean;
 }
 
 export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
@@ -172,7 +179,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
-  const ctx: Ctx = { input, ctes: [], scales: [] };
+  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -180,7 +187,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     // integer may stand for a numeric (nor an integer-summed avg be trusted).
     if (!integralNumericSafe(stmt)) for (let i = 0; i < kinds.length; i++) if (kinds[i] !== 'other') kinds[i] = 'other';
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
-    return { ok: true, sql, kinds, scales };
+    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop };
   } catch (e) {
     if (e instanceof Refuse) return { ok: false, reason: e.message };
     throw e;
@@ -222,7 +229,17 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
         const d = s.distinctClause as Node[];
         out += d.length === 1 && Object.keys(d[0]!).length === 0 ? 'DISTINCT ' : `DISTINCT ON (${d.map((e) => expr(e, ctx)).join(', ')}) `;
       }
-      out += (s.targetList as Node[]).map((t, i) => target(t.ResTarget, ctx, topKinds, i)).join(', ');
+      const targets = s.targetList as Node[];
+      if (topKinds && targets.some((t) => isStar(t.ResTarget.val))) {
+        // A top-level *: output column i is no longer target i, so no target gets the per-column
+        // treatment (avg, round); every column is plain, and the engine checks DuckDB's names against
+        // Postgres's RowDescription (same mirror columns, same order).
+        const n = ctx.input.fieldTypeOids?.length;
+        if (n === undefined) refuse('SELECT * at top level without Postgres\'s RowDescription');
+        ctx.starTop = true;
+        out += targets.map((t) => target(t.ResTarget, ctx, undefined, 0)).join(', ');
+        for (let i = 0; i < n; i++) topKinds[i] = 'integral';
+      } else out += targets.map((t, i) => target(t.ResTarget, ctx, topKinds, i)).join(', ');
       if (s.fromClause) out += ' FROM ' + (s.fromClause as Node[]).map((f) => fromItem(f, ctx)).join(', ');
       if (s.whereClause) out += ' WHERE ' + expr(s.whereClause, ctx);
       if (s.groupClause) {
@@ -247,10 +264,7 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
 
 function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: number): string {
   const v = t.val as Node;
-  if (v.ColumnRef && v.ColumnRef.fields.some((f: Node) => f.A_Star)) {
-    if (kinds) refuse('SELECT * at top level (column kinds unknown)');
-    return columnRef(v.ColumnRef);
-  }
+  if (isStar(v)) return columnRef(v.ColumnRef);
   let sql: string;
   let kind: ColumnKind = 'integral';
   const fc = v.FuncCall as Node | undefined;
@@ -331,6 +345,10 @@ function integralNumericSafe(stmt: Node): boolean {
   };
   walk(stmt);
   return !(division && derived);
+}
+
+function isStar(v: Node): boolean {
+  return !!v.ColumnRef && (v.ColumnRef.fields as Node[]).some((f) => f.A_Star);
 }
 
 function sortBy(b: Node, ctx: Ctx): string {
@@ -558,6 +576,69 @@ function over(w: Node, ctx: Ctx): string {
   return ` OVER (${parts.join(' ')})`;
 }
 
+// to_char(datetime, format) patterns translated (formatting.c, PostgreSQL 15), longest first. Each is
+// a DuckDB strftime conversion, blank-padded to 9 characters where Postgres pads (Month, Day: the
+// longest English name; FM suppresses the padding). Postgres's names are English, as strftime's.
+const toCharPatterns: ReadonlyArray<{ pat: string; fmt: string; pad?: number; time?: boolean }> = [
+  { pat: 'FMMonth', fmt: '%B' },
+  { pat: 'FMDay', fmt: '%A' },
+  { pat: 'Month', fmt: '%B', pad: 9 },
+  { pat: 'Mon', fmt: '%b' },
+  { pat: 'Day', fmt: '%A', pad: 9 },
+  { pat: 'Dy', fmt: '%a' },
+  { pat: 'YYYY', fmt: '%Y' },
+  { pat: 'HH24', fmt: '%H', time: true },
+  { pat: 'MM', fmt: '%m' },
+  { pat: 'DD', fmt: '%d' },
+  { pat: 'MI', fmt: '%M', time: true },
+  { pat: 'SS', fmt: '%S', time: true },
+];
+
+/**
+ * to_char(x, 'constant format') for dates, timestamps and timestamptz (in the session TimeZone, which
+ * the connection carries), as a concatenation of strftime pieces. Any letter outside the patterns
+ * above refuses the statement (Postgres reads many letters as patterns: DDD, YY, Q, IW, AM, …).
+ * - A date is formatted by Postgres as timestamptz (local midnight): with time fields it is cast so.
+ * - ±infinity gives NULL in Postgres.
+ * - YYYY is 4 digits, zero-padded (as %Y); years outside 1..9999 (BC, 5 digits) raise an error in
+ *   DuckDB, so such a statement falls back to Postgres.
+ */
+function toChar(args: Node[], ctx: Ctx): string {
+  if (args.length !== 2) refuse('to_char with other than two arguments');
+  const format = stringConst(args[1]!);
+  if (format === null) refuse('to_char with a non-constant format');
+  const parts: string[] = [];
+  let literal = '';
+  let time = false;
+  for (let i = 0; i < format.length; ) {
+    const m = toCharPatterns.find((p) => format.startsWith(p.pat, i));
+    if (m) {
+      if (/[A-Za-z]/.test(format[i + m.pat.length] ?? '') && !toCharPatterns.some((p) => format.startsWith(p.pat, i + m.pat.length)))
+        refuse(`to_char pattern ${format.slice(i)}`);
+      if (m.pat === 'DD' && format[i + 2] === 'D') refuse('to_char pattern DDD');
+      if (literal) parts.push(lit(literal));
+      literal = '';
+      time ||= m.time === true;
+      parts.push(m.pad ? `rpad(strftime(x, ${lit(m.fmt)}), ${m.pad}, ' ')` : `strftime(x, ${lit(m.fmt)})`);
+      i += m.pat.length;
+      continue;
+    }
+    const ch = format[i]!;
+    if (!/^[-/ :.,_|()]$/.test(ch)) refuse(`to_char format character ${ch}`);
+    literal += ch;
+    i++;
+  }
+  if (literal) parts.push(lit(literal));
+  if (parts.length === 0) return `''`;
+  const src = `(${expr(args[0]!, ctx)})`;
+  const text = (x: string): string => {
+    const body = parts.map((p) => p.replace(/strftime\(x,/g, `strftime(${x},`)).join(' || ');
+    return `CASE WHEN NOT isfinite(${x}) THEN NULL WHEN year(${x}) < 1 OR year(${x}) > 9999 THEN error('to_char: year outside 1..9999') ELSE ${body} END`;
+  };
+  // typeof() is fixed when DuckDB binds: one branch survives (both are text, so neither is converted).
+  return time ? `(CASE WHEN typeof(${src}) = 'DATE' THEN ${text(`CAST(${src} AS TIMESTAMPTZ)`)} ELSE ${text(src)} END)` : `(${text(src)})`;
+}
+
 /**
  * percentile_cont / percentile_disc (fraction) WITHIN GROUP (ORDER BY x), one constant fraction in [0, 1]
  * and an ascending sort (orderedsetaggs.c, PostgreSQL 15):
@@ -635,6 +716,8 @@ function funcCall(fc: Node, ctx: Ctx): string {
       if (a.TypeCast && /DECIMAL/.test(duckTypeName(a.TypeCast.typeName))) return `round(${expr(a, ctx)})`;
       return refuse('round(x) of unknown type');
     }
+    case 'to_char':
+      return toChar(args, ctx);
     case 'position':
       // The grammar turns position(sub IN str) into position(str, sub): already strpos's order.
       return `strpos(${expr(args[0]!, ctx)}, ${expr(args[1]!, ctx)})`;
