@@ -1025,8 +1025,9 @@ export class Mirror extends EventEmitter {
     if (this.needResync.size) await this.doResyncs();
     if (this.wantStatus) {
       this.wantStatus = false;
-      // durable first (pending batches and the idle position), then the slot hears about it
-      await this.flushLake();
+      // durable first (pending batches and the idle position), then the slot hears about it; at most
+      // once per durableIntervalMs (a fast status interval must not turn into an fsync storm)
+      if (Date.now() - this.lastLakeFlush >= this.cfg.durableIntervalMs) await this.flushLake();
       this.sendStatus(true);
     }
     if (this.wantPoll) {
