@@ -152,7 +152,12 @@ d('to_char timestamptz in the session zone', "SELECT id, to_char(occurred_at, 'Y
 d('to_char date with time fields', "SELECT id, to_char(archive_date, 'YYYY/MM/DD HH24.MI.SS'), to_char(archive_date, 'Dy, DD Mon YYYY') FROM cdx_records ORDER BY id LIMIT 40");
 d('to_char weekday buckets', "SELECT to_char(occurred_at, 'Day') AS weekday, count(*) FROM events GROUP BY 1 ORDER BY 1");
 p('to_char unsupported pattern', "SELECT to_char(captured_at, 'YYYY-DDD HH12 AM') FROM cdx_records ORDER BY id LIMIT 5", 'to_char patterns beyond YYYY MM DD HH24 MI SS Mon Month Day Dy are not translated');
-p('generate_series date spine', "SELECT g::date AS day, count(c.id) FROM generate_series(date '2024-01-01', date '2024-01-31', interval '1 day') g LEFT JOIN cdx_records c ON c.archive_date = g::date GROUP BY 1 ORDER BY 1", 'generate_series is not translated');
+d('generate_series date spine', "SELECT g::date AS day, count(c.id) FROM generate_series(date '2024-01-01', date '2024-01-31', interval '1 day') g LEFT JOIN cdx_records c ON c.archive_date = g::date GROUP BY 1 ORDER BY 1");
+d('generate_series timestamptz values', "SELECT g, count(e.id) FROM generate_series(timestamptz '2024-03-01 00:00:00+00', timestamptz '2024-03-15 00:00:00+00', interval '12 hours') g LEFT JOIN events e ON e.occurred_at >= g AND e.occurred_at < g + interval '12 hours' GROUP BY g ORDER BY g");
+d('generate_series month spine with column alias', "SELECT m.d, count(c.id) AS captures FROM generate_series(date '2023-01-01', date '2024-12-01', interval '1 month') AS m(d) LEFT JOIN cdx_records c ON date_trunc('month', c.archive_date) = m.d GROUP BY m.d ORDER BY m.d");
+d('generate_series timestamp hours', "SELECT h, count(c.id) FROM generate_series(timestamp '2024-01-01 00:00:00', timestamp '2024-01-03 00:00:00', interval '6 hours') h LEFT JOIN cdx_records c ON date_trunc('hour', c.captured_at) = h GROUP BY h ORDER BY h");
+d('generate_series integers', 'SELECT n, count(s.id) FROM generate_series(0, 5) n LEFT JOIN scrape_pages s ON s.depth = n GROUP BY n ORDER BY n');
+p('generate_series untyped literals', "SELECT count(*) FROM generate_series('2024-01-01', '2024-01-05', interval '1 day') g", 'generate_series over untyped literals: the variant Postgres picks is not written out');
 p('now() relative window', "SELECT count(*) FROM events WHERE occurred_at > now() - interval '100 years'", 'now() is time dependent');
 p('extract epoch', 'SELECT extract(epoch FROM captured_at) AS e, id FROM cdx_records ORDER BY id LIMIT 10', 'extract(epoch) is not translated');
 p('date_trunc with time zone', "SELECT date_trunc('day', scraped_at, 'Europe/Paris') AS d, count(*) FROM scrape_pages GROUP BY 1 ORDER BY 1", 'date_trunc with a zone argument is not translated');
@@ -209,7 +214,12 @@ d('nth_value', 'SELECT project_id, id, nth_value(id, 2) OVER (PARTITION BY proje
 d('lag with default', 'SELECT id, lag(fetch_ms, 2, 0) OVER (ORDER BY id) FROM scrape_pages ORDER BY id LIMIT 60');
 d('running sum of float', 'SELECT page_id, sum(readability) OVER (ORDER BY page_id) FROM content_analytics ORDER BY page_id LIMIT 60');
 d('window over timestamptz order', 'SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY occurred_at, id) FROM events ORDER BY id LIMIT 100');
-p('window frame ROWS', 'SELECT id, sum(fetch_ms) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM scrape_pages ORDER BY id', 'window frame clauses are not translated');
+d('window frame ROWS', 'SELECT id, sum(fetch_ms) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM scrape_pages ORDER BY id');
+d('window frames moving and centred', 'SELECT id, sum(length) OVER (PARTITION BY domain_id ORDER BY id ROWS 3 PRECEDING) AS s3, min(length) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS m, count(*) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND 4 FOLLOWING) AS c, last_value(id) OVER (PARTITION BY domain_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS l FROM cdx_records ORDER BY id LIMIT 300');
+d('window frame RANGE unbounded', 'SELECT id, max(fetch_ms) OVER (PARTITION BY project_id ORDER BY depth RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING), first_value(id) OVER (PARTITION BY project_id ORDER BY depth, id RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM scrape_pages ORDER BY id');
+d('seven-day moving average of daily counts', "SELECT day, n, sum(n) OVER (ORDER BY day ROWS BETWEEN 6 PRECEDING AND CURRENT ROW) AS week FROM (SELECT archive_date AS day, count(*) AS n FROM cdx_records GROUP BY 1) t ORDER BY day");
+p('window frame RANGE offset', 'SELECT id, count(*) OVER (ORDER BY fetch_ms RANGE BETWEEN 10 PRECEDING AND CURRENT ROW) FROM scrape_pages ORDER BY id', 'a RANGE offset compares ORDER BY values: not translated');
+p('window frame EXCLUDE', 'SELECT id, sum(fetch_ms) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE CURRENT ROW) FROM scrape_pages ORDER BY id', 'EXCLUDE is not translated');
 p('named window', 'SELECT id, rank() OVER w FROM scrape_pages WINDOW w AS (ORDER BY fetch_ms, id) ORDER BY id', 'named windows are not translated');
 
 // ---- CTEs and subqueries ---------------------------------------------------------------------------------

@@ -60,11 +60,18 @@ describe('rewrite', () => {
     expect(rewrite('SELECT * FROM t', { resolve }).ok).toBe(false);
     expect(rewrite('SELECT x FROM (SELECT * FROM t) s', { resolve, fieldTypeOids: [23] })).toMatchObject({ ok: true, checkNames: false });
   });
+  it('writes explicit window frames out and translates generate_series in FROM', () => {
+    const r = rewrite('SELECT sum(x) OVER (ORDER BY y ROWS 2 PRECEDING) FROM t', { resolve });
+    expect(r.ok && r.sql).toContain('ROWS BETWEEN 2 PRECEDING AND CURRENT ROW');
+    const g = rewrite("SELECT g FROM generate_series(date '2024-01-01', date '2024-01-03', interval '1 day') g", { resolve });
+    expect(g.ok && g.sql).toContain('AS TIMESTAMPTZ)');
+    expect(g.ok && g.sql).toContain('AS "g"("g")');
+  });
   it('keeps CTE names local and refuses unmirrored tables', () => {
     expect(rewrite('WITH t2 AS (SELECT 1 AS a FROM t) SELECT a FROM t2', { resolve }).ok).toBe(true);
     expect(rewrite('SELECT 1 FROM other', { resolve })).toEqual({ ok: false, reason: 'relation other is not mirrored' });
   });
-  it.each(['SELECT now()', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY-DDD') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ROWS 1 PRECEDING) FROM t'])(
+  it.each(['SELECT now()', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY-DDD') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ORDER BY x RANGE 1 PRECEDING) FROM t', 'SELECT * FROM generate_series(1, x) g'])(
     'refuses %s',
     (sql) => {
       expect(rewrite(sql, { resolve }).ok).toBe(false);

@@ -396,12 +396,52 @@ function fromItem(f: Node, ctx: Ctx): string {
     if (j.alias) refuse('aliased join');
     return `(${out})`;
   }
+  if (f.RangeFunction) return rangeFunction(f.RangeFunction, ctx);
   if (f.RangeSubselect) {
     const r = f.RangeSubselect;
     if (r.lateral) refuse('LATERAL');
     return `(${select(r.subquery.SelectStmt, ctx)})${alias(r.alias)}`;
   }
   return refuse(`FROM item ${Object.keys(f)[0]}`);
+}
+
+/** The type a typed literal or cast names ('date', 'timestamptz', …), else null. */
+function castType(n: Node | undefined): string | null {
+  const names: Node[] | undefined = n?.TypeCast?.typeName?.names;
+  return names ? ((names[names.length - 1]!.String?.sval as string | undefined) ?? null) : null;
+}
+
+/**
+ * generate_series in FROM, for calendar spines and number ranges. Postgres picks the variant from its
+ * arguments' types, which are written out here: integers (constants), or typed datetimes. Dates are
+ * promoted to timestamptz (the preferred type of the category: Postgres's series is then timestamptz,
+ * stepping in the session TimeZone, as DuckDB's TIMESTAMPTZ series does under the connection's zone).
+ * The column is named after the alias, as Postgres names a scalar function's column.
+ */
+function rangeFunction(r: Node, ctx: Ctx): string {
+  if (r.lateral || r.ordinality || r.is_rowsfrom || r.coldeflist) refuse('LATERAL/ORDINALITY/ROWS FROM/column definitions');
+  const fns = r.functions as Node[];
+  const fc = fns?.length === 1 ? (fns[0]!.List?.items?.[0]?.FuncCall as Node | undefined) : undefined;
+  if (!fc || funcName(fc) !== 'generate_series') refuse('function in FROM other than generate_series');
+  const args: Node[] = fc.args ?? [];
+  if (args.length < 2 || args.length > 3 || fc.agg_star || fc.agg_distinct || fc.func_variadic) refuse('generate_series arguments');
+  let sql: string;
+  if (args.every((a) => intConstant(a) !== null)) sql = `generate_series(${args.map((a) => String(intConstant(a))).join(', ')})`;
+  else {
+    const [a, b, step] = args.map(castType);
+    const tz = (t: string | null) => t === 'date' || t === 'timestamptz';
+    let target: string;
+    if (tz(a ?? null) && tz(b ?? null)) target = 'TIMESTAMPTZ';
+    else if (a === 'timestamp' && b === 'timestamp') target = 'TIMESTAMP';
+    else return refuse('generate_series over other than integer constants or typed dates/timestamps');
+    if (step !== 'interval') refuse('generate_series step that is not a typed interval');
+    sql = `generate_series(CAST(${expr(args[0]!, ctx)} AS ${target}), CAST(${expr(args[1]!, ctx)} AS ${target}), ${expr(args[2]!, ctx)})`;
+  }
+  const al = r.alias as Node | undefined;
+  const name = al?.aliasname ?? 'generate_series';
+  const cols = al?.colnames as Node[] | undefined;
+  if (cols && cols.length !== 1) refuse('generate_series with more than one column name');
+  return `${sql} AS ${q(name)}(${q(cols ? cols[0]!.String.sval : name)})`;
 }
 
 function columnRef(c: Node): string {
@@ -568,12 +608,49 @@ function subLink(v: Node, ctx: Ctx): string {
 
 function over(w: Node, ctx: Ctx): string {
   if (w.name || w.refname) refuse('named window');
-  // 1058 = FRAMEOPTION_DEFAULTS (RANGE UNBOUNDED PRECEDING .. CURRENT ROW); other frames not translated yet
-  if (w.frameOptions !== 1058) refuse('window frame clause');
   const parts: string[] = [];
   if (w.partitionClause) parts.push('PARTITION BY ' + (w.partitionClause as Node[]).map((e) => expr(e, ctx)).join(', '));
   if (w.orderClause) parts.push('ORDER BY ' + (w.orderClause as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', '));
+  const frame = frameClause(w);
+  if (frame) parts.push(frame);
   return ` OVER (${parts.join(' ')})`;
+}
+
+// FRAMEOPTION_* bits (nodes/parsenodes.h, PostgreSQL 15)
+const FO = {
+  NONDEFAULT: 0x1, RANGE: 0x2, ROWS: 0x4, GROUPS: 0x8, BETWEEN: 0x10,
+  START_UNBOUNDED_PRECEDING: 0x20, END_UNBOUNDED_PRECEDING: 0x40, START_UNBOUNDED_FOLLOWING: 0x80, END_UNBOUNDED_FOLLOWING: 0x100,
+  START_CURRENT_ROW: 0x200, END_CURRENT_ROW: 0x400, START_OFFSET_PRECEDING: 0x800, END_OFFSET_PRECEDING: 0x1000,
+  START_OFFSET_FOLLOWING: 0x2000, END_OFFSET_FOLLOWING: 0x4000, EXCLUDE: 0x8000 | 0x10000 | 0x20000,
+} as const;
+
+/**
+ * An explicit frame: ROWS with constant offsets, or RANGE between UNBOUNDED and CURRENT ROW (a RANGE
+ * offset compares values of the ORDER BY type, not translated). Both engines read a single bound as
+ * "bound AND CURRENT ROW" (Postgres sets END_CURRENT_ROW), written out here. Null for the default.
+ */
+function frameClause(w: Node): string | null {
+  const o = (w.frameOptions ?? 0) as number;
+  if (!(o & FO.NONDEFAULT)) return null;
+  if (o & (FO.GROUPS | FO.EXCLUDE)) refuse('GROUPS frame or EXCLUDE');
+  const rows = (o & FO.ROWS) !== 0;
+  if (!rows && !(o & FO.RANGE)) refuse('frame mode');
+  const offset = (n: Node | undefined): number => {
+    const v = intConstant(n);
+    if (v === null || v < 0) refuse('frame offset that is not a non-negative integer constant');
+    if (!rows) refuse('RANGE frame with an offset');
+    return v;
+  };
+  const bound = (side: 'START' | 'END'): string => {
+    const has = (k: string) => (o & (FO as Record<string, number>)[`${side}_${k}`]!) !== 0;
+    if (has('UNBOUNDED_PRECEDING')) return 'UNBOUNDED PRECEDING';
+    if (has('UNBOUNDED_FOLLOWING')) return 'UNBOUNDED FOLLOWING';
+    if (has('CURRENT_ROW')) return 'CURRENT ROW';
+    if (has('OFFSET_PRECEDING')) return `${offset(side === 'START' ? w.startOffset : w.endOffset)} PRECEDING`;
+    if (has('OFFSET_FOLLOWING')) return `${offset(side === 'START' ? w.startOffset : w.endOffset)} FOLLOWING`;
+    return refuse('frame bound');
+  };
+  return `${rows ? 'ROWS' : 'RANGE'} BETWEEN ${bound('START')} AND ${bound('END')}`;
 }
 
 // to_char(datetime, format) patterns translated (formatting.c, PostgreSQL 15), longest first. Each is
