@@ -2,6 +2,7 @@
 // folder is the caller's and survives the stop: the in-process DuckDB leg then reads the very DuckDB
 // file duckgate served from. The mirror gets its own slot/publication names per database (a slot
 // name is cluster-wide, and one cluster holds a database per row count).
+import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,8 @@ export interface AnalyticsDuckgate {
   dataDir: string;
   /** the DuckDB file the mirror serves from (duckdb.path default, relative to dataDir) */
   duckdbFile: string;
+  /** duckgate's output (pino JSON lines), appended across restarts */
+  logFile: string;
   tail(): string;
   stop(): Promise<void>;
 }
@@ -48,6 +51,11 @@ export async function startAnalyticsDuckgate(opts: { upstreamUrl: string; dataDi
     cwd: ROOT,
     env: { ...process.env, DUCKGATE_LOG_LEVEL: process.env.DUCKGATE_LOG_LEVEL ?? 'warn' },
   });
+  // every line duckgate logs (warn and up: fallbacks and their reasons) kept next to its data
+  const logFile = createWriteStream(join(opts.dataDir, 'duckgate.log'), { flags: 'a' });
+  proc.child.stdout!.pipe(logFile, { end: false });
+  proc.child.stderr!.pipe(logFile, { end: false });
+  proc.child.once('exit', () => logFile.end());
   const u = new URL(opts.upstreamUrl);
   u.hostname = '127.0.0.1';
   u.port = String(port);
@@ -63,6 +71,7 @@ export async function startAnalyticsDuckgate(opts: { upstreamUrl: string; dataDi
     pid: proc.child.pid!,
     dataDir: opts.dataDir,
     duckdbFile: join(opts.dataDir, 'duckdb', 'duckgate.duckdb'),
+    logFile: join(opts.dataDir, 'duckgate.log'),
     tail: () => proc.tail(),
     // SIGTERM: a graceful stop closes DuckDB (checkpointing its file) and confirms the slot
     stop: () => proc.stop(60_000),
