@@ -71,11 +71,12 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
   let mirror: Mirror | null = null;
   let guard: DuckdbGuard | null = null;
   let duck: Awaited<ReturnType<typeof openDuckdbInstance>> | null = null;
+  let engine: DuckdbEngine | null = null;
   let analytics: AnalyticsOptions | null = null;
   if (cfg.analytics.enabled && cfg.mirror.enabled) {
     await Promise.all([initRouter(), DuckdbEngine.init()]);
     duck = await openDuckdbInstance(instanceOptionsFromConfig({ dataDir, duckdb: cfg.duckdb }));
-    const engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs });
+    engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs });
     mirror = new Mirror({ config: cfg, upstreamUrl, duckdb: duck, dataDir });
     guard = new DuckdbGuard(engine, {
       errorPercent: cfg.analytics.breakerErrorPercent,
@@ -165,6 +166,7 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
         // A snapshot may still be running (stop() ends its connections, so it fails soon): DuckDB is
         // closed only once nothing uses it, since closing under a running statement can crash the process.
         const settled = await Promise.race([mirrorStarting.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
+        engine?.close();
         if (settled) duck?.closeSync();
         else log.warn('mirror start did not settle within 10 s of stop; leaving DuckDB open');
         await embedded?.stop();

@@ -80,6 +80,13 @@ interface Runtime {
 
 const PG_EPOCH_MS = 946_684_800_000;
 
+/** Thrown inside start() when stop() was called meanwhile. */
+class StoppedError extends Error {
+  constructor() {
+    super('mirror stopped');
+  }
+}
+
 export class Mirror extends EventEmitter {
   private readonly cfg: Config['mirror'];
   private readonly lakeDir: string;
@@ -98,6 +105,12 @@ export class Mirror extends EventEmitter {
   private durable: Lsn = 0n;
   private serverWalEnd: Lsn = 0n;
   private stopped = false;
+  /** the start in progress (settles once started, failed or stopped) */
+  private starting: Promise<void> | null = null;
+
+  private checkStopped(): void {
+    if (this.stopped) throw new StoppedError();
+  }
   private started = false;
   private timers: NodeJS.Timeout[] = [];
 
@@ -187,10 +200,16 @@ export class Mirror extends EventEmitter {
       logger.info('mirror disabled (mirror.enabled = false)');
       return;
     }
+    this.starting = this.startInner();
     try {
-      await this.startInner();
+      await this.starting;
       this.started = true;
     } catch (e) {
+      if (e instanceof StoppedError) {
+        logger.info('mirror: stopped while starting');
+        await this.closeConnections();
+        return;
+      }
       this.problem = (e as Error).message;
       logger.error({ err: e }, `mirror could not start: ${(e as Error).message}; duckgate keeps proxying, every statement goes to PostgreSQL`);
       await this.closeConnections();
@@ -199,6 +218,9 @@ export class Mirror extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // A start still under way stops at its next step (between tables of a snapshot); tearing its
+    // connections down under it would leave it waiting forever, or DuckDB running while closed.
+    if (!this.started && this.starting) await this.starting.catch(() => undefined);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.loopDone;
@@ -256,6 +278,7 @@ export class Mirror extends EventEmitter {
     }
     const defs = await discoverTables(this.ctl, this.rules, this.cfg.schemas);
     await syncPublication(this.ctl, this.cfg.publicationName, defs);
+    this.checkStopped();
     this.duck = await this.opts.duckdb.connect();
     this.repl = replicationClient(this.opts.upstreamUrl);
     this.repl.on('error', (e) => this.onFatal(e));
@@ -280,6 +303,7 @@ export class Mirror extends EventEmitter {
     removeOrphans(this.lakeDir, m);
     mkdirSync(this.tmpDir, { recursive: true });
 
+    this.checkStopped();
     if (!m) {
       m = await this.initialSnapshot(defs, sys);
     } else {
@@ -287,6 +311,7 @@ export class Mirror extends EventEmitter {
       await this.loadServing(m);
       await this.reconcile(defs);
     }
+    this.checkStopped();
     this.applied = parseLsn(m.appliedLsn);
     this.durable = this.applied;
     mirrorAppliedLsn.set(Number(this.applied));
@@ -345,6 +370,7 @@ export class Mirror extends EventEmitter {
     try {
       await c.query(`SET TRANSACTION SNAPSHOT ${sqlString(snapshot)}`);
       for (const d of defs) {
+        this.checkStopped();
         const key = tableKey(d.schema, d.name);
         const gen = ++m.generation;
         const old = m.tables[key];
