@@ -128,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`duckgate: ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`duckgate: ${(e as Error).stack ?? String(e)}\n`);
+    process.stderr.write(`duckgate: ${e instanceof Error ? (e.stack ?? e.message) : `failed: ${String(e)}`}\n`);
     return 1;
   }
 }

