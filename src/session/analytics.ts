@@ -18,7 +18,7 @@
  * Nothing is sent to the client before DuckDB has produced its first chunk, so every refusal or failure
  * up to then falls back to Postgres without the client noticing.
  */
-import type { DuckdbCursor, ExecuteRequest, PgField } from '../engines/duckdb/engine.js';
+import type { DuckdbCursor, ExecuteRequest, PgField, Resolver } from '../engines/duckdb/engine.js';
 import { DuckdbEngineError } from '../engines/duckdb/engine.js';
 import type { SessionOptions } from '../engines/duckdb/pg-types.js';
 import type { Logger } from '../observability/logger.js';
@@ -55,8 +55,11 @@ export interface MirrorSource {
 }
 
 export interface AnalyticsOptions {
-  /** opens a DuckDB cursor (the engine, wrapped by the breaker) */
-  engine: { open(req: ExecuteRequest): Promise<DuckdbCursor> };
+  /** opens a DuckDB cursor (the engine, wrapped by the breaker); plan: the translation alone, for explain */
+  engine: {
+    open(req: ExecuteRequest): Promise<DuckdbCursor>;
+    plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[]): { ok: true } | { ok: false; reason: string };
+  };
   /** EXPLAIN total cost per fingerprint, for routes whose shape alone does not decide */
   costs: Map<string, number>;
   mirror: MirrorSource;
@@ -154,8 +157,13 @@ function planQuery(sql: string, unit: Frame[], port: SessionPort, opts: Analytic
       return null;
     case 'duckdb':
       return () => runDuckdb({ sql, params: [], paramFormats: [], resultFormats: [], unit, simple: true, route: r }, port, opts);
-    case 'explain':
-      return () => answerExplain(r.route, port, opts);
+    case 'explain': {
+      // A DuckDB route is checked all the way (privileges, freshness, translation) without running it,
+      // so the answer says where the statement would really go.
+      const inner = r.route;
+      if (inner.engine === 'postgres') return () => answerExplain({ engine: 'postgres', reason: inner.reason, detail: inner.detail, tables: inner.tables, fingerprint: inner.fingerprint }, port, opts);
+      return () => runDuckdb({ sql, params: [], paramFormats: [], resultFormats: [], unit, simple: true, route: inner, explain: true }, port, opts);
+    }
     case 'set':
       return async () => {
         port.sessionRoute = r.value;
@@ -263,6 +271,8 @@ interface DuckJob {
   describePortal?: boolean;
   unit: Frame[];
   route: DuckdbRoute;
+  /** `/* duckgate: explain *\/`: decide completely, answer where it would run, run nothing */
+  explain?: boolean;
 }
 
 const lit = (s: string): string => "'" + s.replace(/'/g, "''") + "'";
@@ -378,7 +388,8 @@ const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\
 async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
   const r = job.route;
   let parseSent = false;
-  const fallback = (reason: string, detail?: string): void => {
+  const fallback = async (reason: string, detail?: string): Promise<void> => {
+    if (job.explain) return answerExplain({ engine: 'postgres', reason, detail, tables: r.tables, fingerprint: r.fingerprint }, port, opts);
     count('postgres', reason);
     if (detail) opts.log.debug({ reason, detail, fingerprint: r.fingerprint }, 'DuckDB route declined');
     // The client's Parse went upstream in the control round trip only once that has been sent: an
@@ -468,10 +479,10 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     }
   }
   const prefix = () => (out.length ? Buffer.concat(out) : null);
-  const relayRest = (reason: string, detail?: string) => {
+  const relayRest = (reason: string, detail?: string): Promise<void> => {
     const p = prefix();
     if (p) void port.write(p);
-    fallback(reason, detail);
+    return fallback(reason, detail);
   };
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
     return relayRest('fallback', describeError ?? 'no row description');
@@ -498,7 +509,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     const applied = opts.mirror.appliedLsn();
     const ok = walLsn !== null && applied !== null && compareLsn(applied, walLsn) >= 0 ? true : walLsn !== null && (await opts.mirror.waitForLsn(walLsn, opts.freshnessWaitMs));
     if (!ok) return relayRest('stale', `mirror has not reached ${walLsn} yet`);
-    port.dirty = false;
+    // explain only looks: the next real read still proves the fence itself
+    if (!job.explain) port.dirty = false;
   } else {
     // Current when the mirror has applied everything up to the WAL position seen now; otherwise it may
     // lag at most max_lag behind.
@@ -534,6 +546,12 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     }
     return null;
   };
+  if (job.explain) {
+    const plan = opts.engine.plan(job.sql, resolve, pgFields.map((f) => f.typeOid), paramTypes);
+    if (!plan.ok) return fallback('unsupported_syntax', plan.reason);
+    const current = walLsn !== null && opts.mirror.appliedLsn() !== null && compareLsn(opts.mirror.appliedLsn()!, walLsn) >= 0;
+    return answerExplain({ engine: 'duckdb', reason: r.reason, detail: r.detail, tables: r.tables, fingerprint: r.fingerprint }, port, opts, current ? 0 : undefined);
+  }
   let cursor;
   const started = process.hrtime.bigint();
   try {
@@ -608,9 +626,18 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   }
 }
 
-async function answerExplain(r: Route & { engine: 'postgres' | 'duckdb' }, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
+interface ExplainAnswer {
+  engine: 'postgres' | 'duckdb';
+  reason: string;
+  detail?: string;
+  tables: string[];
+  fingerprint?: string;
+}
+
+/** One row: where the statement would run and why. lagMs: 0 when the mirror is known to be current. */
+async function answerExplain(r: ExplainAnswer, port: SessionPort, opts: AnalyticsOptions, lagMs?: number): Promise<void> {
   const cols = ['engine', 'reason', 'detail', 'tables', 'mirror_lag_ms', 'mirror_lsn', 'fingerprint'];
-  const lag = opts.mirror.lagMs();
+  const lag = lagMs ?? opts.mirror.lagMs();
   const values = [r.engine, r.reason, r.detail ?? '', r.tables.join(', '), lag === null ? null : String(lag), opts.mirror.appliedLsn(), r.fingerprint ?? ''];
   await port.write(
     Buffer.concat([

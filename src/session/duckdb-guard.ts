@@ -3,7 +3,7 @@
 // on DuckDB (they go to Postgres until the entry expires).
 import CircuitBreaker from 'opossum';
 import { LRUCache } from 'lru-cache';
-import type { DuckdbCursor, DuckdbEngine, ExecuteRequest } from '../engines/duckdb/engine.js';
+import type { DuckdbCursor, DuckdbEngine, ExecuteRequest, Resolver } from '../engines/duckdb/engine.js';
 import { DuckdbEngineError } from '../engines/duckdb/engine.js';
 import type { Logger } from '../observability/logger.js';
 import { duckdbBreakerOpen, duckdbFallbacks } from '../observability/metrics.js';
@@ -24,7 +24,10 @@ export class DuckdbGuard {
   private readonly breaker: CircuitBreaker<[ExecuteRequest], DuckdbCursor>;
   private readonly failed: LRUCache<string, true>;
 
-  constructor(engine: DuckdbEngine, private readonly opts: GuardOptions) {
+  constructor(
+    private readonly engine: DuckdbEngine,
+    private readonly opts: GuardOptions,
+  ) {
     this.breaker = new CircuitBreaker((req: ExecuteRequest) => engine.open(req), {
       timeout: false,
       errorThresholdPercentage: opts.errorPercent,
@@ -45,6 +48,11 @@ export class DuckdbGuard {
 
   open(req: ExecuteRequest): Promise<DuckdbCursor> {
     return this.breaker.fire(req);
+  }
+
+  /** The translation alone (no DuckDB call): for explain. */
+  plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[]): { ok: true } | { ok: false; reason: string } {
+    return this.engine.plan(sql, resolve, fieldTypeOids, paramTypeOids);
   }
 
   get isOpen(): boolean {

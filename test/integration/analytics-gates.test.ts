@@ -217,6 +217,19 @@ describe('analytical path gates', () => {
     expect(t.rows[0]).toMatchObject({ engine: 'postgres' });
   });
 
+  it('explain checks a DuckDB route all the way: what DuckDB cannot translate, and what the user may not read, are reported as going to Postgres', async () => {
+    const c = await connect('duckgate');
+    // the router calls it analytical; the DuckDB translation refuses ROLLUP
+    const rollup = await c.query('/* duckgate: explain */ SELECT status_code, count(*) FROM scrape_pages GROUP BY ROLLUP (status_code)');
+    expect(rollup.rows[0]).toMatchObject({ engine: 'postgres', reason: 'unsupported_syntax' });
+    // roles.none may read projects only
+    const lowly = await connect('duckgate', roles.none);
+    const denied = await lowly.query('/* duckgate: explain */ SELECT tld, count(*) FROM domains GROUP BY tld');
+    expect(denied.rows[0]).toMatchObject({ engine: 'postgres', reason: 'privilege' });
+    const allowed = await lowly.query('/* duckgate: explain */ SELECT status, count(*) FROM projects GROUP BY status');
+    expect(allowed.rows[0]).toMatchObject({ engine: 'duckdb', reason: 'analytical', mirror_lag_ms: '0' });
+  });
+
   it('a statement inside BEGIN goes to Postgres (and sees the transaction\'s own uncommitted row)', async () => {
     const c = await connect('duckgate');
     await c.query('BEGIN');
