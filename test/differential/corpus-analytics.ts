@@ -354,6 +354,11 @@ d('percentiles of floats and numerics', 'SELECT language, percentile_cont(0.75) 
 d('percentile with FILTER and empty groups', 'SELECT status_code, percentile_cont(0.5) WITHIN GROUP (ORDER BY fetch_ms) FILTER (WHERE depth > 2), percentile_disc(0.99) WITHIN GROUP (ORDER BY content_length) FROM scrape_pages GROUP BY status_code ORDER BY status_code');
 p('percentile descending', 'SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY fetch_ms DESC) FROM scrape_pages', 'a descending percentile is not translated');
 p('percentile array of fractions', "SELECT percentile_cont(ARRAY[0.25, 0.5]) WITHIN GROUP (ORDER BY fetch_ms) FROM scrape_pages", 'an array of fractions is not translated');
+p('coalesce of a numeric sum with 0 (empty input)', 'SELECT coalesce(sum(credits), 0) AS c FROM users WHERE id < 0', 'coalesce keeps each branch\'s numeric scale in Postgres (0 vs 0.00)');
+p('coalesce of a numeric sum with 0 per group', 'SELECT plan, coalesce(sum(credits) FILTER (WHERE is_active), 0) AS c FROM users GROUP BY plan ORDER BY plan', 'coalesce keeps each branch\'s numeric scale in Postgres');
+p('CASE mixing numeric scales', "SELECT id, CASE WHEN credits > 100 THEN credits ELSE 0 END AS c FROM users ORDER BY id LIMIT 30", 'CASE keeps each branch\'s numeric scale in Postgres');
+p('greatest over numeric and an integer', 'SELECT id, greatest(credits, 50) AS g FROM users ORDER BY id LIMIT 30', 'greatest keeps the chosen value\'s numeric scale in Postgres');
+p('UNION of numerics with different scales', 'SELECT credits AS v FROM users WHERE id <= 3 UNION ALL SELECT 7 ORDER BY 1', 'each UNION arm keeps its numeric scale in Postgres');
 p('ROLLUP', 'SELECT status_code, count(*) FROM scrape_pages GROUP BY ROLLUP (status_code) ORDER BY status_code NULLS LAST', 'GROUPING SETS/ROLLUP are not translated');
 
 // ---- the seeds' own shapes ---------------------------------------------------------------------------

@@ -53,12 +53,15 @@ function alignOne(t: DuckDBType, oid: number, typmod: number, kind: ColumnKind):
       return ints.has(id) || id === DuckDBTypeId.DECIMAL ? duckTarget(oid, typmod) : id === DuckDBTypeId.BOOLEAN ? null : null;
     case Oid.numeric: {
       const target = duckTarget(oid, typmod);
-      if (id === DuckDBTypeId.DECIMAL) return target ?? '';
+      // Unconstrained numeric from a DECIMAL keeps DuckDB's one scale: exact unless the column mixes
+      // values of different scales (kind 'mixed_scale', see rewrite.ts).
+      if (id === DuckDBTypeId.DECIMAL) return target ?? (kind === 'mixed_scale' ? null : '');
       if (id === DuckDBTypeId.STRUCT) return kind === 'avg' ? '' : null;
       // An integer where Postgres has unconstrained numeric: sum(int8) (numeric in PG, HUGEINT in
       // DuckDB) and integer arithmetic over it carry the same value, scale 0, unless the rewrite saw a
       // division that could have made Postgres's value fractional (kind 'other'; see rewrite.ts).
-      if (ints.has(id)) return target !== null ? target : kind === 'integral' ? '' : null;
+      // (Integers all have scale 0, so branches mixing them stay exact: 'mixed_scale' is fine here.)
+      if (ints.has(id)) return target !== null ? target : kind === 'integral' || kind === 'mixed_scale' ? '' : null;
       return null;
     }
     case Oid.float4:

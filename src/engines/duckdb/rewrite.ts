@@ -35,9 +35,25 @@ export interface RewriteInput {
  * - 'avg': a top-level avg() shipped as {s: sum, c: count} (the encoder divides as Postgres does);
  * - 'integral': if DuckDB computes an integer where Postgres has numeric, Postgres's value is that same
  *   integer with display scale 0 (see integralNumericSafe);
- * - 'other': no such conversion is exact.
+ * - 'other': no such conversion is exact;
+ * - 'mixed_scale': integral, but its branches may carry numerics of different scales (see mixesScales).
  */
-export type ColumnKind = 'integral' | 'avg' | 'other';
+export type ColumnKind = 'integral' | 'avg' | 'other' | 'mixed_scale';
+
+/**
+ * Expressions whose Postgres numeric value keeps the scale of whichever branch produced it (coalesce,
+ * CASE, greatest/least): `coalesce(sum(credits), 0)` prints `0` in Postgres where DuckDB's one DECIMAL
+ * type prints `0.00`. Such a column cannot be carried as a DuckDB DECIMAL into unconstrained numeric.
+ */
+function mixesScales(n: unknown): boolean {
+  if (Array.isArray(n)) return n.some(mixesScales);
+  if (n === null || typeof n !== 'object') return false;
+  for (const [k, v] of Object.entries(n as Node)) {
+    if (k === 'CoalesceExpr' || k === 'CaseExpr' || k === 'MinMaxExpr') return true;
+    if (mixesScales(v)) return true;
+  }
+  return false;
+}
 
 export type RewriteResult =
   | {
@@ -221,6 +237,8 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
       if (!op) refuse(`set operation ${s.op}`);
       // DuckDB's UNION (without ALL) is Postgres's; the left arm decides column kinds.
       out += `(${select(s.larg, ctx, topKinds)}) ${op}${s.all ? ' ALL' : ''} (${select(s.rarg, ctx)})`;
+      // each arm's numeric values keep their own scale in Postgres; DuckDB unifies them
+      if (topKinds) for (let i = 0; i < topKinds.length; i++) if (topKinds[i] !== 'avg') topKinds[i] = 'mixed_scale';
     } else if (s.valuesLists) {
       refuse('VALUES');
     } else {
@@ -295,6 +313,7 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
     ctx.scales[index] = n;
   } else {
     sql = expr(v, ctx);
+    if (numericOut && mixesScales(v)) kind = 'mixed_scale';
   }
   if (kinds) kinds[index] = kind;
   return t.name ? `${sql} AS ${q(t.name)}` : sql;
