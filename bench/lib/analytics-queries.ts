@@ -134,6 +134,5 @@ export const STATEMENTS: readonly BenchStatement[] = [
     'median_length_per_mimetype',
     `SELECT mimetype, percentile_cont(0.5) WITHIN GROUP (ORDER BY length) AS median_length
        FROM cdx_records GROUP BY mimetype ORDER BY mimetype`,
-    'postgres',
   ),
 ];
