@@ -11,7 +11,7 @@ import { loadDemo } from '../../src/demo/index.js';
 import { DEMO_TABLES } from '../../src/demo/schema.js';
 import { registry } from '../../src/observability/metrics.js';
 import { createTestDatabase, testPostgres } from '../support/servers.js';
-import { startTestDuckgate, type TestDuckgate } from '../support/duckgate.js';
+import { startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let dg: TestDuckgate;
@@ -51,14 +51,7 @@ beforeAll(async () => {
     analytics: { freshnessWaitMs: 5_000 },
     duckdb: { threads: 1, connections: 2 },
   });
-  const mirror = dg.dg.mirror!;
-  const deadline = Date.now() + 40_000;
-  for (;;) {
-    const ready = mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null).map((t) => t.name);
-    if (DEMO_TABLES.every((t) => ready.includes(t))) break;
-    if (Date.now() > deadline) throw new Error(`mirror not ready: ${JSON.stringify(mirror.tables().map((t) => [t.name, t.state]))}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForMirrorReady(dg, DEMO_TABLES);
 }, 90_000);
 
 afterAll(async () => {

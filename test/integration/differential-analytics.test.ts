@@ -16,7 +16,7 @@ import { registry } from '../../src/observability/metrics.js';
 import { explain, record, type Case, type Step } from '../differential/harness.js';
 import { analyticsCorpus, type AnalyticsCase } from '../differential/corpus-analytics.js';
 import { createTestDatabase } from '../support/servers.js';
-import { startTestDuckgate, type TestDuckgate } from '../support/duckgate.js';
+import { startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 import { WireClient } from '../support/wire-client.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -40,14 +40,7 @@ beforeAll(async () => {
     mirror: { slotName: slot, publicationName: slot, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 },
     duckdb: { threads: 1, connections: 2 },
   });
-  const mirror = dg.dg.mirror!;
-  const deadline = Date.now() + 40_000;
-  for (;;) {
-    const ready = mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null).map((t) => t.name);
-    if (DEMO_TABLES.every((t) => ready.includes(t))) break;
-    if (Date.now() > deadline) throw new Error(`mirror not ready: ${JSON.stringify(mirror.tables().map((t) => [t.name, t.state]))}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForMirrorReady(dg, DEMO_TABLES);
 }, 90_000);
 
 afterAll(async () => {

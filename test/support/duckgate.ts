@@ -45,3 +45,16 @@ export async function startTestDuckgate(upstreamUrl: string, overrides: Record<s
     },
   };
 }
+
+/** Waits until the mirror serves every named table (state 'ready' with an applied LSN). */
+export async function waitForMirrorReady(t: TestDuckgate, tables: readonly string[], timeoutMs = 40_000): Promise<void> {
+  const mirror = t.dg.mirror;
+  if (!mirror) throw new Error('duckgate runs without a mirror (analytics or mirror disabled)');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = mirror.tables().filter((x) => x.state === 'ready' && x.appliedLsn !== null).map((x) => x.name);
+    if (tables.every((name) => ready.includes(name))) return;
+    if (Date.now() > deadline) throw new Error(`mirror not ready: ${JSON.stringify(mirror.tables().map((x) => [x.name, x.state]))}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -4,7 +4,7 @@
 // cannot carry Postgres's value, e.g. a DOUBLE where Postgres computes numeric). Pure.
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 import { Oid, arrayElement, isSupportedOid, numericTypmod } from './pg-types.js';
-import type { ColumnKind } from './rewrite.js';
+import { duckTypeForOid, type ColumnKind } from './rewrite.js';
 
 export interface PgField {
   name: string;
@@ -24,23 +24,16 @@ const ints = new Set([
 const timestamps = new Set([DuckDBTypeId.TIMESTAMP, DuckDBTypeId.TIMESTAMP_S, DuckDBTypeId.TIMESTAMP_MS, DuckDBTypeId.TIMESTAMP_NS]);
 const strings = new Set([DuckDBTypeId.VARCHAR, DuckDBTypeId.STRING_LITERAL]);
 
+/** The types a value is CAST to when DuckDB computed another (all but numeric named as for parameters). */
+const CAST_TARGETS = new Set<number>([Oid.int2, Oid.int4, Oid.int8, Oid.float4, Oid.float8, Oid.date, Oid.timestamp, Oid.timestamptz]);
+
 /** DuckDB type to CAST to for a Postgres OID/typmod (null: leave the value as DuckDB computed it). */
 function duckTarget(oid: number, typmod: number): string | null {
-  switch (oid) {
-    case Oid.int2: return 'SMALLINT';
-    case Oid.int4: return 'INTEGER';
-    case Oid.int8: return 'BIGINT';
-    case Oid.float4: return 'FLOAT';
-    case Oid.float8: return 'DOUBLE';
-    case Oid.numeric: {
-      const t = numericTypmod(typmod);
-      return t && t.precision <= 38 && t.scale >= 0 ? `DECIMAL(${t.precision},${t.scale})` : null;
-    }
-    case Oid.date: return 'DATE';
-    case Oid.timestamp: return 'TIMESTAMP';
-    case Oid.timestamptz: return 'TIMESTAMPTZ';
-    default: return null;
+  if (oid === Oid.numeric) {
+    const t = numericTypmod(typmod);
+    return t && t.precision <= 38 && t.scale >= 0 ? `DECIMAL(${t.precision},${t.scale})` : null;
   }
+  return CAST_TARGETS.has(oid) ? duckTypeForOid(oid) : null;
 }
 
 /** Returns the CAST target for one value, '' when no cast is needed, or null when not exact. */
