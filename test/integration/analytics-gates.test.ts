@@ -180,6 +180,22 @@ describe('analytical path gates', () => {
     expect(all.value.rows.length).toBeGreaterThan(value.rows.length);
   });
 
+  it('a named prepared statement (Parse once, then Bind/Describe/Execute/Sync) runs on DuckDB each time, with Postgres\'s answer', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    const q = { name: 'gate_named_tld', text: 'SELECT tld, count(*) AS n, min(first_seen) AS first FROM domains WHERE id > $1 GROUP BY tld ORDER BY tld', values: [10] };
+    const want = await direct.query(q);
+    const first = await onDuck(() => viaDg.query(q));
+    // the second execution sends no Parse: duckgate finds the statement's text by its name
+    const second = await onDuck(() => viaDg.query({ ...q, values: [20] }));
+    const wantSecond = await direct.query({ ...q, values: [20] });
+    expect(first.duckdb).toBe(1);
+    expect(second.duckdb).toBe(1);
+    expect(first.value.rows).toEqual(want.rows);
+    expect(second.value.rows).toEqual(wantSecond.rows);
+    expect(second.value.fields.map((f) => [f.name, f.dataTypeID])).toEqual(wantSecond.fields.map((f) => [f.name, f.dataTypeID]));
+  });
+
   it('SET duckgate.route = postgres sends an analytical statement to Postgres; auto brings it back', async () => {
     const c = await connect('duckgate');
     const sql = 'SELECT status_code, count(*), avg(fetch_ms) FROM scrape_pages GROUP BY status_code ORDER BY status_code';
