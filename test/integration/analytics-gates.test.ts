@@ -58,10 +58,7 @@ afterAll(async () => {
   for (const c of clients) await c.end().catch(() => undefined);
   await dg?.close();
   if (db) {
-    const c = new pg.Client({ connectionString: db.url });
-    await c.connect();
-    await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]).catch(() => undefined);
-    await c.end();
+    // drop() also drops the database's replication slot (this test's mirror)
     await db.drop();
     const admin = new pg.Client({ connectionString: testPostgres().url });
     await admin.connect();
@@ -236,7 +233,11 @@ describe('analytical path gates', () => {
     const denied = await lowly.query('/* duckgate: explain */ SELECT tld, count(*) FROM domains GROUP BY tld');
     expect(denied.rows[0]).toMatchObject({ engine: 'postgres', reason: 'privilege' });
     const allowed = await lowly.query('/* duckgate: explain */ SELECT status, count(*) FROM projects GROUP BY status');
-    expect(allowed.rows[0]).toMatchObject({ engine: 'duckdb', reason: 'analytical', mirror_lag_ms: '0' });
+    expect(allowed.rows[0]).toMatchObject({ engine: 'duckdb', reason: 'analytical' });
+    // 0 when the mirror has applied the cluster's whole WAL; other test databases writing meanwhile can
+    // leave it a little behind, which is still within max_lag (that is why it may run on DuckDB)
+    expect(Number(allowed.rows[0]!.mirror_lag_ms)).toBeGreaterThanOrEqual(0);
+    expect(Number(allowed.rows[0]!.mirror_lag_ms)).toBeLessThanOrEqual(5_000);
   });
 
   it('a statement inside BEGIN goes to Postgres (and sees the transaction\'s own uncommitted row)', async () => {
