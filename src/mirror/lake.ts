@@ -20,13 +20,8 @@ import type { ColumnDef, TableDef } from './catalog.js';
 import type { PartitionKey } from './rules.js';
 import { castExpr, pgIdent, servingExpr, sqlString } from './types.js';
 
-export interface ManifestTable {
-  relid: number;
-  schema: string;
-  name: string;
-  columns: ColumnDef[];
-  key: string[];
-  partitionBy: PartitionKey | null;
+/** A mirrored table as the manifest records it: its definition plus where its lake files stand. */
+export interface ManifestTable extends TableDef {
   state: 'ready' | 'error';
   error?: string;
   /** LSN of the snapshot the base was taken at: changes committed before it are in the base */

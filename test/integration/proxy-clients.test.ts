@@ -13,7 +13,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSelfSignedCert, type TestCert } from '../fixtures/tls/self-signed.js';
 import { startTestDuckgate, viaProxy, type TestDuckgate } from '../support/duckgate.js';
-import { createTestDatabase, testPostgres } from '../support/servers.js';
+import { createTestDatabase, testPostgres, withClient } from '../support/servers.js';
 import { serialize, WireClient, type Msg } from '../support/wire-client.js';
 
 const SETUP = `
@@ -76,14 +76,8 @@ async function withPg<T>(fn: (c: pg.Client) => Promise<T>, cfg: pg.ClientConfig 
 }
 
 /** A direct (not proxied) superuser connection to the test database, to observe the upstream. */
-async function direct<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+function direct<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(db.url, fn);
 }
 
 async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDuckgate, viaProxy, type TestDuckgate } from '../support/duckgate.js';
-import { createTestDatabase, freePort, testPostgres } from '../support/servers.js';
+import { createTestDatabase, freePort, testPostgres, withClient } from '../support/servers.js';
 import { errorFields, rawMessage, serialize, WireClient } from '../support/wire-client.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -63,14 +63,8 @@ async function othersStillServed(target = dg): Promise<void> {
   }
 }
 
-async function direct<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+function direct<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(db.url, fn);
 }
 
 async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {

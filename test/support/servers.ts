@@ -155,12 +155,25 @@ export async function createTestDatabase(prefix = 'dg', setupSql?: string): Prom
       const a = new pg.Client({ connectionString: base.url });
       await a.connect();
       try {
+        // A logical replication slot (a mirror's) keeps a database from being dropped: drop the slots first.
+        await a.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active', [name]);
         await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await a.end();
       }
     },
   };
+}
+
+/** Runs fn with a fresh pg client connected to url, closing it afterwards. */
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
 }
 
 export interface TestRedis {
