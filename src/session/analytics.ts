@@ -295,6 +295,12 @@ function checkSql(r: DuckdbRoute): string {
     "current_setting('statement_timeout')",
     '(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text',
     '(SELECT datcollate FROM pg_database WHERE datname = current_database())',
+    // the session clock for now()/current_date/localtimestamp (exact integers, independent of DateStyle);
+    // in an implicit transaction this is a moment before the statement itself would have started, as
+    // indistinguishable for the client as any instant between sending the query and its answer
+    '(extract(epoch FROM now()) * 1000000)::int8::text',
+    "(current_date - date '2000-01-01')::text",
+    '(extract(epoch FROM localtimestamp) * 1000000)::int8::text',
   ];
   for (const t of r.tables) {
     const rel = lit(qualified(t));
@@ -382,7 +388,7 @@ function namedQuery(name: string, sql: string): Buffer[] {
 }
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
-const CHECK_FIXED_COLUMNS = 10;
+const CHECK_FIXED_COLUMNS = 13;
 const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bdistinct\b|\bover\s*\(|\bgreatest\b|\bleast\b|\bpercentile/i;
 
 async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
@@ -487,7 +493,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
     return relayRest('fallback', describeError ?? 'no row description');
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation] = check;
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation, nowUs, today, localUs] = check;
   const privOk = check.slice(CHECK_FIXED_COLUMNS).every((v) => v === 'true');
   if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies');
   // DuckDB compares text bytewise, as Postgres does only under the C collation: under any other, a
@@ -564,6 +570,10 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       resolve,
       signal: port.cancelSignal(),
       statementTimeoutMs: parseIntervalMs(stmtTimeout ?? '0'),
+      clock:
+        nowUs && today && localUs
+          ? { nowMicros: BigInt(nowUs), currentDateDays: Number(today), localMicros: BigInt(localUs) }
+          : undefined,
     });
   } catch (e) {
     if (e instanceof DuckdbEngineError && e.kind === 'canceled') {

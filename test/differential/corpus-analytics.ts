@@ -4,7 +4,7 @@
 // Every statement has a deterministic result order (ORDER BY a unique key set, or one row), so the
 // DataRows can be compared byte for byte. Each one says where duckgate must run it:
 // - 'duckdb': the analytical path must answer it from the mirror (a silent fallback fails the test);
-// - 'postgres': a construct the DuckDB engine refuses today (to_char, generate_series, now(), SELECT *
+// - 'postgres': a construct the DuckDB engine refuses today (some to_char patterns, SELECT *
 //   at top level, numeric division, ...) or the router keeps on Postgres; it must pass through intact.
 // Statements are modelled on the seeds (performance summary per project, domain analysis, quality
 // distribution, hourly events) and on what Metabase sends (date buckets, CAST(date_trunc ...) AS date,
@@ -158,7 +158,14 @@ d('generate_series month spine with column alias', "SELECT m.d, count(c.id) AS c
 d('generate_series timestamp hours', "SELECT h, count(c.id) FROM generate_series(timestamp '2024-01-01 00:00:00', timestamp '2024-01-03 00:00:00', interval '6 hours') h LEFT JOIN cdx_records c ON date_trunc('hour', c.captured_at) = h GROUP BY h ORDER BY h");
 d('generate_series integers', 'SELECT n, count(s.id) FROM generate_series(0, 5) n LEFT JOIN scrape_pages s ON s.depth = n GROUP BY n ORDER BY n');
 p('generate_series untyped literals', "SELECT count(*) FROM generate_series('2024-01-01', '2024-01-05', interval '1 day') g", 'generate_series over untyped literals: the variant Postgres picks is not written out');
-p('now() relative window', "SELECT count(*) FROM events WHERE occurred_at > now() - interval '100 years'", 'now() is time dependent');
+// now(), current_date, localtimestamp: read from the session's Postgres clock. Only in predicates with
+// wide margins: the two runs happen moments apart, so the values themselves differ.
+d('now() relative window', "SELECT count(*) FROM events WHERE occurred_at > now() - interval '100 years'");
+d('Metabase relative date filter', "SELECT CAST(date_trunc('month', occurred_at) AS date) AS occurred_at, count(*) AS count FROM events WHERE occurred_at >= CAST((CAST(now() AS timestamp) + INTERVAL '-30 year') AS date) AND occurred_at < CAST(CAST(now() AS timestamp) AS date) GROUP BY 1 ORDER BY 1 ASC");
+d('current_date and localtimestamp bounds', "SELECT count(*) FILTER (WHERE archive_date <= current_date), count(*) FILTER (WHERE captured_at < localtimestamp), count(*) FILTER (WHERE captured_at > current_timestamp) FROM cdx_records");
+d('date_trunc of now() as a bound', "SELECT event_type, count(*) FROM events WHERE occurred_at < date_trunc('year', now()) + interval '1 year' GROUP BY event_type ORDER BY event_type");
+p('current_timestamp with precision', 'SELECT count(*) FROM events WHERE occurred_at < current_timestamp(0)', 'current_timestamp(p) rounds: not translated');
+p('date_trunc century', "SELECT date_trunc('century', occurred_at), count(*) FROM events GROUP BY 1 ORDER BY 1", "Postgres's centuries start in year 1, DuckDB's in year 0");
 p('extract epoch', 'SELECT extract(epoch FROM captured_at) AS e, id FROM cdx_records ORDER BY id LIMIT 10', 'extract(epoch) is not translated');
 p('date_trunc with time zone', "SELECT date_trunc('day', scraped_at, 'Europe/Paris') AS d, count(*) FROM scrape_pages GROUP BY 1 ORDER BY 1", 'date_trunc with a zone argument is not translated');
 p('age()', "SELECT id, age(timestamp '2025-01-01', captured_at) FROM cdx_records ORDER BY id LIMIT 5", 'age() is not translated');

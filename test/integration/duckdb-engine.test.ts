@@ -63,6 +63,14 @@ const same: string[] = [
   'SELECT extract(second FROM at), extract(milliseconds FROM ts), extract(hour FROM at) FROM events ORDER BY id',
   'SELECT CAST(extract(dow FROM at) AS integer) AS dow, count(*) FROM events GROUP BY 1 ORDER BY 1',
   "SELECT date_part('year', at), date_part('second', at), date_part('dow', day) FROM events ORDER BY id",
+  // every extract field and date_trunc unit on timestamptz (the fixed-offset fast path) and timestamp
+  'SELECT id, extract(quarter FROM at), extract(week FROM at), extract(isoyear FROM at), extract(isodow FROM at), extract(minute FROM at), extract(day FROM at), extract(decade FROM at), extract(century FROM at), extract(millennium FROM at), extract(microseconds FROM at) FROM events ORDER BY id',
+  'SELECT id, extract(quarter FROM ts), extract(week FROM ts), extract(isoyear FROM day), extract(isodow FROM day), extract(minute FROM ts), extract(century FROM day) FROM events ORDER BY id',
+  "SELECT id, date_trunc('microseconds', at), date_trunc('milliseconds', at), date_trunc('second', at), date_trunc('minute', at), date_trunc('hour', at), date_trunc('day', at), date_trunc('week', at) FROM events ORDER BY id",
+  "SELECT id, date_trunc('month', at), date_trunc('quarter', at), date_trunc('year', at), date_trunc('decade', at) FROM events ORDER BY id",
+  "SELECT date_trunc('day', at) AS d, extract(hour FROM at) AS h, count(*) FROM events GROUP BY 1, 2 ORDER BY 1, 2",
+  "SELECT extract(hour FROM CAST('infinity' AS timestamptz)), extract(dow FROM CAST('-infinity' AS date)), date_trunc('day', CAST('infinity' AS timestamptz)), date_trunc('day', CAST('-infinity' AS timestamp)) FROM events WHERE id = 1",
+  'SELECT extract(day FROM span), extract(hour FROM span), extract(year FROM span) FROM events ORDER BY id',
   "SELECT id FROM events WHERE kind ILIKE 'CL%' ORDER BY id",
   "SELECT id FROM events WHERE kind LIKE '%i%' ORDER BY id",
   "SELECT id FROM events WHERE tag LIKE 'A\\%%' ORDER BY id",
@@ -210,6 +218,9 @@ describe.each([
   { name: 'UTC', set: "SET TimeZone='UTC'", session: { ...defaultSessionOptions, timeZone: 'UTC' } },
   { name: 'Berlin, efd 0', set: "SET TimeZone='Europe/Berlin'; SET extra_float_digits=0", session: { ...defaultSessionOptions, timeZone: 'Europe/Berlin', extraFloatDigits: 0 } },
   { name: 'New York', set: "SET TimeZone='America/New_York'", session: { ...defaultSessionOptions, timeZone: 'America/New_York' } },
+  // fixed offsets west and east of UTC: the calendar macros' epoch-arithmetic path
+  { name: 'POSIX UTC+3 (fixed, west)', set: "SET TimeZone='UTC+3'", session: { ...defaultSessionOptions, timeZone: 'UTC+3' } },
+  { name: '+05 (fixed, east)', set: "SET TimeZone='+05'", session: { ...defaultSessionOptions, timeZone: '+05' } },
 ])('DuckDB engine vs PostgreSQL ($name)', ({ set, session }) => {
   it(`${same.length} statements give identical DataRows in text and binary`, async () => {
     await pgc.simple('RESET ALL');
@@ -244,6 +255,29 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
       }
     }
     expect(notRefused).toEqual([]);
+  });
+
+  it('raises (so the statement goes to Postgres) where DuckDB calendars differ: infinite or BC years', async () => {
+    const answered: string[] = [];
+    for (const [zone, sql] of [
+      ['UTC', "SELECT extract(year FROM CAST('infinity' AS timestamptz)) FROM events WHERE id = 1"],
+      ['America/New_York', "SELECT extract(century FROM CAST('-infinity' AS timestamptz)) FROM events WHERE id = 1"],
+      ['UTC', "SELECT extract(isoyear FROM CAST('infinity' AS date)) FROM events WHERE id = 1"],
+      ['+05', "SELECT extract(year FROM at - interval '2100 years') FROM events WHERE id = 1"],
+      ['UTC', "SELECT extract(year FROM ts - interval '2100 years') FROM events WHERE id = 1"],
+      ['UTC+3', "SELECT date_trunc('decade', at - interval '2100 years') FROM events WHERE id = 1"],
+      ['Europe/Berlin', "SELECT date_trunc('decade', day - interval '2100 years') FROM events WHERE id = 1"],
+    ] as const) {
+      const pg = await pgc.query(sql, 0, []);
+      const fields: PgField[] = pg.fields.map((f) => ({ ...f, format: 0 }));
+      try {
+        for await (const _ of engine.execute({ sql, fields, session: { ...defaultSessionOptions, timeZone: zone }, resolve })) void _;
+        answered.push(`${zone}: ${sql}`);
+      } catch (e) {
+        if (!(e instanceof DuckdbEngineError) || e.kind !== 'failed' || !/differs between DuckDB and Postgres/.test(e.message)) answered.push(`${zone}: ${sql}: ${(e as Error).message}`);
+      }
+    }
+    expect(answered).toEqual([]);
   });
 
   it('streams with a row limit (PortalSuspended) and counts rows', async () => {

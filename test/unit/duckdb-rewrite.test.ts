@@ -29,6 +29,7 @@ describe('rewrite', () => {
       kinds: ['integral'],
       scales: [null],
       checkNames: false,
+      clock: false,
       sql: `SELECT (("a") / dg_nz(("b"))) FROM "lake"."t" AS "t" WHERE (like_escape(("c"), ('x%'), '\\')) ORDER BY "a" DESC NULLS FIRST`,
     });
   });
@@ -71,7 +72,19 @@ describe('rewrite', () => {
     expect(rewrite('WITH t2 AS (SELECT 1 AS a FROM t) SELECT a FROM t2', { resolve }).ok).toBe(true);
     expect(rewrite('SELECT 1 FROM other', { resolve })).toEqual({ ok: false, reason: 'relation other is not mirrored' });
   });
-  it.each(['SELECT now()', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY-DDD') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ORDER BY x RANGE 1 PRECEDING) FROM t', 'SELECT * FROM generate_series(1, x) g'])(
+  it('reads now()/current_date/localtimestamp from per-statement constants and flags the clock', () => {
+    const r = rewrite("SELECT count(*) FROM t WHERE x > now() - interval '1 day' AND d <= current_date AND y < localtimestamp", { resolve });
+    expect(r.ok && r.sql).toMatch(/dg_now\(\).*dg_current_date\(\).*dg_localtimestamp\(\)/);
+    expect(r.ok && r.clock).toBe(true);
+    expect(rewrite('SELECT count(*) FROM t', { resolve })).toMatchObject({ ok: true, clock: false });
+  });
+  it('sends date_trunc and extract through the calendar macros', () => {
+    const r = rewrite("SELECT date_trunc('hour', x), extract(dow FROM x), date_part('year', x) FROM t", { resolve });
+    expect(r.ok && r.sql).toContain(`dg_date_trunc('hour', "x")`);
+    expect(r.ok && r.sql).toContain(`dg_date_part('dow', "x")`);
+    expect(r.ok && r.sql).toContain(`dg_date_part('year', "x")`);
+  });
+  it.each(['SELECT now(1)', 'SELECT current_timestamp(3) FROM t', 'SELECT current_time FROM t', "SELECT date_trunc('century', x) FROM t", 'SELECT localtime FROM t', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY-DDD') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ORDER BY x RANGE 1 PRECEDING) FROM t', 'SELECT * FROM generate_series(1, x) g'])(
     'refuses %s',
     (sql) => {
       expect(rewrite(sql, { resolve }).ok).toBe(false);

@@ -20,11 +20,13 @@ import { encodeBinary } from './encode-binary.js';
 import { encodeText } from './encode-text.js';
 import { Oid, UnencodableError, unsupportedSession, type SessionOptions } from './pg-types.js';
 import { initRewriter, rewrite, type Resolver, type RewriteResult } from './rewrite.js';
-import { utcOffsetSeconds } from './timezone.js';
+import { calendarMacros, clockMacros, type SessionClock } from './calendar.js';
+import { fixedOffsetSeconds, utcOffsetSeconds } from './timezone.js';
 
 export type { PgField } from './align.js';
 export type { SessionOptions } from './pg-types.js';
 export type { Resolver } from './rewrite.js';
+export type { SessionClock } from './calendar.js';
 
 export type DuckdbErrorKind = 'refused' | 'failed' | 'timeout' | 'canceled';
 
@@ -57,6 +59,9 @@ export interface ExecuteRequest {
   signal?: AbortSignal;
   /** the session's statement_timeout in ms (0/undefined: none); the shorter of it and the engine's applies */
   statementTimeoutMs?: number;
+  /** now()/current_date/localtimestamp as the session's Postgres connection read them; a statement
+   *  that uses them is refused without */
+  clock?: SessionClock;
 }
 
 interface PooledConnection {
@@ -174,8 +179,13 @@ export class DuckdbEngine {
     const guard = new InterruptGuard(pc.conn, req.signal, timeoutMs);
     try {
       if (pc.timeZone !== tz) {
-        await pc.conn.run(`SET TimeZone = '${tz.replace(/'/g, "''")}'`);
+        pc.timeZone = null;
+        await pc.conn.run(`SET TimeZone = '${tz.replace(/'/g, "''")}';\n${calendarMacros(fixedOffsetSeconds(tz))}`);
         pc.timeZone = tz;
+      }
+      if (plan.clock) {
+        if (!req.clock) throw new DuckdbEngineError('refused', 'now()/current_date without the session clock');
+        await pc.conn.run(clockMacros(req.clock));
       }
       const inner = await pc.conn.prepare(plan.sql);
       const types = Array.from({ length: inner.columnCount }, (_, i) => inner.columnType(i));

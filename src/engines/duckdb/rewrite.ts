@@ -70,6 +70,8 @@ export type RewriteResult =
        * Postgres's, in order (a mirror whose columns differ in order or number is refused).
        */
       checkNames: boolean;
+      /** calls now()/current_date/localtimestamp: the engine defines dg_now() etc. from the session clock */
+      clock: boolean;
     }
   | { ok: false; reason: string };
 
@@ -182,6 +184,8 @@ interface Ctx {
   scales: Array<number | null>;
   /** a top-level * was expanded by DuckDB */
   starTop: boolean;
+  /** now() and friends were used */
+  clock: boolean;
 }
 
 export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
@@ -195,7 +199,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
-  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false };
+  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -203,7 +207,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     // integer may stand for a numeric (nor an integer-summed avg be trusted).
     if (!integralNumericSafe(stmt)) for (let i = 0; i < kinds.length; i++) if (kinds[i] !== 'other') kinds[i] = 'other';
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
-    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop };
+    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock };
   } catch (e) {
     if (e instanceof Refuse) return { ok: false, reason: e.message };
     throw e;
@@ -549,6 +553,15 @@ function expr(n: Node, ctx: Ctx): string {
       return `${v.op === 'IS_GREATEST' ? 'greatest' : 'least'}(${(v.args as Node[]).map((a) => expr(a, ctx)).join(', ')})`;
     case 'FuncCall':
       return funcCall(v, ctx);
+    case 'SQLValueFunction': {
+      // CURRENT_DATE, CURRENT_TIMESTAMP, LOCALTIMESTAMP: constants of the statement (calendar.ts). With a
+      // precision they round; CURRENT_TIME/LOCALTIME are time types: to Postgres.
+      const fn: Record<string, string> = { SVFOP_CURRENT_DATE: 'dg_current_date()', SVFOP_CURRENT_TIMESTAMP: 'dg_now()', SVFOP_LOCALTIMESTAMP: 'dg_localtimestamp()' };
+      const out = fn[v.op as string];
+      if (!out) refuse(`SQL value function ${v.op}`);
+      ctx.clock = true;
+      return out;
+    }
     case 'SubLink':
       return subLink(v, ctx);
     case 'List':
@@ -780,26 +793,35 @@ function funcCall(fc: Node, ctx: Ctx): string {
     case 'extract': {
       const field = stringConst(args[0]!)?.toLowerCase() ?? refuse('extract field');
       const src = expr(args[1]!, ctx);
-      if (field === 'second') return `(CAST(date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.000001)`;
-      if (field === 'milliseconds') return `(CAST(date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.001)`;
+      if (field === 'second') return `(CAST(dg_date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.000001)`;
+      if (field === 'milliseconds') return `(CAST(dg_date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.001)`;
       if (extractFields[field] === undefined) refuse(`extract(${field})`);
-      return `CAST(date_part(${lit(field)}, ${src}) AS DECIMAL(18,0))`;
+      return `CAST(dg_date_part(${lit(field)}, ${src}) AS DECIMAL(18,0))`;
     }
     case 'date_part': {
       const field = stringConst(args[0]!)?.toLowerCase() ?? refuse('date_part field');
       const src = expr(args[1]!, ctx);
-      if (field === 'second') return `(CAST(date_part('microseconds', ${src}) AS DOUBLE) / 1000000)`;
-      if (field === 'milliseconds') return `(CAST(date_part('microseconds', ${src}) AS DOUBLE) / 1000)`;
+      if (field === 'second') return `(CAST(dg_date_part('microseconds', ${src}) AS DOUBLE) / 1000000)`;
+      if (field === 'milliseconds') return `(CAST(dg_date_part('microseconds', ${src}) AS DOUBLE) / 1000)`;
       if (extractFields[field] === undefined) refuse(`date_part(${field})`);
-      return `CAST(date_part(${lit(field)}, ${src}) AS DOUBLE)`;
+      return `CAST(dg_date_part(${lit(field)}, ${src}) AS DOUBLE)`;
     }
     case 'date_trunc': {
       const unit = stringConst(args[0]!)?.toLowerCase() ?? refuse('date_trunc unit');
-      if (!['microseconds', 'milliseconds', 'second', 'minute', 'hour', 'day', 'week', 'month', 'quarter', 'year', 'decade', 'century', 'millennium'].includes(unit))
+      // century and millennium: Postgres's start in year 2001 (the first year of the 21st century),
+      // DuckDB's in 2000, so those units are not translated
+      if (!['microseconds', 'milliseconds', 'second', 'minute', 'hour', 'day', 'week', 'month', 'quarter', 'year', 'decade'].includes(unit))
         refuse(`date_trunc(${unit})`);
       if (args.length !== 2) refuse('date_trunc with a time zone argument');
-      return `date_trunc(${lit(unit)}, ${expr(args[1]!, ctx)})`;
+      // dg_date_trunc/dg_date_part: calendar.ts (fast fixed-offset timestamptz path, BC/infinity guards)
+      return `dg_date_trunc(${lit(unit)}, ${expr(args[1]!, ctx)})`;
     }
+    case 'now':
+    case 'transaction_timestamp':
+      // the session's transaction start as its Postgres connection read it (calendar.ts clockMacros)
+      if (args.length) refuse(`${name} with arguments`);
+      ctx.clock = true;
+      return 'dg_now()';
     case 'round': {
       // Postgres: round(numeric) rounds half away from zero, round(float8) half to even (rint). Only the
       // numeric form with an explicit cast is translated when the type is not otherwise certain.

@@ -90,6 +90,31 @@ export function utcOffsetSeconds(name: string, epochSeconds: number): number {
   return z.kind === 'fixed' ? z.seconds : namedOffset(z, epochSeconds);
 }
 
+// IANA names whose offset never changed (tzdata's Etc/ zones and their backward links).
+const FIXED_NAMED = /^(?:etc\/)?(?:utc|uct|gmt|gmt0|gmt[+-]0|greenwich|universal|zulu)$/i;
+const ETC_GMT = /^etc\/gmt([+-])(\d{1,2})$/i;
+
+/**
+ * The zone's offset east of UTC in seconds when it is the same at every instant (UTC, '+02', POSIX
+ * 'UTC-3', Etc/GMT-2…), else null. Only these let local time be computed by adding a constant.
+ */
+export function fixedOffsetSeconds(name: string): number | null {
+  const trimmed = name.trim();
+  if (FIXED_NAMED.test(trimmed)) return 0;
+  const etc = ETC_GMT.exec(trimmed);
+  if (etc) return (etc[1] === '-' ? 1 : -1) * Number(etc[2]) * 3600; // Etc/GMT signs are POSIX (west positive)
+  let z = zones.get(trimmed);
+  if (!z) {
+    try {
+      z = resolveZone(trimmed);
+    } catch {
+      return null;
+    }
+    zones.set(trimmed, z);
+  }
+  return z.kind === 'fixed' ? z.seconds : null;
+}
+
 /** Days since 1970-01-01 of a proleptic Gregorian date (astronomical year numbering). */
 export function daysFromCivil(y: number, m: number, d: number): number {
   y -= m <= 2 ? 1 : 0;

@@ -1,0 +1,79 @@
+// Per-connection DuckDB macros the rewrite calls for Postgres's calendar functions and clock values.
+//
+// dg_date_trunc(unit, x) and dg_date_part(field, x) stand for Postgres's date_trunc and extract/date_part.
+// They are typed overloads, so DuckDB picks one by the argument's type when it binds:
+// - TIMESTAMPTZ under a zone with a fixed offset (UTC, '+02', Etc/GMT-2…): local time is the instant plus
+//   a constant, so the work runs on a plain TIMESTAMP. DuckDB's TIMESTAMPTZ functions go through ICU's
+//   calendar for every row: measured on 5M rows, date_part('hour') 359 → 43 ms and date_trunc('hour')
+//   504 → 110 ms. Zones with DST keep DuckDB's ICU functions (with the connection's TimeZone set to the
+//   session's, they compute what Postgres does).
+// - TIMESTAMP, DATE and INTERVAL each have an overload with DuckDB's own function: with only a TIMESTAMPTZ
+//   overload DuckDB would cast a TIMESTAMP to TIMESTAMPTZ to call it, changing the answer.
+// Where DuckDB and Postgres disagree, the macro raises an error, which sends the statement to Postgres:
+// - year-like fields of ±infinity (Postgres 14+: ±Infinity; DuckDB: NULL);
+// - years before 1 AD (Postgres counts 1 BC as -1, DuckDB's astronomical numbering as 0), for the fields
+//   and units that depend on the year number.
+//
+// dg_now(), dg_current_date() and dg_localtimestamp() are constants set per statement from the
+// session's own Postgres clock (see clockMacros).
+
+/** Microseconds from 1970-01-01 to 0001-01-01 00:00 (the first instant with a positive year). */
+const YEAR_ONE_US = -62135596800000000n;
+
+const YEARISH_FIELDS = `f IN ('year', 'isoyear', 'decade', 'century', 'millennium')`;
+const YEARISH_UNITS = `u IN ('decade', 'century', 'millennium')`;
+const err = (what: string): string => `error('duckgate: ${what} differs between DuckDB and Postgres')`;
+
+/**
+ * SQL (several statements) defining dg_date_trunc and dg_date_part for a connection whose TimeZone is a
+ * zone with this fixed UTC offset in seconds (east positive), or null for a zone with transitions.
+ */
+export function calendarMacros(fixedOffsetSeconds: number | null): string {
+  const plain = (type: 'TIMESTAMP' | 'DATE', first: string) => ({
+    part: `(f, s ${type}) AS CASE WHEN ${YEARISH_FIELDS} AND NOT (isfinite(s) AND s >= ${first}) THEN ${err('extract of an infinite or BC value')} ELSE date_part(f, s) END`,
+    trunc: `(u, s ${type}) AS CASE WHEN ${YEARISH_UNITS} AND s < ${first} THEN ${err('date_trunc of a BC value')} ELSE date_trunc(u, s) END`,
+  });
+  const ts = plain('TIMESTAMP', "TIMESTAMP '0001-01-01 00:00:00'");
+  const date = plain('DATE', "DATE '0001-01-01'");
+  let tzPart: string;
+  let tzTrunc: string;
+  if (fixedOffsetSeconds === null) {
+    // a day's margin: the local year of an instant on 0001-01-01 UTC depends on the zone
+    const first = "TIMESTAMPTZ '0001-01-02 00:00:00+00'";
+    tzPart = `(f, s TIMESTAMPTZ) AS CASE WHEN ${YEARISH_FIELDS} AND NOT (isfinite(s) AND s >= ${first}) THEN ${err('extract of an infinite or BC value')} ELSE date_part(f, s) END`;
+    tzTrunc = `(u, s TIMESTAMPTZ) AS CASE WHEN ${YEARISH_UNITS} AND s < ${first} THEN ${err('date_trunc of a BC value')} ELSE date_trunc(u, s) END`;
+  } else {
+    const off = BigInt(fixedOffsetSeconds) * 1_000_000n;
+    const local = `(epoch_us(s) + ${off})`;
+    tzPart =
+      `(f, s TIMESTAMPTZ) AS CASE WHEN ${YEARISH_FIELDS} AND NOT (isfinite(s) AND ${local} >= ${YEAR_ONE_US}) ` +
+      `THEN ${err('extract of an infinite or BC value')} ELSE date_part(f, make_timestamp(${local})) END`;
+    tzTrunc =
+      `(u, s TIMESTAMPTZ) AS CASE WHEN NOT isfinite(s) THEN s ` +
+      `WHEN ${YEARISH_UNITS} AND ${local} < ${YEAR_ONE_US} THEN ${err('date_trunc of a BC value')} ` +
+      `ELSE make_timestamptz(epoch_us(date_trunc(u, make_timestamp(${local}))) - ${off}) END`;
+  }
+  return [
+    `CREATE OR REPLACE TEMP MACRO dg_date_part ${tzPart}, ${ts.part}, ${date.part}, (f, s INTERVAL) AS date_part(f, s), (f, s) AS date_part(f, s)`,
+    `CREATE OR REPLACE TEMP MACRO dg_date_trunc ${tzTrunc}, ${ts.trunc}, ${date.trunc}, (u, s INTERVAL) AS date_trunc(u, s), (u, s) AS date_trunc(u, s)`,
+  ].join(';\n');
+}
+
+/** The session's clock as its Postgres connection read it (now(), current_date, localtimestamp). */
+export interface SessionClock {
+  /** now(): microseconds since 1970-01-01 UTC */
+  nowMicros: bigint;
+  /** current_date: days since 2000-01-01 */
+  currentDateDays: number;
+  /** localtimestamp: microseconds since 1970-01-01, local wall-clock time */
+  localMicros: bigint;
+}
+
+/** SQL defining the clock constants for one statement. */
+export function clockMacros(c: SessionClock): string {
+  return [
+    `CREATE OR REPLACE TEMP MACRO dg_now() AS make_timestamptz(CAST(${c.nowMicros} AS BIGINT))`,
+    `CREATE OR REPLACE TEMP MACRO dg_current_date() AS CAST(DATE '2000-01-01' + CAST(${Math.trunc(c.currentDateDays)} AS INTEGER) AS DATE)`,
+    `CREATE OR REPLACE TEMP MACRO dg_localtimestamp() AS make_timestamp(CAST(${c.localMicros} AS BIGINT))`,
+  ].join(';\n');
+}
