@@ -97,6 +97,26 @@ export interface SessionPort {
   preparedSql(name: string): string | null;
   /** temporary tables this session created: they shadow mirrored tables of the same name */
   readonly tempTables: Set<string>;
+  /**
+   * A portal DuckDB answers across Execute messages (Execute with a row limit, then Flush): it lives
+   * until the client's Sync ends the implicit transaction, as a Postgres portal would.
+   */
+  duckPortal: DuckPortal | null;
+  /** after an error answered locally in a batch without Sync: drop client messages up to the Sync */
+  discardUntilSync: boolean;
+}
+
+export interface DuckPortal {
+  name: string;
+  /** null once exhausted (a further Execute returns no rows) */
+  cursor: DuckdbCursor | null;
+  fingerprint: string;
+}
+
+/** Closes the session's DuckDB portal, if any (Sync, session end). */
+export function closeDuckPortal(port: SessionPort): void {
+  port.duckPortal?.cursor?.close();
+  port.duckPortal = null;
 }
 
 export type Plan = null | (() => Promise<void>);
@@ -110,12 +130,112 @@ function count(engine: string, reason: string): void {
 /**
  * Decides, without I/O, whether a unit may be answered locally. null: relay it (the common, fast case).
  */
-export function planUnit(unit: Frame[], port: SessionPort, opts: AnalyticsOptions): Plan {
+export function planUnit(unit: Frame[], port: SessionPort, opts: AnalyticsOptions, upstreamBusy = false): Plan {
+  // With a DuckDB portal open only Execute on it is answered here: other batches are relayed (the
+  // portal is not replaced, the client may still read from it).
+  if (port.duckPortal) return planPortal(unit, port, opts, upstreamBusy);
+  // a batch relayed up to a Flush is still open upstream: everything up to its Sync follows it there
+  if (upstreamBusy) return null;
   const first = unit[0]!;
   if (first.type === F.query) return planQuery(decodeQuery(first.body), unit, port, opts);
   if (first.type === F.parse || first.type === F.bind) return planExtended(unit, port, opts);
   return null;
 }
+
+/**
+ * With a DuckDB portal open: Execute on it (then Sync or Flush) continues it; any other batch is
+ * relayed, and a Sync in it ends the implicit transaction and so the portal.
+ */
+function planPortal(unit: Frame[], port: SessionPort, opts: AnalyticsOptions, upstreamBusy: boolean): Plan {
+  const dp = port.duckPortal!;
+  const last = unit[unit.length - 1]!;
+  if (unit.length === 2 && unit[0]!.type === F.execute && (last.type === F.sync || last.type === F.flush)) {
+    const exec = decodeExecute(unit[0]!.body);
+    if (exec.portal === dp.name) {
+      if (upstreamBusy) {
+        // A batch relayed without Sync may still be answering upstream: rows from here could overtake
+        // its replies, and Postgres has no such portal. Clients read one portal at a time in practice.
+        return async () => {
+          closeDuckPortal(port);
+          const msg = 'duckgate: reading an analytical portal while another batch is open upstream is not supported';
+          await port.write(Buffer.concat([be.errorResponse(new PgError('0A000', msg)), ...(last.type === F.sync ? [be.readyForQuery(port.txStatus)] : [])]));
+          if (last.type !== F.sync) port.discardUntilSync = true;
+        };
+      }
+      return () => continuePortal(dp, exec.maxRows, last.type === F.sync, port, opts);
+    }
+  }
+  if (unit.some((f) => f.type === F.sync)) closeDuckPortal(port);
+  return null;
+}
+
+async function continuePortal(dp: DuckPortal, maxRows: number, sync: boolean, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
+  const end = sync ? [be.readyForQuery(port.txStatus)] : [];
+  try {
+    if (dp.cursor === null) {
+      // Postgres runs an exhausted portal again as zero rows
+      await port.write(Buffer.concat([be.commandComplete('SELECT 0'), ...end]));
+      return;
+    }
+    const r = await streamRows(dp.cursor, null, maxRows, [], end, port);
+    if (r.exhausted) dp.cursor = null;
+  } catch (e) {
+    dp.cursor?.close();
+    dp.cursor = null;
+    port.duckPortal = null;
+    await port.write(Buffer.concat([be.errorResponse(streamError(e, dp.fingerprint, opts)), ...end]));
+    if (!sync) port.discardUntilSync = true;
+  } finally {
+    if (sync) closeDuckPortal(port);
+  }
+}
+
+/**
+ * Writes `head`, then rows from the cursor up to `limit` (0: no limit), then CommandComplete when the
+ * cursor ran out first, else PortalSuspended (Postgres suspends whenever the limit is reached, even on
+ * the last row), then `tail`. Returns whether it suspended and whether the cursor is exhausted.
+ * CommandComplete counts the rows of this Execute only, as Postgres's does (pquery.c PortalRunSelect).
+ */
+async function streamRows(
+  cursor: DuckdbCursor,
+  first: { data: Buffer; rows: number; done: boolean } | null,
+  limit: number,
+  head: Buffer[],
+  tail: Buffer[],
+  port: SessionPort,
+): Promise<{ suspended: boolean; exhausted: boolean }> {
+  let left = limit > 0 ? limit : Infinity;
+  let sent = 0;
+  let chunk = first ?? (await cursor.next(Math.min(CHUNK_ROWS, left)));
+  let parts = [...head, chunk.data];
+  for (;;) {
+    left -= chunk.rows;
+    sent += chunk.rows;
+    if (chunk.done || left <= 0) {
+      const suspended = left <= 0;
+      parts.push(suspended ? be.portalSuspended() : be.commandComplete(`SELECT ${sent}`), ...tail);
+      await port.write(Buffer.concat(parts));
+      return { suspended, exhausted: chunk.done };
+    }
+    await port.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    chunk = await cursor.next(Math.min(CHUNK_ROWS, left));
+    parts = [chunk.data];
+  }
+}
+
+/** The error a client gets when DuckDB fails after rows were sent (the statement cannot move any more). */
+function streamError(e: unknown, fingerprint: string, opts: AnalyticsOptions): PgError {
+  const canceled = e instanceof DuckdbEngineError && e.kind === 'canceled';
+  const timeout = e instanceof DuckdbEngineError && e.kind === 'timeout';
+  if (!canceled) opts.reportFailure(fingerprint, e);
+  return canceled
+    ? new PgError('57014', 'canceling statement due to user request')
+    : timeout
+      ? new PgError('57014', 'canceling statement due to statement timeout')
+      : new PgError('XX000', `DuckDB failed while streaming the result: ${(e as Error).message}`);
+}
+
+const CHUNK_ROWS = 2048;
 
 function context(port: SessionPort, view: MirrorView, opts: AnalyticsOptions) {
   return {
@@ -222,11 +342,15 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
   const bind = decodeBind(unit[i++]!.body);
   let describe: ReturnType<typeof decodeDescribe> | null = null;
   if (unit[i]?.type === F.describe) describe = decodeDescribe(unit[i++]!.body);
-  if (unit[i]?.type !== F.execute) return null;
-  const exec = decodeExecute(unit[i++]!.body);
-  if (unit[i]?.type !== F.sync || i !== unit.length - 1) return null;
-  if (exec.maxRows !== 0 || exec.portal !== bind.portal || bind.portal !== '') return null;
-  if (describe && !(describe.target === 'P' && describe.name === '')) return null;
+  // Sync ends the batch; Flush leaves it (and the portal) open for further Execute messages. A portal
+  // bound and described without Execute, then Flush (pg-cursor, pg-query-stream), is read later.
+  let exec: ReturnType<typeof decodeExecute> | null = null;
+  if (unit[i]?.type === F.execute) exec = decodeExecute(unit[i++]!.body);
+  const end = unit[i]?.type;
+  if ((end !== F.sync && end !== F.flush) || i !== unit.length - 1) return null;
+  if (exec === null && end !== F.flush) return null;
+  if (exec !== null && exec.portal !== bind.portal) return null;
+  if (describe && !(describe.target === 'P' && describe.name === bind.portal)) return null;
   if (bind.paramFormats.some((f) => f !== 0)) return null;
   if (parse && parse.name !== bind.statement) return null;
   const sql = parse ? parse.sql : port.preparedSql(bind.statement);
@@ -253,6 +377,10 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
         unit,
         simple: false,
         route: r,
+        portal: bind.portal,
+        maxRows: exec ? exec.maxRows : 0,
+        execute: exec !== null,
+        sync: end === F.sync,
       },
       port,
       opts,
@@ -273,6 +401,12 @@ interface DuckJob {
   route: DuckdbRoute;
   /** `/* duckgate: explain *\/`: decide completely, answer where it would run, run nothing */
   explain?: boolean;
+  /** extended protocol: the portal, Execute's row limit (0: none), and whether the batch ends in Sync */
+  portal?: string;
+  maxRows?: number;
+  sync?: boolean;
+  /** false: the batch binds (and describes) the portal without executing it yet */
+  execute?: boolean;
 }
 
 const lit = (s: string): string => "'" + s.replace(/'/g, "''") + "'";
@@ -393,6 +527,13 @@ const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\
 
 async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
   const r = job.route;
+  const sync = job.simple || job.sync !== false;
+  // ReadyForQuery ends the answer only when the batch had a Sync; an error in a batch without one
+  // makes Postgres skip the client's messages up to its Sync, and so must the session
+  const end = (): Buffer[] => (sync ? [be.readyForQuery(port.txStatus)] : []);
+  const afterError = (): void => {
+    if (!sync) port.discardUntilSync = true;
+  };
   let parseSent = false;
   const fallback = async (reason: string, detail?: string): Promise<void> => {
     if (job.explain) return answerExplain({ engine: 'postgres', reason, detail, tables: r.tables, fingerprint: r.fingerprint }, port, opts);
@@ -439,7 +580,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     }
     const failed = head.some((b) => b[0] === B.errorResponse);
     if (failed) {
-      await port.write(Buffer.concat([...head, be.readyForQuery(port.txStatus)]));
+      await port.write(Buffer.concat([...head, ...end()]));
+      afterError();
       count('postgres', 'parse_error');
       return;
     }
@@ -578,7 +720,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   } catch (e) {
     if (e instanceof DuckdbEngineError && e.kind === 'canceled') {
       const p = prefix();
-      await port.write(Buffer.concat([...(p ? [p] : []), be.errorResponse(new PgError('57014', 'canceling statement due to user request')), be.readyForQuery(port.txStatus)]));
+      await port.write(Buffer.concat([...(p ? [p] : []), be.errorResponse(new PgError('57014', 'canceling statement due to user request')), ...end()]));
+      afterError();
       return;
     }
     if (!(e instanceof DuckdbEngineError && e.kind === 'refused')) opts.reportFailure(r.fingerprint, e);
@@ -586,14 +729,17 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   }
   // The first chunk is fetched before anything is written: a failure up to here still goes to Postgres,
   // which then answers (or raises its own error) exactly as it would have.
-  let firstChunk: { data: Buffer; done: boolean };
+  const limit = job.maxRows ?? 0;
+  let firstChunk: { data: Buffer; rows: number; done: boolean } | null = null;
   try {
-    firstChunk = await cursor.next(2048);
+    if (job.execute === false) await cursor.prime();
+    else firstChunk = await cursor.next(limit > 0 ? Math.min(CHUNK_ROWS, limit) : CHUNK_ROWS);
   } catch (e) {
     cursor.close();
     if (e instanceof DuckdbEngineError && e.kind === 'canceled') {
       const p = prefix();
-      await port.write(Buffer.concat([...(p ? [p] : []), be.errorResponse(new PgError('57014', 'canceling statement due to user request')), be.readyForQuery(port.txStatus)]));
+      await port.write(Buffer.concat([...(p ? [p] : []), be.errorResponse(new PgError('57014', 'canceling statement due to user request')), ...end()]));
+      afterError();
       return;
     }
     opts.reportFailure(r.fingerprint, e);
@@ -606,33 +752,24 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (p) head.push(p);
   if (!job.simple) head.push(be.bindComplete());
   if (job.simple || job.describePortal) head.push(be.rowDescription(fields.map((f, i) => ({ ...f, format: pgFields[i]!.format }))));
+  if (firstChunk === null) {
+    await port.write(Buffer.concat(head));
+    port.duckPortal = { name: job.portal ?? '', cursor, fingerprint: r.fingerprint };
+    return;
+  }
   try {
-    let chunk = firstChunk;
-    let parts = [...head, chunk.data];
-    for (;;) {
-      if (chunk.done) {
-        parts.push(be.commandComplete(`SELECT ${cursor.rowCount}`), be.readyForQuery(port.txStatus));
-        await port.write(Buffer.concat(parts));
-        break;
-      }
-      await port.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-      chunk = await cursor.next(2048);
-      parts = [chunk.data];
-    }
+    const { exhausted } = await streamRows(cursor, firstChunk, limit, head, end(), port);
+    if (!sync) {
+      // Flush: the portal stays readable until the Sync (exhausted, it answers further Executes with no rows)
+      port.duckPortal = { name: job.portal ?? '', cursor: exhausted ? null : cursor, fingerprint: r.fingerprint };
+    } else if (!exhausted) cursor.close();
     metrics.duckdbStatementSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   } catch (e) {
     // Rows were already sent: the statement cannot move to Postgres any more, so it ends in an error,
     // as a Postgres statement failing mid-result would.
     cursor.close();
-    const canceled = e instanceof DuckdbEngineError && e.kind === 'canceled';
-    const timeout = e instanceof DuckdbEngineError && e.kind === 'timeout';
-    if (!canceled) opts.reportFailure(r.fingerprint, e);
-    const err = canceled
-      ? new PgError('57014', 'canceling statement due to user request')
-      : timeout
-        ? new PgError('57014', 'canceling statement due to statement timeout')
-        : new PgError('XX000', `DuckDB failed while streaming the result: ${(e as Error).message}`);
-    await port.write(Buffer.concat([be.errorResponse(err), be.readyForQuery(port.txStatus)]));
+    await port.write(Buffer.concat([be.errorResponse(streamError(e, r.fingerprint, opts)), ...end()]));
+    afterError();
   }
 }
 

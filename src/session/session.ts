@@ -49,7 +49,7 @@ import { connectionFailure, PgError, protocolViolation, SqlState } from '../prot
 import { connectUpstream, describeTarget, sendCancel, type UpstreamTarget } from '../engines/postgres/upstream.js';
 import type { SessionRegistry } from './registry.js';
 import { trackSettingChange } from './settings.js';
-import { planUnit, type AnalyticsOptions, type SessionPort } from './analytics.js';
+import { closeDuckPortal, planUnit, type AnalyticsOptions, type DuckPortal, type SessionPort } from './analytics.js';
 import type { SessionRoute } from '../router/index.js';
 
 export type SessionState = 'startup' | 'auth' | 'ready' | 'closed';
@@ -155,6 +155,8 @@ export class Session implements SessionPort {
   flushPending = false;
   readonly tempTables = new Set<string>();
   searchPath: string[] = ['public'];
+  duckPortal: DuckPortal | null = null;
+  discardUntilSync = false;
 
   constructor(
     socket: Socket,
@@ -174,7 +176,7 @@ export class Session implements SessionPort {
   }
   /** true while a statement runs or a transaction is open: shutdown lets such sessions finish */
   get busy(): boolean {
-    return this.state !== 'ready' || this.pendingSyncs > 0 || this.txStatus !== 'I' || this.inCopyIn || this.localBusy;
+    return this.state !== 'ready' || this.pendingSyncs > 0 || this.txStatus !== 'I' || this.inCopyIn || this.localBusy || this.duckPortal !== null;
   }
 
   start(): void {
@@ -313,9 +315,17 @@ export class Session implements SessionPort {
    */
   private pump(): void {
     while (!this.localBusy && this.queue.length > 0 && this.state === 'ready') {
-      const unit = this.takeUnit();
+      let unit = this.takeUnit();
       if (!unit) return;
-      const plan = this.deps.analytics && !this.flushPending ? planUnit(unit, this, this.deps.analytics) : null;
+      if (this.discardUntilSync) {
+        // An error was answered locally in a batch without Sync: Postgres ignores what follows up to
+        // the Sync (postgres.c, ignore_till_sync), whose ReadyForQuery the upstream then gives.
+        const at = unit.findIndex((f) => f.type === F.sync || f.type === F.terminate);
+        if (at < 0) continue;
+        this.discardUntilSync = false;
+        unit = unit.slice(at);
+      }
+      const plan = this.deps.analytics ? planUnit(unit, this, this.deps.analytics, this.flushPending) : null;
       if (!plan) {
         this.relay(unit);
         continue;
@@ -673,6 +683,7 @@ export class Session implements SessionPort {
     if (this.startupTimer) clearTimeout(this.startupTimer);
     if (this.key) this.deps.registry.remove(this.key.pid);
     this.cancelController.abort();
+    closeDuckPortal(this);
     for (const w of this.idleWaiters) w();
     this.idleWaiters = [];
     metrics.connectionsActive.dec();

@@ -1,17 +1,20 @@
 // The gates of the analytical path, through a real client (pg) against duckgate and, as the reference,
 // straight against PostgreSQL: read-your-writes, table and column privileges, row-level security, a
-// DuckDB failure falling back invisibly, SET duckgate.route, the explain hint, and transactions.
+// DuckDB failure falling back invisibly, SET duckgate.route, the explain hint, and transactions; then
+// the extended protocol's row limits and portals read across Execute messages (pg-cursor, raw frames).
 // Where a statement ran is read from duckgate_queries_total (duckgate runs in-process).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import Cursor from 'pg-cursor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemo } from '../../src/demo/index.js';
 import { DEMO_TABLES } from '../../src/demo/schema.js';
 import { registry } from '../../src/observability/metrics.js';
 import { createTestDatabase, testPostgres } from '../support/servers.js';
 import { startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
+import { bind, serialize, WireClient, type Msg } from '../support/wire-client.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let dg: TestDuckgate;
@@ -273,6 +276,127 @@ describe('analytical path gates', () => {
       // the same shape again, in the extended protocol: remembered as failed, straight to Postgres
       const again = await viaDg.query({ text: sql, values: [] });
       expect(again.rows, sql).toEqual(value.rows);
+    }
+  });
+});
+
+describe('extended protocol on DuckDB: row limits and portals', () => {
+  /** raw protocol sessions to duckgate and to Postgres as the same user */
+  async function rawPair(): Promise<{ viaDg: WireClient; direct: WireClient; close: () => void }> {
+    const params = { user: 'postgres', database: db.name };
+    const d = new URL(dg.url);
+    const p = new URL(db.url);
+    const viaDg = await WireClient.connect(d.hostname, Number(d.port), params);
+    const direct = await WireClient.connect(p.hostname, Number(p.port), params);
+    return { viaDg, direct, close: () => (viaDg.close(), direct.close()) };
+  }
+  /** messages up to the n-th PortalSuspended/CommandComplete/ErrorResponse (a batch ending in Flush has no ReadyForQuery) */
+  async function readResults(c: WireClient, n = 1): Promise<Msg[]> {
+    const out: Msg[] = [];
+    for (let seen = 0; seen < n; ) {
+      const m = await c.next();
+      if (!m) break;
+      out.push(m);
+      if (m.type === 's' || m.type === 'C' || m.type === 'E') seen++;
+    }
+    return out;
+  }
+  const show = (ms: Msg[]): string[] => ms.map((m) => `${m.type} ${m.body.toString('hex')}`);
+  const sql = 'SELECT id, event_type, occurred_at, user_id FROM events ORDER BY id';
+
+  it('pg-cursor reads an analytical statement in batches from DuckDB (Bind/Describe then Execute n/Flush), rows as Postgres gives them', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    const readAll = async (c: pg.Client, batch: number): Promise<unknown[][]> => {
+      const cursor = c.query(new Cursor(sql, [], { rowMode: 'array' }));
+      const batches: unknown[][] = [];
+      for (;;) {
+        const rows = await cursor.read(batch);
+        batches.push(rows);
+        if (rows.length === 0) break;
+      }
+      await cursor.close();
+      return batches;
+    };
+    const want = await readAll(direct, 37);
+    const { value, duckdb } = await onDuck(() => readAll(viaDg, 37));
+    expect(duckdb).toBe(1);
+    expect(value).toEqual(want);
+    expect(want.flat().length).toBeGreaterThan(100);
+    // the session is in a clean state afterwards: an ordinary query and another cursor work
+    expect((await viaDg.query('SELECT count(*)::int AS n FROM events')).rows[0].n).toBe(want.flat().length);
+    const again = await onDuck(() => readAll(viaDg, 1000));
+    expect(again.value.flat()).toEqual(want.flat());
+    expect(again.duckdb).toBe(1);
+  });
+
+  it('Execute with a row limit: the same DataRows, PortalSuspended (also at exactly the limit), per-Execute SELECT counts and zero rows after the end', async () => {
+    const { viaDg, direct, close } = await rawPair();
+    try {
+      const total = Number((await (await connect('postgres')).query('SELECT count(*) AS n FROM events')).rows[0].n);
+      // one batch with Sync: the first 25 rows, then PortalSuspended; the portal ends with the batch
+      const once = [serialize.parse({ text: sql }), bind({}), serialize.describe({ type: 'P' }), serialize.execute({ rows: 25 }), serialize.sync()];
+      const want = await direct.roundtrip(once);
+      const got = await onDuck(() => viaDg.roundtrip(once));
+      expect(got.duckdb).toBe(1);
+      expect(show(got.value)).toEqual(show(want));
+      expect(want.filter((m) => m.type === 'D').length).toBe(25);
+      expect(want.some((m) => m.type === 's')).toBe(true);
+      // a named portal read with Flush until it ends: limits that split the result unevenly and one that
+      // ends exactly on the last row (PortalSuspended, then 'SELECT 0')
+      const rest = total - 40;
+      const steps: Array<[Buffer[], number]> = [
+        [[serialize.parse({ text: sql }), bind({ portal: 'p1' }), serialize.describe({ type: 'P', name: 'p1' }), serialize.flush()], 0],
+        [[serialize.execute({ portal: 'p1', rows: 40 }), serialize.flush()], 1],
+        [[serialize.execute({ portal: 'p1', rows: rest }), serialize.flush()], 1],
+        [[serialize.execute({ portal: 'p1', rows: 10 }), serialize.flush()], 1],
+        [[serialize.execute({ portal: 'p1', rows: 10 }), serialize.flush()], 1],
+      ];
+      const run = async (c: WireClient): Promise<string[][]> => {
+        const out: string[][] = [];
+        for (const [msgs, results] of steps) {
+          c.send(...msgs);
+          // the first batch answers ParseComplete, BindComplete, RowDescription without a result
+          out.push(show(results === 0 ? [await c.next(), await c.next(), await c.next()].filter((m): m is Msg => m !== null) : await readResults(c, results)));
+        }
+        out.push(show(await c.roundtrip([serialize.close({ type: 'P', name: 'p1' }), serialize.sync()])));
+        return out;
+      };
+      const wantSteps = await run(direct);
+      const gotSteps = await onDuck(() => run(viaDg));
+      expect(gotSteps.duckdb).toBe(1);
+      expect(gotSteps.value).toEqual(wantSteps);
+      // 40 rows, PortalSuspended; the rest exactly, PortalSuspended; then 'SELECT 0' twice
+      expect(wantSteps[2]!.filter((m) => m.startsWith('D ')).length).toBe(rest);
+      expect(wantSteps[2]!.at(-1)!.startsWith('s')).toBe(true);
+      expect(wantSteps[3]).toEqual([`C ${Buffer.from('SELECT 0\0').toString('hex')}`]);
+      // and the session carries on normally
+      const after = [serialize.parse({ text: 'SELECT count(*) FROM events' }), bind({}), serialize.execute({}), serialize.sync()];
+      expect(show(await viaDg.roundtrip(after))).toEqual(show(await direct.roundtrip(after)));
+    } finally {
+      close();
+    }
+  });
+
+  it('reading a DuckDB portal while another batch is open upstream is refused with 0A000, and the session recovers at Sync', async () => {
+    const { viaDg, close } = await rawPair();
+    try {
+      viaDg.send(serialize.parse({ text: sql }), bind({ portal: 'p2' }), serialize.describe({ type: 'P', name: 'p2' }), serialize.flush());
+      expect([(await viaDg.next())!.type, (await viaDg.next())!.type, (await viaDg.next())!.type]).toEqual(['1', '2', 'T']);
+      // another statement, relayed to Postgres and left open with Flush
+      viaDg.send(serialize.parse({ text: 'SELECT 1' }), bind({}), serialize.execute({}), serialize.flush());
+      expect((await readResults(viaDg)).map((m) => m.type)).toEqual(['1', '2', 'D', 'C']);
+      viaDg.send(serialize.execute({ portal: 'p2', rows: 5 }), serialize.flush());
+      const err = await readResults(viaDg);
+      expect(err.map((m) => m.type)).toEqual(['E']);
+      expect(err[0]!.body.toString()).toContain('0A000');
+      // as after any error, messages up to the Sync are skipped; the Sync answers ReadyForQuery
+      const tail = await viaDg.roundtrip([serialize.execute({ portal: 'p2', rows: 5 }), serialize.flush(), serialize.sync()]);
+      expect(tail.map((m) => m.type)).toEqual(['Z']);
+      const ok = await viaDg.roundtrip([serialize.query('SELECT count(*) FROM events')]);
+      expect(ok.map((m) => m.type)).toEqual(['T', 'D', 'C', 'Z']);
+    } finally {
+      close();
     }
   });
 });

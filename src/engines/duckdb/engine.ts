@@ -363,6 +363,28 @@ export class DuckdbCursor {
     return { data: parts.length === 1 ? parts[0]! : Buffer.concat(parts), rows, done };
   }
 
+  /**
+   * Runs the statement up to its first chunk without handing out rows (a portal bound and described
+   * before its first Execute): a failure surfaces here, while the caller can still go to Postgres.
+   */
+  async prime(): Promise<void> {
+    if (this.columns !== null || this.finished) return;
+    try {
+      const chunk = await this.result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) this.finished = true;
+      else {
+        this.columns = chunk.getColumns();
+        this.chunkRows = chunk.rowCount;
+        this.pos = 0;
+      }
+    } catch (e) {
+      this.close();
+      const err = this.guard.translate(e);
+      duckdbStatements.inc({ outcome: err.kind });
+      throw err;
+    }
+  }
+
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     try {
       for (;;) {
