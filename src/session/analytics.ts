@@ -338,6 +338,12 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
   let i = 0;
   let parse: ReturnType<typeof decodeParse> | null = null;
   if (unit[i]?.type === F.parse) parse = decodeParse(unit[i++]!.body);
+  // postgres.js describes the statement it just parsed before binding it
+  let describeStatement: ReturnType<typeof decodeDescribe> | null = null;
+  if (parse && unit[i]?.type === F.describe) {
+    describeStatement = decodeDescribe(unit[i++]!.body);
+    if (describeStatement.target !== 'S' || describeStatement.name !== parse.name) return null;
+  }
   if (unit[i]?.type !== F.bind) return null;
   const bind = decodeBind(unit[i++]!.body);
   let describe: ReturnType<typeof decodeDescribe> | null = null;
@@ -381,6 +387,7 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
         maxRows: exec ? exec.maxRows : 0,
         execute: exec !== null,
         sync: end === F.sync,
+        describeStatement: describeStatement !== null,
       },
       port,
       opts,
@@ -407,6 +414,8 @@ interface DuckJob {
   sync?: boolean;
   /** false: the batch binds (and describes) the portal without executing it yet */
   execute?: boolean;
+  /** the batch has Describe of the statement between Parse and Bind (postgres.js) */
+  describeStatement?: boolean;
 }
 
 const lit = (s: string): string => "'" + s.replace(/'/g, "''") + "'";
@@ -552,16 +561,19 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (opts.recentlyFailed(r.fingerprint)) return fallback('fallback', 'failed recently on DuckDB');
 
   // One round trip: the client's own Parse first (so a named statement exists upstream for later
-  // executions), then our Describe of the statement text, then the check query.
+  // executions), then a Describe of the statement, then the check query. In the extended protocol the
+  // client's own statement is described: its parameter types are the ones the client's Parse declared.
   const msgs: Buffer[] = [];
   if (job.parse) msgs.push(job.parse.raw, serialize.sync());
-  msgs.push(
-    serialize.parse({ name: DESCRIBE_NAME, text: job.sql }),
-    serialize.describe({ type: 'S', name: DESCRIBE_NAME }),
-    serialize.close({ type: 'S', name: DESCRIBE_NAME }),
-    serialize.sync(),
-    ...namedQuery(CHECK_NAME, checkSql(r)),
-  );
+  if (job.statementName !== undefined) msgs.push(serialize.describe({ type: 'S', name: job.statementName }), serialize.sync());
+  else
+    msgs.push(
+      serialize.parse({ name: DESCRIBE_NAME, text: job.sql }),
+      serialize.describe({ type: 'S', name: DESCRIBE_NAME }),
+      serialize.close({ type: 'S', name: DESCRIBE_NAME }),
+      serialize.sync(),
+    );
+  msgs.push(...namedQuery(CHECK_NAME, checkSql(r)));
   if (askCost) msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`));
   parseSent = true;
   const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0));
@@ -590,6 +602,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   let paramTypes: number[] = [];
   let fields: be.FieldDescription[] | null = null;
   let describeError: string | null = null;
+  /** Postgres's own answer to a Describe of the statement: the client's Describe S gets these bytes */
+  const statementDescription: Buffer[] = [];
   let check: Array<string | null> | null = null;
   // Replies come in segments, one per ReadyForQuery: our Describe, the check query, then EXPLAIN.
   let segment = 0;
@@ -600,6 +614,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       continue;
     }
     if (segment === 0) {
+      if (m.type === B.parameterDescription || m.type === B.rowDescription || m.type === B.noData) statementDescription.push(m.raw);
       if (m.type === B.parameterDescription) paramTypes = decodeParamDescription(m.body);
       else if (m.type === B.rowDescription) fields = decodeRowDescription(m.body);
       else if (m.type === B.noData) fields = [];
@@ -750,6 +765,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   const head: Buffer[] = [];
   const p = prefix();
   if (p) head.push(p);
+  if (job.describeStatement) head.push(...statementDescription);
   if (!job.simple) head.push(be.bindComplete());
   if (job.simple || job.describePortal) head.push(be.rowDescription(fields.map((f, i) => ({ ...f, format: pgFields[i]!.format }))));
   if (firstChunk === null) {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemo } from '../../src/demo/index.js';
 import { DEMO_TABLES } from '../../src/demo/schema.js';
@@ -375,6 +376,30 @@ describe('extended protocol on DuckDB: row limits and portals', () => {
       expect(show(await viaDg.roundtrip(after))).toEqual(show(await direct.roundtrip(after)));
     } finally {
       close();
+    }
+  });
+
+  it('postgres.js: its first execution (Parse, Describe statement, Bind, Execute, Sync) runs on DuckDB too, as do the later ones and unprepared ones', async () => {
+    const conn = (url: string) => {
+      const u = new URL(url);
+      return postgres({ host: u.hostname, port: Number(u.port), user: 'postgres', password: 'postgres', database: db.name, max: 1, onnotice: () => undefined });
+    };
+    const viaDg = conn(dg.url);
+    const direct = conn(db.url);
+    try {
+      const q = 'SELECT event_type, count(*)::int AS n, min(occurred_at) AS first, avg(user_id) AS avg_user FROM events GROUP BY 1 ORDER BY 1';
+      const want = await direct.unsafe(q);
+      const first = await onDuck(() => viaDg.unsafe(q));
+      const second = await onDuck(() => viaDg.unsafe(q));
+      const unprepared = await onDuck(() => viaDg.unsafe(q, [], { prepare: false }));
+      for (const got of [first, second, unprepared]) {
+        expect(got.duckdb).toBe(1);
+        expect([...got.value]).toEqual([...want]);
+        expect(got.value.columns.map((c) => [c.name, c.type])).toEqual(want.columns.map((c) => [c.name, c.type]));
+      }
+    } finally {
+      await viaDg.end();
+      await direct.end();
     }
   });
 
