@@ -254,7 +254,7 @@ async function waitForMirror(dg: AnalyticsDuckgate, rows: number): Promise<void>
   try {
     for (;;) {
       for (const t of [...pending]) {
-        const e = await explain(c, `SELECT count(*) AS n FROM public.${t} GROUP BY true`);
+        const e = await explain(c, `SELECT count(*) AS n FROM public.${t}`);
         if (e.engine === 'duckdb') pending.delete(t);
         else last = `${t}: ${e.engine}/${e.reason}${e.detail ? ` (${e.detail})` : ''}`;
       }
