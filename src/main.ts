@@ -76,7 +76,7 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
   if (cfg.analytics.enabled && cfg.mirror.enabled) {
     await Promise.all([initRouter(), DuckdbEngine.init()]);
     duck = await openDuckdbInstance(instanceOptionsFromConfig({ dataDir, duckdb: cfg.duckdb }));
-    engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs });
+    engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs, queueTimeoutMs: cfg.duckdb.queueTimeoutMs });
     mirror = new Mirror({ config: cfg, upstreamUrl, duckdb: duck, dataDir });
     guard = new DuckdbGuard(engine, {
       errorPercent: cfg.analytics.breakerErrorPercent,

@@ -739,8 +739,9 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       afterError();
       return;
     }
-    if (!(e instanceof DuckdbEngineError && e.kind === 'refused')) opts.reportFailure(r.fingerprint, e);
-    return relayRest(e instanceof DuckdbEngineError && e.kind === 'refused' ? 'unsupported_syntax' : 'fallback', (e as Error).message);
+    const kind = e instanceof DuckdbEngineError ? e.kind : 'failed';
+    if (kind !== 'refused' && kind !== 'busy') opts.reportFailure(r.fingerprint, e);
+    return relayRest(kind === 'refused' ? 'unsupported_syntax' : kind === 'busy' ? 'busy' : 'fallback', (e as Error).message);
   }
   // The first chunk is fetched before anything is written: a failure up to here still goes to Postgres,
   // which then answers (or raises its own error) exactly as it would have.

@@ -17,7 +17,7 @@ export interface GuardOptions {
 
 /** Only real failures count against DuckDB: refusals (untranslatable SQL) and cancels do not. */
 function countsAsFailure(e: unknown): boolean {
-  return !(e instanceof DuckdbEngineError && (e.kind === 'refused' || e.kind === 'canceled'));
+  return !(e instanceof DuckdbEngineError && (e.kind === 'refused' || e.kind === 'busy' || e.kind === 'canceled'));
 }
 
 export class DuckdbGuard {

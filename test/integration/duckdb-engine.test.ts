@@ -296,6 +296,26 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
     expect(splitDataRows(first.data)[0]![0]!.toString()).toBe('1');
   });
 
+  it('a statement finding every connection held (a portal read in pieces) is refused as busy after queueTimeoutMs', async () => {
+    const one = new DuckdbEngine(inst, { connections: 1, queueTimeoutMs: 100 });
+    try {
+      const fields: PgField[] = [{ name: 'i', typeOid: 20, typmod: -1, format: 0 }];
+      const open = () => one.open({ sql: 'SELECT i FROM generate_series(1, 5000) AS g(i)', fields, session: defaultSessionOptions, resolve: () => null });
+      const held = await open();
+      expect((await held.next(10)).done).toBe(false);
+      const err = await open().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DuckdbEngineError);
+      expect((err as DuckdbEngineError).kind).toBe('busy');
+      // a waiter that gets the connection in time is served
+      const waiting = open();
+      setTimeout(() => held.close(), 20);
+      const next = await waiting;
+      expect((await next.next(Infinity)).rows).toBe(5000);
+    } finally {
+      one.close();
+    }
+  });
+
   it('cancels a running statement through the AbortSignal', async () => {
     const big = await inst.connect();
     await big.run('CREATE TABLE IF NOT EXISTS public.big AS SELECT range AS i FROM range(3000000)');

@@ -9,7 +9,8 @@
 // The session writes RowDescription before (from Postgres's Describe) and CommandComplete /
 // PortalSuspended after; `next(maxRows)` returning done=false is the PortalSuspended case (the cursor
 // keeps its DuckDB result and connection until closed or exhausted).
-// Errors are DuckdbEngineError: kind 'refused' (cannot be answered exactly: run on Postgres), 'failed'
+// Errors are DuckdbEngineError: kind 'refused' (cannot be answered exactly: run on Postgres), 'busy' (no
+// DuckDB connection free within queueTimeoutMs: run on Postgres), 'failed'
 // (DuckDB error: run on Postgres), 'timeout' (duckdb.statementTimeoutMs: run on Postgres), 'canceled'
 // (the caller's AbortSignal fired: answer the client with 57014 as Postgres would).
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
@@ -28,7 +29,7 @@ export type { SessionOptions } from './pg-types.js';
 export type { Resolver } from './rewrite.js';
 export type { SessionClock } from './calendar.js';
 
-export type DuckdbErrorKind = 'refused' | 'failed' | 'timeout' | 'canceled';
+export type DuckdbErrorKind = 'refused' | 'busy' | 'failed' | 'timeout' | 'canceled';
 
 export class DuckdbEngineError extends Error {
   override name = 'DuckdbEngineError';
@@ -42,6 +43,8 @@ export interface DuckdbEngineOptions {
   connections?: number;
   /** interrupt statements running longer (0: never) */
   statementTimeoutMs?: number;
+  /** refuse a statement that waited this long for a free connection (0: wait indefinitely) */
+  queueTimeoutMs?: number;
 }
 
 export interface ExecuteRequest {
@@ -93,7 +96,7 @@ export function duckdbTimeZone(pgZone: string): string | null {
 
 export class DuckdbEngine {
   private readonly idle: PooledConnection[] = [];
-  private readonly waiters: Array<(c: PooledConnection) => void> = [];
+  private waiters: Array<(c: PooledConnection) => void> = [];
   private created = 0;
   private readonly max: number;
   private readonly timeoutMs: number;
@@ -103,7 +106,9 @@ export class DuckdbEngine {
   constructor(private readonly instance: DuckDBInstance, opts: DuckdbEngineOptions = {}) {
     this.max = Math.max(1, opts.connections ?? 4);
     this.timeoutMs = opts.statementTimeoutMs ?? 60_000;
+    this.queueTimeoutMs = opts.queueTimeoutMs ?? 2_000;
   }
+  private readonly queueTimeoutMs: number;
 
   /** Loads the SQL parser; call once before the first plan()/open(). */
   static async init(): Promise<void> {
@@ -142,7 +147,22 @@ export class DuckdbEngine {
         throw new DuckdbEngineError('failed', `DuckDB connect: ${(e as Error).message}`);
       }
     }
-    return new Promise((resolve) => this.waiters.push(resolve));
+    // All connections busy (statements running, or portals a client reads in pieces holding theirs):
+    // wait a while, then let the statement go to Postgres rather than queue behind them indefinitely.
+    return new Promise((resolve, reject) => {
+      const timer =
+        this.queueTimeoutMs > 0
+          ? setTimeout(() => {
+              this.waiters = this.waiters.filter((w) => w !== waiter);
+              reject(new DuckdbEngineError('busy', `no DuckDB connection free within ${this.queueTimeoutMs} ms`));
+            }, this.queueTimeoutMs)
+          : null;
+      const waiter = (c: PooledConnection): void => {
+        if (timer) clearTimeout(timer);
+        resolve(c);
+      };
+      this.waiters.push(waiter);
+    });
   }
 
   /** @internal returns a connection to the pool */
