@@ -5,7 +5,7 @@
 // Also: streaming with a row limit (PortalSuspended), cancel and statement timeout.
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckdbEngine, DuckdbEngineError, type PgField } from '../../src/engines/duckdb/engine.js';
+import { DuckdbEngine, DuckdbEngineError, type PgField, type Resolver } from '../../src/engines/duckdb/engine.js';
 import { defaultSessionOptions, type SessionOptions } from '../../src/engines/duckdb/pg-types.js';
 import { createTestDatabase } from '../support/servers.js';
 import { RawPg } from './duckdb-pgwire.js';
@@ -294,6 +294,20 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
     expect(rest.done).toBe(true);
     expect(c2.rowCount).toBe(6 * 4 * 4);
     expect(splitDataRows(first.data)[0]![0]!.toString()).toBe('1');
+  });
+
+  it('the same text under another search_path reads the other schema\'s table (cached plans re-check table resolution)', async () => {
+    const c = await inst.connect();
+    await c.run('CREATE SCHEMA IF NOT EXISTS s1; CREATE SCHEMA IF NOT EXISTS s2; CREATE OR REPLACE TABLE s1.t AS SELECT range AS i FROM range(3); CREATE OR REPLACE TABLE s2.t AS SELECT range AS i FROM range(5)');
+    c.closeSync();
+    const fields: PgField[] = [{ name: 'count', typeOid: 20, typmod: -1, format: 0 }];
+    const count = async (schema: string): Promise<string> => {
+      const out: Buffer[] = [];
+      const res: Resolver = (s, n) => (n === 't' && (s === null || s === schema) ? `"${schema}"."t"` : null);
+      for await (const b of engine.execute({ sql: 'SELECT count(*) FROM t', fields, session: defaultSessionOptions, resolve: res })) out.push(b);
+      return splitDataRows(Buffer.concat(out))[0]![0]!.toString();
+    };
+    expect([await count('s1'), await count('s2'), await count('s1')]).toEqual(['3', '5', '3']);
   });
 
   it('a statement finding every connection held (a portal read in pieces) is refused as busy after queueTimeoutMs', async () => {

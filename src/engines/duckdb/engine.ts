@@ -100,7 +100,8 @@ export class DuckdbEngine {
   private created = 0;
   private readonly max: number;
   private readonly timeoutMs: number;
-  private readonly plans = new Map<string, RewriteResult>();
+  private readonly plans = new Map<string, { result: RewriteResult; lookups: Array<[string | null, string, string | null]> }>();
+  private readonly alignedSql = new Map<string, string>();
   private closed = false;
 
   constructor(private readonly instance: DuckDBInstance, opts: DuckdbEngineOptions = {}) {
@@ -121,13 +122,20 @@ export class DuckdbEngine {
    */
   plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[] = []): RewriteResult {
     const key = `${fieldTypeOids.join(',')}|${paramTypeOids.join(',')}|${sql}`;
-    let p = this.plans.get(key);
-    if (!p) {
-      p = rewrite(sql, { resolve, fieldTypeOids, paramTypeOids });
-      if (this.plans.size > 2000) this.plans.clear();
-      this.plans.set(key, p);
-    }
-    return p;
+    const hit = this.plans.get(key);
+    // The same text names other tables under another search_path: a cached rewrite is reused only if
+    // every table name it looked up still resolves to the same DuckDB relation for this session.
+    if (hit && hit.lookups.every(([schema, name, rel]) => resolve(schema, name) === rel)) return hit.result;
+    const lookups: Array<[string | null, string, string | null]> = [];
+    const recording: Resolver = (schema, name) => {
+      const rel = resolve(schema, name);
+      lookups.push([schema, name, rel]);
+      return rel;
+    };
+    const result = rewrite(sql, { resolve: recording, fieldTypeOids, paramTypeOids });
+    if (this.plans.size > 2000) this.plans.clear();
+    this.plans.set(key, { result, lookups });
+    return result;
   }
 
   private async acquire(): Promise<PooledConnection> {
@@ -207,17 +215,29 @@ export class DuckdbEngine {
         if (!req.clock) throw new DuckdbEngineError('refused', 'now()/current_date without the session clock');
         await pc.conn.run(clockMacros(req.clock));
       }
-      const inner = await pc.conn.prepare(plan.sql);
-      const types = Array.from({ length: inner.columnCount }, (_, i) => inner.columnType(i));
-      const names = Array.from({ length: inner.columnCount }, (_, i) => inner.columnName(i));
-      inner.destroySync();
-      if (plan.checkNames) {
-        const differ = starNamesDiffer(names, req.fields);
-        if (differ) throw new DuckdbEngineError('refused', differ);
+      // The statement with its type-alignment casts, found by preparing it once to learn DuckDB's
+      // column types. Cached under everything it depends on: the rewritten statement (which names the
+      // DuckDB relations), Postgres's column names,
+      // types and typmods, and the parameter types (the mirror's DuckDB types follow Postgres's, so a
+      // schema change that alters them alters the RowDescription, and with it the key).
+      const alignKey = `${req.fields.map((f) => `${f.typeOid}.${f.typmod}.${f.name}`).join('\u0001')}|${(req.paramTypeOids ?? []).join(',')}|${plan.sql}`;
+      let sql = this.alignedSql.get(alignKey);
+      if (sql === undefined) {
+        const inner = await pc.conn.prepare(plan.sql);
+        const types = Array.from({ length: inner.columnCount }, (_, i) => inner.columnType(i));
+        const names = Array.from({ length: inner.columnCount }, (_, i) => inner.columnName(i));
+        inner.destroySync();
+        if (plan.checkNames) {
+          const differ = starNamesDiffer(names, req.fields);
+          if (differ) throw new DuckdbEngineError('refused', differ);
+        }
+        const aligned = alignColumns(types, req.fields, plan.kinds);
+        if (!aligned.ok) throw new DuckdbEngineError('refused', aligned.reason);
+        sql = wrapWithCasts(plan.sql, aligned.casts);
+        if (this.alignedSql.size > 2000) this.alignedSql.clear();
+        this.alignedSql.set(alignKey, sql);
       }
-      const aligned = alignColumns(types, req.fields, plan.kinds);
-      if (!aligned.ok) throw new DuckdbEngineError('refused', aligned.reason);
-      prepared = await pc.conn.prepare(wrapWithCasts(plan.sql, aligned.casts));
+      prepared = await pc.conn.prepare(sql);
       const params = req.params ?? [];
       if (prepared.parameterCount !== params.length)
         throw new DuckdbEngineError('refused', `statement has ${prepared.parameterCount} parameters, ${params.length} bound`);
