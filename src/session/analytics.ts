@@ -165,8 +165,24 @@ function planPortal(unit: Frame[], port: SessionPort, opts: AnalyticsOptions, up
       return () => continuePortal(dp, exec.maxRows, last.type === F.sync, port, opts);
     }
   }
-  if (unit.some((f) => f.type === F.sync)) closeDuckPortal(port);
+  if (unit.some((f) => endsPortal(f, dp.name))) closeDuckPortal(port);
   return null;
+}
+
+/**
+ * Whether a relayed message ends the DuckDB portal `name` as it would end a Postgres portal: Sync or a
+ * simple Query (the implicit transaction commits), a Bind reusing the name (the unnamed portal is
+ * replaced), or a Close of it.
+ */
+function endsPortal(f: Frame, name: string): boolean {
+  if (f.type === F.sync || f.type === F.query) return true;
+  const cstring = (from: number): string => {
+    const z = f.body.indexOf(0, from);
+    return f.body.toString('utf8', from, z < 0 ? f.body.length : z);
+  };
+  if (f.type === F.bind) return cstring(0) === name;
+  if (f.type === F.close) return f.body[0] === 0x50 /* P */ && cstring(1) === name;
+  return false;
 }
 
 async function continuePortal(dp: DuckPortal, maxRows: number, sync: boolean, port: SessionPort, opts: AnalyticsOptions): Promise<void> {

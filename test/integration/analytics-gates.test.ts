@@ -403,6 +403,35 @@ describe('extended protocol on DuckDB: row limits and portals', () => {
     }
   });
 
+  it('a DuckDB portal ends as a Postgres portal would: replaced by a new unnamed Bind, closed, or at Sync', async () => {
+    const { viaDg, direct, close } = await rawPair();
+    try {
+      const run = async (c: WireClient): Promise<string[]> => {
+        const out: Msg[] = [];
+        c.send(serialize.parse({ text: sql }), bind({}), serialize.describe({ type: 'P' }), serialize.execute({ rows: 5 }), serialize.flush());
+        out.push(...(await readResults(c)));
+        // a new unnamed portal replaces the DuckDB one: its Executes belong to Postgres
+        c.send(serialize.parse({ text: 'SELECT 42' }), bind({}), serialize.execute({ rows: 1 }), serialize.flush());
+        out.push(...(await readResults(c)));
+        c.send(serialize.execute({ rows: 1 }), serialize.flush());
+        out.push(...(await readResults(c)));
+        out.push(...(await c.roundtrip([serialize.sync()])));
+        // a named DuckDB portal closed by the client, then executed: Postgres's error
+        c.send(serialize.parse({ text: sql }), bind({ portal: 'p3' }), serialize.execute({ portal: 'p3', rows: 3 }), serialize.flush());
+        out.push(...(await readResults(c)));
+        out.push(...(await c.roundtrip([serialize.close({ type: 'P', name: 'p3' }), serialize.execute({ portal: 'p3', rows: 3 }), serialize.sync()])));
+        return show(out);
+      };
+      const want = await run(direct);
+      const got = await onDuck(() => run(viaDg));
+      expect(got.duckdb).toBe(2);
+      expect(got.value).toEqual(want);
+      expect(want.some((m) => m.startsWith('E '))).toBe(true);
+    } finally {
+      close();
+    }
+  });
+
   it('reading a DuckDB portal while another batch is open upstream is refused with 0A000, and the session recovers at Sync', async () => {
     const { viaDg, close } = await rawPair();
     try {
