@@ -1,12 +1,12 @@
 // The in-process DuckDB leg of bench:analytics: the same DuckDB file duckgate served from (opened
 // read-only once duckgate has stopped and closed it), the same SQL duckgate ran (its rewrite of the
 // Postgres statement, plus the casts that align result types to Postgres's RowDescription), on a
-// connection set up as duckgate sets up its own (integer_division, dg_nz, TimeZone). What it leaves
+// connection set up as duckgate sets up its own (integer_division, dg_nz, TimeZone, calendar macros). What it leaves
 // out is exactly duckgate's share: the wire protocol, routing, the control round trip to Postgres,
 // and encoding values as Postgres would.
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { alignColumns, wrapWithCasts, type PgField } from '../../src/engines/duckdb/align.js';
-import { DuckdbEngine, duckdbTimeZone } from '../../src/engines/duckdb/engine.js';
+import { CONNECTION_SETUP_SQL, DuckdbEngine, duckdbTimeZone, timeZoneSql } from '../../src/engines/duckdb/engine.js';
 
 export interface DuckdbLeg {
   /** DuckDB SQL for a Postgres statement, given Postgres's RowDescription; a reason when it has none */
@@ -21,12 +21,12 @@ export async function openDuckdbLeg(file: string, opts: { pgTimeZone: string; th
   if (opts.threads && opts.threads > 0) options['threads'] = String(opts.threads);
   const instance = await DuckDBInstance.create(file, options);
   const conn: DuckDBConnection = await instance.connect();
-  // as DuckdbEngine.acquire() does: Postgres's integer division and division-by-zero error
-  await conn.run('SET integer_division = true');
-  await conn.run("CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE b END");
+  // as DuckdbEngine does: Postgres's integer division and division-by-zero error, the session's
+  // TimeZone and the calendar macros the rewrite calls
+  await conn.run(CONNECTION_SETUP_SQL);
   const tz = duckdbTimeZone(opts.pgTimeZone);
   if (tz === null) throw new Error(`TimeZone ${opts.pgTimeZone} has no DuckDB equivalent (duckgate would send everything to Postgres)`);
-  await conn.run(`SET TimeZone = '${tz.replace(/'/g, "''")}'`);
+  await conn.run(timeZoneSql(tz));
 
   // the serving tables the mirror created, as the session's resolver would map them (search_path = public)
   const tables = new Set(

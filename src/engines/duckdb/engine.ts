@@ -72,6 +72,15 @@ interface PooledConnection {
   timeZone: string | null;
 }
 
+/** Postgres semantics on a DuckDB connection: int / int truncates; x / 0 errors (dg_nz). */
+export const CONNECTION_SETUP_SQL = `SET integer_division = true;
+CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE b END`;
+
+/** Sets a connection's TimeZone (a duckdbTimeZone() result) and the calendar macros that go with it. */
+export function timeZoneSql(duckTz: string): string {
+  return `SET TimeZone = '${duckTz.replace(/'/g, "''")}';\n${calendarMacros(fixedOffsetSeconds(duckTz))}`;
+}
+
 /** DuckDB TimeZone setting equivalent to a Postgres one, or null when DuckDB has no exact equivalent. */
 export function duckdbTimeZone(pgZone: string): string | null {
   const z = pgZone.trim();
@@ -146,9 +155,7 @@ export class DuckdbEngine {
       this.created++;
       try {
         const conn = await this.instance.connect();
-        // Postgres semantics on this connection: int / int truncates; x / 0 errors (dg_nz).
-        await conn.run('SET integer_division = true');
-        await conn.run("CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE b END");
+        await conn.run(CONNECTION_SETUP_SQL);
         return { conn, timeZone: null };
       } catch (e) {
         this.created--;
@@ -208,7 +215,7 @@ export class DuckdbEngine {
     try {
       if (pc.timeZone !== tz) {
         pc.timeZone = null;
-        await pc.conn.run(`SET TimeZone = '${tz.replace(/'/g, "''")}';\n${calendarMacros(fixedOffsetSeconds(tz))}`);
+        await pc.conn.run(timeZoneSql(tz));
         pc.timeZone = tz;
       }
       if (plan.clock) {
