@@ -5,7 +5,7 @@
 // Also: streaming with a row limit (PortalSuspended), cancel and statement timeout.
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckdbEngine, DuckdbEngineError, type PgField, type Resolver } from '../../src/engines/duckdb/engine.js';
+import { CONNECTION_SETUP_SQL, DuckdbEngine, DuckdbEngineError, timeZoneSql, type PgField, type Resolver } from '../../src/engines/duckdb/engine.js';
 import { defaultSessionOptions, type SessionOptions } from '../../src/engines/duckdb/pg-types.js';
 import { createTestDatabase } from '../support/servers.js';
 import { RawPg } from './duckdb-pgwire.js';
@@ -69,6 +69,7 @@ const same: string[] = [
   "SELECT id, date_trunc('microseconds', at), date_trunc('milliseconds', at), date_trunc('second', at), date_trunc('minute', at), date_trunc('hour', at), date_trunc('day', at), date_trunc('week', at) FROM events ORDER BY id",
   "SELECT id, date_trunc('month', at), date_trunc('quarter', at), date_trunc('year', at), date_trunc('decade', at) FROM events ORDER BY id",
   "SELECT date_trunc('day', at) AS d, extract(hour FROM at) AS h, count(*) FROM events GROUP BY 1, 2 ORDER BY 1, 2",
+  "SELECT id, date_trunc('month', day), date_trunc('year', day), date_trunc('week', day), date_trunc('quarter', day), date_trunc('month', CAST('infinity' AS date)) FROM events ORDER BY id",
   "SELECT extract(hour FROM CAST('infinity' AS timestamptz)), extract(dow FROM CAST('-infinity' AS date)), date_trunc('day', CAST('infinity' AS timestamptz)), date_trunc('day', CAST('-infinity' AS timestamp)) FROM events WHERE id = 1",
   'SELECT extract(day FROM span), extract(hour FROM span), extract(year FROM span) FROM events ORDER BY id',
   "SELECT id FROM events WHERE kind ILIKE 'CL%' ORDER BY id",
@@ -257,6 +258,32 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
     expect(notRefused).toEqual([]);
   });
 
+  it('the calendar macros equal DuckDB\'s own date_trunc/date_part over 1900–2100 (before 1970 too) in fixed zones and for dates', async () => {
+    const c = await inst.connect();
+    try {
+      await c.run(CONNECTION_SETUP_SQL);
+      const units = ['microseconds', 'milliseconds', 'second', 'minute', 'hour', 'day', 'week', 'month', 'quarter', 'year', 'decade'];
+      const fields = ['microseconds', 'second', 'minute', 'hour', 'day', 'dow', 'isodow', 'doy', 'week', 'isoyear', 'month', 'quarter', 'year', 'decade', 'century', 'millennium'];
+      const mismatches: string[] = [];
+      for (const tz of ['UTC', 'Etc/GMT+3', 'Etc/GMT-5']) {
+        await c.run(timeZoneSql(tz));
+        // instants ~8.1 days apart plus a varying remainder, from 1900 to 2100
+        const rows = 'SELECT make_timestamptz(CAST(-2208988800000000 + i * 700000123457 + (i % 997) * 86399999 AS BIGINT)) AS t FROM range(0, 9000) r(i)';
+        const checks = [
+          ...units.map((u) => `count(*) FILTER (WHERE dg_date_trunc('${u}', t) IS DISTINCT FROM date_trunc('${u}', t) OR dg_date_trunc('${u}', CAST(t AS DATE)) IS DISTINCT FROM date_trunc('${u}', CAST(t AS DATE)))`),
+          ...fields.map((f) => `count(*) FILTER (WHERE dg_date_part('${f}', t) IS DISTINCT FROM date_part('${f}', t))`),
+        ];
+        const got = (await c.runAndReadAll(`SELECT ${checks.join(', ')} FROM (${rows})`)).getRows()[0]!.map(Number);
+        [...units, ...fields].forEach((name, i) => {
+          if (got[i] !== 0) mismatches.push(`${tz} ${name}: ${got[i]}`);
+        });
+      }
+      expect(mismatches).toEqual([]);
+    } finally {
+      c.closeSync();
+    }
+  });
+
   it('raises (so the statement goes to Postgres) where DuckDB calendars differ: infinite or BC years', async () => {
     const answered: string[] = [];
     for (const [zone, sql] of [
@@ -308,6 +335,14 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
       return splitDataRows(Buffer.concat(out))[0]![0]!.toString();
     };
     expect([await count('s1'), await count('s2'), await count('s1')]).toEqual(['3', '5', '3']);
+    // the connections keep prepared statements: a table replaced under them (as a mirror re-snapshot
+    // does) is read afresh, rows appended are seen
+    const r = await inst.connect();
+    await r.run('CREATE OR REPLACE TABLE s1.t AS SELECT CAST(range AS VARCHAR) AS i FROM range(7)');
+    expect([await count('s1'), await count('s1')]).toEqual(['7', '7']);
+    await r.run("INSERT INTO s1.t VALUES ('x')");
+    r.closeSync();
+    expect(await count('s1')).toBe('8');
   });
 
   it('a statement finding every connection held (a portal read in pieces) is refused as busy after queueTimeoutMs', async () => {
