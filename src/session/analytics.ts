@@ -138,8 +138,30 @@ export function planUnit(unit: Frame[], port: SessionPort, opts: AnalyticsOption
   if (upstreamBusy) return null;
   const first = unit[0]!;
   if (first.type === F.query) return planQuery(decodeQuery(first.body), unit, port, opts);
+  if (first.type === F.parse && unit.length === 3 && unit[1]!.type === F.describe && unit[2]!.type === F.flush) return planDescribeOnly(unit, port, opts);
   if (first.type === F.parse || first.type === F.bind) return planExtended(unit, port, opts);
   return null;
+}
+
+/**
+ * Parse + Describe statement + Flush (postgres.js, before the first execution of a statement with
+ * parameters): relayed as is, the batch would stay open upstream until its Sync, so the Bind/Execute/
+ * Sync that follows could not be answered by DuckDB. Neither message changes anything, so they go
+ * upstream with a Sync of their own and the answer (without its ReadyForQuery) goes back; after an
+ * error the session skips to the client's Sync, as Postgres would.
+ */
+function planDescribeOnly(unit: Frame[], port: SessionPort, opts: AnalyticsOptions): Plan {
+  const parse = decodeParse(unit[0]!.body);
+  const describe = decodeDescribe(unit[1]!.body);
+  if (describe.target !== 'S' || describe.name !== parse.name) return null;
+  const view = opts.mirror.view();
+  if (!view || !mentionsMirroredTable(parse.sql, view)) return null;
+  return async () => {
+    const replies = await port.control([unit[0]!.raw, unit[1]!.raw, serialize.sync()], 1);
+    const out = replies.filter((m) => m.type !== B.readyForQuery).map((m) => m.raw);
+    await port.write(Buffer.concat(out));
+    if (replies.some((m) => m.type === B.errorResponse)) port.discardUntilSync = true;
+  };
 }
 
 /**

@@ -468,6 +468,8 @@ export class Session implements SessionPort {
     switch (f.type) {
       case F.query:
         this.pendingSyncs++;
+        // a simple Query drops the unnamed statement (postgres.c exec_simple_query)
+        this.preparedStatements.delete('');
         // Only SET/RESET/DISCARD/DEALLOCATE matter here: look at the first byte before decoding the text.
         if (maySetSetting(sqlLeadByte(f.body, 0))) trackSettingChange(decodeQuery(f.body), this.trackedSettings, this.preparedStatements);
         return;
@@ -475,12 +477,15 @@ export class Session implements SessionPort {
         this.pendingSyncs++;
         return;
       case F.parse: {
-        // The unnamed statement (a body starting with the empty name) is not remembered, so a Parse of
-        // it needs decoding only when its text may change a tracked setting (clients re-Parse it for
-        // every extended-protocol query).
+        // A relayed Parse of the unnamed statement (a body starting with the empty name) is not
+        // remembered, so it needs decoding only when its text may change a tracked setting (clients
+        // re-Parse it for every extended-protocol query); it replaces any unnamed one remembered.
         const body = f.body;
-        if (body[0] === 0 && !maySetSetting(sqlLeadByte(body, 1))) return;
-        trackSettingChange(this.rememberStatement(f), this.trackedSettings, this.preparedStatements);
+        if (body[0] === 0) {
+          this.preparedStatements.delete('');
+          if (!maySetSetting(sqlLeadByte(body, 1))) return;
+        }
+        trackSettingChange(this.rememberStatement(f, false), this.trackedSettings, this.preparedStatements);
         return;
       }
       case F.close: {
@@ -497,10 +502,14 @@ export class Session implements SessionPort {
     }
   }
 
-  /** Records a named statement's text; returns the statement's SQL. */
-  private rememberStatement(f: Frame): string {
+  /**
+   * Records a statement's text; returns the statement's SQL. The unnamed statement is recorded only
+   * from batches answered here (a later Bind of it, e.g. postgres.js's after its Describe-only batch,
+   * can then be answered too); a relayed Parse or simple Query forgets it.
+   */
+  private rememberStatement(f: Frame, unnamedToo = true): string {
     const p = decodeParse(f.body);
-    if (p.name !== '') this.preparedStatements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes });
+    if (p.name !== '' || unnamedToo) this.preparedStatements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes });
     return p.sql;
   }
 
