@@ -19,7 +19,7 @@
  * up to then falls back to Postgres without the client noticing.
  */
 import type { DuckdbCursor, ExecuteRequest, PgField, Resolver } from '../engines/duckdb/engine.js';
-import { DuckdbEngineError } from '../engines/duckdb/engine.js';
+import { binaryParamText, DuckdbEngineError } from '../engines/duckdb/engine.js';
 import type { SessionOptions } from '../engines/duckdb/pg-types.js';
 import type { Logger } from '../observability/logger.js';
 import * as metrics from '../observability/metrics.js';
@@ -395,7 +395,8 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
   if (exec === null && end !== F.flush) return null;
   if (exec !== null && exec.portal !== bind.portal) return null;
   if (describe && !(describe.target === 'P' && describe.name === bind.portal)) return null;
-  if (bind.paramFormats.some((f) => f !== 0)) return null;
+  // a format count that fits no parameter count is Postgres's protocol error to report
+  if (bind.paramFormats.length > 1 && bind.paramFormats.length !== bind.params.length) return null;
   if (parse && parse.name !== bind.statement) return null;
   const sql = parse ? parse.sql : port.preparedSql(bind.statement);
   if (sql === null) return null;
@@ -414,7 +415,7 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
         sql,
         parse: parse ? unit[0] : undefined,
         statementName: bind.statement,
-        params: bind.params.map((p) => (p === null ? null : p.toString('utf8'))),
+        params: bind.params,
         paramFormats: bind.paramFormats,
         resultFormats: bind.resultFormats,
         describePortal: describe !== null,
@@ -438,7 +439,8 @@ interface DuckJob {
   /** the client's Parse frame, relayed upstream first so the statement exists there too */
   parse?: Frame;
   statementName?: string;
-  params: Array<string | null>;
+  /** as bound: in the format paramFormats gives (Bind: none = all text, one = all alike, else each) */
+  params: Array<Buffer | null>;
   paramFormats: number[];
   resultFormats: number[];
   describePortal?: boolean;
@@ -753,12 +755,23 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     const current = walLsn !== null && opts.mirror.appliedLsn() !== null && compareLsn(opts.mirror.appliedLsn()!, walLsn) >= 0;
     return answerExplain({ engine: 'duckdb', reason: r.reason, detail: r.detail, tables: r.tables, fingerprint: r.fingerprint }, port, opts, current ? 0 : undefined);
   }
+  // Parameters as text for DuckDB; binary ones are read by the type Postgres gave them.
+  let params: Array<string | null>;
+  try {
+    params = job.params.map((p, i) => {
+      if (p === null) return null;
+      const format = job.paramFormats.length === 0 ? 0 : job.paramFormats.length === 1 ? job.paramFormats[0] : job.paramFormats[i];
+      return format === 1 ? binaryParamText(paramTypes[i] ?? 0, p) : p.toString('utf8');
+    });
+  } catch (e) {
+    return relayRest('unsupported_syntax', (e as Error).message);
+  }
   let cursor;
   const started = process.hrtime.bigint();
   try {
     cursor = await opts.engine.open({
       sql: job.sql,
-      params: job.params,
+      params,
       paramTypeOids: paramTypes,
       fields: pgFields,
       session,

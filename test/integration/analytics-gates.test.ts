@@ -435,6 +435,44 @@ describe('extended protocol on DuckDB: row limits and portals', () => {
     }
   });
 
+  it('binary parameters (pgjdbc, pgx) are read by the type Postgres gives them: the same answer as Postgres, from DuckDB', async () => {
+    const { viaDg, direct, close } = await rawPair();
+    try {
+      const i32 = (v: number) => { const b = Buffer.alloc(4); b.writeInt32BE(v); return b; };
+      const i64 = (v: bigint) => { const b = Buffer.alloc(8); b.writeBigInt64BE(v); return b; };
+      const f64 = (v: number) => { const b = Buffer.alloc(8); b.writeDoubleBE(v); return b; };
+      const i16 = (v: number) => { const b = Buffer.alloc(2); b.writeInt16BE(v); return b; };
+      const since2000 = (iso: string) => (BigInt(Date.parse(iso)) - 946_684_800_000n) * 1000n;
+      const cases: Array<{ sql: string; types: number[]; params: Buffer[]; formats: number[] }> = [
+        {
+          sql: 'SELECT event_type, count(*) AS n, min(occurred_at) AS first FROM events WHERE user_id > $1 AND occurred_at >= $2 AND event_type <> $3 AND id > $4 AND session_id <> $5 GROUP BY 1 ORDER BY 1',
+          types: [23, 1184, 25, 20, 2950],
+          params: [i32(2), i64(since2000('2020-01-01T00:00:00Z')), Buffer.from('zzz'), i64(5n), Buffer.from('a0eebc999c0b4ef8bb6d6bb9bd380a11', 'hex')],
+          formats: [1],
+        },
+        {
+          // mixed formats: the date in text, the rest binary; results in binary
+          sql: 'SELECT mimetype, count(*) AS n, sum(length) AS bytes, max(captured_at) AS last FROM cdx_records WHERE archive_date >= $1 AND length > $2 AND statuscode <> $3 AND captured_at < $4 GROUP BY 1 ORDER BY 1',
+          types: [1082, 701, 21, 1114],
+          params: [Buffer.from('2023-06-01'), f64(10.5), i16(404), i64(since2000('2030-01-01T00:00:00Z'))],
+          formats: [0, 1, 1, 1],
+        },
+      ];
+      for (const c of cases) {
+        for (const resultFormats of [[0], [1]]) {
+          const msgs = [serialize.parse({ text: c.sql, types: c.types }), bind({ params: c.params, paramFormats: c.formats, resultFormats }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()];
+          const want = await direct.roundtrip(msgs);
+          const got = await onDuck(() => viaDg.roundtrip(msgs));
+          expect(got.duckdb, c.sql).toBe(1);
+          expect(show(got.value), c.sql).toEqual(show(want));
+          expect(want.filter((m) => m.type === 'D').length, c.sql).toBeGreaterThan(0);
+        }
+      }
+    } finally {
+      close();
+    }
+  });
+
   it('reading a DuckDB portal while another batch is open upstream is refused with 0A000, and the session recovers at Sync', async () => {
     const { viaDg, close } = await rawPair();
     try {

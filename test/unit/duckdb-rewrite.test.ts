@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { duckdbTimeZone, starNamesDiffer } from '../../src/engines/duckdb/engine.js';
 import { formatFloat, formatInterval, pgAvg } from '../../src/engines/duckdb/format.js';
 import { initRewriter, rewrite } from '../../src/engines/duckdb/rewrite.js';
-import { utcOffsetSeconds } from '../../src/engines/duckdb/timezone.js';
+import { fixedOffsetSeconds, utcOffsetSeconds } from '../../src/engines/duckdb/timezone.js';
+import { binaryParamText } from '../../src/engines/duckdb/params.js';
 
 const resolve = (s: string | null, n: string): string | null => (n === 't' && (s === null || s === 'public') ? '"lake"."t"' : null);
 
@@ -120,5 +121,43 @@ describe('formatting', () => {
     expect(duckdbTimeZone('+02')).toBe('Etc/GMT-2');
     expect(duckdbTimeZone('America/New_York')).toBe('America/New_York');
     expect(duckdbTimeZone('+05:30')).toBeNull();
+  });
+});
+
+describe('binary parameters as text', () => {
+  const be = (n: number, f: (b: Buffer) => void) => {
+    const b = Buffer.alloc(n);
+    f(b);
+    return b;
+  };
+  it('reads integers, floats, booleans, text, uuid', () => {
+    expect(binaryParamText(23, be(4, (b) => b.writeInt32BE(-7)))).toBe('-7');
+    expect(binaryParamText(20, be(8, (b) => b.writeBigInt64BE(9007199254740993n)))).toBe('9007199254740993');
+    expect(binaryParamText(21, be(2, (b) => b.writeInt16BE(404)))).toBe('404');
+    expect(binaryParamText(701, be(8, (b) => b.writeDoubleBE(0.1)))).toBe('0.1');
+    expect(binaryParamText(701, be(8, (b) => b.writeDoubleBE(-Infinity)))).toBe('-Infinity');
+    expect(binaryParamText(701, be(8, (b) => b.writeDoubleBE(-0)))).toBe('-0');
+    expect(Number(binaryParamText(700, be(4, (b) => b.writeFloatBE(0.1))))).toBe(Math.fround(0.1));
+    expect(binaryParamText(16, Buffer.from([1]))).toBe('true');
+    expect(binaryParamText(25, Buffer.from('héllo'))).toBe('héllo');
+    expect(binaryParamText(2950, Buffer.from('a0eebc999c0b4ef8bb6d6bb9bd380a11', 'hex'))).toBe('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
+  });
+  it('reads dates and timestamps from Postgres\'s 2000-01-01 epoch, infinities too; refuses BC and odd sizes', () => {
+    expect(binaryParamText(1082, be(4, (b) => b.writeInt32BE(-1)))).toBe('1999-12-31');
+    expect(binaryParamText(1082, be(4, (b) => b.writeInt32BE(0x7fffffff)))).toBe('infinity');
+    expect(binaryParamText(1114, be(8, (b) => b.writeBigInt64BE(1_500_000n)))).toBe('2000-01-01 00:00:01.5');
+    expect(binaryParamText(1184, be(8, (b) => b.writeBigInt64BE(-1n)))).toBe('1999-12-31 23:59:59.999999+00');
+    expect(binaryParamText(1184, be(8, (b) => b.writeBigInt64BE(-0x8000000000000000n)))).toBe('-infinity');
+    expect(() => binaryParamText(1082, be(4, (b) => b.writeInt32BE(-800_000)))).toThrow(/BC/);
+    expect(() => binaryParamText(23, Buffer.alloc(3))).toThrow(/3 bytes/);
+    expect(() => binaryParamText(1700, Buffer.alloc(8))).toThrow(/OID 1700/);
+  });
+  it('knows which zones have one fixed offset', () => {
+    expect(fixedOffsetSeconds('Etc/UTC')).toBe(0);
+    expect(fixedOffsetSeconds('Etc/GMT-2')).toBe(7200);
+    expect(fixedOffsetSeconds('UTC+3')).toBe(-10800);
+    expect(fixedOffsetSeconds('+05')).toBe(18000);
+    expect(fixedOffsetSeconds('Europe/Berlin')).toBeNull();
+    expect(fixedOffsetSeconds('no/such_zone')).toBeNull();
   });
 });

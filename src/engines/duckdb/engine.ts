@@ -28,6 +28,7 @@ export type { PgField } from './align.js';
 export type { SessionOptions } from './pg-types.js';
 export type { Resolver } from './rewrite.js';
 export type { SessionClock } from './calendar.js';
+export { binaryParamText } from './params.js';
 
 export type DuckdbErrorKind = 'refused' | 'busy' | 'failed' | 'timeout' | 'canceled';
 

@@ -1,0 +1,80 @@
+// Parameters a client bound in binary format (Bind format code 1), turned into the text the DuckDB
+// statement binds (the rewrite casts each $n to the DuckDB type of Postgres's parameter type).
+// Binary layouts as Postgres's *recv functions read them (int2recv, float8recv, date_recv,
+// timestamp_recv, uuid_recv, …): big-endian, dates as days and timestamps as microseconds since
+// 2000-01-01. The text written is what DuckDB's casts read back to the same value; a type or value
+// without such a text (numeric, BC dates, arrays, …) throws UnencodableError and the statement goes
+// to Postgres.
+import { formatDateDays, formatTimestamp, formatTimestampTz } from './format.js';
+import { Oid, UnencodableError } from './pg-types.js';
+
+/** Days and microseconds from 1970-01-01 to Postgres's epoch 2000-01-01. */
+const PG_EPOCH_DAYS = 10_957;
+const PG_EPOCH_MICROS = 946_684_800_000_000n;
+const INT64_MAX = 0x7fffffffffffffffn;
+const INT64_MIN = -0x8000000000000000n;
+
+function size(buf: Buffer, n: number, what: string): void {
+  if (buf.length !== n) throw new UnencodableError(`binary ${what} parameter of ${buf.length} bytes`);
+}
+
+function noBC(text: string): string {
+  if (text.endsWith(' BC')) throw new UnencodableError('a BC date or timestamp parameter');
+  return text;
+}
+
+/** Text for a binary parameter of Postgres type `oid`. */
+export function binaryParamText(oid: number, buf: Buffer): string {
+  switch (oid) {
+    case Oid.bool:
+      size(buf, 1, 'bool');
+      return buf[0] ? 'true' : 'false';
+    case Oid.int2:
+      size(buf, 2, 'int2');
+      return String(buf.readInt16BE(0));
+    case Oid.int4:
+      size(buf, 4, 'int4');
+      return String(buf.readInt32BE(0));
+    case Oid.int8:
+      size(buf, 8, 'int8');
+      return String(buf.readBigInt64BE(0));
+    // String(x) is the shortest text that reads back as the same double (ECMA-262 Number::toString),
+    // and a float4's value is exactly a double's
+    case Oid.float4:
+    case Oid.float8: {
+      size(buf, oid === Oid.float4 ? 4 : 8, 'float');
+      const v = oid === Oid.float4 ? buf.readFloatBE(0) : buf.readDoubleBE(0);
+      if (Number.isNaN(v)) return 'NaN';
+      if (!Number.isFinite(v)) return v > 0 ? 'Infinity' : '-Infinity';
+      return Object.is(v, -0) ? '-0' : String(v);
+    }
+    case Oid.text:
+    case Oid.varchar:
+    case Oid.bpchar:
+      // the binary form of the text types is the text itself
+      return buf.toString('utf8');
+    case Oid.date: {
+      size(buf, 4, 'date');
+      const d = buf.readInt32BE(0);
+      if (d === 0x7fffffff) return 'infinity';
+      if (d === -0x80000000) return '-infinity';
+      return noBC(formatDateDays(d + PG_EPOCH_DAYS));
+    }
+    case Oid.timestamp:
+    case Oid.timestamptz: {
+      size(buf, 8, 'timestamp');
+      const us = buf.readBigInt64BE(0);
+      if (us === INT64_MAX) return 'infinity';
+      if (us === INT64_MIN) return '-infinity';
+      const unix = us + PG_EPOCH_MICROS;
+      return noBC(oid === Oid.timestamp ? formatTimestamp(unix) : formatTimestampTz(unix, 'UTC'));
+    }
+    case Oid.uuid: {
+      size(buf, 16, 'uuid');
+      const h = buf.toString('hex');
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    }
+    default:
+      throw new UnencodableError(`binary parameter of type OID ${oid}`);
+  }
+}
