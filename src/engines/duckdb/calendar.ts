@@ -57,10 +57,10 @@ export function calendarMacros(fixedOffsetSeconds: number | null): string {
       // epoch_us() of an infinite value is NULL: coalesce tells it from a NULL input
       `(f, s TIMESTAMPTZ) AS CASE WHEN ${YEARISH_FIELDS} AND NOT coalesce(${local} >= ${YEAR_ONE_US}, s IS NULL) ` +
       `THEN ${err('extract of an infinite or BC value')} ELSE date_part(f, make_timestamp(${local})) END`;
+    // an infinite s has no epoch_us(): coalesce returns it unchanged, as Postgres's date_trunc does
     tzTrunc =
-      `(u, s TIMESTAMPTZ) AS CASE WHEN NOT isfinite(s) THEN s ` +
-      `WHEN ${YEARISH_UNITS} AND ${local} < ${YEAR_ONE_US} THEN ${err('date_trunc of a BC value')} ` +
-      `ELSE make_timestamptz(epoch_us(date_trunc(u, make_timestamp(${local}))) - ${off}) END`;
+      `(u, s TIMESTAMPTZ) AS CASE WHEN ${YEARISH_UNITS} AND ${local} < ${YEAR_ONE_US} THEN ${err('date_trunc of a BC value')} ` +
+      `ELSE coalesce(make_timestamptz(epoch_us(date_trunc(u, make_timestamp(${local}))) - ${off}), s) END`;
   }
   return [
     `CREATE OR REPLACE TEMP MACRO dg_date_part ${tzPart}, ${ts.part}, ${date.part}, (f, s INTERVAL) AS date_part(f, s), (f, s) AS date_part(f, s)`,
