@@ -560,10 +560,11 @@ const CHECK_NAME = '__duckgate_check';
  * would drop the client's unnamed prepared statement upstream (Postgres replaces it on every simple
  * Query), so the Bind relayed on a fallback, or a later Bind of that statement, would fail with 26000.
  */
-function namedQuery(name: string, sql: string): Buffer[] {
+function namedQuery(name: string, sql: string, values: Array<string | Buffer | null> = [], types: number[] = []): Buffer[] {
   return [
-    serialize.parse({ name, text: sql }),
-    serialize.bind({ portal: name, statement: name }),
+    serialize.parse({ name, text: sql, types }),
+    // pg-protocol sends a Buffer value in binary format, a string in text
+    serialize.bind({ portal: name, statement: name, values }),
     serialize.execute({ portal: name }),
     serialize.close({ type: 'S', name }),
     serialize.sync(),
@@ -595,9 +596,9 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (opts.breakerOpen()) return fallback('fallback', 'breaker open');
   const knownCost = r.needsCostCheck ? opts.costs.get(r.fingerprint) : undefined;
   if (knownCost !== undefined && knownCost < opts.rules.costThreshold) return fallback('not_analytical', `cost ${knownCost}`);
-  // A cost is only asked for statements without parameters (EXPLAIN needs their values).
+  // EXPLAIN of a statement with parameters is asked with the values bound, as the client bound them
+  // (and the parameter types its Parse declared); the cost is then kept for the statement's shape.
   const askCost = r.needsCostCheck && knownCost === undefined;
-  if (askCost && job.params.length > 0) return fallback('not_analytical', 'cost unknown for a parameterised statement');
   if (opts.recentlyFailed(r.fingerprint)) return fallback('fallback', 'failed recently on DuckDB');
 
   // One round trip: the client's own Parse first (so a named statement exists upstream for later
@@ -614,7 +615,15 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       serialize.sync(),
     );
   msgs.push(...namedQuery(CHECK_NAME, checkSql(r)));
-  if (askCost) msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`));
+  if (askCost) {
+    const values = job.params.map((p, i) => {
+      if (p === null) return null;
+      const format = job.paramFormats.length === 0 ? 0 : job.paramFormats.length === 1 ? job.paramFormats[0] : job.paramFormats[i];
+      return format === 1 ? p : p.toString('utf8');
+    });
+    const declared = job.parse ? decodeParse(job.parse.body).paramTypes : [];
+    msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`, values, declared));
+  }
   parseSent = true;
   const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0));
   let idx = 0;

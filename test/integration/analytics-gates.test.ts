@@ -197,6 +197,19 @@ describe('analytical path gates', () => {
     expect(second.value.fields.map((f) => [f.name, f.dataTypeID])).toEqual(wantSecond.fields.map((f) => [f.name, f.dataTypeID]));
   });
 
+  it('a scan filtered by a parameter asks Postgres\'s EXPLAIN with the bound values, then runs on DuckDB', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    const q = { text: 'SELECT id, length, archive_date FROM cdx_records WHERE domain_id = $1 ORDER BY id', values: [3], rowMode: 'array' as const };
+    const want = await direct.query(q);
+    const before = await queries({ reason: 'not_analytical' });
+    const got = await onDuck(() => viaDg.query(q));
+    expect(got.duckdb).toBe(1);
+    expect(await queries({ reason: 'not_analytical' })).toBe(before);
+    expect(got.value.rows).toEqual(want.rows);
+    expect(want.rows.length).toBeGreaterThan(0);
+  });
+
   it('SET duckgate.route = postgres sends an analytical statement to Postgres; auto brings it back', async () => {
     const c = await connect('duckgate');
     const sql = 'SELECT status_code, count(*), avg(fetch_ms) FROM scrape_pages GROUP BY status_code ORDER BY status_code';
