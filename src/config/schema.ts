@@ -96,7 +96,7 @@ export const schema = {
     memoryLimit: opt('string', '', 'DuckDB memory_limit, e.g. "4GB" (empty: DuckDB\'s default, 80% of RAM).', { env: 'DUCKGATE_DUCKDB_MEMORY_LIMIT' }),
     statementTimeoutMs: opt('number', 60_000, 'A DuckDB statement running longer is interrupted (and re-run on Postgres by the caller); 0 disables. The session\'s own statement_timeout applies too, whichever is shorter.'),
     connections: opt('number', 4, 'DuckDB connections kept open for statements (each runs one statement at a time).'),
-    queueTimeoutMs: opt('number', 2_000, 'A statement waiting longer than this for a free DuckDB connection (all busy, or held by portals clients read in pieces) goes to Postgres instead.'),
+    queueTimeoutMs: opt('number', 10_000, 'A statement waiting longer than this for a free DuckDB connection (all busy, or held by portals clients read in pieces) goes to Postgres instead.'),
   },
 } as const;
 

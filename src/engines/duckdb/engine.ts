@@ -137,7 +137,7 @@ export class DuckdbEngine {
   constructor(private readonly instance: DuckDBInstance, opts: DuckdbEngineOptions = {}) {
     this.max = Math.max(1, opts.connections ?? 4);
     this.timeoutMs = opts.statementTimeoutMs ?? 60_000;
-    this.queueTimeoutMs = opts.queueTimeoutMs ?? 2_000;
+    this.queueTimeoutMs = opts.queueTimeoutMs ?? 10_000;
   }
   private readonly queueTimeoutMs: number;
 
