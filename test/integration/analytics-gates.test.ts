@@ -3,9 +3,13 @@
 // DuckDB failure falling back invisibly, SET duckgate.route, the explain hint, and transactions; then
 // the extended protocol's row limits and portals read across Execute messages (pg-cursor, raw frames).
 // Where a statement ran is read from duckgate_queries_total (duckgate runs in-process).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import postgres from 'postgres';
@@ -507,4 +511,28 @@ describe('extended protocol on DuckDB: row limits and portals', () => {
       close();
     }
   });
+});
+
+// pgjdbc is Metabase's and DBeaver's driver. It needs a JDK (java in source-file mode) and the driver's
+// jar: Debian's libpostgresql-jdbc-java, which .ci/run installs, or DUCKGATE_TEST_PGJDBC_JAR.
+const PGJDBC_JAR = process.env['DUCKGATE_TEST_PGJDBC_JAR'] ?? '/usr/share/java/postgresql.jar';
+const onPath = (cmd: string): boolean => (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
+const HAVE_PGJDBC = existsSync(PGJDBC_JAR) && onPath('java');
+
+describe.skipIf(!HAVE_PGJDBC)('pgjdbc (Metabase, DBeaver)', () => {
+  it('server-prepared statements, binary results, timestamp and integer parameters: the same rows and types as Postgres, from DuckDB', async () => {
+    const source = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/jdbc/JdbcDiff.java');
+    const jdbc = (url: string) => {
+      const u = new URL(url);
+      return `jdbc:postgresql://${u.hostname}:${u.port}/${db.name}`;
+    };
+    const { value, duckdb } = await onDuck(() =>
+      promisify(execFile)('java', ['-cp', PGJDBC_JAR, source, jdbc(db.url), jdbc(dg.url), 'postgres'], { timeout: 120_000 }),
+    );
+    const lines = value.stdout.trim().split('\n');
+    expect(lines.filter((l) => !l.startsWith('SAME')), value.stdout + value.stderr).toEqual([]);
+    expect(lines).toHaveLength(12);
+    // 6 statements x 6 runs x 2 thresholds through duckgate, every one on DuckDB
+    expect(duckdb).toBe(72);
+  }, 150_000);
 });
