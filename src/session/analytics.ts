@@ -612,6 +612,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       serialize.parse({ name: DESCRIBE_NAME, text: job.sql }),
       serialize.describe({ type: 'S', name: DESCRIBE_NAME }),
       serialize.close({ type: 'S', name: DESCRIBE_NAME }),
+      // a simple Query drops the unnamed statement (exec_simple_query): so must one answered here
+      ...(job.simple && !job.explain ? [serialize.close({ type: 'S', name: '' })] : []),
       serialize.sync(),
     );
   msgs.push(...namedQuery(CHECK_NAME, checkSql(r)));

@@ -317,6 +317,8 @@ export class Session implements SessionPort {
     while (!this.localBusy && this.queue.length > 0 && this.state === 'ready') {
       let unit = this.takeUnit();
       if (!unit) return;
+      // a simple Query drops the unnamed statement, whoever answers it (exec_simple_query)
+      if (unit[0]!.type === F.query) this.preparedStatements.delete('');
       if (this.discardUntilSync) {
         // An error was answered locally in a batch without Sync: Postgres ignores what follows up to
         // the Sync (postgres.c, ignore_till_sync), whose ReadyForQuery the upstream then gives.

@@ -490,6 +490,27 @@ describe('extended protocol on DuckDB: row limits and portals', () => {
     }
   });
 
+  it('a simple Query answered by DuckDB drops the unnamed statement, as Postgres\'s does', async () => {
+    const { viaDg, direct, close } = await rawPair();
+    try {
+      const run = async (c: WireClient): Promise<string[]> => {
+        const out: Msg[] = [];
+        out.push(...(await c.roundtrip([serialize.parse({ text: 'SELECT count(*) FROM events' }), serialize.sync()])));
+        out.push(...(await c.roundtrip([serialize.query('SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 1')])));
+        // Postgres: "unnamed prepared statement does not exist"
+        out.push(...(await c.roundtrip([bind({}), serialize.execute({}), serialize.sync()])));
+        return show(out);
+      };
+      const want = await run(direct);
+      const got = await onDuck(() => run(viaDg));
+      expect(got.duckdb).toBe(1);
+      expect(got.value).toEqual(want);
+      expect(want.some((m) => m.startsWith('E '))).toBe(true);
+    } finally {
+      close();
+    }
+  });
+
   it('reading a DuckDB portal while another batch is open upstream is refused with 0A000, and the session recovers at Sync', async () => {
     const { viaDg, close } = await rawPair();
     try {
