@@ -466,6 +466,16 @@ const qualified = (t: string): string => {
 };
 
 /** The per-statement check query: session settings, WAL position, privileges and RLS of touched tables. */
+function collatedColumnsSql(r: DuckdbRoute): string {
+  const which = r.tables.map((t) => {
+    const used = r.columns.get(t);
+    const names = used && !used.has('*') && used.size > 0 ? ` AND a.attname IN (${[...used].map(lit).join(', ')})` : '';
+    return `(a.attrelid = ${lit(qualified(t))}::regclass${names})`;
+  });
+  if (which.length === 0) return "'0'";
+  return `(SELECT count(*) FROM pg_attribute a WHERE (${which.join(' OR ')}) AND a.attnum > 0 AND NOT a.attisdropped AND a.attcollation NOT IN (0, 100, 950, 951))::text`;
+}
+
 function checkSql(r: DuckdbRoute): string {
   const cols = [
     "current_setting('search_path')",
@@ -477,13 +487,21 @@ function checkSql(r: DuckdbRoute): string {
     "current_setting('bytea_output')",
     "current_setting('statement_timeout')",
     '(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text',
-    '(SELECT datcollate FROM pg_database WHERE datname = current_database())',
+    // The database's default collation as '<C|POSIX|locale>' for libc, '<provider>:<locale>' otherwise
+    // (PG15+ may use ICU, PG17 a builtin provider, whatever datcollate says). to_jsonb reads the columns
+    // a given version has.
+    "(SELECT CASE WHEN coalesce(j ->> 'datlocprovider', 'c') = 'c' THEN j ->> 'datcollate' " +
+      "ELSE (j ->> 'datlocprovider') || ':' || coalesce(j ->> 'daticulocale', j ->> 'datlocale', '') END " +
+      'FROM (SELECT to_jsonb(d) AS j FROM pg_database d WHERE datname = current_database()) x)',
     // the session clock for now()/current_date/localtimestamp (exact integers, independent of DateStyle);
     // in an implicit transaction this is a moment before the statement itself would have started, as
     // indistinguishable for the client as any instant between sending the query and its answer
     '(extract(epoch FROM now()) * 1000000)::int8::text',
     "(current_date - date '2000-01-01')::text",
     '(extract(epoch FROM localtimestamp) * 1000000)::int8::text',
+    // columns read that carry a collation of their own (not the database default, C or POSIX): DuckDB
+    // would order, and with a nondeterministic collation even compare, them differently
+    collatedColumnsSql(r),
   ];
   for (const t of r.tables) {
     const rel = lit(qualified(t));
@@ -572,7 +590,7 @@ function namedQuery(name: string, sql: string, values: Array<string | Buffer | n
 }
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
-const CHECK_FIXED_COLUMNS = 13;
+const CHECK_FIXED_COLUMNS = 14;
 const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bdistinct\b|\bover\s*\(|\bgreatest\b|\bleast\b|\bpercentile/i;
 
 async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
@@ -701,13 +719,16 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
     return relayRest('fallback', describeError ?? 'no row description');
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation, nowUs, today, localUs] = check;
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation, nowUs, today, localUs, collatedColumns] = check;
   const privOk = check.slice(CHECK_FIXED_COLUMNS).every((v) => v === 'true');
   if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies');
   // DuckDB compares text bytewise, as Postgres does only under the C collation: under any other, a
   // statement that orders or compares values stays on Postgres.
-  if (collation !== 'C' && collation !== 'POSIX' && ORDER_SENSITIVE.test(job.sql)) {
+  if (collation !== 'C' && collation !== 'POSIX' && collation !== 'b:C' && ORDER_SENSITIVE.test(job.sql)) {
     return relayRest('collation', `database collation ${collation} is not bytewise`);
+  }
+  if (collatedColumns !== '0') {
+    return relayRest('collation', `${collatedColumns ?? 'unknown'} column(s) read have a collation of their own`);
   }
   const searchPath = (schemas ?? '').split(',').filter(Boolean);
   if (searchPath.join(',') !== port.searchPath.join(',')) {

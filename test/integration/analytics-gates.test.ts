@@ -46,6 +46,12 @@ beforeAll(async () => {
       ALTER TABLE events ENABLE ROW LEVEL SECURITY;
       CREATE POLICY first_users ON events FOR SELECT TO ${roles.rls} USING (user_id <= 3);
     `);
+    // a column with a collation of its own (any but the default, C and POSIX the server has)
+    const coll = (await admin.query<{ collname: string }>(
+      "SELECT collname FROM pg_collation WHERE collname NOT IN ('default', 'C', 'POSIX') AND collencoding IN (-1, 6) ORDER BY collprovider DESC, collname LIMIT 1",
+    )).rows[0]!.collname;
+    await admin.query(`CREATE TABLE labels (id int PRIMARY KEY, name text COLLATE "${coll}", plain text);
+      INSERT INTO labels SELECT g, chr(64 + g % 26 + 1) || g, chr(96 + g % 26 + 1) || g FROM generate_series(1, 200) g`);
   } finally {
     await admin.end();
   }
@@ -59,7 +65,7 @@ beforeAll(async () => {
     analytics: { freshnessWaitMs: 5_000 },
     duckdb: { threads: 1, connections: 2 },
   });
-  await waitForMirrorReady(dg, DEMO_TABLES);
+  await waitForMirrorReady(dg, [...DEMO_TABLES, 'labels']);
 }, 90_000);
 
 afterAll(async () => {
@@ -212,6 +218,21 @@ describe('analytical path gates', () => {
     expect(await queries({ reason: 'not_analytical' })).toBe(before);
     expect(got.value.rows).toEqual(want.rows);
     expect(want.rows.length).toBeGreaterThan(0);
+  });
+
+  it('a column with a collation of its own keeps statements reading it on Postgres; the table\'s other columns still run on DuckDB', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    const own = 'SELECT name, count(*) FROM labels GROUP BY name ORDER BY name';
+    const before = await queries({ engine: 'postgres', reason: 'collation' });
+    const got = await onDuck(() => viaDg.query(own));
+    expect(got.duckdb).toBe(0);
+    expect(await queries({ engine: 'postgres', reason: 'collation' })).toBe(before + 1);
+    expect(got.value.rows).toEqual((await direct.query(own)).rows);
+    const plain = 'SELECT plain, count(*) FROM labels GROUP BY plain ORDER BY plain';
+    const other = await onDuck(() => viaDg.query(plain));
+    expect(other.duckdb).toBe(1);
+    expect(other.value.rows).toEqual((await direct.query(plain)).rows);
   });
 
   it('SET duckgate.route = postgres sends an analytical statement to Postgres; auto brings it back', async () => {
