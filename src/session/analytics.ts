@@ -591,7 +591,9 @@ function namedQuery(name: string, sql: string, values: Array<string | Buffer | n
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
 const CHECK_FIXED_COLUMNS = 14;
-const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bdistinct\b|\bover\s*\(|\bgreatest\b|\bleast\b|\bpercentile/i;
+// Ordering, not equality: a database's default collation is deterministic, and Postgres breaks a
+// strcoll() tie bytewise (varstr_cmp), so GROUP BY, DISTINCT, = and joins match DuckDB's under any.
+const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bgreatest\b|\bleast\b|\bpercentile/i;
 
 async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
   const r = job.route;

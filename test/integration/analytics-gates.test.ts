@@ -578,3 +578,47 @@ describe.skipIf(!HAVE_PGJDBC)('pgjdbc (Metabase, DBeaver)', () => {
     expect(duckdb).toBe(72);
   }, 150_000);
 });
+
+describe('a database whose default collation is not bytewise', () => {
+  let cdb: Awaited<ReturnType<typeof createTestDatabase>>;
+  let cdg: TestDuckgate;
+  const slotC = `dgc_${tag}`;
+  beforeAll(async () => {
+    // C.utf8 is the one non-C locale every glibc has; duckgate treats any collation but C/POSIX as not bytewise
+    cdb = await createTestDatabase('gatescoll', undefined, "TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'");
+    await loadDemo(cdb.url, { rows: 200 });
+    cdg = await startTestDuckgate(cdb.url, {
+      rules: [join(rulesDir, 'rules.yaml')],
+      mirror: { slotName: slotC, publicationName: slotC, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 },
+      duckdb: { threads: 1, connections: 1 },
+    });
+    await waitForMirrorReady(cdg, DEMO_TABLES);
+  }, 90_000);
+  afterAll(async () => {
+    await cdg?.close();
+    await cdb?.drop();
+  });
+
+  it('statements that order text go to Postgres (reason collation); grouping and counting distinct values still run on DuckDB', async () => {
+    const u = new URL(cdg.url);
+    const viaDg = new pg.Client({ host: u.hostname, port: Number(u.port), user: 'postgres', database: cdb.name, password: 'postgres' });
+    const direct = new pg.Client({ connectionString: cdb.url });
+    await viaDg.connect();
+    await direct.connect();
+    try {
+      const ordered = 'SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type';
+      const before = await queries({ engine: 'postgres', reason: 'collation' });
+      const o = await onDuck(() => viaDg.query(ordered));
+      expect(o.duckdb).toBe(0);
+      expect(await queries({ engine: 'postgres', reason: 'collation' })).toBe(before + 1);
+      expect(o.value.rows).toEqual((await direct.query(ordered)).rows);
+      const grouped = 'SELECT count(DISTINCT event_type) AS types, count(*) AS n FROM events';
+      const g = await onDuck(() => viaDg.query(grouped));
+      expect(g.duckdb).toBe(1);
+      expect(g.value.rows).toEqual((await direct.query(grouped)).rows);
+    } finally {
+      await viaDg.end();
+      await direct.end();
+    }
+  });
+});

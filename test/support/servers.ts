@@ -126,13 +126,18 @@ export function testPostgres(): TestPostgres {
 }
 
 /** Creates a fresh database (optionally from SQL) and returns its superuser URL. */
-export async function createTestDatabase(prefix = 'dg', setupSql?: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createTestDatabase(
+  prefix = 'dg',
+  setupSql?: string,
+  /** appended to CREATE DATABASE, e.g. TEMPLATE template0 LC_COLLATE 'C.utf8' */
+  createOptions = '',
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const base = testPostgres();
   const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: base.url });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(`CREATE DATABASE ${name} ${createOptions}`);
   } finally {
     await admin.end();
   }
