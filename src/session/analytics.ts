@@ -499,6 +499,10 @@ function checkSql(r: DuckdbRoute): string {
     '(extract(epoch FROM now()) * 1000000)::int8::text',
     "(current_date - date '2000-01-01')::text",
     '(extract(epoch FROM localtimestamp) * 1000000)::int8::text',
+    // LC_CTYPE, which lower()/upper()/ILIKE follow: libc's datctype, else '<provider>:<locale>'
+    "(SELECT CASE WHEN coalesce(j ->> 'datlocprovider', 'c') = 'c' THEN j ->> 'datctype' " +
+      "ELSE (j ->> 'datlocprovider') || ':' || coalesce(j ->> 'daticulocale', j ->> 'datlocale', '') END " +
+      'FROM (SELECT to_jsonb(d) AS j FROM pg_database d WHERE datname = current_database()) x)',
     // columns read that carry a collation of their own (not the database default, C or POSIX): DuckDB
     // would order, and with a nondeterministic collation even compare, them differently
     collatedColumnsSql(r),
@@ -590,7 +594,7 @@ function namedQuery(name: string, sql: string, values: Array<string | Buffer | n
 }
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
-const CHECK_FIXED_COLUMNS = 14;
+const CHECK_FIXED_COLUMNS = 15;
 // Ordering, not equality: a database's default collation is deterministic, and Postgres breaks a
 // strcoll() tie bytewise (varstr_cmp), so GROUP BY, DISTINCT, = and joins match DuckDB's under any.
 const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bgreatest\b|\bleast\b|\bpercentile/i;
@@ -721,7 +725,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
     return relayRest('fallback', describeError ?? 'no row description');
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation, nowUs, today, localUs, collatedColumns] = check;
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns] = check;
   const privOk = check.slice(CHECK_FIXED_COLUMNS).every((v) => v === 'true');
   if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies');
   // DuckDB compares text bytewise, as Postgres does only under the C collation: under any other, a
@@ -770,6 +774,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     intervalStyle: intervalStyle ?? 'postgres',
     extraFloatDigits: Number(efd ?? 1),
     byteaOutput: byteaOutput === 'escape' ? 'escape' : 'hex',
+    ctype: ctype ?? 'unknown',
   };
   opts.mirror.revalidate();
   const search = searchPath;

@@ -78,6 +78,9 @@ const same: string[] = [
   "SELECT id FROM events WHERE kind NOT LIKE 'v%' ORDER BY id",
   "SELECT id FROM events WHERE kind ~ '^c' ORDER BY id",
   "SELECT id FROM events WHERE kind ~* '^V' ORDER BY id",
+  // the C ctype maps the case of ASCII letters only (the test cluster runs --locale=C)
+  "SELECT lower('ÉCOLE Été ǅ'), upper('école été ǆ'), 'ÉCOLE' ILIKE 'école', 'École' ILIKE 'éCOLE', 'ÉCOLE' ~* 'École', 'xÉ' ~* 'XÉ', 'Straße' ILIKE 'STRASSE' FROM events WHERE id = 1",
+  "SELECT id, lower(kind || 'É'), upper(tag || 'é') FROM events ORDER BY id",
   "SELECT id FROM events WHERE kind !~ 'i' ORDER BY id",
   "SELECT kind || '-' || tag FROM events ORDER BY id",
   "SELECT concat(kind, tag), concat_ws('/', kind, tag) FROM events ORDER BY id",
@@ -281,6 +284,17 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
       expect(mismatches).toEqual([]);
     } finally {
       c.closeSync();
+    }
+  });
+
+  it('maps letter case only for a database whose LC_CTYPE is C or POSIX; other ctypes go to Postgres', async () => {
+    const fields: PgField[] = [{ name: 'lower', typeOid: 25, typmod: -1, format: 0 }];
+    const run = (ctype: string) => engine.open({ sql: 'SELECT lower(kind) FROM events ORDER BY id', fields, session: { ...defaultSessionOptions, ctype }, resolve });
+    for (const ctype of ['C', 'POSIX']) (await run(ctype)).close();
+    for (const ctype of ['C.UTF-8', 'en_US.UTF-8', 'i:und']) {
+      const err = await run(ctype).catch((e: unknown) => e);
+      expect(err, ctype).toBeInstanceOf(DuckdbEngineError);
+      expect((err as DuckdbEngineError).kind).toBe('refused');
     }
   });
 

@@ -31,6 +31,7 @@ describe('rewrite', () => {
       scales: [null],
       checkNames: false,
       clock: false,
+      caseMapping: false,
       sql: `SELECT (("a") / dg_nz(("b"))) FROM "lake"."t" AS "t" WHERE (like_escape(("c"), ('x%'), '\\')) ORDER BY "a" DESC NULLS FIRST`,
     });
   });
@@ -78,6 +79,16 @@ describe('rewrite', () => {
     expect(r.ok && r.sql).toMatch(/dg_now\(\).*dg_current_date\(\).*dg_localtimestamp\(\)/);
     expect(r.ok && r.clock).toBe(true);
     expect(rewrite('SELECT count(*) FROM t', { resolve })).toMatchObject({ ok: true, clock: false });
+  });
+  it('maps case the C ctype\'s way (ASCII letters only) for lower, upper, ILIKE and ~*, and flags it', () => {
+    const r = rewrite("SELECT lower(a), upper(b) FROM t WHERE c ILIKE 'x%' AND d ~* '^AB|c'", { resolve });
+    expect(r.ok && r.caseMapping).toBe(true);
+    expect(r.ok && r.sql).toContain(`translate("a", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`);
+    expect(r.ok && r.sql).toContain(`translate("b", 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')`);
+    expect(r.ok && r.sql).toContain(`'^ab|c', 's'`);
+    expect(rewrite("SELECT a FROM t WHERE a LIKE 'X%' AND a ~ 'Y'", { resolve })).toMatchObject({ ok: true, caseMapping: false });
+    for (const p of ['\\D+', '[A-Z]x', '[[:upper:]]']) expect(rewrite(`SELECT a FROM t WHERE a ~* '${p}'`, { resolve }).ok, p).toBe(false);
+    expect(rewrite('SELECT a FROM t WHERE a ~* b', { resolve }).ok).toBe(false);
   });
   it('sends date_trunc and extract through the calendar macros', () => {
     const r = rewrite("SELECT date_trunc('hour', x), extract(dow FROM x), date_part('year', x) FROM t", { resolve });

@@ -229,6 +229,9 @@ export class DuckdbEngine {
     if (tz === null) throw new DuckdbEngineError('refused', `TimeZone ${req.session.timeZone} has no DuckDB equivalent`);
     const plan = this.plan(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
     if (!plan.ok) throw new DuckdbEngineError('refused', plan.reason);
+    const ctype = req.session.ctype ?? 'C';
+    if (plan.caseMapping && ctype !== 'C' && ctype !== 'POSIX')
+      throw new DuckdbEngineError('refused', `lower/upper/ILIKE under LC_CTYPE ${ctype} (translated for the C ctype only)`);
     if (req.signal?.aborted) throw new DuckdbEngineError('canceled', 'canceling statement due to user request');
 
     const pc = await this.acquire();

@@ -68,6 +68,8 @@ export interface SessionOptions {
   extraFloatDigits: number;
   /** bytea_output GUC */
   byteaOutput: 'hex' | 'escape';
+  /** the database's LC_CTYPE ('C', 'en_US.UTF-8', 'icu:…'): lower/upper/ILIKE follow it; default 'C' */
+  ctype?: string;
 }
 
 export const defaultSessionOptions: SessionOptions = {

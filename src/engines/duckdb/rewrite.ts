@@ -72,6 +72,8 @@ export type RewriteResult =
       checkNames: boolean;
       /** calls now()/current_date/localtimestamp: the engine defines dg_now() etc. from the session clock */
       clock: boolean;
+      /** maps letter case the C ctype's way (ASCII only): only for databases whose LC_CTYPE is C/POSIX */
+      caseMapping: boolean;
     }
   | { ok: false; reason: string };
 
@@ -170,7 +172,7 @@ const extractFields: Record<string, string> = {
 /** Functions passed through by name (same name, arguments and result in both for the types concerned). */
 const passThrough = new Set([
   'count', 'sum', 'min', 'max', 'avg', 'bool_and', 'bool_or', 'every', 'string_agg', 'array_agg',
-  'coalesce', 'nullif', 'lower', 'upper', 'length', 'char_length', 'character_length', 'octet_length', 'substr', 'substring', 'replace',
+  'coalesce', 'nullif', 'length', 'char_length', 'character_length', 'octet_length', 'substr', 'substring', 'replace',
   'btrim', 'ltrim', 'rtrim', 'trim', 'left', 'right', 'concat', 'concat_ws', 'split_part', 'strpos', 'reverse', 'repeat', 'lpad', 'rpad',
   'starts_with', 'md5', 'abs', 'ceil', 'ceiling', 'floor', 'sign', 'sqrt', 'exp', 'ln', 'power', 'mod',
   'row_number', 'rank', 'dense_rank', 'ntile', 'lag', 'lead', 'first_value', 'last_value', 'nth_value', 'percent_rank', 'cume_dist',
@@ -186,6 +188,8 @@ interface Ctx {
   starTop: boolean;
   /** now() and friends were used */
   clock: boolean;
+  /** lower/upper/ILIKE/~* were used */
+  caseMapping: boolean;
 }
 
 export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
@@ -199,7 +203,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
-  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false };
+  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -207,7 +211,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     // integer may stand for a numeric (nor an integer-summed avg be trusted).
     if (!integralNumericSafe(stmt)) for (let i = 0; i < kinds.length; i++) if (kinds[i] !== 'other') kinds[i] = 'other';
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
-    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock };
+    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping };
   } catch (e) {
     if (e instanceof Refuse) return { ok: false, reason: e.message };
     throw e;
@@ -571,6 +575,16 @@ function expr(n: Node, ctx: Ctx): string {
   }
 }
 
+/**
+ * Postgres's lower()/upper() under the C ctype change ASCII letters only (DuckDB's change all of
+ * Unicode: lower('ÉCOLE') is 'École' in Postgres, 'école' in DuckDB). The engine runs statements that
+ * map case (RewriteResult.caseMapping) only for databases whose LC_CTYPE is C or POSIX.
+ */
+const UPPER_ASCII = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const LOWER_ASCII = 'abcdefghijklmnopqrstuvwxyz';
+const asciiLower = (x: string): string => `translate(${x}, '${UPPER_ASCII}', '${LOWER_ASCII}')`;
+const asciiUpper = (x: string): string => `translate(${x}, '${LOWER_ASCII}', '${UPPER_ASCII}')`;
+
 function aExpr(v: Node, ctx: Ctx): string {
   const op = (v.name as Node[]).map((x) => x.String.sval).join('.');
   const l = v.lexpr ? `(${expr(v.lexpr, ctx)})` : '';
@@ -586,15 +600,25 @@ function aExpr(v: Node, ctx: Ctx): string {
         const neg = op.startsWith('!');
         // Postgres's regex '.' matches a newline (not newline-sensitive by default); RE2's does
         // not unless the 's' option is given.
-        const flags = op.endsWith('*') ? ", 'is'" : ", 's'";
-        return `(${neg ? 'NOT ' : ''}regexp_matches(${l}, ${r()}${flags}))`;
+        if (!op.endsWith('*')) return `(${neg ? 'NOT ' : ''}regexp_matches(${l}, ${r()}, 's'))`;
+        // Case-insensitive: Postgres under the C ctype folds ASCII letters only, RE2's 'i' all of
+        // Unicode. Lower-casing text and pattern the ASCII way and matching case-sensitively is the
+        // same match while the pattern's letters are plain letters: not in an escape like \D, a
+        // [:class:], or a bracket expression with upper-case letters (a range like [A-z]).
+        const pattern = stringConst(v.rexpr);
+        if (pattern === null || /\\[A-Za-z]|\[:/.test(pattern) || (pattern.includes('[') && /[A-Z]/.test(pattern)))
+          refuse('~* with a pattern other than a constant of plain letters');
+        ctx.caseMapping = true;
+        return `(${neg ? 'NOT ' : ''}regexp_matches(${asciiLower(l)}, ${lit(pattern.replace(/[A-Z]/g, (c) => c.toLowerCase()))}, 's'))`;
       }
       return refuse(`operator ${op}`);
     case 'AEXPR_LIKE':
     case 'AEXPR_ILIKE': {
       const neg = op.startsWith('!');
-      const fn = v.kind === 'AEXPR_LIKE' ? 'like_escape' : 'ilike_escape';
-      return `(${neg ? 'NOT ' : ''}${fn}(${l}, ${r()}, '\\'))`;
+      if (v.kind === 'AEXPR_LIKE') return `(${neg ? 'NOT ' : ''}like_escape(${l}, ${r()}, '\\'))`;
+      // ILIKE is LIKE over lower() of both sides (like.c, Generic_Text_IC_like, multibyte case)
+      ctx.caseMapping = true;
+      return `(${neg ? 'NOT ' : ''}like_escape(${asciiLower(l)}, ${asciiLower(r())}, '\\'))`;
     }
     case 'AEXPR_IN':
       return `(${l} ${op === '<>' ? 'NOT IN' : 'IN'} (${expr(v.rexpr, ctx)}))`;
@@ -836,6 +860,11 @@ function funcCall(fc: Node, ctx: Ctx): string {
     }
     case 'to_char':
       return toChar(args, ctx);
+    case 'lower':
+    case 'upper':
+      if (args.length !== 1) refuse(`${name} with other than one argument`);
+      ctx.caseMapping = true;
+      return (name === 'lower' ? asciiLower : asciiUpper)(expr(args[0]!, ctx));
     case 'position':
       // The grammar turns position(sub IN str) into position(str, sub): already strpos's order.
       return `strpos(${expr(args[0]!, ctx)}, ${expr(args[1]!, ctx)})`;
