@@ -93,9 +93,19 @@ function dropPrepared(pc: PooledConnection): void {
   pc.prepared.clear();
 }
 
-/** Postgres semantics on a DuckDB connection: int / int truncates; x / 0 errors (dg_nz). */
+/**
+ * Postgres semantics on a DuckDB connection: int / int truncates; x / 0 errors (dg_nz). dg_text(x) is
+ * the text of x inside || (the cast to text: a bool is 'true'), dg_out(x) inside concat() (the output
+ * function: a bool is 't'), for the types DuckDB prints as Postgres does (text, integers, bool, uuid).
+ * Any other type has no overload, so DuckDB refuses the statement when it binds (float8 8 is '8' in
+ * Postgres, '8.0' in DuckDB; an interval '3 mons' there, '3 months' here).
+ */
 export const CONNECTION_SETUP_SQL = `SET integer_division = true;
-CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE b END`;
+CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE b END;
+CREATE OR REPLACE TEMP MACRO dg_text(x VARCHAR) AS x, (x BIGINT) AS CAST(x AS VARCHAR), (x HUGEINT) AS CAST(x AS VARCHAR),
+  (x BOOLEAN) AS CASE WHEN x THEN 'true' WHEN NOT x THEN 'false' END, (x UUID) AS CAST(x AS VARCHAR);
+CREATE OR REPLACE TEMP MACRO dg_out(x VARCHAR) AS x, (x BIGINT) AS CAST(x AS VARCHAR), (x HUGEINT) AS CAST(x AS VARCHAR),
+  (x BOOLEAN) AS CASE WHEN x THEN 't' WHEN NOT x THEN 'f' END, (x UUID) AS CAST(x AS VARCHAR)`;
 
 /** Sets a connection's TimeZone (a duckdbTimeZone() result) and the calendar macros that go with it. */
 export function timeZoneSql(duckTz: string): string {
@@ -392,7 +402,10 @@ class InterruptGuard {
     if (this.reason === 'canceled') return new DuckdbEngineError('canceled', 'canceling statement due to user request');
     if (this.reason === 'timeout') return new DuckdbEngineError('timeout', 'DuckDB statement timeout');
     if (e instanceof UnencodableError) return new DuckdbEngineError('refused', e.message);
-    return new DuckdbEngineError('failed', (e as Error)?.message ?? String(e));
+    const message = (e as Error)?.message ?? String(e);
+    // dg_text has no overload for a type whose text DuckDB writes differently: a refusal, not a failure
+    if (message.includes('Macro dg_text()') || message.includes('Macro dg_out()')) return new DuckdbEngineError('refused', `text of a value DuckDB prints otherwise: ${message}`);
+    return new DuckdbEngineError('failed', message);
   }
 
   dispose(): void {

@@ -173,7 +173,7 @@ const extractFields: Record<string, string> = {
 const passThrough = new Set([
   'count', 'sum', 'min', 'max', 'avg', 'bool_and', 'bool_or', 'every', 'string_agg', 'array_agg',
   'coalesce', 'nullif', 'length', 'char_length', 'character_length', 'octet_length', 'substr', 'substring', 'replace',
-  'btrim', 'ltrim', 'rtrim', 'trim', 'left', 'right', 'concat', 'concat_ws', 'split_part', 'strpos', 'reverse', 'repeat', 'lpad', 'rpad',
+  'btrim', 'ltrim', 'rtrim', 'trim', 'left', 'right', 'split_part', 'strpos', 'reverse', 'repeat', 'lpad', 'rpad',
   'starts_with', 'md5', 'abs', 'ceil', 'ceiling', 'floor', 'sign', 'sqrt', 'exp', 'ln', 'power', 'mod',
   'row_number', 'rank', 'dense_rank', 'ntile', 'lag', 'lead', 'first_value', 'last_value', 'nth_value', 'percent_rank', 'cume_dist',
   'date_trunc', 'stddev_samp', 'stddev_pop', 'var_samp', 'var_pop', 'stddev', 'variance', 'corr', 'covar_pop', 'covar_samp',
@@ -595,6 +595,8 @@ function aExpr(v: Node, ctx: Ctx): string {
         if (containsSum(v.lexpr) || containsSum(v.rexpr)) refuse('division of sum() (int8 sum is numeric in Postgres)');
         return `(${l} ${op} dg_nz(${r()}))`;
       }
+      // || joins the text of its operands: dg_text() lets only types DuckDB prints as Postgres through
+      if (op === '||') return `(dg_text(${l}) || dg_text(${r()}))`;
       if (binaryOps.has(op)) return v.lexpr ? `(${l} ${op} ${r()})` : `(${op} ${r()})`;
       if (op === '~' || op === '~*' || op === '!~' || op === '!~*') {
         const neg = op.startsWith('!');
@@ -860,6 +862,10 @@ function funcCall(fc: Node, ctx: Ctx): string {
     }
     case 'to_char':
       return toChar(args, ctx);
+    case 'concat':
+    case 'concat_ws':
+      // concat() prints its arguments with their output functions (textout of a bool is 't')
+      return `${name}(${args.map((a) => `dg_out(${expr(a, ctx)})`).join(', ')})`;
     case 'lower':
     case 'upper':
       if (args.length !== 1) refuse(`${name} with other than one argument`);
