@@ -5,6 +5,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBinary } from '../../src/engines/duckdb/encode-binary.js';
 import { encodeText } from '../../src/engines/duckdb/encode-text.js';
+import { formatFloat } from '../../src/engines/duckdb/format.js';
 import { defaultSessionOptions, type SessionOptions } from '../../src/engines/duckdb/pg-types.js';
 import { testPostgres } from '../support/servers.js';
 import { RawPg } from './duckdb-pgwire.js';
@@ -101,5 +102,41 @@ describe.each(sessions)('encoders vs PostgreSQL ($name)', ({ set, opts }) => {
       if (!gotBin.equals(wantBin)) mismatches.push(`binary ${pgExpr}: got ${gotBin.toString('hex')} want ${wantBin.toString('hex')}`);
     }
     expect(mismatches).toEqual([]);
+  });
+});
+
+describe('float text as float8out/float4out write it (Ryu without accept-bounds, printf ties to even)', () => {
+  // Generated values that reach the rare cases: decimals exactly halfway between two floats (large
+  // integers), exact decimal ties at the last printed digit (dyadic fractions of large floats), and
+  // random magnitudes. Postgres prints each; the float's bytes come from float8send/float4send.
+  const sets: Array<[string, boolean]> = [
+    ['SELECT (2^54 + g * 4)::float8 AS v FROM generate_series(0, 3000) g', false],
+    ['SELECT (g::float8 * 1234567.891 + 2^53)::float8 AS v FROM generate_series(1, 3000) g', false],
+    ['SELECT (g::float8 / 1024) AS v FROM generate_series(1, 3000) g', false],
+    ['SELECT (random() * 10 ^ (random() * 40 - 20))::float8 AS v FROM generate_series(1, 4000)', false],
+    ['SELECT ((g * 1009)::int8 * 104729)::float4 AS v FROM generate_series(0, 4000) g', true],
+    ['SELECT (16777216 + g)::float4 AS v FROM generate_series(0, 4000) g', true],
+    ['SELECT (random() * 10 ^ (random() * 20 - 10))::float4 AS v FROM generate_series(1, 6000)', true],
+  ];
+  it.each([1, 0, 3, -4])('extra_float_digits %i', async (efd) => {
+    await client.simple(`SET extra_float_digits = ${efd}`);
+    const differ: string[] = [];
+    let n = 0;
+    try {
+      for (const [sql, f4] of sets) {
+        const r = await client.query(`SELECT v::text, ${f4 ? 'float4send(v)' : 'float8send(v)'} FROM (${sql}) s`, 0);
+        for (const [text, bytesHex] of r.rows) {
+          const b = Buffer.from(bytesHex!.toString().slice(2), 'hex');
+          const v = f4 ? b.readFloatBE(0) : b.readDoubleBE(0);
+          const ours = formatFloat(v, f4, efd);
+          n++;
+          if (ours !== text!.toString() && differ.length < 10) differ.push(`${f4 ? 'float4' : 'float8'} ${text!.toString()}: ours ${ours}`);
+        }
+      }
+    } finally {
+      await client.simple('RESET extra_float_digits');
+    }
+    expect(n).toBeGreaterThan(25_000);
+    expect(differ).toEqual([]);
   });
 });

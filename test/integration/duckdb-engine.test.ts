@@ -81,6 +81,7 @@ const same: string[] = [
   // the C ctype maps the case of ASCII letters only (the test cluster runs --locale=C)
   "SELECT lower('ÉCOLE Été ǅ'), upper('école été ǆ'), 'ÉCOLE' ILIKE 'école', 'École' ILIKE 'éCOLE', 'ÉCOLE' ~* 'École', 'xÉ' ~* 'XÉ', 'Straße' ILIKE 'STRASSE' FROM events WHERE id = 1",
   "SELECT id, lower(kind || 'É'), upper(tag || 'é') FROM events ORDER BY id",
+  "SELECT id, lpad(kind, 2), lpad(kind, 8), rpad(kind, 8), rpad(kind, 7, 'xy'), left(kind, -1), right(kind, -2), substr(kind, 0, 2), strpos(kind, ''), reverse(kind), md5(kind) FROM events ORDER BY id",
   // || and concat() of text, integers, bool and uuid (printed alike); other types are refused (below)
   "SELECT id, kind || amount, kind || big, kind || ok, kind || uid, amount || '/' || big, concat(kind, amount, ok, big, uid, NULL, tag), concat_ws('-', kind, amount, ok) FROM events ORDER BY id",
   "SELECT id FROM events WHERE kind !~ 'i' ORDER BY id",

@@ -23,25 +23,98 @@ export function formatFloat(v: number, isFloat4: boolean, extraFloatDigits: numb
   return formatG(v, precision);
 }
 
-/** Shortest round-trip digits (no sign, no trailing zeros) and the decimal exponent of the first digit. */
+/**
+ * Shortest round-trip digits (no sign, no trailing zeros) and the decimal exponent of the first digit.
+ * Postgres's Ryu runs without "accept bounds": a decimal lying exactly halfway between the value and
+ * a neighbour does not count as reading back to it, even where round-half-even would make it so
+ * (9000000000::float4 is 8.999999e+09, not 9e+09; 18014398509481992::float8 is
+ * 1.8014398509481992e+16, where JavaScript's shortest is 18014398509481990).
+ */
 function shortestDigits(v: number, isFloat4: boolean): { digits: string; exp: number } {
-  let s: string;
+  const a = Math.abs(v);
+  const reads = (t: string): boolean => (isFloat4 ? Math.fround(Number(t)) : Number(t)) === a && !onBound(t, a, isFloat4);
+  let s: string | null = null;
   if (!isFloat4) {
-    s = Math.abs(v).toExponential(); // JS gives the shortest round-trip digits (ECMA-262 Number::toString)
-  } else {
-    const a = Math.abs(v);
-    s = a.toExponential(8);
-    for (let p = 1; p <= 9; p++) {
-      const t = a.toExponential(p - 1);
-      if (Math.fround(Number(t)) === a) {
-        s = t;
-        break;
+    // JavaScript's shortest round trip (ECMA-262 Number::toString, ties to even); longer only when
+    // it lies on a bound
+    const js = a.toExponential();
+    if (!onBound(js, a, false)) s = js;
+    else {
+      for (let p = js.replace(/e.*$/, '').replace('.', '').length + 1; p <= 17 && s === null; p++) {
+        const t = toExponentialEven(a, p);
+        if (reads(t)) s = t;
       }
     }
+  } else {
+    for (let p = 1; p <= 9 && s === null; p++) {
+      const t = toExponentialEven(a, p);
+      if (reads(t)) s = t;
+    }
   }
+  s ??= toExponentialEven(a, isFloat4 ? 9 : 17);
   const [mant, e] = s.split('e') as [string, string];
   const digits = mant.replace('.', '').replace(/0+$/, '') || '0';
   return { digits, exp: Number(e) };
+}
+
+/** a = m * 2^x exactly (a > 0, finite), in float4 or float8 terms; minNormal: m is 2^23 / 2^52 above subnormals. */
+function decompose(a: number, isFloat4: boolean): { m: bigint; x: number; minNormal: boolean } {
+  if (isFloat4) {
+    bits.setFloat32(0, a);
+    const u = bits.getUint32(0);
+    const eb = (u >>> 23) & 0xff;
+    const f = u & 0x7fffff;
+    return { m: BigInt(eb === 0 ? f : f + 0x800000), x: eb === 0 ? -149 : eb - 150, minNormal: eb > 1 && f === 0 };
+  }
+  bits.setFloat64(0, a);
+  const hi = bits.getUint32(0);
+  const eb = (hi >>> 20) & 0x7ff;
+  const f = (BigInt(hi & 0xfffff) << 32n) | BigInt(bits.getUint32(4));
+  return { m: eb === 0 ? f : f + (1n << 52n), x: eb === 0 ? -1074 : eb - 1075, minNormal: eb > 1 && f === 0n };
+}
+
+/** digits * 10^k == n * 2^y, exactly. */
+function decimalEqualsDyadic(digits: bigint, k: number, n: bigint, y: number): boolean {
+  // a decimal with a factor 5 left in its denominator is no dyadic rational
+  if (k < 0 && digits % 5n ** BigInt(-k) !== 0n) return false;
+  const lhs = digits * 10n ** BigInt(Math.max(k, 0)) * 2n ** BigInt(Math.max(-y, 0));
+  const rhs = n * 2n ** BigInt(Math.max(y, 0)) * 10n ** BigInt(Math.max(-k, 0));
+  return lhs === rhs;
+}
+
+/** digits and power of ten of a toExponential() string: t = digits * 10^k */
+function decimalParts(t: string): { digits: bigint; k: number; e: string } {
+  const [mant, e] = t.split('e') as [string, string];
+  const frac = mant.split('.')[1] ?? '';
+  return { digits: BigInt(mant.replace('.', '')), k: Number(e) - frac.length, e };
+}
+
+const bits = new DataView(new ArrayBuffer(8));
+
+/**
+ * a.toExponential(p - 1), except that an exact tie between two p-digit decimals goes to the even one,
+ * as Ryu and printf do (JavaScript's toExponential rounds such ties up: 334492.625 to 8 digits is
+ * 334492.63 there, 334492.62 in Postgres).
+ */
+function toExponentialEven(a: number, p: number): string {
+  const t = a.toExponential(p - 1);
+  const { digits, k, e } = decimalParts(t);
+  if (digits % 2n === 0n) return t;
+  // tie between digits and digits - 1: 2a == (2 digits - 1) * 10^k
+  const { m, x } = decompose(a, false);
+  if (!decimalEqualsDyadic(2n * digits - 1n, k, m, x + 1)) return t;
+  const lower = (digits - 1n).toString();
+  if (lower.length < p) return t; // 10^(p-1) - 0.5: not reachable with an odd upper digit string
+  return `${lower[0]}${p > 1 ? '.' + lower.slice(1) : ''}e${e}`;
+}
+
+/** Whether the decimal t (toExponential form) is exactly halfway between a (> 0) and a neighbour. */
+function onBound(t: string, a: number, isFloat4: boolean): boolean {
+  const { digits, k } = decimalParts(t);
+  const { m, x, minNormal } = decompose(a, isFloat4);
+  if (decimalEqualsDyadic(digits, k, 2n * m + 1n, x - 1)) return true;
+  // below a power of two the lower neighbour is half as far away
+  return minNormal ? decimalEqualsDyadic(digits, k, 4n * m - 1n, x - 2) : decimalEqualsDyadic(digits, k, 2n * m - 1n, x - 1);
 }
 
 function layout(neg: boolean, digits: string, exp: number, fixedBelow: number): string {
@@ -58,7 +131,7 @@ function layout(neg: boolean, digits: string, exp: number, fixedBelow: number): 
 /** C printf %.{precision}g */
 function formatG(v: number, precision: number): string {
   if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const s = Math.abs(v).toExponential(precision - 1);
+  const s = toExponentialEven(Math.abs(v), precision);
   const [mant, e] = s.split('e') as [string, string];
   const exp = Number(e);
   const digits = mant.replace('.', '').replace(/0+$/, '') || '0';

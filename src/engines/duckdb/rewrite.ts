@@ -862,6 +862,11 @@ function funcCall(fc: Node, ctx: Ctx): string {
     }
     case 'to_char':
       return toChar(args, ctx);
+    case 'lpad':
+    case 'rpad':
+      // Postgres fills with a space when no fill is given; DuckDB has only the three-argument form
+      if (args.length === 2) return `${name}(${argList()}, ' ')`;
+      break;
     case 'concat':
     case 'concat_ws':
       // concat() prints its arguments with their output functions (textout of a bool is 't')
