@@ -82,6 +82,21 @@ const same: string[] = [
   "SELECT lower('ÉCOLE Été ǅ'), upper('école été ǆ'), 'ÉCOLE' ILIKE 'école', 'École' ILIKE 'éCOLE', 'ÉCOLE' ~* 'École', 'xÉ' ~* 'XÉ', 'Straße' ILIKE 'STRASSE' FROM events WHERE id = 1",
   "SELECT id, lower(kind || 'É'), upper(tag || 'é') FROM events ORDER BY id",
   "SELECT id, lpad(kind, 2), lpad(kind, 8), rpad(kind, 8), rpad(kind, 7, 'xy'), left(kind, -1), right(kind, -2), substr(kind, 0, 2), strpos(kind, ''), reverse(kind), md5(kind) FROM events ORDER BY id",
+  // substring/split_part with Postgres's positions (a start below 1 counts before the string; a negative field from the end)
+  "SELECT id, split_part(kind, 'i', -1), split_part(kind, 'i', 2) FROM events ORDER BY id",
+  "SELECT id, substring(kind, 2), substring(kind FROM 2 FOR 2), substring(kind, -1, 3), substr(kind, 3, 0) FROM events ORDER BY id",
+  "SELECT id, nullif(amount, 3), amount IS DISTINCT FROM 3 FROM events ORDER BY id",
+  "SELECT id, amount IN (1, 2.5, 3), score IN (0.5, 8), day IN ('2024-01-01', '2023-12-31') FROM events ORDER BY id",
+  "SELECT id, ts < at, day < ts, day = '2024-01-01', at > '2024-02-01' FROM events ORDER BY id",
+  "SELECT DISTINCT ON (ok) ok, id, kind FROM events ORDER BY ok, id DESC",
+  "SELECT bool_and(ok), bool_or(ok), every(amount > 0), count(DISTINCT ok) FROM events",
+  "SELECT id, sum(amount) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), count(*) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM events ORDER BY id",
+  "SELECT id, first_value(kind) OVER (PARTITION BY ok ORDER BY id), last_value(kind) OVER (PARTITION BY ok ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING), lag(amount, 2, 0) OVER (ORDER BY id), lead(kind) OVER (ORDER BY id) FROM events ORDER BY id",
+  "SELECT id, length(kind), char_length(tag), length(code), code = 'x', code || '|' FROM events ORDER BY id",
+  "SELECT id, abs(score), ceil(price), floor(price), sign(amount), power(amount, 2), sqrt(abs(score)), ln(abs(score) + 1) FROM events ORDER BY id",
+  "SELECT id, amount % 3, -amount % 3, amount / 3, big / amount, big % amount FROM events WHERE amount <> 0 ORDER BY id",
+  "SELECT id, day - 1, day + 7, day - DATE '2024-01-01', ts + INTERVAL '1 day', at - INTERVAL '1 month', day + INTERVAL '1 hour' FROM events ORDER BY id",
+  "SELECT id, starts_with(kind, 'cl'), repeat('ab', id) FROM events ORDER BY id",
   // || and concat() of text, integers, bool and uuid (printed alike); other types are refused (below)
   "SELECT id, kind || amount, kind || big, kind || ok, kind || uid, amount || '/' || big, concat(kind, amount, ok, big, uid, NULL, tag), concat_ws('-', kind, amount, ok) FROM events ORDER BY id",
   "SELECT id FROM events WHERE kind !~ 'i' ORDER BY id",
@@ -141,6 +156,11 @@ const same: string[] = [
 
 /** Statements the engine must refuse (sent to Postgres instead). */
 const refused: string[] = [
+  // an empty split_part delimiter keeps the whole string in Postgres (DuckDB splits characters); regex substring
+  "SELECT split_part(kind, '', 1) FROM events",
+  "SELECT split_part(kind, 'i', 0) FROM events",
+  "SELECT substring(kind FROM 'c(.)') FROM events",
+  'SELECT octet_length(code) FROM events',
   // text of values DuckDB prints otherwise: float8 8 is '8' in Postgres, '8.0' in DuckDB; intervals, numerics, times
   "SELECT kind || score FROM events",
   "SELECT kind || span FROM events",

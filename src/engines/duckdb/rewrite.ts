@@ -172,8 +172,8 @@ const extractFields: Record<string, string> = {
 /** Functions passed through by name (same name, arguments and result in both for the types concerned). */
 const passThrough = new Set([
   'count', 'sum', 'min', 'max', 'avg', 'bool_and', 'bool_or', 'every', 'string_agg', 'array_agg',
-  'coalesce', 'nullif', 'length', 'char_length', 'character_length', 'octet_length', 'substr', 'substring', 'replace',
-  'btrim', 'ltrim', 'rtrim', 'trim', 'left', 'right', 'split_part', 'strpos', 'reverse', 'repeat', 'lpad', 'rpad',
+  'coalesce', 'nullif', 'length', 'char_length', 'character_length', 'replace',
+  'btrim', 'ltrim', 'rtrim', 'trim', 'left', 'right', 'strpos', 'reverse', 'repeat', 'lpad', 'rpad',
   'starts_with', 'md5', 'abs', 'ceil', 'ceiling', 'floor', 'sign', 'sqrt', 'exp', 'ln', 'power', 'mod',
   'row_number', 'rank', 'dense_rank', 'ntile', 'lag', 'lead', 'first_value', 'last_value', 'nth_value', 'percent_rank', 'cume_dist',
   'date_trunc', 'stddev_samp', 'stddev_pop', 'var_samp', 'var_pop', 'stddev', 'variance', 'corr', 'covar_pop', 'covar_samp',
@@ -862,6 +862,27 @@ function funcCall(fc: Node, ctx: Ctx): string {
     }
     case 'to_char':
       return toChar(args, ctx);
+    case 'substr':
+    case 'substring': {
+      // Postgres counts a start below 1 as positions before the string (substring('click', -1, 3) is
+      // 'c'); DuckDB counts it from the end. The regex form substring(s FROM 'pattern') is not
+      // translated. A negative length is Postgres's error.
+      if (args.length < 2 || args.length > 3 || stringConst(args[1]!) !== null) refuse(`${name} form`);
+      const str = expr(args[0]!, ctx);
+      const start = `CAST(${expr(args[1]!, ctx)} AS BIGINT)`;
+      if (args.length === 2) return `substring(${str}, greatest(${start}, 1))`;
+      const len = `CAST(${expr(args[2]!, ctx)} AS BIGINT)`;
+      return `substring(${str}, greatest(${start}, 1), CASE WHEN ${len} < 0 THEN error('negative substring length not allowed') ELSE greatest(${start} + ${len} - greatest(${start}, 1), 0) END)`;
+    }
+    case 'split_part': {
+      // An empty delimiter makes the whole string field 1 (and -1) in Postgres, DuckDB splits it into
+      // characters; field 0 is Postgres's error. Only a non-empty constant delimiter and a non-zero
+      // constant field are translated.
+      const delim = args.length === 3 ? stringConst(args[1]!) : null;
+      const field = args.length === 3 ? intConstant(args[2]!) : null;
+      if (!delim || field === null || field === 0) refuse('split_part with other than a constant delimiter and field');
+      return `split_part(${argList()})`;
+    }
     case 'lpad':
     case 'rpad':
       // Postgres fills with a space when no fill is given; DuckDB has only the three-argument form
