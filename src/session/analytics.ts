@@ -58,7 +58,7 @@ export interface AnalyticsOptions {
   /** opens a DuckDB cursor (the engine, wrapped by the breaker); plan: the translation alone, for explain */
   engine: {
     open(req: ExecuteRequest): Promise<DuckdbCursor>;
-    plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[]): { ok: true } | { ok: false; reason: string };
+    plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[], session?: SessionOptions): { ok: true } | { ok: false; reason: string };
   };
   /** EXPLAIN total cost per fingerprint, for routes whose shape alone does not decide */
   costs: Map<string, number>;
@@ -789,7 +789,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     return null;
   };
   if (job.explain) {
-    const plan = opts.engine.plan(job.sql, resolve, pgFields.map((f) => f.typeOid), paramTypes);
+    const plan = opts.engine.plan(job.sql, resolve, pgFields.map((f) => f.typeOid), paramTypes, session);
     if (!plan.ok) return fallback('unsupported_syntax', plan.reason);
     const current = walLsn !== null && opts.mirror.appliedLsn() !== null && compareLsn(opts.mirror.appliedLsn()!, walLsn) >= 0;
     return answerExplain({ engine: 'duckdb', reason: r.reason, detail: r.detail, tables: r.tables, fingerprint: r.fingerprint }, port, opts, current ? 0 : undefined);

@@ -3,7 +3,7 @@
 // on DuckDB (they go to Postgres until the entry expires).
 import CircuitBreaker from 'opossum';
 import { LRUCache } from 'lru-cache';
-import type { DuckdbCursor, DuckdbEngine, ExecuteRequest, Resolver } from '../engines/duckdb/engine.js';
+import type { DuckdbCursor, DuckdbEngine, ExecuteRequest, Resolver, SessionOptions } from '../engines/duckdb/engine.js';
 import { DuckdbEngineError } from '../engines/duckdb/engine.js';
 import type { Logger } from '../observability/logger.js';
 import { duckdbBreakerOpen, duckdbFallbacks } from '../observability/metrics.js';
@@ -51,8 +51,8 @@ export class DuckdbGuard {
   }
 
   /** The translation alone (no DuckDB call): for explain. */
-  plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[]): { ok: true } | { ok: false; reason: string } {
-    return this.engine.plan(sql, resolve, fieldTypeOids, paramTypeOids);
+  plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[], session?: SessionOptions): { ok: true } | { ok: false; reason: string } {
+    return this.engine.plan(sql, resolve, fieldTypeOids, paramTypeOids, session);
   }
 
   get isOpen(): boolean {

@@ -243,6 +243,7 @@ describe('differential: analytics corpus', () => {
     { zone: 'America/New_York', efd: 0 },
     { zone: 'UTC+3', efd: 1 },
   ])(`runs ${sensitive.length} time/float statements under TimeZone $zone and extra_float_digits $efd`, async ({ zone, efd }) => {
+    let dstRefusals = 0;
     const e = endpoints();
     const a = await WireClient.connect(e.direct.host, e.direct.port, e.params);
     const b = await WireClient.connect(e.proxy.host, e.proxy.port, e.params);
@@ -257,13 +258,23 @@ describe('differential: analytics corpus', () => {
       };
       expect((await record(b, [set])).get('settings')).toEqual((await record(a, [set])).get('settings'));
       for (const k of sensitive) {
+        // Under a zone with DST a subtraction of two values (maybe timestamptz - timestamptz, elapsed
+        // 24-hour days in Postgres, calendar days in DuckDB) goes to Postgres: explain must say so.
+        let expected = k.expect;
+        if (expected === 'duckdb' && zone === 'America/New_York') {
+          const route = await explainRoute(b, k.sql);
+          if (route.startsWith('postgres') && /subtraction of two values/.test(route)) {
+            expected = 'postgres';
+            dstRefusals++;
+          }
+        }
         for (const mode of modesOf(k).filter((m) => m !== 'extended text')) {
           const c: Case = { name: k.name, steps: [stepFor(k, mode)] };
           const before = await duckdbCount();
           const got = (await record(b, [c])).get(k.name)![0]!;
           const where = (await duckdbCount()) - before === 1 ? 'duckdb' : 'postgres';
           const want = (await record(a, [c])).get(k.name)![0]!;
-          if (where !== k.expect) problems.push(`${k.name} [${mode}]: expected on ${k.expect}, ran on ${where} (explain: ${await explainRoute(b, k.sql)})`);
+          if (where !== expected) problems.push(`${k.name} [${mode}]: expected on ${expected}, ran on ${where} (explain: ${await explainRoute(b, k.sql)})`);
           const diff = compareStep(k.sql, want, got);
           if (diff) problems.push(`${k.name} [${mode}] on ${where}: ${diff}`);
         }
@@ -273,5 +284,7 @@ describe('differential: analytics corpus', () => {
       b.close();
     }
     expect(problems, problems.join('\n\n')).toEqual([]);
+    // the corpus has two such statements (date minus date, a month-over-month CTE)
+    if (zone === 'America/New_York') expect(dstRefusals).toBe(2);
   }, 120_000);
 });

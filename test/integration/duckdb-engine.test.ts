@@ -38,6 +38,9 @@ CREATE TABLE public.users(id INTEGER, name VARCHAR, events_id INTEGER);
 INSERT INTO public.users VALUES (1,'ann',1),(2,'bob',2),(3,'cy',NULL),(4,'dee',4);
 `;
 
+/** A subtraction whose right side is a column, a function or a cast other than to a number/interval. */
+const SUBTRACTS_VALUES = / - (?!\d|INTERVAL|interval)(?:[a-z(]|TIMESTAMP|DATE)/;
+
 /** Statements that must come back byte-identical (all have a total ORDER BY or one row). */
 const same: string[] = [
   'SELECT count(*) FROM events',
@@ -97,6 +100,19 @@ const same: string[] = [
   "SELECT id, amount % 3, -amount % 3, amount / 3, big / amount, big % amount FROM events WHERE amount <> 0 ORDER BY id",
   "SELECT id, day - 1, day + 7, day - DATE '2024-01-01', ts + INTERVAL '1 day', at - INTERVAL '1 month', day + INTERVAL '1 hour' FROM events ORDER BY id",
   "SELECT id, starts_with(kind, 'cl'), repeat('ab', id) FROM events ORDER BY id",
+  "SELECT id FROM events e WHERE EXISTS (SELECT 1 FROM users u WHERE u.events_id = e.id) ORDER BY id",
+  "SELECT id FROM events WHERE id IN (SELECT events_id FROM users) ORDER BY id",
+  "SELECT id FROM events WHERE id NOT IN (SELECT events_id FROM users WHERE events_id IS NOT NULL) ORDER BY id",
+  "SELECT kind, count(*) AS n FROM events GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC, 1 NULLS LAST",
+  "SELECT id FROM events ORDER BY amount DESC NULLS LAST, id LIMIT 3 OFFSET 1",
+  "SELECT id, at - TIMESTAMPTZ '2023-03-01 00:00:00+00', at - at, ts - TIMESTAMP '2023-03-01 00:00:00' FROM events ORDER BY id",
+  "SELECT kind, max(at) - min(at), max(ts) - min(ts), max(day) - min(day) FROM events GROUP BY kind ORDER BY kind",
+  "SELECT id, CASE kind WHEN 'click' THEN 1 WHEN 'view' THEN 2 END, coalesce(kind, tag, 'none'), greatest(kind, tag) FROM events ORDER BY id",
+  "SELECT count(*) FILTER (WHERE at >= '2024-01-01' AND at < '2024-03-01'), count(*) FILTER (WHERE day BETWEEN '2024-01-01' AND '2024-02-28') FROM events",
+  "SELECT date_trunc('month', at)::date, count(*) FROM events GROUP BY 1 ORDER BY 1",
+  "SELECT to_char(at, 'YYYY-MM'), count(*) FROM events GROUP BY 1 ORDER BY 1",
+  "SELECT id, score::int, ratio::int8, price::int, score::numeric(10,2) FROM events ORDER BY id",
+  "SELECT id, (amount > 3)::int, ok::int FROM events ORDER BY id",
   // || and concat() of text, integers, bool and uuid (printed alike); other types are refused (below)
   "SELECT id, kind || amount, kind || big, kind || ok, kind || uid, amount || '/' || big, concat(kind, amount, ok, big, uid, NULL, tag), concat_ws('-', kind, amount, ok) FROM events ORDER BY id",
   "SELECT id FROM events WHERE kind !~ 'i' ORDER BY id",
@@ -156,6 +172,12 @@ const same: string[] = [
 
 /** Statements the engine must refuse (sent to Postgres instead). */
 const refused: string[] = [
+  "SELECT count(DISTINCT (kind, ok)) FROM events",
+  "SELECT id FROM events WHERE kind = ANY('{click,buy}') ORDER BY id",
+  "SELECT id FROM events WHERE kind = ANY(ARRAY['click', 'buy']) ORDER BY id",
+  "SELECT id, amount::text, ok::text FROM events ORDER BY id",
+  "SELECT kind, count(*), 100.0 * count(*) / sum(count(*)) OVER () FROM events GROUP BY kind ORDER BY kind",
+  "SELECT kind, count(*)::float8 / sum(count(*)) OVER () FROM events GROUP BY kind ORDER BY kind",
   // an empty split_part delimiter keeps the whole string in Postgres (DuckDB splits characters); regex substring
   "SELECT split_part(kind, '', 1) FROM events",
   "SELECT split_part(kind, 'i', 0) FROM events",
@@ -254,6 +276,8 @@ describe.each([
   { name: 'POSIX UTC+3 (fixed, west)', set: "SET TimeZone='UTC+3'", session: { ...defaultSessionOptions, timeZone: 'UTC+3' } },
   { name: '+05 (fixed, east)', set: "SET TimeZone='+05'", session: { ...defaultSessionOptions, timeZone: '+05' } },
 ])('DuckDB engine vs PostgreSQL ($name)', ({ set, session }) => {
+  const dst = /New_York|Berlin/.test(session.timeZone);
+  const refusedForDst = new Set<string>();
   it(`${same.length} statements give identical DataRows in text and binary`, async () => {
     await pgc.simple('RESET ALL');
     await pgc.simple(set);
@@ -266,11 +290,18 @@ describe.each([
           if (JSON.stringify(show(pg)) !== JSON.stringify(show(duck)))
             failures.push(`[${format}] ${sql}\n  pg:   ${JSON.stringify(format === 0 ? pg.map((r) => r.map((c) => c?.toString() ?? null)) : show(pg))}\n  duck: ${JSON.stringify(format === 0 ? duck.map((r) => r.map((c) => c?.toString() ?? null)) : show(duck))}`);
         } catch (e) {
+          // under a zone with DST a subtraction of two values goes to Postgres (timestamptz - timestamptz)
+          if (dst && e instanceof DuckdbEngineError && e.kind === 'refused' && /subtraction/.test(e.message)) {
+            refusedForDst.add(sql);
+            continue;
+          }
           failures.push(`[${format}] ${sql}: ${(e as Error).message}`);
         }
       }
     }
     expect(failures).toEqual([]);
+    // exactly the statements that subtract a value (not a number or interval literal) are refused, and only under DST
+    expect([...refusedForDst].sort()).toEqual(dst ? same.filter((q) => SUBTRACTS_VALUES.test(q)).sort() : []);
   });
 });
 

@@ -32,6 +32,7 @@ describe('rewrite', () => {
       checkNames: false,
       clock: false,
       caseMapping: false,
+      subtractsValues: false,
       sql: `SELECT (("a") / dg_nz(("b"))) FROM "lake"."t" AS "t" WHERE (like_escape(("c"), ('x%'), '\\')) ORDER BY "a" DESC NULLS FIRST`,
     });
   });

@@ -112,6 +112,18 @@ export function timeZoneSql(duckTz: string): string {
   return `SET TimeZone = '${duckTz.replace(/'/g, "''")}';\n${calendarMacros(fixedOffsetSeconds(duckTz))}`;
 }
 
+/** Why a translated statement still cannot run for this session, or null. */
+export function sessionRefusal(plan: Extract<RewriteResult, { ok: true }>, session: SessionOptions): string | null {
+  // timestamptz - timestamptz is elapsed time in 24-hour days in Postgres (timestamptz_mi,
+  // interval_justify_hours); DuckDB's calendar counts a day across a DST change as 23 or 25 hours.
+  // The two agree only where the zone has no transitions.
+  if (plan.subtractsValues && fixedOffsetSeconds(duckdbTimeZone(session.timeZone) ?? session.timeZone) === null)
+    return `a subtraction of two values under TimeZone ${session.timeZone}, which has DST`;
+  const ctype = session.ctype ?? 'C';
+  if (plan.caseMapping && ctype !== 'C' && ctype !== 'POSIX') return `lower/upper/ILIKE under LC_CTYPE ${ctype} (translated for the C ctype only)`;
+  return null;
+}
+
 /** DuckDB TimeZone setting equivalent to a Postgres one, or null when DuckDB has no exact equivalent. */
 export function duckdbTimeZone(pgZone: string): string | null {
   const z = pgZone.trim();
@@ -160,7 +172,13 @@ export class DuckdbEngine {
    * The rewrite for a statement (cached by text and result types): cheap enough for the router to ask
    * whether DuckDB could answer before committing to it.
    */
-  plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[] = []): RewriteResult {
+  plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[] = [], session?: SessionOptions): RewriteResult {
+    const p = this.planFor(sql, resolve, fieldTypeOids, paramTypeOids);
+    const refusal = p.ok && session ? sessionRefusal(p, session) : null;
+    return refusal ? { ok: false, reason: refusal } : p;
+  }
+
+  private planFor(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[]): RewriteResult {
     const key = `${fieldTypeOids.join(',')}|${paramTypeOids.join(',')}|${sql}`;
     const hit = this.plans.get(key);
     // The same text names other tables under another search_path: a cached rewrite is reused only if
@@ -237,11 +255,10 @@ export class DuckdbEngine {
     if (bad) throw new DuckdbEngineError('refused', bad);
     const tz = duckdbTimeZone(req.session.timeZone);
     if (tz === null) throw new DuckdbEngineError('refused', `TimeZone ${req.session.timeZone} has no DuckDB equivalent`);
-    const plan = this.plan(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
+    const plan = this.planFor(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
     if (!plan.ok) throw new DuckdbEngineError('refused', plan.reason);
-    const ctype = req.session.ctype ?? 'C';
-    if (plan.caseMapping && ctype !== 'C' && ctype !== 'POSIX')
-      throw new DuckdbEngineError('refused', `lower/upper/ILIKE under LC_CTYPE ${ctype} (translated for the C ctype only)`);
+    const refusal = sessionRefusal(plan, req.session);
+    if (refusal) throw new DuckdbEngineError('refused', refusal);
     if (req.signal?.aborted) throw new DuckdbEngineError('canceled', 'canceling statement due to user request');
 
     const pc = await this.acquire();

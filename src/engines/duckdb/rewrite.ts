@@ -74,6 +74,8 @@ export type RewriteResult =
       clock: boolean;
       /** maps letter case the C ctype's way (ASCII only): only for databases whose LC_CTYPE is C/POSIX */
       caseMapping: boolean;
+      /** subtracts a value that is not a number/interval literal (maybe two timestamptz): zones without DST only */
+      subtractsValues: boolean;
     }
   | { ok: false; reason: string };
 
@@ -190,6 +192,8 @@ interface Ctx {
   clock: boolean;
   /** lower/upper/ILIKE/~* were used */
   caseMapping: boolean;
+  /** a subtraction whose right side is not a number or interval literal */
+  subtractsValues: boolean;
 }
 
 export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
@@ -203,7 +207,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
-  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false };
+  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -211,7 +215,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     // integer may stand for a numeric (nor an integer-summed avg be trusted).
     if (!integralNumericSafe(stmt)) for (let i = 0; i < kinds.length; i++) if (kinds[i] !== 'other') kinds[i] = 'other';
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
-    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping };
+    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping, subtractsValues: ctx.subtractsValues };
   } catch (e) {
     if (e instanceof Refuse) return { ok: false, reason: e.message };
     throw e;
@@ -585,6 +589,16 @@ const LOWER_ASCII = 'abcdefghijklmnopqrstuvwxyz';
 const asciiLower = (x: string): string => `translate(${x}, '${UPPER_ASCII}', '${LOWER_ASCII}')`;
 const asciiUpper = (x: string): string => `translate(${x}, '${LOWER_ASCII}', '${UPPER_ASCII}')`;
 
+/** A number, or a cast of a constant to a number or interval type: subtracting it never takes two instants. */
+function isOffsetLiteral(n: Node): boolean {
+  const c = n?.A_Const;
+  if (c) return c.ival !== undefined || c.fval !== undefined;
+  const tc = n?.TypeCast;
+  if (!tc || tc.arg?.A_Const === undefined) return false;
+  const names: string[] = (tc.typeName?.names ?? []).map((x: Node) => x.String?.sval as string);
+  return /^(interval|int2|int4|int8|smallint|integer|int|bigint|numeric|decimal|float4|float8|real)$/.test(names[names.length - 1] ?? '');
+}
+
 function aExpr(v: Node, ctx: Ctx): string {
   const op = (v.name as Node[]).map((x) => x.String.sval).join('.');
   const l = v.lexpr ? `(${expr(v.lexpr, ctx)})` : '';
@@ -597,6 +611,9 @@ function aExpr(v: Node, ctx: Ctx): string {
       }
       // || joins the text of its operands: dg_text() lets only types DuckDB prints as Postgres through
       if (op === '||') return `(dg_text(${l}) || dg_text(${r()}))`;
+      // x - <number or interval literal> is the same everywhere; anything else may be timestamptz -
+      // timestamptz, which the engine runs only under zones without DST (RewriteResult.subtractsValues)
+      if (op === '-' && v.lexpr && !isOffsetLiteral(v.rexpr)) ctx.subtractsValues = true;
       if (binaryOps.has(op)) return v.lexpr ? `(${l} ${op} ${r()})` : `(${op} ${r()})`;
       if (op === '~' || op === '~*' || op === '!~' || op === '!~*') {
         const neg = op.startsWith('!');
