@@ -215,6 +215,8 @@ function lagBound(hints: Hints | null, statementRules: RoutingRule[], tableRules
   return lags.length > 0 ? Math.min(...lags) : dflt;
 }
 
+const BPCHAR_TYPE = /^(character|bpchar|char)(\(\d+\))?(\[\])?$/;
+
 /** Columns touched per mirrored table, and whether the mirror holds them all exactly. */
 function resolveColumns(
   f: StatementFacts,
@@ -223,10 +225,19 @@ function resolveColumns(
   const columns = new Map<string, Set<string>>();
   for (const r of resolved) if (!columns.has(r.key)) columns.set(r.key, new Set());
   let problem: string | null = null;
-  const add = (ti: number, col: string) => columns.get(resolved[ti]!.key)!.add(col);
+  // columns whose value is compared, measured or transformed somewhere (ColumnUse.plain unset)
+  const valueUses = new Map<string, Set<string>>();
   const hasCol = (ti: number, col: string) => resolved[ti]!.table.columns.has(col);
 
   for (const use of f.columnUses) {
+    const add = (ti: number, col: string): void => {
+      const key = resolved[ti]!.key;
+      columns.get(key)!.add(col);
+      if (!use.plain) {
+        if (!valueUses.has(key)) valueUses.set(key, new Set());
+        valueUses.get(key)!.add(col);
+      }
+    };
     const p = resolveUse(f, use, add, hasCol);
     if (p && !problem) problem = p;
   }
@@ -238,6 +249,12 @@ function resolveColumns(
       const col = r.table.columns.get(c);
       if (!col) return { columns, problem: `column ${r.key}.${c} is not in the mirror` };
       if (!col.exact) return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is not held exactly by the mirror` };
+      // char(n) is held padded; Postgres compares, measures and concatenates it without the trailing
+      // spaces ('x   ' = 'x'), DuckDB with them: only output, grouping, ordering, count/min/max of it
+      // are the same
+      const values = valueUses.get(r.key);
+      if (BPCHAR_TYPE.test(col.pgType) && values && (values.has(c) || values.has('*')))
+        return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is compared or transformed: Postgres ignores its padding` };
     }
   }
   return { columns, problem: null };

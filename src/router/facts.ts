@@ -23,6 +23,11 @@ export interface ColumnUse {
   column: string;
   /** a bare name directly in ORDER BY / GROUP BY: may name an output column */
   aliasOk: boolean;
+  /**
+   * The value is only output, grouped, ordered, counted, min/max'ed or tested for NULL by the top-level
+   * SELECT: never compared, measured or transformed (char(n) columns are allowed only so).
+   */
+  plain?: boolean;
 }
 
 /** A FROM item as seen by column references of its scope. */
@@ -257,26 +262,26 @@ class Walker {
       for (const t of arr(sel['targetList'])) {
         const rt = unwrap(t);
         if (!rt) continue;
-        this.walkExpr(rt[1]['val'], scopeId, env, false);
+        this.walkExpr(rt[1]['val'], scopeId, env, false, top);
         scope.outputNames.push(outputName(rt[1]));
       }
       this.walkExpr(sel['whereClause'], scopeId, env, false);
       if (top) this.collectEqualities(sel['whereClause']);
       const group = arr(sel['groupClause']);
       if (group.length > 0) this.f.hasGroupBy = true;
-      for (const g of group) this.walkExpr(g, scopeId, env, true);
+      for (const g of group) this.walkExpr(g, scopeId, env, true, top);
       this.walkExpr(sel['havingClause'], scopeId, env, false);
       this.walkExpr(sel['windowClause'], scopeId, env, false);
       if (sel['distinctClause']) {
         this.f.hasDistinct = true;
-        this.walkExpr(sel['distinctClause'], scopeId, env, false);
+        this.walkExpr(sel['distinctClause'], scopeId, env, false, top);
       }
     }
     const sort = arr(sel['sortClause']);
     if (sort.length > 0 && top) this.f.hasOrderBy = true;
     for (const s of sort) {
       const sb = unwrap(s);
-      if (sb) this.walkExpr(sb[1]['node'], scopeId, env, true);
+      if (sb) this.walkExpr(sb[1]['node'], scopeId, env, true, top);
     }
     this.walkExpr(sel['limitOffset'], scopeId, env, false);
     this.walkExpr(sel['limitCount'], scopeId, env, false);
@@ -395,10 +400,10 @@ class Walker {
     }
   }
 
-  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean): void {
+  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, plain = false): void {
     if (node === null || node === undefined || typeof node !== 'object') return;
     if (Array.isArray(node)) {
-      for (const x of node) this.walkExpr(x, scope, env, aliasOk);
+      for (const x of node) this.walkExpr(x, scope, env, aliasOk, plain);
       return;
     }
     const u = unwrap(node);
@@ -415,16 +420,24 @@ class Walker {
         const column = last?.[0] === 'A_Star' ? '*' : (str(fields[fields.length - 1]) ?? '?');
         const qualifier = fields.slice(0, -1).map((x) => str(x) ?? '?');
         if (qualifier.length > 2) this.unsupported('three-part column reference');
-        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0 });
+        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, plain });
         return;
       }
+      case 'ResTarget':
+        // a DISTINCT ON / GROUP BY item may arrive wrapped
+        this.walkExpr(n['val'], scope, env, aliasOk, plain);
+        return;
+      case 'NullTest':
+        this.walkExpr(n['arg'], scope, env, false, plain);
+        return;
       case 'FuncCall': {
         const name = qualifiedName(n['funcname']);
         this.addFunction(name);
         if (n['over']) this.f.hasWindow = true;
         else if (AGGREGATES.has(name) || n['agg_star'] || n['agg_distinct'] || n['agg_within_group'] || n['agg_filter']) this.f.hasAggregate = true;
         if (n['func_variadic']) this.unsupported('VARIADIC call');
-        this.walkExpr(n['args'], scope, env, false);
+        // count/min/max neither compare with nor transform their argument's value
+        this.walkExpr(n['args'], scope, env, false, plain && !n['over'] && (name === 'count' || name === 'min' || name === 'max'));
         this.walkExpr(n['agg_order'], scope, env, false);
         this.walkExpr(n['agg_filter'], scope, env, false);
         this.walkExpr(n['over'], scope, env, false);

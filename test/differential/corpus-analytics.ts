@@ -322,7 +322,8 @@ d('timestamp values', 'SELECT id, captured_at, archive_date FROM cdx_records ORD
 d('NULL-heavy columns', 'SELECT id, error_message, content_type, content_length FROM scrape_pages WHERE NOT is_success ORDER BY id');
 d('string functions', "SELECT id, upper(tld), lower(name), length(name), replace(name, '.', '_'), left(name, 3), right(name, 4) FROM domains ORDER BY id LIMIT 40");
 d('concat and ||', "SELECT id, name || '/' || tld, concat(tld, ':', category), concat_ws('-', tld, category) FROM domains ORDER BY id LIMIT 40");
-d('trim and pad', "SELECT id, trim(country), lpad(country, 4, '*'), rpad(coalesce(country, ''), 3, '.') FROM users ORDER BY id LIMIT 40");
+p('trim and pad', "SELECT id, trim(country), lpad(country, 4, '*'), rpad(coalesce(country, ''), 3, '.') FROM users ORDER BY id LIMIT 40", 'char(n) is held padded: functions of it go to Postgres, which drops the padding');
+d('trim and pad of text', "SELECT id, trim(email), lpad(full_name, 40, '*'), rpad(coalesce(full_name, ''), 3, '.') FROM users ORDER BY id LIMIT 40");
 d('position and strpos', "SELECT id, position('/' IN original), strpos(urlkey, ')') FROM cdx_records ORDER BY id LIMIT 40");
 d('math functions', 'SELECT page_id, abs(sentiment), ceil(readability), floor(readability), sqrt(link_count) FROM content_analytics ORDER BY page_id LIMIT 40');
 d('coalesce nullif greatest least', 'SELECT id, coalesce(content_length, 0), nullif(depth, 0), greatest(fetch_ms, 100), least(fetch_ms, 100) FROM scrape_pages ORDER BY id LIMIT 40');

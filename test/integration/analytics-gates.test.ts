@@ -50,8 +50,8 @@ beforeAll(async () => {
     const coll = (await admin.query<{ collname: string }>(
       "SELECT collname FROM pg_collation WHERE collname NOT IN ('default', 'C', 'POSIX') AND collencoding IN (-1, 6) ORDER BY collprovider DESC, collname LIMIT 1",
     )).rows[0]!.collname;
-    await admin.query(`CREATE TABLE labels (id int PRIMARY KEY, name text COLLATE "${coll}", plain text);
-      INSERT INTO labels SELECT g, chr(64 + g % 26 + 1) || g, chr(96 + g % 26 + 1) || g FROM generate_series(1, 200) g`);
+    await admin.query(`CREATE TABLE labels (id int PRIMARY KEY, name text COLLATE "${coll}", plain text, code char(5));
+      INSERT INTO labels SELECT g, chr(64 + g % 26 + 1) || g, chr(96 + g % 26 + 1) || g, repeat('x', g % 4 + 1) FROM generate_series(1, 200) g`);
   } finally {
     await admin.end();
   }
@@ -233,6 +233,22 @@ describe('analytical path gates', () => {
     const other = await onDuck(() => viaDg.query(plain));
     expect(other.duckdb).toBe(1);
     expect(other.value.rows).toEqual((await direct.query(plain)).rows);
+  });
+
+  it('char(n) values shorter than n: grouping and output run on DuckDB, comparing or measuring them goes to Postgres (which ignores the padding)', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    for (const [sql, engine] of [
+      ['SELECT code, count(*), min(code), max(id) FROM labels GROUP BY code ORDER BY code', 'duckdb'],
+      ["SELECT count(*) FROM labels WHERE code = 'xx'", 'postgres'],
+      ['SELECT code, length(code), code || \'|\' FROM labels GROUP BY code ORDER BY code', 'postgres'],
+      ["SELECT count(*) FILTER (WHERE code LIKE '%x') FROM labels", 'postgres'],
+      ['SELECT c, count(*) FROM (SELECT code AS c FROM labels) s GROUP BY c ORDER BY c', 'postgres'],
+    ] as const) {
+      const got = await onDuck(() => viaDg.query(sql));
+      expect(got.duckdb, sql).toBe(engine === 'duckdb' ? 1 : 0);
+      expect(got.value.rows, sql).toEqual((await direct.query(sql)).rows);
+    }
   });
 
   it('SET duckgate.route = postgres sends an analytical statement to Postgres; auto brings it back', async () => {
