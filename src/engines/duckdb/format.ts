@@ -32,7 +32,6 @@ export function formatFloat(v: number, isFloat4: boolean, extraFloatDigits: numb
  */
 function shortestDigits(v: number, isFloat4: boolean): { digits: string; exp: number } {
   const a = Math.abs(v);
-  const reads = (t: string): boolean => (isFloat4 ? Math.fround(Number(t)) : Number(t)) === a && !onBound(t, a, isFloat4);
   let s: string | null = null;
   if (!isFloat4) {
     // JavaScript's shortest round trip (ECMA-262 Number::toString, ties to even); longer only when
@@ -42,13 +41,17 @@ function shortestDigits(v: number, isFloat4: boolean): { digits: string; exp: nu
     else {
       for (let p = js.replace(/e.*$/, '').replace('.', '').length + 1; p <= 17 && s === null; p++) {
         const t = toExponentialEven(a, p);
-        if (reads(t)) s = t;
+        if (Number(t) === a && !onBound(t, a, false)) s = t;
       }
     }
   } else {
+    // a tie fix changes a candidate by one unit at the same distance from a: it reads back exactly when
+    // the unfixed one does, so only a candidate that reads back needs it
     for (let p = 1; p <= 9 && s === null; p++) {
-      const t = toExponentialEven(a, p);
-      if (reads(t)) s = t;
+      const t0 = a.toExponential(p - 1);
+      if (Math.fround(Number(t0)) !== a) continue;
+      const t = evenTie(t0, a);
+      if (!onBound(t, a, true)) s = t;
     }
   }
   s ??= toExponentialEven(a, isFloat4 ? 9 : 17);
@@ -97,19 +100,54 @@ const bits = new DataView(new ArrayBuffer(8));
  * 334492.63 there, 334492.62 in Postgres).
  */
 function toExponentialEven(a: number, p: number): string {
-  const t = a.toExponential(p - 1);
+  return evenTie(a.toExponential(p - 1), a);
+}
+
+/** t (a.toExponential(p - 1)) with an exact tie between two p-digit decimals sent to the even one. */
+function evenTie(t: string, a: number): string {
+  // cheap exits first (this runs for every float printed): an even last digit needs no change, and a
+  // tie needs 2a = (2 digits - 1) * 10^k, so 2a an integer when k >= 0, and 5^-k dividing 2 digits - 1
+  const cut = t.indexOf('e');
+  if ((t.charCodeAt(cut - 1) & 1) === 0) return t;
+  const fracLen = t.indexOf('.') < 0 ? 0 : cut - t.indexOf('.') - 1;
+  const k0 = Number(t.slice(cut + 1)) - fracLen;
+  if (k0 >= 0 ? !Number.isInteger(2 * a) : !tieMayBe(t.slice(0, cut).replace('.', ''), -k0)) return t;
   const { digits, k, e } = decimalParts(t);
-  if (digits % 2n === 0n) return t;
   // tie between digits and digits - 1: 2a == (2 digits - 1) * 10^k
   const { m, x } = decompose(a, false);
   if (!decimalEqualsDyadic(2n * digits - 1n, k, m, x + 1)) return t;
+  const p = digits.toString().length;
   const lower = (digits - 1n).toString();
   if (lower.length < p) return t; // 10^(p-1) - 0.5: not reachable with an odd upper digit string
   return `${lower[0]}${p > 1 ? '.' + lower.slice(1) : ''}e${e}`;
 }
 
+/**
+ * False when the whole number written by `digits` is certainly no multiple of 5^q; true when it may be
+ * (then the exact BigInt test decides). 10^j is a multiple of 5^j, so the last j digits decide
+ * divisibility by 5^j; j is capped at 15 to stay exact in a double.
+ */
+function mayBeMultipleOf5Pow(digits: string, q: number): boolean {
+  const j = Math.min(q, 15);
+  return Number(digits.slice(-j)) % 5 ** j === 0;
+}
+
+/** Whether 2 * digits - 1 may be a multiple of 5^q (the last j digits of digits decide it, as above). */
+function tieMayBe(digits: string, q: number): boolean {
+  const j = Math.min(q, 15);
+  const mod = 10 ** j;
+  const v = (2 * Number(digits.slice(-j)) - 1 + mod) % mod;
+  return v % 5 ** j === 0;
+}
+
 /** Whether the decimal t (toExponential form) is exactly halfway between a (> 0) and a neighbour. */
 function onBound(t: string, a: number, isFloat4: boolean): boolean {
+  // cheap exits first: a midpoint is an integer only above 2^53 (2^24 for float4), and a decimal with
+  // fractional digits is a dyadic rational only when 5^digits divides its digit string
+  const cut = t.indexOf('e');
+  const fracLen = t.indexOf('.') < 0 ? 0 : cut - t.indexOf('.') - 1;
+  const k0 = Number(t.slice(cut + 1)) - fracLen;
+  if (k0 >= 0 ? a < (isFloat4 ? 2 ** 24 : 2 ** 53) : !mayBeMultipleOf5Pow(-k0 <= fracLen ? t.slice(cut + k0, cut) : t.slice(0, cut).replace('.', ''), -k0)) return false;
   const { digits, k } = decimalParts(t);
   const { m, x, minNormal } = decompose(a, isFloat4);
   if (decimalEqualsDyadic(digits, k, 2n * m + 1n, x - 1)) return true;
