@@ -317,8 +317,6 @@ export class Session implements SessionPort {
     while (!this.localBusy && this.queue.length > 0 && this.state === 'ready') {
       let unit = this.takeUnit();
       if (!unit) return;
-      // a simple Query drops the unnamed statement, whoever answers it (exec_simple_query)
-      if (unit[0]!.type === F.query) this.preparedStatements.delete('');
       if (this.discardUntilSync) {
         // An error was answered locally in a batch without Sync: Postgres ignores what follows up to
         // the Sync (postgres.c, ignore_till_sync), whose ReadyForQuery the upstream then gives.
@@ -327,6 +325,8 @@ export class Session implements SessionPort {
         this.discardUntilSync = false;
         unit = unit.slice(at);
       }
+      // a simple Query drops the unnamed statement, whoever answers it (exec_simple_query)
+      if (unit[0]!.type === F.query) this.preparedStatements.delete('');
       const plan = this.deps.analytics ? planUnit(unit, this, this.deps.analytics, this.flushPending) : null;
       if (!plan) {
         this.relay(unit);
@@ -470,8 +470,6 @@ export class Session implements SessionPort {
     switch (f.type) {
       case F.query:
         this.pendingSyncs++;
-        // a simple Query drops the unnamed statement (postgres.c exec_simple_query)
-        this.preparedStatements.delete('');
         // Only SET/RESET/DISCARD/DEALLOCATE matter here: look at the first byte before decoding the text.
         if (maySetSetting(sqlLeadByte(f.body, 0))) trackSettingChange(decodeQuery(f.body), this.trackedSettings, this.preparedStatements);
         return;
