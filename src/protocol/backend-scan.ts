@@ -1,7 +1,10 @@
 // Scanning the upstream's reply stream on the relay path. Replies are forwarded as the bytes that came;
 // this only finds message boundaries and hands the caller the bodies of the few message types the session
 // must observe (ReadyForQuery, ParameterStatus, ErrorResponse, CommandComplete, COPY starts). DataRows
-// and everything else are skipped over without being copied or decoded.
+// and everything else are skipped over without being copied or decoded. Below it, decoders of the
+// backend message bodies duckgate reads itself (control round trips).
+
+import type { FieldDescription } from './backend.js';
 
 export type Observer = (type: number, body: Buffer) => void;
 
@@ -137,4 +140,52 @@ export function decodeParameterStatus(body: Buffer): [string, string] {
 export function decodeCommandTag(body: Buffer): string {
   const end = body.indexOf(0);
   return body.toString('utf8', 0, end < 0 ? body.length : end);
+}
+
+/** Column values of a DataRow body: views into the body (null for SQL NULL). */
+export function decodeDataRow(body: Buffer): Array<Buffer | null> {
+  const n = body.readInt16BE(0);
+  const out: Array<Buffer | null> = [];
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const len = body.readInt32BE(pos);
+    pos += 4;
+    if (len < 0) out.push(null);
+    else {
+      out.push(body.subarray(pos, pos + len));
+      pos += len;
+    }
+  }
+  return out;
+}
+
+/** Fields of a RowDescription body. */
+export function decodeRowDescription(body: Buffer): FieldDescription[] {
+  const n = body.readInt16BE(0);
+  const out: FieldDescription[] = [];
+  let pos = 2;
+  for (let i = 0; i < n; i++) {
+    const end = body.indexOf(0, pos);
+    const name = body.toString('utf8', pos, end);
+    pos = end + 1;
+    out.push({
+      name,
+      tableOid: body.readUInt32BE(pos),
+      columnAttr: body.readInt16BE(pos + 4),
+      typeOid: body.readUInt32BE(pos + 6),
+      typeSize: body.readInt16BE(pos + 10),
+      typmod: body.readInt32BE(pos + 12),
+      format: body.readInt16BE(pos + 16) === 1 ? 1 : 0,
+    });
+    pos += 18;
+  }
+  return out;
+}
+
+/** Parameter type OIDs of a ParameterDescription body. */
+export function decodeParameterDescription(body: Buffer): number[] {
+  const n = body.readInt16BE(0);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(body.readUInt32BE(2 + 4 * i));
+  return out;
 }

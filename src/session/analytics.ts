@@ -24,7 +24,7 @@ import type { SessionOptions } from '../engines/duckdb/pg-types.js';
 import type { Logger } from '../observability/logger.js';
 import * as metrics from '../observability/metrics.js';
 import * as be from '../protocol/backend.js';
-import { decodeErrorFields } from '../protocol/backend-scan.js';
+import { decodeDataRow, decodeErrorFields, decodeParameterDescription, decodeRowDescription } from '../protocol/backend-scan.js';
 import { B, F } from '../protocol/codes.js';
 import { decodeBind, decodeDescribe, decodeExecute, decodeParse, decodeQuery, type Frame } from '../protocol/frontend.js';
 import { mentionsMirroredTable, route, type DuckdbRoute, type MirrorView, type Route, type RoutingRules, type SessionRoute } from '../router/index.js';
@@ -520,49 +520,9 @@ function checkSql(r: DuckdbRoute): string {
   return `SELECT ${cols.join(', ')}`;
 }
 
+/** DataRow values as text (the control queries ask in text format). */
 function textColumns(body: Buffer): Array<string | null> {
-  const n = body.readInt16BE(0);
-  const out: Array<string | null> = [];
-  let pos = 2;
-  for (let i = 0; i < n; i++) {
-    const len = body.readInt32BE(pos);
-    pos += 4;
-    if (len < 0) out.push(null);
-    else {
-      out.push(body.toString('utf8', pos, pos + len));
-      pos += len;
-    }
-  }
-  return out;
-}
-
-function decodeRowDescription(body: Buffer): be.FieldDescription[] {
-  const n = body.readInt16BE(0);
-  const out: be.FieldDescription[] = [];
-  let pos = 2;
-  for (let i = 0; i < n; i++) {
-    const end = body.indexOf(0, pos);
-    const name = body.toString('utf8', pos, end);
-    pos = end + 1;
-    out.push({
-      name,
-      tableOid: body.readUInt32BE(pos),
-      columnAttr: body.readInt16BE(pos + 4),
-      typeOid: body.readUInt32BE(pos + 6),
-      typeSize: body.readInt16BE(pos + 10),
-      typmod: body.readInt32BE(pos + 12),
-      format: 0,
-    });
-    pos += 18;
-  }
-  return out;
-}
-
-function decodeParamDescription(body: Buffer): number[] {
-  const n = body.readInt16BE(0);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(body.readUInt32BE(2 + 4 * i));
-  return out;
+  return decodeDataRow(body).map((v) => (v === null ? null : v.toString('utf8')));
 }
 
 function parseIntervalMs(v: string): number {
@@ -690,7 +650,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     }
     if (segment === 0) {
       if (m.type === B.parameterDescription || m.type === B.rowDescription || m.type === B.noData) statementDescription.push(m.raw);
-      if (m.type === B.parameterDescription) paramTypes = decodeParamDescription(m.body);
+      if (m.type === B.parameterDescription) paramTypes = decodeParameterDescription(m.body);
       else if (m.type === B.rowDescription) fields = decodeRowDescription(m.body);
       else if (m.type === B.noData) fields = [];
       else if (m.type === B.errorResponse) describeError = decodeErrorFields(m.body).get('M') ?? 'error';

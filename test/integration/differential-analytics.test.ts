@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemo } from '../../src/demo/index.js';
 import { DEMO_TABLES } from '../../src/demo/schema.js';
 import { registry } from '../../src/observability/metrics.js';
+import type { FieldDescription } from '../../src/protocol/backend.js';
+import { decodeDataRow, decodeRowDescription } from '../../src/protocol/backend-scan.js';
 import { explain, record, type Case, type Step } from '../differential/harness.js';
 import { analyticsCorpus, type AnalyticsCase } from '../differential/corpus-analytics.js';
 import { createTestDatabase } from '../support/servers.js';
@@ -84,44 +86,8 @@ function stepFor(k: AnalyticsCase, mode: Mode): Step {
 /** Parameterised statements exist only in the extended protocol. */
 const modesOf = (k: AnalyticsCase): Mode[] => (k.params ? MODES.filter((m) => m !== 'simple') : MODES);
 
-interface Field {
-  name: string;
-  tableOid: number;
-  typeOid: number;
-  format: number;
-}
-
-function fieldsOf(rowDescriptionHex: string): Field[] {
-  const b = Buffer.from(rowDescriptionHex, 'hex');
-  const n = b.readInt16BE(0);
-  const out: Field[] = [];
-  let pos = 2;
-  for (let i = 0; i < n; i++) {
-    const end = b.indexOf(0, pos);
-    const name = b.toString('utf8', pos, end);
-    pos = end + 1;
-    out.push({ name, tableOid: b.readUInt32BE(pos), typeOid: b.readUInt32BE(pos + 6), format: b.readInt16BE(pos + 16) });
-    pos += 18;
-  }
-  return out;
-}
-
-function cellsOf(dataRowHex: string): Array<Buffer | null> {
-  const b = Buffer.from(dataRowHex, 'hex');
-  const n = b.readInt16BE(0);
-  const out: Array<Buffer | null> = [];
-  let pos = 2;
-  for (let i = 0; i < n; i++) {
-    const len = b.readInt32BE(pos);
-    pos += 4;
-    if (len < 0) out.push(null);
-    else {
-      out.push(b.subarray(pos, pos + len));
-      pos += len;
-    }
-  }
-  return out;
-}
+const fieldsOf = (rowDescriptionHex: string): FieldDescription[] => decodeRowDescription(Buffer.from(rowDescriptionHex, 'hex'));
+const cellsOf = (dataRowHex: string): Array<Buffer | null> => decodeDataRow(Buffer.from(dataRowHex, 'hex'));
 
 const FLOAT4 = 700;
 const FLOAT8 = 701;
@@ -141,7 +107,7 @@ function compareStep(sql: string, want: string[], got: string[]): string | null 
   if (want.length !== got.length || want.some((w, i) => w.split(' ')[0] !== got[i]!.split(' ')[0])) {
     return `messages differ:\n  postgres: ${want.map(explain).join(' | ').slice(0, 800)}\n  duckgate: ${got.map(explain).join(' | ').slice(0, 800)}`;
   }
-  let fields: Field[] = [];
+  let fields: FieldDescription[] = [];
   const tolerant = AGGREGATE.test(sql);
   for (let i = 0; i < want.length; i++) {
     const w = want[i]!;

@@ -7,6 +7,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTION_SETUP_SQL, DuckdbEngine, DuckdbEngineError, timeZoneSql, type PgField, type Resolver } from '../../src/engines/duckdb/engine.js';
 import { defaultSessionOptions, type SessionOptions } from '../../src/engines/duckdb/pg-types.js';
+import { decodeDataRow } from '../../src/protocol/backend-scan.js';
 import { createTestDatabase } from '../support/servers.js';
 import { RawPg } from './duckdb-pgwire.js';
 
@@ -225,21 +226,11 @@ function splitDataRows(buf: Buffer): Array<Array<Buffer | null>> {
   while (o < buf.length) {
     expect(buf[o]).toBe(0x44);
     const len = buf.readInt32BE(o + 1);
-    const n = buf.readInt16BE(o + 5);
-    let p = o + 7;
-    const row: Array<Buffer | null> = [];
-    for (let i = 0; i < n; i++) {
-      const l = buf.readInt32BE(p);
-      p += 4;
-      if (l < 0) row.push(null);
-      else {
-        row.push(buf.subarray(p, p + l));
-        p += l;
-      }
-    }
-    expect(p).toBe(o + 1 + len);
+    const row = decodeDataRow(buf.subarray(o + 5, o + 1 + len));
+    // the length the encoder wrote is the length of what it holds
+    expect(2 + row.reduce((n, c) => n + 4 + (c?.length ?? 0), 0)).toBe(len - 4);
     rows.push(row);
-    o = p;
+    o += 1 + len;
   }
   return rows;
 }

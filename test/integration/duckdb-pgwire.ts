@@ -3,6 +3,7 @@
 // loses bytes). Trust authentication only (the suite's PostgreSQL trusts loopback).
 import { connect, type Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
+import { decodeDataRow, decodeRowDescription } from '../../src/protocol/backend-scan.js';
 
 export interface RawField {
   name: string;
@@ -58,29 +59,9 @@ export class RawPg {
     for (;;) {
       const { type, body } = await this.next();
       if (type === 'T') {
-        const n = body.readInt16BE(0);
-        let o = 2;
-        for (let i = 0; i < n; i++) {
-          const end = body.indexOf(0, o);
-          const name = body.toString('utf8', o, end);
-          o = end + 1;
-          res.fields.push({ name, typeOid: body.readUInt32BE(o + 6), typmod: body.readInt32BE(o + 12) });
-          o += 18;
-        }
+        for (const f of decodeRowDescription(body)) res.fields.push({ name: f.name, typeOid: f.typeOid, typmod: f.typmod });
       } else if (type === 'D') {
-        const n = body.readInt16BE(0);
-        let o = 2;
-        const row: Array<Buffer | null> = [];
-        for (let i = 0; i < n; i++) {
-          const len = body.readInt32BE(o);
-          o += 4;
-          if (len < 0) row.push(null);
-          else {
-            row.push(Buffer.from(body.subarray(o, o + len)));
-            o += len;
-          }
-        }
-        res.rows.push(row);
+        res.rows.push(decodeDataRow(body).map((v) => (v === null ? null : Buffer.from(v))));
       } else if (type === 'E') {
         error = body.toString('utf8').split('\0').find((f) => f.startsWith('M'))?.slice(1) ?? 'error';
       } else if (type === 'Z') {

@@ -4,6 +4,7 @@
 // large result streams, then reads it all, must get every row intact and in order.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeDataRow } from '../../src/protocol/backend-scan.js';
 import { startTestDuckgate, type TestDuckgate } from '../support/duckgate.js';
 import { createTestDatabase } from '../support/servers.js';
 import { serialize, WireClient } from '../support/wire-client.js';
@@ -25,16 +26,7 @@ const ROWS = 300_000; // about 17 MB of DataRows: more than the loopback socket 
 
 /** Columns of a DataRow body, as text. */
 function columns(body: Buffer): string[] {
-  const n = body.readInt16BE(0);
-  const out: string[] = [];
-  let pos = 2;
-  for (let i = 0; i < n; i++) {
-    const len = body.readInt32BE(pos);
-    pos += 4;
-    out.push(body.toString('utf8', pos, pos + len));
-    pos += len;
-  }
-  return out;
+  return decodeDataRow(body).map((v) => v?.toString('utf8') ?? '');
 }
 
 describe('relay read buffer', () => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { serialize } from 'pg-protocol';
 import * as be from '../../src/protocol/backend.js';
-import { BackendFrameReader, BackendScanner, decodeCommandTag, decodeErrorFields, decodeParameterStatus, observedTypes } from '../../src/protocol/backend-scan.js';
+import { BackendFrameReader, BackendScanner, decodeCommandTag, decodeDataRow, decodeErrorFields, decodeParameterDescription, decodeParameterStatus, decodeRowDescription, observedTypes } from '../../src/protocol/backend-scan.js';
 import { B, CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from '../../src/protocol/codes.js';
 import { PgError, protocolViolation } from '../../src/protocol/errors.js';
 import {
@@ -372,5 +372,18 @@ describe('backend encoders', () => {
     expect(a[0]).toBe(0x51);
     expect(w.begin(1).int16(-2).int32(-3).uint32(0xfffffffe).bytes(Buffer.from([9])).end().flush()).toEqual(hex('01 0000000f fffe fffffffd fffffffe 09'));
     expect(() => new Writer().end()).toThrow(/without begin/);
+  });
+});
+
+describe('backend body decoders', () => {
+  const body = (msg: Buffer): Buffer => msg.subarray(5);
+  it('read back what the encoders write: DataRow, RowDescription, ParameterDescription', () => {
+    expect(decodeDataRow(body(be.dataRow([Buffer.from('héllo'), null, Buffer.alloc(0)])))).toEqual([Buffer.from('héllo'), null, Buffer.alloc(0)]);
+    const fields: be.FieldDescription[] = [
+      { name: 'a', tableOid: 16384, columnAttr: 2, typeOid: 23, typeSize: 4, typmod: -1, format: 1 },
+      { name: 'ünï', tableOid: 0, columnAttr: 0, typeOid: 1700, typeSize: -1, typmod: (10 << 16) + 6, format: 0 },
+    ];
+    expect(decodeRowDescription(body(be.rowDescription(fields)))).toEqual(fields);
+    expect(decodeParameterDescription(body(be.parameterDescription([23, 25, 1184])))).toEqual([23, 25, 1184]);
   });
 });
