@@ -520,6 +520,11 @@ function checkSql(r: DuckdbRoute): string {
   return `SELECT ${cols.join(', ')}`;
 }
 
+/** The format of value i under a Bind's format codes: none = all text, one = all alike, else one each. */
+function formatCode(codes: readonly number[], i: number): 0 | 1 {
+  return (codes.length === 0 ? 0 : codes.length === 1 ? codes[0] : codes[i]) === 1 ? 1 : 0;
+}
+
 /** DataRow values as text (the control queries ask in text format). */
 function textColumns(body: Buffer): Array<string | null> {
   return decodeDataRow(body).map((v) => (v === null ? null : v.toString('utf8')));
@@ -604,8 +609,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (askCost) {
     const values = job.params.map((p, i) => {
       if (p === null) return null;
-      const format = job.paramFormats.length === 0 ? 0 : job.paramFormats.length === 1 ? job.paramFormats[0] : job.paramFormats[i];
-      return format === 1 ? p : p.toString('utf8');
+      return formatCode(job.paramFormats, i) === 1 ? p : p.toString('utf8');
     });
     const declared = job.parse ? decodeParse(job.parse.body).paramTypes : [];
     msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`, values, declared));
@@ -726,7 +730,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     name: f.name,
     typeOid: f.typeOid,
     typmod: f.typmod,
-    format: (formats.length === 0 ? 0 : formats.length === 1 ? formats[0] : formats[i]) === 1 ? 1 : 0,
+    format: formatCode(formats, i),
   }));
   const session: SessionOptions = {
     timeZone: timeZone ?? 'UTC',
@@ -759,8 +763,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   try {
     params = job.params.map((p, i) => {
       if (p === null) return null;
-      const format = job.paramFormats.length === 0 ? 0 : job.paramFormats.length === 1 ? job.paramFormats[0] : job.paramFormats[i];
-      return format === 1 ? binaryParamText(paramTypes[i] ?? 0, p) : p.toString('utf8');
+      return formatCode(job.paramFormats, i) === 1 ? binaryParamText(paramTypes[i] ?? 0, p) : p.toString('utf8');
     });
   } catch (e) {
     return relayRest('unsupported_syntax', (e as Error).message);
