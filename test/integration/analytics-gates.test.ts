@@ -18,7 +18,7 @@ import { loadDemo } from '../../src/demo/index.js';
 import { DEMO_TABLES } from '../../src/demo/schema.js';
 import { registry } from '../../src/observability/metrics.js';
 import { createTestDatabase, testPostgres } from '../support/servers.js';
-import { startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
+import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 import { bind, serialize, WireClient, type Msg } from '../support/wire-client.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -60,7 +60,7 @@ beforeAll(async () => {
   await writeFile(rules, 'routing:\n  cost_threshold: 0\n');
   dg = await startTestDuckgate(db.url, {
     rules: [rules],
-    mirror: { slotName: slot, publicationName: slot, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 },
+    mirror: quickMirror(slot),
     // read-your-writes: allow the mirror a generous time to catch up on this busy machine
     analytics: { freshnessWaitMs: 5_000 },
     duckdb: { threads: 1, connections: 2 },
@@ -103,6 +103,13 @@ async function onDuck<T>(fn: () => Promise<T>): Promise<{ value: T; duckdb: numb
   const before = await queries({ engine: 'duckdb' });
   const value = await fn();
   return { value, duckdb: (await queries({ engine: 'duckdb' })) - before };
+}
+
+/** Runs sql through duckgate and straight to Postgres: Postgres's rows, answered by `engine`. */
+async function expectSameAnswer(viaDg: pg.Client, direct: pg.Client, sql: string, engine: 'duckdb' | 'postgres'): Promise<void> {
+  const got = await onDuck(() => viaDg.query(sql));
+  expect(got.duckdb, sql).toBe(engine === 'duckdb' ? 1 : 0);
+  expect(got.value.rows, sql).toEqual((await direct.query(sql)).rows);
 }
 
 /** The error a query raises (code + message + the rest Postgres says), or null. */
@@ -223,16 +230,10 @@ describe('analytical path gates', () => {
   it('a column with a collation of its own keeps statements reading it on Postgres; the table\'s other columns still run on DuckDB', async () => {
     const viaDg = await connect('duckgate');
     const direct = await connect('postgres');
-    const own = 'SELECT name, count(*) FROM labels GROUP BY name ORDER BY name';
     const before = await queries({ engine: 'postgres', reason: 'collation' });
-    const got = await onDuck(() => viaDg.query(own));
-    expect(got.duckdb).toBe(0);
+    await expectSameAnswer(viaDg, direct, 'SELECT name, count(*) FROM labels GROUP BY name ORDER BY name', 'postgres');
     expect(await queries({ engine: 'postgres', reason: 'collation' })).toBe(before + 1);
-    expect(got.value.rows).toEqual((await direct.query(own)).rows);
-    const plain = 'SELECT plain, count(*) FROM labels GROUP BY plain ORDER BY plain';
-    const other = await onDuck(() => viaDg.query(plain));
-    expect(other.duckdb).toBe(1);
-    expect(other.value.rows).toEqual((await direct.query(plain)).rows);
+    await expectSameAnswer(viaDg, direct, 'SELECT plain, count(*) FROM labels GROUP BY plain ORDER BY plain', 'duckdb');
   });
 
   it('char(n) values shorter than n: grouping and output run on DuckDB, comparing or measuring them goes to Postgres (which ignores the padding)', async () => {
@@ -244,11 +245,8 @@ describe('analytical path gates', () => {
       ['SELECT code, length(code), code || \'|\' FROM labels GROUP BY code ORDER BY code', 'postgres'],
       ["SELECT count(*) FILTER (WHERE code LIKE '%x') FROM labels", 'postgres'],
       ['SELECT c, count(*) FROM (SELECT code AS c FROM labels) s GROUP BY c ORDER BY c', 'postgres'],
-    ] as const) {
-      const got = await onDuck(() => viaDg.query(sql));
-      expect(got.duckdb, sql).toBe(engine === 'duckdb' ? 1 : 0);
-      expect(got.value.rows, sql).toEqual((await direct.query(sql)).rows);
-    }
+    ] as const)
+      await expectSameAnswer(viaDg, direct, sql, engine);
   });
 
   it('SET duckgate.route = postgres sends an analytical statement to Postgres; auto brings it back', async () => {
@@ -605,7 +603,7 @@ describe('a database whose default collation is not bytewise', () => {
     await loadDemo(cdb.url, { rows: 200 });
     cdg = await startTestDuckgate(cdb.url, {
       rules: [join(rulesDir, 'rules.yaml')],
-      mirror: { slotName: slotC, publicationName: slotC, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 },
+      mirror: quickMirror(slotC),
       duckdb: { threads: 1, connections: 1 },
     });
     await waitForMirrorReady(cdg, DEMO_TABLES);
@@ -622,16 +620,10 @@ describe('a database whose default collation is not bytewise', () => {
     await viaDg.connect();
     await direct.connect();
     try {
-      const ordered = 'SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type';
       const before = await queries({ engine: 'postgres', reason: 'collation' });
-      const o = await onDuck(() => viaDg.query(ordered));
-      expect(o.duckdb).toBe(0);
+      await expectSameAnswer(viaDg, direct, 'SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type', 'postgres');
       expect(await queries({ engine: 'postgres', reason: 'collation' })).toBe(before + 1);
-      expect(o.value.rows).toEqual((await direct.query(ordered)).rows);
-      const grouped = 'SELECT count(DISTINCT event_type) AS types, count(*) AS n FROM events';
-      const g = await onDuck(() => viaDg.query(grouped));
-      expect(g.duckdb).toBe(1);
-      expect(g.value.rows).toEqual((await direct.query(grouped)).rows);
+      await expectSameAnswer(viaDg, direct, 'SELECT count(DISTINCT event_type) AS types, count(*) AS n FROM events', 'duckdb');
     } finally {
       await viaDg.end();
       await direct.end();

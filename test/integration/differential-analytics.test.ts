@@ -17,7 +17,7 @@ import { decodeDataRow, decodeRowDescription } from '../../src/protocol/backend-
 import { explain, record, type Case, type Step } from '../differential/harness.js';
 import { analyticsCorpus, type AnalyticsCase } from '../differential/corpus-analytics.js';
 import { createTestDatabase } from '../support/servers.js';
-import { startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
+import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 import { WireClient } from '../support/wire-client.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -38,7 +38,7 @@ beforeAll(async () => {
   await writeFile(rules, 'routing:\n  cost_threshold: 0\n  max_lag: 1h\n');
   dg = await startTestDuckgate(db.url, {
     rules: [rules],
-    mirror: { slotName: slot, publicationName: slot, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 },
+    mirror: quickMirror(slot),
     duckdb: { threads: 1, connections: 2 },
   });
   await waitForMirrorReady(dg, DEMO_TABLES);

@@ -46,6 +46,11 @@ export async function startTestDuckgate(upstreamUrl: string, overrides: Record<s
   };
 }
 
+/** Mirror settings for tests: its own slot and publication (cluster-wide names), quick status and batches. */
+export function quickMirror(slot: string): Record<string, unknown> {
+  return { slotName: slot, publicationName: slot, statusIntervalMs: 100, batchMaxMs: 20, catalogPollMs: 0, compactionIntervalMs: 0 };
+}
+
 /** Waits until the mirror serves every named table (state 'ready' with an applied LSN). */
 export async function waitForMirrorReady(t: TestDuckgate, tables: readonly string[], timeoutMs = 40_000): Promise<void> {
   const mirror = t.dg.mirror;
