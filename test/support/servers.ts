@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile, appendFile, chmod, mkdir } from 'node:fs/promis
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadEmbeddedPostgres } from '../../src/embedded.js';
+import { checkReachableAsPostgresUser, loadEmbeddedPostgres } from '../../src/embedded.js';
 import pg from 'pg';
 
 export async function freePort(): Promise<number> {
@@ -46,6 +46,7 @@ export async function startEmbeddedPostgres(opts: { dataDir?: string; port?: num
   // mkdtemp makes the folder 0700; when running as root the server runs as the postgres user and must get in.
   await mkdir(dir, { recursive: true });
   await chmod(dir, 0o755);
+  await checkReachableAsPostgresUser([dir]);
   const log = opts.log ? (m: unknown) => process.stderr.write(String(m)) : () => undefined;
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
