@@ -31,6 +31,7 @@ import { mentionsMirroredTable, route, type DuckdbRoute, type MirrorView, type R
 import { serialize } from 'pg-protocol';
 import { parseLsn } from '../mirror/lsn.js';
 import { PgError } from '../protocol/errors.js';
+import { collationProbeSql, isBytewiseCollation } from './collation.js';
 
 const compareLsn = (a: string, b: string): number => {
   const x = parseLsn(a);
@@ -506,6 +507,8 @@ function checkSql(r: DuckdbRoute): string {
     // columns read that carry a collation of their own (not the database default, C or POSIX): DuckDB
     // would order, and with a nondeterministic collation even compare, them differently
     collatedColumnsSql(r),
+    // whether the database's encoding and default collation order the probe pairs bytewise
+    collationProbeSql(),
   ];
   for (const t of r.tables) {
     const rel = lit(qualified(t));
@@ -559,7 +562,7 @@ function namedQuery(name: string, sql: string, values: Array<string | Buffer | n
 }
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
-const CHECK_FIXED_COLUMNS = 15;
+const CHECK_FIXED_COLUMNS = 16;
 // Ordering, not equality: a database's default collation is deterministic, and Postgres breaks a
 // strcoll() tie bytewise (varstr_cmp), so GROUP BY, DISTINCT, = and joins match DuckDB's under any.
 const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bgreatest\b|\bleast\b|\bpercentile/i;
@@ -689,12 +692,12 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
     return relayRest('fallback', describeError ?? 'no row description');
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns] = check;
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe] = check;
   const privOk = check.slice(CHECK_FIXED_COLUMNS).every((v) => v === 'true');
   if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies');
-  // DuckDB compares text bytewise, as Postgres does only under the C collation: under any other, a
-  // statement that orders or compares values stays on Postgres.
-  if (collation !== 'C' && collation !== 'POSIX' && collation !== 'b:C' && ORDER_SENSITIVE.test(job.sql)) {
+  // DuckDB compares text bytewise, as Postgres does only under a code point collation (C, C.UTF-8…):
+  // under any other, a statement that orders or compares values stays on Postgres.
+  if (!isBytewiseCollation(collation ?? null, collationProbe ?? null) && ORDER_SENSITIVE.test(job.sql)) {
     return relayRest('collation', `database collation ${collation} is not bytewise`);
   }
   if (collatedColumns !== '0') {

@@ -593,40 +593,68 @@ describe.skipIf(!HAVE_PGJDBC)('pgjdbc (Metabase, DBeaver)', () => {
   }, 150_000);
 });
 
-describe('a database whose default collation is not bytewise', () => {
-  let cdb: Awaited<ReturnType<typeof createTestDatabase>>;
-  let cdg: TestDuckgate;
-  const slotC = `dgc_${tag}`;
-  beforeAll(async () => {
-    // C.utf8 is the one non-C locale every glibc has; duckgate treats any collation but C/POSIX as not bytewise
-    cdb = await createTestDatabase('gatescoll', undefined, "TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'");
-    await loadDemo(cdb.url, { rows: 200 });
-    cdg = await startTestDuckgate(cdb.url, {
-      rules: [join(rulesDir, 'rules.yaml')],
-      mirror: quickMirror(slotC),
-      duckdb: { threads: 1, connections: 1 },
-    });
-    await waitForMirrorReady(cdg, DEMO_TABLES);
-  }, 90_000);
-  afterAll(async () => {
-    await cdg?.close();
-    await cdb?.drop();
-  });
+// Words that code point order and any linguistic collation put in different orders: case, accents,
+// punctuation, Greek, a character beyond the BMP, and a trailing space
+const WORDS = ['apple', 'Apple', 'Zebra', 'zebra', '_under', 'a-c', 'ab', 'École', 'ecole', 'éclair', 'ä', 'z', 'Ω', 'ω', '😀', '\uFFFD', 'b ', 'b'];
 
-  it('statements that order text go to Postgres (reason collation); grouping and counting distinct values still run on DuckDB', async () => {
-    const u = new URL(cdg.url);
-    const viaDg = new pg.Client({ host: u.hostname, port: Number(u.port), user: 'postgres', database: cdb.name, password: 'postgres' });
-    const direct = new pg.Client({ connectionString: cdb.url });
-    await viaDg.connect();
-    await direct.connect();
-    try {
-      const before = await queries({ engine: 'postgres', reason: 'collation' });
-      await expectSameAnswer(viaDg, direct, 'SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type', 'postgres');
-      expect(await queries({ engine: 'postgres', reason: 'collation' })).toBe(before + 1);
-      await expectSameAnswer(viaDg, direct, 'SELECT count(DISTINCT event_type) AS types, count(*) AS n FROM events', 'duckdb');
-    } finally {
-      await viaDg.end();
-      await direct.end();
-    }
+/** A demo database created with the given collation options, mirrored by its own duckgate. */
+function collationSuite(title: string, createOptions: string, bytewise: boolean): void {
+  describe(title, () => {
+    let cdb: Awaited<ReturnType<typeof createTestDatabase>>;
+    let cdg: TestDuckgate;
+    const slotC = `dgc${bytewise ? 'b' : 'n'}_${tag}`;
+    beforeAll(async () => {
+      const values = WORDS.map((w, i) => `(${i + 1}, '${w.replace(/'/g, "''")}')`).join(', ');
+      cdb = await createTestDatabase('gatescoll', `CREATE TABLE words (id int PRIMARY KEY, w text NOT NULL); INSERT INTO words VALUES ${values}`, createOptions);
+      await loadDemo(cdb.url, { rows: 200 });
+      cdg = await startTestDuckgate(cdb.url, {
+        rules: [join(rulesDir, 'rules.yaml')],
+        mirror: quickMirror(slotC),
+        duckdb: { threads: 1, connections: 1 },
+      });
+      await waitForMirrorReady(cdg, [...DEMO_TABLES, 'words']);
+    }, 90_000);
+    afterAll(async () => {
+      await cdg?.close();
+      await cdb?.drop();
+    });
+
+    it(
+      bytewise
+        ? 'text is ordered, compared and min/max-ed on DuckDB exactly as Postgres does'
+        : 'statements that order text go to Postgres (reason collation); grouping and counting distinct values still run on DuckDB',
+      async () => {
+        const u = new URL(cdg.url);
+        const viaDg = new pg.Client({ host: u.hostname, port: Number(u.port), user: 'postgres', database: cdb.name, password: 'postgres' });
+        const direct = new pg.Client({ connectionString: cdb.url });
+        await viaDg.connect();
+        await direct.connect();
+        try {
+          const ordering = [
+            'SELECT w, count(*) AS n FROM words GROUP BY w ORDER BY w',
+            'SELECT w, rank() OVER (ORDER BY w DESC) AS r FROM words ORDER BY r, id',
+            "SELECT min(w) AS lo, max(w) AS hi, count(*) FILTER (WHERE w > 'Zebra') AS above, count(*) FILTER (WHERE w BETWEEN 'a' AND 'ab') AS between FROM words",
+            'SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type',
+          ];
+          const before = await queries({ engine: 'postgres', reason: 'collation' });
+          for (const sql of ordering) await expectSameAnswer(viaDg, direct, sql, bytewise ? 'duckdb' : 'postgres');
+          expect(await queries({ engine: 'postgres', reason: 'collation' })).toBe(before + (bytewise ? 0 : ordering.length));
+          await expectSameAnswer(viaDg, direct, 'SELECT count(DISTINCT event_type) AS types, count(*) AS n FROM events', 'duckdb');
+          await expectSameAnswer(viaDg, direct, 'SELECT count(DISTINCT w) AS words, count(*) AS n FROM words', 'duckdb');
+        } finally {
+          await viaDg.end();
+          await direct.end();
+        }
+      },
+    );
   });
-});
+}
+
+// C.utf8 (every glibc has it) orders by code point, which is UTF-8 byte order; ICU's root locale is
+// linguistic (the Postgres builds duckgate is tested with, embedded and Debian's, have ICU)
+collationSuite('a database whose default collation is C.utf8 (code point order)', "TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'", true);
+collationSuite(
+  'a database whose default collation is not bytewise (ICU)',
+  "TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'und' LC_COLLATE 'C' LC_CTYPE 'C'",
+  false,
+);
