@@ -44,6 +44,8 @@ export async function openDuckdbLeg(file: string, opts: { pgTimeZone: string; th
   await DuckdbEngine.init();
   // only plan() is used: the rewrite duckgate itself would run (no connections are opened by it)
   const engine = new DuckdbEngine(instance, { connections: 1 });
+  // the table facts duckgate plans with (pre-aggregation decisions)
+  await engine.refreshFacts();
 
   return {
     async translate(pgSql, fields) {

@@ -124,6 +124,11 @@ export const duckdbStatements = new client.Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+export const duckdbPreaggregated = new client.Counter({
+  name: 'duckgate_duckdb_preaggregated_total',
+  help: 'Statements the DuckDB engine started over pre-aggregated groups (a grouped level whose aggregates it computed in two steps)',
+  registers: [registry],
+});
 export const duckdbRows = new client.Counter({
   name: 'duckgate_duckdb_rows_total',
   help: 'Rows encoded and returned by the DuckDB engine',

@@ -399,6 +399,30 @@ d('seed with to_char month label', "SELECT to_char(date_trunc('month', occurred_
 
 // ---- parameters (extended protocol only), typed by Postgres's ParameterDescription -----------------------
 group('params');
+// ---- pre-aggregation (src/engines/duckdb/preaggregate.ts): the shapes computed in two steps, and
+// neighbours that must not be -----------------------------------------------------------------------
+group('preagg');
+d('month buckets, HAVING and ORDER BY aggregates', 'SELECT date_trunc(\'month\', archive_date) AS m, count(*) AS n, sum(length) AS bytes, min(mimetype) AS first_type, max(statuscode) AS top_status FROM cdx_records GROUP BY 1 HAVING count(*) > 5 ORDER BY n DESC, m');
+d('counts of a nullable column and FILTERs', 'SELECT extract(year FROM archive_date) AS y, count(statuscode) AS with_status, count(*) FILTER (WHERE is_revisit) AS revisits, count(*) FILTER (WHERE statuscode IS NULL) AS no_status FROM cdx_records GROUP BY 1 ORDER BY 1');
+d('numeric avg and round(avg)', "SELECT date_trunc('quarter', archive_date) AS q, avg(length) AS avg_len, round(avg(statuscode), 2) AS avg_status, avg(length) FILTER (WHERE is_revisit) AS avg_rev FROM cdx_records GROUP BY 1 ORDER BY 1");
+d('bool aggregates', "SELECT date_trunc('year', archive_date) AS y, bool_and(is_revisit) AS all_rev, bool_or(is_revisit) AS any_rev, every(length > 0) AS all_len FROM cdx_records GROUP BY 1 ORDER BY 1");
+d('windows over aggregates', "SELECT date_trunc('month', archive_date) AS m, count(*) AS n, sum(count(*)) OVER (ORDER BY date_trunc('month', archive_date)) AS running, rank() OVER (ORDER BY count(*) DESC, date_trunc('month', archive_date)) AS r FROM cdx_records GROUP BY 1 ORDER BY 1");
+d('DISTINCT count of the key column', "SELECT date_trunc('month', archive_date) AS m, count(DISTINCT archive_date) AS days, count(*) AS n FROM cdx_records GROUP BY 1 ORDER BY 1");
+d('WHERE on other columns', "SELECT date_trunc('month', archive_date) AS m, count(*) FROM cdx_records WHERE mimetype = 'text/html' AND length > 1000 GROUP BY 1 ORDER BY 1");
+d('no rows at all', "SELECT date_trunc('month', archive_date) AS m, count(*), sum(length) FROM cdx_records WHERE length < 0 GROUP BY 1 ORDER BY 1");
+d('boolean key', "SELECT CASE WHEN is_success THEN 'ok' ELSE 'failed' END AS outcome, count(*), max(fetch_ms), sum(content_length) FROM scrape_pages GROUP BY 1 ORDER BY 1");
+d('NULL keys', 'SELECT coalesce(statuscode / 100, -1) AS class, count(*), min(archive_date) FROM cdx_records GROUP BY 1 ORDER BY 1');
+d('outer DISTINCT and LIMIT/OFFSET', "SELECT DISTINCT date_trunc('year', archive_date) AS y, count(*) > 0 AS seen FROM cdx_records GROUP BY 1 ORDER BY 1 LIMIT 5 OFFSET 1");
+d('float sums and numeric avg', "SELECT date_trunc('month', day) AS m, sum(error_rate) AS err, avg(avg_fetch_ms) AS fetch, max(error_rate) AS worst FROM project_analytics GROUP BY 1 ORDER BY 1");
+d('join: dimension and fact filters', 'SELECT p.status, count(*) AS n, sum(s.content_length) AS bytes, avg(s.fetch_ms) AS avg_ms FROM scrape_pages s JOIN projects p ON p.id = s.project_id WHERE p.crawl_depth > 1 AND s.is_success GROUP BY p.status ORDER BY p.status');
+d('join: dimension on the left, LIMIT/OFFSET', 'SELECT p.name, count(*) FILTER (WHERE NOT s.is_success) AS failures, min(s.scraped_at) AS first_page, count(*) AS n FROM projects p JOIN scrape_pages s ON s.project_id = p.id GROUP BY p.name ORDER BY failures DESC, p.name LIMIT 10 OFFSET 2');
+d('join: DISTINCT count of the join column', 'SELECT p.status, count(DISTINCT c.project_id) AS projects, count(*) AS captures FROM cdx_records c JOIN projects p ON p.id = c.project_id GROUP BY p.status ORDER BY p.status');
+d('join: Metabase-qualified names', 'SELECT "public"."projects"."status" AS "status", count(*) AS "count", sum("public"."cdx_records"."length") AS "sum" FROM "public"."cdx_records" INNER JOIN "public"."projects" ON "public"."cdx_records"."project_id" = "public"."projects"."id" GROUP BY "public"."projects"."status" ORDER BY "public"."projects"."status" ASC');
+d('join: window top-N over aggregates', 'SELECT status, name, n, r FROM (SELECT p.status, p.name, count(*) AS n, rank() OVER (PARTITION BY p.status ORDER BY count(*) DESC, p.name) AS r FROM scrape_pages s JOIN projects p ON p.id = s.project_id GROUP BY p.status, p.name) t WHERE r <= 2 ORDER BY status, r');
+d('not pre-aggregated: avg below the top level', "SELECT date_trunc('month', archive_date) AS m FROM cdx_records GROUP BY 1 HAVING avg(length) > 0 ORDER BY 1");
+d('not pre-aggregated: DISTINCT aggregate of another column', "SELECT date_trunc('year', archive_date) AS y, string_agg(DISTINCT mimetype, ',' ORDER BY mimetype) AS types FROM cdx_records GROUP BY 1 ORDER BY 1");
+d('not pre-aggregated: join aggregate reading the dimension', 'SELECT p.status, count(*), max(p.name) AS last_name FROM scrape_pages s JOIN projects p ON p.id = s.project_id GROUP BY p.status ORDER BY p.status');
+
 const dp = (name: string, sql: string, params: string[]): void => {
   cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params });
 };

@@ -63,6 +63,12 @@ function changed(before: Map<string, number>, after: Map<string, number>): strin
   return [...after].filter(([k, v]) => v !== (before.get(k) ?? 0)).map(([k]) => k).join(', ') || 'nothing counted';
 }
 
+/** Statements DuckDB ran over pre-aggregated groups (src/engines/duckdb/preaggregate.ts). */
+async function preaggregatedCount(): Promise<number> {
+  const m = await registry.getSingleMetric('duckgate_duckdb_preaggregated_total')!.get();
+  return m.values.reduce((a, v) => a + v.value, 0);
+}
+
 async function duckdbCount(): Promise<number> {
   const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
   return m.values.filter((v) => v.labels['engine'] === 'duckdb').reduce((a, v) => a + v.value, 0);
@@ -166,6 +172,7 @@ describe('differential: analytics corpus', () => {
     const problems: string[] = [];
     let onDuck = 0;
     let executions = 0;
+    const preaggregated = new Set<string>();
     try {
       for (const k of analyticsCorpus) {
         const route = await explainRoute(b, k.sql);
@@ -173,9 +180,11 @@ describe('differential: analytics corpus', () => {
         for (const mode of modesOf(k)) {
           const c: Case = { name: k.name, steps: [stepFor(k, mode)] };
           const before = await duckdbCount();
+          const preBefore = await preaggregatedCount();
           const reasonsBefore = await routeCounts();
           const got = (await record(b, [c])).get(k.name)![0]!;
           const ran = (await duckdbCount()) - before;
+          if ((await preaggregatedCount()) > preBefore) preaggregated.add(k.name);
           const reasons = changed(reasonsBefore, await routeCounts());
           const want = (await record(a, [c])).get(k.name)![0]!;
           executions++;
@@ -192,9 +201,18 @@ describe('differential: analytics corpus', () => {
       b.close();
     }
     const expectedDuck = analyticsCorpus.filter((k) => k.expect === 'duckdb').reduce((n, k) => n + modesOf(k).length, 0);
-    console.log(`analytics corpus: ${analyticsCorpus.length} statements, ${executions} executions, ${onDuck} on DuckDB (expected ${expectedDuck})`);
+    console.log(
+      `analytics corpus: ${analyticsCorpus.length} statements, ${executions} executions, ${onDuck} on DuckDB (expected ${expectedDuck}), ${preaggregated.size} statements over pre-aggregated groups`,
+    );
     expect(problems, problems.join('\n\n')).toEqual([]);
     expect(onDuck).toBe(expectedDuck);
+    // the pre-aggregated shapes are compared above like every other: make sure they were exercised
+    console.log(`pre-aggregated: ${[...preaggregated].join(', ')}`);
+    expect(preaggregated.size).toBeGreaterThanOrEqual(30);
+    // the corpus's own pre-aggregation section: each shape meant for it took it, the others did not
+    for (const k of analyticsCorpus.filter((c) => c.name.startsWith('preagg: '))) {
+      expect(preaggregated.has(k.name), k.name).toBe(!k.name.includes('not pre-aggregated'));
+    }
   }, 120_000);
 
   // Session settings change the answer: timestamptz text and date_trunc/extract follow TimeZone (with

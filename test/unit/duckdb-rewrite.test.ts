@@ -1,5 +1,6 @@
 // Pure parts of the DuckDB engine: the rewrite's translations and refusals, Postgres's numeric division
 // scale, float and interval formatting (cross-checked against a real Postgres in test/integration/duckdb-*.test.ts).
+import type { RelationFacts } from '../../src/engines/duckdb/preaggregate.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { duckdbTimeZone, starNamesDiffer } from '../../src/engines/duckdb/engine.js';
 import { formatFloat, formatInterval, pgAvg } from '../../src/engines/duckdb/format.js';
@@ -33,6 +34,7 @@ describe('rewrite', () => {
       clock: false,
       caseMapping: false,
       subtractsValues: false,
+      preAggregated: 0,
       sql: `SELECT (("a") / dg_nz(("b"))) FROM "lake"."t" AS "t" WHERE (like_escape(("c"), ('x%'), '\\')) ORDER BY "a" DESC NULLS FIRST`,
     });
   });
@@ -171,5 +173,74 @@ describe('binary parameters as text', () => {
     expect(fixedOffsetSeconds('+05')).toBe(18000);
     expect(fixedOffsetSeconds('Europe/Berlin')).toBeNull();
     expect(fixedOffsetSeconds('no/such_zone')).toBeNull();
+  });
+});
+
+describe('pre-aggregation (preaggregate.ts)', () => {
+  const facts = new Map<string, RelationFacts>([
+    ['"lake"."f"', { rows: 1_000_000, columns: new Map([['day', 'DATE'], ['at', 'TIMESTAMP'], ['dim_id', 'INTEGER'], ['n', 'BIGINT'], ['kind', 'VARCHAR'], ['ok', 'BOOLEAN']]) }],
+    ['"lake"."dim"', { rows: 2_000, columns: new Map([['id', 'INTEGER'], ['name', 'VARCHAR'], ['grp', 'VARCHAR']]) }],
+    ['"lake"."big"', { rows: 900_000, columns: new Map([['id', 'INTEGER'], ['name', 'VARCHAR']]) }],
+  ]);
+  const input = { resolve: (s: string | null, n: string) => (['f', 'dim', 'big'].includes(n) && (s === null || s === 'public') ? `"lake"."${n}"` : null), relation: (ref: string) => facts.get(ref) };
+  const pre = (sql: string, fieldTypeOids?: number[]) => {
+    const r = rewrite(sql, { ...input, fieldTypeOids });
+    if (!r.ok) throw new Error(r.reason);
+    return r;
+  };
+
+  it('groups a DATE column first when the statement groups by a function of it', () => {
+    const r = pre("SELECT date_trunc('month', day) AS m, count(*), sum(n), max(kind) FROM f WHERE kind = 'x' GROUP BY 1 ORDER BY 1");
+    expect(r.preAggregated).toBe(1);
+    expect(r.sql).toBe(
+      `SELECT dg_date_trunc('month', "day") AS "m", CAST(sum("f"."_dg_p0") AS BIGINT), sum("f"."_dg_p1"), max("f"."_dg_p2") ` +
+        `FROM (SELECT "day", count(*) AS "_dg_p0", sum("n") AS "_dg_p1", max("kind") AS "_dg_p2" FROM "lake"."f" AS "f" WHERE ((("kind") = ('x'))) GROUP BY "day") AS "f" ` +
+        `GROUP BY 1 ORDER BY 1 ASC NULLS LAST`,
+    );
+  });
+
+  it('ships a top-level numeric avg as the sums of the groups\' sums and counts', () => {
+    const r = pre("SELECT date_trunc('year', day), avg(n) FROM f GROUP BY 1", [1184, 1700]);
+    expect(r.preAggregated).toBe(1);
+    expect(r.sql).toContain(`CASE WHEN CAST(sum("f"."_dg_p1") AS BIGINT) = 0 THEN NULL ELSE {'s': sum("f"."_dg_p0"), 'c': CAST(sum("f"."_dg_p1") AS BIGINT)} END`);
+    expect(r.kinds[1]).toBe('avg');
+  });
+
+  it('aggregates the larger table of an inner join by its join column, below the join', () => {
+    const r = pre('SELECT d.grp, count(*), count(DISTINCT f.dim_id), min(f.day) FROM f JOIN dim d ON d.id = f.dim_id WHERE d.name <> \'\' AND f.ok GROUP BY d.grp');
+    expect(r.preAggregated).toBe(1);
+    expect(r.sql).toBe(
+      `SELECT "d"."grp", CAST(sum("f"."_dg_p0") AS BIGINT), count(DISTINCT "f"."dim_id"), min("f"."_dg_p1") ` +
+        `FROM ((SELECT "dim_id", count(*) AS "_dg_p0", min("f"."day") AS "_dg_p1" FROM "lake"."f" AS "f" WHERE ("f"."ok") GROUP BY "dim_id") AS "f" ` +
+        `JOIN "lake"."dim" AS "d" ON (("d"."id") = ("f"."dim_id"))) WHERE ((("d"."name") <> (''))) GROUP BY "d"."grp"`,
+    );
+  });
+
+  it('leaves statements as written where two steps would not pay or not be exact', () => {
+    const asWritten = [
+      // a timestamp has as many values as rows
+      "SELECT date_trunc('month', at), count(*) FROM f GROUP BY 1",
+      // grouping by the column itself: nothing to save
+      'SELECT day, count(*) FROM f GROUP BY day',
+      'SELECT day, count(*) FROM f GROUP BY 1',
+      // the other table is not a dimension
+      'SELECT b.name, count(*) FROM f JOIN big b ON b.id = f.dim_id GROUP BY b.name',
+      // a fact column outside aggregates that is not the join column
+      'SELECT d.grp, f.kind, count(*) FROM f JOIN dim d ON d.id = f.dim_id GROUP BY 1, 2',
+      // a WHERE condition across both tables, an aggregate of the dimension, an outer join
+      'SELECT d.grp, count(*) FROM f JOIN dim d ON d.id = f.dim_id WHERE d.name = f.kind GROUP BY 1',
+      'SELECT d.grp, max(d.name) FROM f JOIN dim d ON d.id = f.dim_id GROUP BY 1',
+      'SELECT d.grp, count(*) FROM f LEFT JOIN dim d ON d.id = f.dim_id GROUP BY 1',
+      // DISTINCT over a non-key column, avg below the top level, a subquery
+      "SELECT date_trunc('month', day), count(DISTINCT kind) FROM f GROUP BY 1",
+      "SELECT date_trunc('month', day) FROM f GROUP BY 1 HAVING avg(n) > 1",
+      "SELECT date_trunc('month', day), count(*) FROM f WHERE n > (SELECT 1) GROUP BY 1",
+      // no GROUP BY: an empty table still has one row of aggregates
+      'SELECT count(*), min(day) FROM f',
+    ];
+    for (const sql of asWritten) expect(pre(sql).preAggregated, sql).toBe(0);
+    // and without table facts nothing is pre-aggregated
+    const r = rewrite("SELECT date_trunc('month', day), count(*) FROM f GROUP BY 1", { resolve: input.resolve });
+    expect(r.ok && r.preAggregated).toBe(0);
   });
 });

@@ -15,12 +15,13 @@
 // (the caller's AbortSignal fired: answer the client with 57014 as Postgres would).
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
 import { logger } from '../../observability/logger.js';
-import { duckdbRows, duckdbStatements } from '../../observability/metrics.js';
+import { duckdbPreaggregated, duckdbRows, duckdbStatements } from '../../observability/metrics.js';
 import { alignColumns, wrapWithCasts, type PgField } from './align.js';
 import { encodeBinary } from './encode-binary.js';
 import { encodeText } from './encode-text.js';
 import { Oid, UnencodableError, unsupportedSession, type SessionOptions } from './pg-types.js';
 import { initRewriter, rewrite, type Resolver, type RewriteResult } from './rewrite.js';
+import type { RelationFacts } from './preaggregate.js';
 import { calendarMacros, clockMacros, type SessionClock } from './calendar.js';
 import { fixedOffsetSeconds, utcOffsetSeconds } from './timezone.js';
 
@@ -81,6 +82,8 @@ interface PooledConnection {
 }
 
 const PREPARED_PER_CONNECTION = 64;
+/** How long the table facts (columns, sizes) serve before open() reads them again. */
+const FACTS_TTL_MS = 10_000;
 
 function dropPrepared(pc: PooledConnection): void {
   for (const p of pc.prepared.values()) {
@@ -152,7 +155,14 @@ export class DuckdbEngine {
   private created = 0;
   private readonly max: number;
   private readonly timeoutMs: number;
-  private readonly plans = new Map<string, { result: RewriteResult; lookups: Array<[string | null, string, string | null]> }>();
+  private readonly plans = new Map<string, { result: RewriteResult; lookups: Array<[string | null, string, string | null]>; factsVersion: number }>();
+  /** columns and sizes of DuckDB's tables by quoted reference, for pre-aggregation (refreshFacts) */
+  private facts = new Map<string, RelationFacts>();
+  private factsSignature = '';
+  private factsVersion = 0;
+  private factsAt = 0;
+  private factsLoading: Promise<void> | null = null;
+  private factsConn: DuckDBConnection | null = null;
   private readonly alignedSql = new Map<string, string>();
   private closed = false;
 
@@ -182,18 +192,65 @@ export class DuckdbEngine {
     const key = `${fieldTypeOids.join(',')}|${paramTypeOids.join(',')}|${sql}`;
     const hit = this.plans.get(key);
     // The same text names other tables under another search_path: a cached rewrite is reused only if
-    // every table name it looked up still resolves to the same DuckDB relation for this session.
-    if (hit && hit.lookups.every(([schema, name, rel]) => resolve(schema, name) === rel)) return hit.result;
+    // every table name it looked up still resolves to the same DuckDB relation for this session (and
+    // was planned with the table facts of now).
+    if (hit && hit.factsVersion === this.factsVersion && hit.lookups.every(([schema, name, rel]) => resolve(schema, name) === rel)) return hit.result;
     const lookups: Array<[string | null, string, string | null]> = [];
     const recording: Resolver = (schema, name) => {
       const rel = resolve(schema, name);
       lookups.push([schema, name, rel]);
       return rel;
     };
-    const result = rewrite(sql, { resolve: recording, fieldTypeOids, paramTypeOids });
+    const facts = this.facts;
+    const result = rewrite(sql, { resolve: recording, fieldTypeOids, paramTypeOids, relation: (ref) => facts.get(ref) });
     if (this.plans.size > 2000) this.plans.clear();
-    this.plans.set(key, { result, lookups });
+    this.plans.set(key, { result, lookups, factsVersion: this.factsVersion });
     return result;
+  }
+
+  /**
+   * Reads the columns and estimated sizes of DuckDB's tables (duckdb_columns, duckdb_tables), which the
+   * rewrite uses to decide where pre-aggregating pays. Only a change of a column, a type or a size's
+   * order of magnitude (power of two) counts as new facts and replans cached statements.
+   */
+  async refreshFacts(): Promise<void> {
+    this.factsLoading ??= (async () => {
+      try {
+        if (this.closed) return;
+        this.factsConn ??= await this.instance.connect();
+        const rows = (
+          await this.factsConn.runAndReadAll(
+            `SELECT c.schema_name, c.table_name, c.column_name, c.data_type, t.estimated_size
+               FROM duckdb_columns() c LEFT JOIN duckdb_tables() t
+                 ON t.database_name = c.database_name AND t.schema_name = c.schema_name AND t.table_name = c.table_name
+              WHERE NOT c.internal AND c.database_name = current_database()
+              ORDER BY c.schema_name, c.table_name, c.column_index`,
+          )
+        ).getRows();
+        const facts = new Map<string, { columns: Map<string, string>; rows: number | null }>();
+        const quote = (x: string) => `"${x.replaceAll('"', '""')}"`;
+        for (const [schema, table, column, type, size] of rows) {
+          const ref = `${quote(String(schema))}.${quote(String(table))}`;
+          let f = facts.get(ref);
+          if (!f) facts.set(ref, (f = { columns: new Map(), rows: size === null || size === undefined ? null : Number(size) }));
+          f.columns.set(String(column), String(type));
+        }
+        const signature = [...facts]
+          .map(([ref, f]) => `${ref}:${f.rows === null ? '-' : Math.floor(Math.log2(f.rows + 1))}:${[...f.columns].map(([c, t]) => `${c} ${t}`).join(',')}`)
+          .join(';');
+        this.facts = facts;
+        if (signature !== this.factsSignature) {
+          this.factsSignature = signature;
+          this.factsVersion++;
+        }
+      } catch {
+        // without facts statements are simply not pre-aggregated; the next refresh tries again
+      } finally {
+        this.factsAt = Date.now();
+        this.factsLoading = null;
+      }
+    })();
+    return this.factsLoading;
   }
 
   private async acquire(): Promise<PooledConnection> {
@@ -255,6 +312,7 @@ export class DuckdbEngine {
     if (bad) throw new DuckdbEngineError('refused', bad);
     const tz = duckdbTimeZone(req.session.timeZone);
     if (tz === null) throw new DuckdbEngineError('refused', `TimeZone ${req.session.timeZone} has no DuckDB equivalent`);
+    if (Date.now() - this.factsAt > FACTS_TTL_MS) await this.refreshFacts();
     const plan = this.planFor(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
     if (!plan.ok) throw new DuckdbEngineError('refused', plan.reason);
     const refusal = sessionRefusal(plan, req.session);
@@ -325,6 +383,7 @@ export class DuckdbEngine {
       // An interrupt that fired while DuckDB was preparing is cleared when the query starts: repeat it
       // now that the query is pending, or a cancel or timeout in that window would be lost.
       guard.reapply();
+      if (plan.preAggregated > 0) duckdbPreaggregated.inc();
       return new DuckdbCursor(this, pc, owned ? prepared : null, result, encodingFields(req.fields, plan.scales), req.session, guard);
     } catch (e) {
       guard.dispose();
@@ -354,6 +413,8 @@ export class DuckdbEngine {
 
   close(): void {
     this.closed = true;
+    this.factsConn?.closeSync();
+    this.factsConn = null;
     for (const c of this.idle.splice(0)) {
       dropPrepared(c);
       c.conn.closeSync();

@@ -18,6 +18,7 @@
 // Final type alignment to the RowDescription happens in align.ts once DuckDB has typed the statement.
 import { loadModule, parseSync } from 'libpg-query';
 import { Oid } from './pg-types.js';
+import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
 
 export type Resolver = (schema: string | null, name: string) => string | null;
 
@@ -28,6 +29,8 @@ export interface RewriteInput {
   fieldTypeOids?: readonly number[];
   /** Postgres's ParameterDescription (type OIDs of $1..$n) */
   paramTypeOids?: readonly number[];
+  /** columns and size of a resolved relation: enables pre-aggregation (preaggregate.ts) where it pays */
+  relation?: (ref: string) => RelationFacts | undefined;
 }
 
 /**
@@ -76,6 +79,8 @@ export type RewriteResult =
       caseMapping: boolean;
       /** subtracts a value that is not a number/interval literal (maybe two timestamptz): zones without DST only */
       subtractsValues: boolean;
+      /** SELECT levels computed over pre-aggregated groups (preaggregate.ts) */
+      preAggregated: number;
     }
   | { ok: false; reason: string };
 
@@ -194,7 +199,26 @@ interface Ctx {
   caseMapping: boolean;
   /** a subtraction whose right side is not a number or interval literal */
   subtractsValues: boolean;
+  /** the SELECT level being deparsed over pre-aggregated groups, if any */
+  pre: PreAggState | null;
+  preAggregated: number;
 }
+
+/** A pre-aggregation plan while its level is deparsed: the partials its aggregates need. */
+interface PreAggState {
+  plan: PreAggPlan;
+  /** inner aggregate SQL → its column name in the pre-aggregated subquery */
+  partials: Map<string, string>;
+  /** stands for the subquery in the FROM clause until every partial is known */
+  placeholder: string;
+  /** the resolved relation of the pre-aggregated table */
+  ref: string | null;
+  /** the WHERE conditions deparsed for the inner query */
+  innerWhere: string[];
+}
+
+/** Thrown while deparsing over pre-aggregated groups when an aggregate has no two-step form: redo plainly. */
+class NoPreAgg extends Error {}
 
 export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   let tree: Node;
@@ -207,7 +231,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
-  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false };
+  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0 };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -215,7 +239,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     // integer may stand for a numeric (nor an integer-summed avg be trusted).
     if (!integralNumericSafe(stmt)) for (let i = 0; i < kinds.length; i++) if (kinds[i] !== 'other') kinds[i] = 'other';
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
-    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping, subtractsValues: ctx.subtractsValues };
+    return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping, subtractsValues: ctx.subtractsValues, preAggregated: ctx.preAggregated };
   } catch (e) {
     if (e instanceof Refuse) return { ok: false, reason: e.message };
     throw e;
@@ -254,42 +278,133 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
     } else if (s.valuesLists) {
       refuse('VALUES');
     } else {
-      out += 'SELECT ';
-      if (s.distinctClause) {
-        const d = s.distinctClause as Node[];
-        out += d.length === 1 && Object.keys(d[0]!).length === 0 ? 'DISTINCT ' : `DISTINCT ON (${d.map((e) => expr(e, ctx)).join(', ')}) `;
+      // a plain level: over pre-aggregated groups where that pays and every aggregate allows it
+      const outerPre = ctx.pre;
+      ctx.pre = null;
+      try {
+        const plan = planPreAggregation(s, (name) => ctx.ctes.some((c) => c.has(name)), ctx.input.resolve, ctx.input.relation);
+        let body: string | null = null;
+        if (plan) {
+          try {
+            body = simpleSelect(s, ctx, topKinds, plan);
+            ctx.preAggregated++;
+          } catch (e) {
+            if (!(e instanceof NoPreAgg)) throw e;
+          }
+        }
+        out += body ?? simpleSelect(s, ctx, topKinds, null);
+      } finally {
+        ctx.pre = outerPre;
       }
-      const targets = s.targetList as Node[];
-      if (topKinds && targets.some((t) => isStar(t.ResTarget.val))) {
-        // A top-level *: output column i is no longer target i, so no target gets the per-column
-        // treatment (avg, round); every column is plain, and the engine checks DuckDB's names against
-        // Postgres's RowDescription (same mirror columns, same order).
-        const n = ctx.input.fieldTypeOids?.length;
-        if (n === undefined) refuse('SELECT * at top level without Postgres\'s RowDescription');
-        ctx.starTop = true;
-        out += targets.map((t) => target(t.ResTarget, ctx, undefined, 0)).join(', ');
-        for (let i = 0; i < n; i++) topKinds[i] = 'integral';
-      } else out += targets.map((t, i) => target(t.ResTarget, ctx, topKinds, i)).join(', ');
-      if (s.fromClause) out += ' FROM ' + (s.fromClause as Node[]).map((f) => fromItem(f, ctx)).join(', ');
-      if (s.whereClause) out += ' WHERE ' + expr(s.whereClause, ctx);
-      if (s.groupClause) {
-        if (s.groupDistinct) refuse('GROUP BY DISTINCT');
-        out += ' GROUP BY ' + (s.groupClause as Node[]).map((g) => {
-          if (g.GroupingSet) refuse('GROUPING SETS/ROLLUP/CUBE');
-          return expr(g, ctx);
-        }).join(', ');
-      }
-      if (s.havingClause) out += ' HAVING ' + expr(s.havingClause, ctx);
-      if (s.windowClause) refuse('WINDOW clause');
+      return out;
     }
-    if (s.sortClause) out += ' ORDER BY ' + (s.sortClause as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', ');
-    if (s.limitOption === 'LIMIT_OPTION_WITH_TIES') refuse('FETCH ... WITH TIES');
-    if (s.limitCount) out += ' LIMIT ' + expr(s.limitCount, ctx);
-    if (s.limitOffset) out += ' OFFSET ' + expr(s.limitOffset, ctx);
+    out += orderAndLimit(s, ctx);
   } finally {
     if (pushed) ctx.ctes.pop();
   }
   return out;
+}
+
+/** ORDER BY, LIMIT and OFFSET of a level. */
+function orderAndLimit(s: Node, ctx: Ctx): string {
+  let out = '';
+  if (s.sortClause) out += ' ORDER BY ' + (s.sortClause as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', ');
+  if (s.limitOption === 'LIMIT_OPTION_WITH_TIES') refuse('FETCH ... WITH TIES');
+  if (s.limitCount) out += ' LIMIT ' + expr(s.limitCount, ctx);
+  if (s.limitOffset) out += ' OFFSET ' + expr(s.limitOffset, ctx);
+  return out;
+}
+
+let placeholders = 0;
+
+/** A SELECT level that is not a set operation, with its ORDER BY/LIMIT; over pre-aggregated groups when plan is given. */
+function simpleSelect(s: Node, ctx: Ctx, topKinds: ColumnKind[] | undefined, plan: PreAggPlan | null): string {
+  const state: PreAggState | null = plan
+    ? { plan, partials: new Map(), placeholder: `\u0000dg_pre_${++placeholders}\u0000`, ref: null, innerWhere: [] }
+    : null;
+  ctx.pre = state;
+  let out = 'SELECT ';
+  if (s.distinctClause) {
+    const d = s.distinctClause as Node[];
+    out += d.length === 1 && Object.keys(d[0]!).length === 0 ? 'DISTINCT ' : `DISTINCT ON (${d.map((e) => expr(e, ctx)).join(', ')}) `;
+  }
+  const targets = s.targetList as Node[];
+  if (topKinds && targets.some((t) => isStar(t.ResTarget.val))) {
+    // A top-level *: output column i is no longer target i, so no target gets the per-column
+    // treatment (avg, round); every column is plain, and the engine checks DuckDB's names against
+    // Postgres's RowDescription (same mirror columns, same order).
+    const n = ctx.input.fieldTypeOids?.length;
+    if (n === undefined) refuse('SELECT * at top level without Postgres\'s RowDescription');
+    ctx.starTop = true;
+    out += targets.map((t) => target(t.ResTarget, ctx, undefined, 0)).join(', ');
+    for (let i = 0; i < n; i++) topKinds[i] = 'integral';
+  } else out += targets.map((t, i) => target(t.ResTarget, ctx, topKinds, i)).join(', ');
+  if (s.fromClause) out += ' FROM ' + (s.fromClause as Node[]).map((f) => fromItem(f, ctx)).join(', ');
+  if (state) {
+    // the table's own conditions filter its rows inside; the others apply to the joined groups
+    state.innerWhere = withoutPre(ctx, () => state.plan.innerWhere.map((c) => `(${expr(c, ctx)})`));
+    if (state.plan.outerWhere.length) out += ' WHERE ' + state.plan.outerWhere.map((c) => `(${expr(c, ctx)})`).join(' AND ');
+  } else if (s.whereClause) out += ' WHERE ' + expr(s.whereClause, ctx);
+  if (s.groupClause) {
+    if (s.groupDistinct) refuse('GROUP BY DISTINCT');
+    out += ' GROUP BY ' + (s.groupClause as Node[]).map((g) => {
+      if (g.GroupingSet) refuse('GROUPING SETS/ROLLUP/CUBE');
+      return expr(g, ctx);
+    }).join(', ');
+  }
+  if (s.havingClause) out += ' HAVING ' + expr(s.havingClause, ctx);
+  if (s.windowClause) refuse('WINDOW clause');
+  out += orderAndLimit(s, ctx);
+  if (!state) return out;
+  if (state.ref === null) throw new NoPreAgg();
+  const name = q(state.plan.name);
+  const keys = state.plan.keys.map(q).join(', ');
+  const cols = [keys, ...[...state.partials].map(([agg, col]) => `${agg} AS ${col}`)].join(', ');
+  const where = state.innerWhere.length ? ` WHERE ${state.innerWhere.join(' AND ')}` : '';
+  const sub = `(SELECT ${cols} FROM ${state.ref} AS ${name}${where} GROUP BY ${keys}) AS ${name}`;
+  return out.split(state.placeholder).join(sub);
+}
+
+/** Deparses without intercepting aggregates (inside the pre-aggregating subquery). */
+function withoutPre<T>(ctx: Ctx, f: () => T): T {
+  const saved = ctx.pre;
+  ctx.pre = null;
+  try {
+    return f();
+  } finally {
+    ctx.pre = saved;
+  }
+}
+
+/** The column of the pre-aggregated subquery that holds this inner aggregate, as the outer level reads it. */
+function partial(ctx: Ctx, inner: string): string {
+  const st = ctx.pre!;
+  let col = st.partials.get(inner);
+  if (!col) {
+    let i = st.partials.size;
+    while (st.plan.columns.has(`_dg_p${i}`)) i++;
+    col = q(`_dg_p${i}`);
+    st.partials.set(inner, col);
+  }
+  return `${q(st.plan.name)}.${col}`;
+}
+
+/** An aggregate of this level over pre-aggregated groups: its partial inside, its combination outside. */
+function preAggregate(name: string, fc: Node, ctx: Ctx): string {
+  if (name === 'avg' || fc.agg_distinct || fc.agg_order || fc.agg_within_group || fc.func_variadic) throw new NoPreAgg();
+  const inner = withoutPre(ctx, () => {
+    const args = fc.agg_star ? '*' : ((fc.args ?? []) as Node[]).map((a) => expr(a, ctx)).join(', ');
+    const filter = fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '';
+    return `${name === 'every' ? 'bool_and' : name}(${args})${filter}`;
+  });
+  const p = partial(ctx, inner);
+  switch (name) {
+    case 'count': return `CAST(sum(${p}) AS BIGINT)`;
+    case 'sum': return `sum(${p})`;
+    case 'min': case 'max': case 'bool_and': case 'bool_or': return `${name}(${p})`;
+    case 'every': return `bool_and(${p})`;
+    default: throw new NoPreAgg();
+  }
 }
 
 function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: number): string {
@@ -335,8 +450,13 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
 function avgParts(fc: Node, ctx: Ctx): string {
   // Postgres's avg(int/numeric) is numeric with a data-dependent display scale: ship sum and count.
   if (fc.agg_distinct || fc.agg_order || fc.args?.length !== 1) refuse('avg with DISTINCT/ORDER BY');
-  const arg = expr(fc.args[0], ctx);
-  const filter = fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '';
+  const [arg, filter] = withoutPre(ctx, () => [expr(fc.args[0], ctx), fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '']);
+  if (ctx.pre) {
+    // over pre-aggregated groups: the sums of the groups' sums and counts
+    const s = `sum(${partial(ctx, `sum(${arg})${filter}`)})`;
+    const c = `CAST(sum(${partial(ctx, `count(${arg})${filter}`)}) AS BIGINT)`;
+    return `CASE WHEN ${c} = 0 THEN NULL ELSE {'s': ${s}, 'c': ${c}} END`;
+  }
   return `CASE WHEN count(${arg})${filter} = 0 THEN NULL ELSE {'s': sum(${arg})${filter}, 'c': count(${arg})${filter}} END`;
 }
 
@@ -400,6 +520,13 @@ function fromItem(f: Node, ctx: Ctx): string {
     const r = f.RangeVar;
     if (r.catalogname) refuse('catalog-qualified name');
     if (r.inh === false) refuse('ONLY');
+    if (ctx.pre && r === ctx.pre.plan.fact) {
+      // the pre-aggregating subquery goes here once every partial it must compute is known
+      const resolved = ctx.input.resolve(r.schemaname ?? null, r.relname);
+      if (resolved === null) refuse(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
+      ctx.pre.ref = resolved;
+      return ctx.pre.placeholder;
+    }
     const isCte = !r.schemaname && ctx.ctes.some((s) => s.has(r.relname));
     let ref: string;
     if (isCte) ref = q(r.relname);
@@ -827,6 +954,8 @@ function orderedSetAggregate(name: string, fc: Node, ctx: Ctx): string {
 
 function funcCall(fc: Node, ctx: Ctx): string {
   const name = funcName(fc);
+  // over pre-aggregated groups (a DISTINCT aggregate reads key columns there, as written)
+  if (ctx.pre && isAggregateCall(fc) && !fc.agg_distinct) return preAggregate(name, fc, ctx);
   if (fc.agg_within_group) return orderedSetAggregate(name, fc, ctx);
   if (fc.func_variadic) refuse('VARIADIC');
   const args: Node[] = fc.args ?? [];
