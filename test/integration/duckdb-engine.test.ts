@@ -44,6 +44,15 @@ const SUBTRACTS_VALUES = / - (?!\d|INTERVAL|interval)(?:[a-z(]|TIMESTAMP|DATE)/;
 
 /** Statements that must come back byte-identical (all have a total ORDER BY or one row). */
 const same: string[] = [
+  // grouped over a function of a DATE/BOOLEAN column: computed over pre-aggregated groups
+  "SELECT extract(year FROM day) AS y, count(*) FILTER (WHERE amount > 2), sum(price), min(tag), max(at), bool_or(ok), count(code) FROM events GROUP BY 1 ORDER BY 1 NULLS FIRST",
+  'SELECT day IS NULL AS missing, count(*), sum(amount), max(kind) FROM events GROUP BY 1 ORDER BY 1',
+  'SELECT NOT ok AS bad, count(*), min(day) FROM events GROUP BY 1 ORDER BY 1 NULLS FIRST',
+  "SELECT date_trunc('year', day) AS y, avg(price) AS p, avg(amount) AS a, count(*) FROM events GROUP BY 1 ORDER BY 1 NULLS LAST",
+  "SELECT date_trunc('month', day) AS m, count(*) AS n, rank() OVER (ORDER BY count(*) DESC, date_trunc('month', day) NULLS FIRST) FROM events GROUP BY 1 HAVING count(*) >= 1 ORDER BY 1 NULLS FIRST",
+  "SELECT date_trunc('month', day) AS day, count(*) FROM events GROUP BY 1 ORDER BY day NULLS FIRST",
+  "SELECT date_trunc('month', day) AS day, count(*) FROM events GROUP BY day ORDER BY 1 NULLS FIRST, 2",
+  "SELECT extract(month FROM day) AS m, count(DISTINCT day), sum(big) FROM events WHERE kind <> 'buy' GROUP BY 1 ORDER BY 1 NULLS FIRST",
   'SELECT count(*) FROM events',
   'SELECT count(amount), count(DISTINCT kind) FROM events',
   'SELECT sum(amount), sum(big), sum(price), sum(score) FROM events',
