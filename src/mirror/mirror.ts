@@ -65,7 +65,8 @@ export interface MirroredTable {
   state: TableState;
   appliedLsn: string | null;
   lastAppliedAt: number | null;
-  columns: Array<{ name: string; pgType: string; typeOid: number; exact: boolean }>;
+  /** enumLabels: an enum (or enum array) column, held as its labels' text (see MirrorColumn.enumLabels) */
+  columns: Array<{ name: string; pgType: string; typeOid: number; exact: boolean; enumLabels?: boolean }>;
   duckdbRef: string;
 }
 
@@ -164,7 +165,7 @@ export class Mirror extends EventEmitter {
         state: r.state === 'ready' && !ready ? 'resyncing' : r.state,
         appliedLsn: ready ? formatLsn(this.applied!) : null,
         lastAppliedAt: ready ? r.lastAppliedAt : null,
-        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, exact: c.mapping.exact })),
+        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, exact: c.mapping.exact, enumLabels: c.typtype === 'e' || c.elemTyptype === 'e' })),
         duckdbRef: `${duckIdent(r.def.schema)}.${duckIdent(r.def.name)}`,
       });
     }

@@ -227,6 +227,8 @@ function resolveColumns(
   let problem: string | null = null;
   // columns whose value is compared, measured or transformed somewhere (ColumnUse.plain unset)
   const valueUses = new Map<string, Set<string>>();
+  // columns whose value is ordered, compared, measured or transformed somewhere (ColumnUse.unordered unset)
+  const orderUses = new Map<string, Set<string>>();
   const hasCol = (ti: number, col: string) => resolved[ti]!.table.columns.has(col);
 
   for (const use of f.columnUses) {
@@ -236,6 +238,10 @@ function resolveColumns(
       if (!use.plain) {
         if (!valueUses.has(key)) valueUses.set(key, new Set());
         valueUses.get(key)!.add(col);
+      }
+      if (!use.unordered) {
+        if (!orderUses.has(key)) orderUses.set(key, new Set());
+        orderUses.get(key)!.add(col);
       }
     };
     const p = resolveUse(f, use, add, hasCol);
@@ -255,6 +261,10 @@ function resolveColumns(
       const values = valueUses.get(r.key);
       if (BPCHAR_TYPE.test(col.pgType) && values && (values.has(c) || values.has('*')))
         return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is compared or transformed: Postgres ignores its padding` };
+      // an enum is held as its labels' text: Postgres orders and compares it by declaration order
+      const ordered = orderUses.get(r.key);
+      if (col.enumLabels && ordered && (ordered.has(c) || ordered.has('*')))
+        return { columns, problem: `column ${r.key}.${c} (enum ${col.pgType}) is ordered or compared: Postgres orders enum values by declaration, not by label` };
     }
   }
   return { columns, problem: null };

@@ -28,6 +28,8 @@ export interface ColumnUse {
    * SELECT: never compared, measured or transformed (char(n) columns are allowed only so).
    */
   plain?: boolean;
+  /** plain, and neither ordered nor min/max'ed: only output, grouped, DISTINCT, counted or tested for NULL (enum columns are allowed only so) */
+  unordered?: boolean;
 }
 
 /** A FROM item as seen by column references of its scope. */
@@ -262,19 +264,19 @@ class Walker {
       for (const t of arr(sel['targetList'])) {
         const rt = unwrap(t);
         if (!rt) continue;
-        this.walkExpr(rt[1]['val'], scopeId, env, false, top);
+        this.walkExpr(rt[1]['val'], scopeId, env, false, top, top);
         scope.outputNames.push(outputName(rt[1]));
       }
       this.walkExpr(sel['whereClause'], scopeId, env, false);
       if (top) this.collectEqualities(sel['whereClause']);
       const group = arr(sel['groupClause']);
       if (group.length > 0) this.f.hasGroupBy = true;
-      for (const g of group) this.walkExpr(g, scopeId, env, true, top);
+      for (const g of group) this.walkExpr(g, scopeId, env, true, top, top);
       this.walkExpr(sel['havingClause'], scopeId, env, false);
       this.walkExpr(sel['windowClause'], scopeId, env, false);
       if (sel['distinctClause']) {
         this.f.hasDistinct = true;
-        this.walkExpr(sel['distinctClause'], scopeId, env, false, top);
+        this.walkExpr(sel['distinctClause'], scopeId, env, false, top, top);
       }
     }
     const sort = arr(sel['sortClause']);
@@ -400,10 +402,10 @@ class Walker {
     }
   }
 
-  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, plain = false): void {
+  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, plain = false, unordered = false): void {
     if (node === null || node === undefined || typeof node !== 'object') return;
     if (Array.isArray(node)) {
-      for (const x of node) this.walkExpr(x, scope, env, aliasOk, plain);
+      for (const x of node) this.walkExpr(x, scope, env, aliasOk, plain, unordered);
       return;
     }
     const u = unwrap(node);
@@ -420,15 +422,15 @@ class Walker {
         const column = last?.[0] === 'A_Star' ? '*' : (str(fields[fields.length - 1]) ?? '?');
         const qualifier = fields.slice(0, -1).map((x) => str(x) ?? '?');
         if (qualifier.length > 2) this.unsupported('three-part column reference');
-        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, plain });
+        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, plain, unordered: plain && unordered });
         return;
       }
       case 'ResTarget':
         // a DISTINCT ON / GROUP BY item may arrive wrapped
-        this.walkExpr(n['val'], scope, env, aliasOk, plain);
+        this.walkExpr(n['val'], scope, env, aliasOk, plain, unordered);
         return;
       case 'NullTest':
-        this.walkExpr(n['arg'], scope, env, false, plain);
+        this.walkExpr(n['arg'], scope, env, false, plain, unordered);
         return;
       case 'FuncCall': {
         const name = qualifiedName(n['funcname']);
@@ -437,7 +439,8 @@ class Walker {
         else if (AGGREGATES.has(name) || n['agg_star'] || n['agg_distinct'] || n['agg_within_group'] || n['agg_filter']) this.f.hasAggregate = true;
         if (n['func_variadic']) this.unsupported('VARIADIC call');
         // count/min/max neither compare with nor transform their argument's value
-        this.walkExpr(n['args'], scope, env, false, plain && !n['over'] && (name === 'count' || name === 'min' || name === 'max'));
+        // (count does not order them either; min/max do)
+        this.walkExpr(n['args'], scope, env, false, plain && !n['over'] && (name === 'count' || name === 'min' || name === 'max'), unordered && !n['over'] && name === 'count');
         this.walkExpr(n['agg_order'], scope, env, false);
         this.walkExpr(n['agg_filter'], scope, env, false);
         this.walkExpr(n['over'], scope, env, false);

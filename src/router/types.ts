@@ -7,6 +7,12 @@ import type { PgError } from '../protocol/errors.js';
 export interface MirrorColumn {
   exact: boolean;
   pgType: string;
+  /**
+   * An enum held as its labels' text: equal where Postgres's values are equal, but Postgres orders and
+   * compares enum values by declaration order (and rejects an unknown label), so only unordered uses
+   * (output, grouping, DISTINCT, count, IS NULL) may run on DuckDB.
+   */
+  enumLabels?: boolean;
 }
 
 /** One mirrored table. `columns` must list EVERY column of the Postgres table (unmirrored ones with

@@ -422,6 +422,15 @@ d('not pre-aggregated: avg below the top level', "SELECT date_trunc('month', arc
 d('not pre-aggregated: DISTINCT aggregate of another column', "SELECT date_trunc('year', archive_date) AS y, string_agg(DISTINCT mimetype, ',' ORDER BY mimetype) AS types FROM cdx_records GROUP BY 1 ORDER BY 1");
 d('not pre-aggregated: join aggregate reading the dimension', 'SELECT p.status, count(*), max(p.name) AS last_name FROM scrape_pages s JOIN projects p ON p.id = s.project_id GROUP BY p.status ORDER BY p.status');
 
+group('enum');
+// enum values are held as their labels' text: equal where Postgres's are, ordered differently
+d('enum grouped and counted', 'SELECT count(*) AS n FROM users GROUP BY plan ORDER BY n');
+d('enum distinct count', 'SELECT count(DISTINCT plan) AS plans, count(plan) AS with_plan FROM users');
+p('enum equality', "SELECT count(*) FROM users WHERE plan = 'pro'", 'an enum compared with a label: Postgres rejects an unknown label, and orders by declaration');
+p('enum order comparison', "SELECT count(*) FROM users WHERE plan > 'free'", 'Postgres compares enum values by declaration order, not by label');
+p('ordered by an enum', 'SELECT id FROM users ORDER BY plan, id LIMIT 20', 'Postgres orders enum values by declaration order, not by label');
+p('min of an enum', 'SELECT count(*) FROM users GROUP BY plan HAVING min(plan) = max(plan) ORDER BY 1', 'min/max of an enum follow declaration order');
+
 group('params');
 const dp = (name: string, sql: string, params: string[]): void => {
   cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params });
