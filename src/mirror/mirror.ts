@@ -65,8 +65,8 @@ export interface MirroredTable {
   state: TableState;
   appliedLsn: string | null;
   lastAppliedAt: number | null;
-  /** enumLabels: an enum (or enum array) column, held as its labels' text (see MirrorColumn.enumLabels) */
-  columns: Array<{ name: string; pgType: string; typeOid: number; exact: boolean; enumLabels?: boolean }>;
+  /** compares: how Postgres compares the values the mirror holds as text (see MirrorColumn.compares) */
+  columns: Array<{ name: string; pgType: string; typeOid: number; exact: boolean; compares?: 'equality' | 'none' }>;
   duckdbRef: string;
 }
 
@@ -165,7 +165,7 @@ export class Mirror extends EventEmitter {
         state: r.state === 'ready' && !ready ? 'resyncing' : r.state,
         appliedLsn: ready ? formatLsn(this.applied!) : null,
         lastAppliedAt: ready ? r.lastAppliedAt : null,
-        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, exact: c.mapping.exact, enumLabels: c.typtype === 'e' || c.elemTyptype === 'e' })),
+        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, exact: c.mapping.exact, compares: textComparison(c) })),
         duckdbRef: `${duckIdent(r.def.schema)}.${duckIdent(r.def.name)}`,
       });
     }
@@ -1196,3 +1196,14 @@ function listDirFiles(dir: string, prefix: string): string[] {
 }
 
 export { fileList, describeColumns };
+
+/**
+ * Columns whose values the mirror holds as text that Postgres does not compare as text: enum labels
+ * (equal alike, ordered by declaration in Postgres) and json/jsonb (jsonb compares numbers by value,
+ * '1.0' = '1.00', and orders by its own rules; json has no comparison at all).
+ */
+function textComparison(c: ColumnDef): 'equality' | 'none' | undefined {
+  if (c.baseOid === 114 || c.baseOid === 3802 || c.elemOid === 114 || c.elemOid === 3802) return 'none';
+  if (c.typtype === 'e' || c.elemTyptype === 'e') return 'equality';
+  return undefined;
+}

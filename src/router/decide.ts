@@ -229,6 +229,8 @@ function resolveColumns(
   const valueUses = new Map<string, Set<string>>();
   // columns whose value is ordered, compared, measured or transformed somewhere (ColumnUse.unordered unset)
   const orderUses = new Map<string, Set<string>>();
+  // columns whose value is grouped, made DISTINCT, ordered, compared… somewhere (ColumnUse.asIs unset)
+  const groupUses = new Map<string, Set<string>>();
   const hasCol = (ti: number, col: string) => resolved[ti]!.table.columns.has(col);
 
   for (const use of f.columnUses) {
@@ -242,6 +244,10 @@ function resolveColumns(
       if (!use.unordered) {
         if (!orderUses.has(key)) orderUses.set(key, new Set());
         orderUses.get(key)!.add(col);
+      }
+      if (!use.asIs) {
+        if (!groupUses.has(key)) groupUses.set(key, new Set());
+        groupUses.get(key)!.add(col);
       }
     };
     const p = resolveUse(f, use, add, hasCol);
@@ -261,10 +267,14 @@ function resolveColumns(
       const values = valueUses.get(r.key);
       if (BPCHAR_TYPE.test(col.pgType) && values && (values.has(c) || values.has('*')))
         return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is compared or transformed: Postgres ignores its padding` };
-      // an enum is held as its labels' text: Postgres orders and compares it by declaration order
+      // held as text that Postgres compares otherwise (MirrorColumn.compares): enum labels are ordered by
+      // declaration, jsonb values compared by value
       const ordered = orderUses.get(r.key);
-      if (col.enumLabels && ordered && (ordered.has(c) || ordered.has('*')))
+      if (col.compares === 'equality' && ordered && (ordered.has(c) || ordered.has('*')))
         return { columns, problem: `column ${r.key}.${c} (enum ${col.pgType}) is ordered or compared: Postgres orders enum values by declaration, not by label` };
+      const grouped = groupUses.get(r.key);
+      if (col.compares === 'none' && grouped && (grouped.has(c) || grouped.has('*')))
+        return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is grouped, compared or ordered: Postgres compares its values, not their text` };
     }
   }
   return { columns, problem: null };

@@ -30,6 +30,8 @@ export interface ColumnUse {
   plain?: boolean;
   /** plain, and neither ordered nor min/max'ed: only output, grouped, DISTINCT, counted or tested for NULL (enum columns are allowed only so) */
   unordered?: boolean;
+  /** unordered, and not grouped or made DISTINCT: only output, counted (not DISTINCT) or tested for NULL (json/jsonb only so) */
+  asIs?: boolean;
 }
 
 /** A FROM item as seen by column references of its scope. */
@@ -264,7 +266,7 @@ class Walker {
       for (const t of arr(sel['targetList'])) {
         const rt = unwrap(t);
         if (!rt) continue;
-        this.walkExpr(rt[1]['val'], scopeId, env, false, top, top);
+        this.walkExpr(rt[1]['val'], scopeId, env, false, top, top, top);
         scope.outputNames.push(outputName(rt[1]));
       }
       this.walkExpr(sel['whereClause'], scopeId, env, false);
@@ -402,10 +404,10 @@ class Walker {
     }
   }
 
-  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, plain = false, unordered = false): void {
+  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, plain = false, unordered = false, asIs = false): void {
     if (node === null || node === undefined || typeof node !== 'object') return;
     if (Array.isArray(node)) {
-      for (const x of node) this.walkExpr(x, scope, env, aliasOk, plain, unordered);
+      for (const x of node) this.walkExpr(x, scope, env, aliasOk, plain, unordered, asIs);
       return;
     }
     const u = unwrap(node);
@@ -422,15 +424,17 @@ class Walker {
         const column = last?.[0] === 'A_Star' ? '*' : (str(fields[fields.length - 1]) ?? '?');
         const qualifier = fields.slice(0, -1).map((x) => str(x) ?? '?');
         if (qualifier.length > 2) this.unsupported('three-part column reference');
-        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, plain, unordered: plain && unordered });
+        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, plain, unordered: plain && unordered, asIs: plain && unordered && asIs });
         return;
       }
       case 'ResTarget':
         // a DISTINCT ON / GROUP BY item may arrive wrapped
-        this.walkExpr(n['val'], scope, env, aliasOk, plain, unordered);
+        this.walkExpr(n['val'], scope, env, aliasOk, plain, unordered, asIs);
         return;
       case 'NullTest':
-        this.walkExpr(n['arg'], scope, env, false, plain, unordered);
+        // IS [NOT] NULL of a column reads no value, anywhere in the statement (an expression under it
+        // resets these flags in its own walk)
+        this.walkExpr(n['arg'], scope, env, false, true, true, true);
         return;
       case 'FuncCall': {
         const name = qualifiedName(n['funcname']);
@@ -440,7 +444,7 @@ class Walker {
         if (n['func_variadic']) this.unsupported('VARIADIC call');
         // count/min/max neither compare with nor transform their argument's value
         // (count does not order them either; min/max do)
-        this.walkExpr(n['args'], scope, env, false, plain && !n['over'] && (name === 'count' || name === 'min' || name === 'max'), unordered && !n['over'] && name === 'count');
+        this.walkExpr(n['args'], scope, env, false, plain && !n['over'] && (name === 'count' || name === 'min' || name === 'max'), unordered && !n['over'] && name === 'count', asIs && !n['over'] && name === 'count' && !n['agg_distinct']);
         this.walkExpr(n['agg_order'], scope, env, false);
         this.walkExpr(n['agg_filter'], scope, env, false);
         this.walkExpr(n['over'], scope, env, false);

@@ -8,11 +8,12 @@ export interface MirrorColumn {
   exact: boolean;
   pgType: string;
   /**
-   * An enum held as its labels' text: equal where Postgres's values are equal, but Postgres orders and
-   * compares enum values by declaration order (and rejects an unknown label), so only unordered uses
-   * (output, grouping, DISTINCT, count, IS NULL) may run on DuckDB.
+   * Values held as text that Postgres compares otherwise:
+   * - 'equality': enum labels, equal where Postgres's values are equal, but ordered by declaration (and
+   *   an unknown label is Postgres's error): only output, grouping, DISTINCT, count and IS NULL;
+   * - 'none': json/jsonb (jsonb equality is by value, '1.0' = '1.00'): only output, count and IS NULL.
    */
-  enumLabels?: boolean;
+  compares?: 'equality' | 'none';
 }
 
 /** One mirrored table. `columns` must list EVERY column of the Postgres table (unmirrored ones with

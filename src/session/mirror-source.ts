@@ -18,13 +18,13 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
   const refresh = (): void => {
     refreshedAt = Date.now();
     servable = mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null);
-    const sig = servable.map((t) => `${t.schema}.${t.name}(${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.exact ? 1 : 0}${c.enumLabels ? 'e' : ''}`).join(',')})`).join(';');
+    const sig = servable.map((t) => `${t.schema}.${t.name}(${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.exact ? 1 : 0}${c.compares ?? ''}`).join(',')})`).join(';');
     if (sig === signature && view) return;
     signature = sig;
     refs = new Map();
     const tables = new Map<string, MirrorTable>();
     for (const t of servable) {
-      const columns = new Map<string, MirrorColumn>(t.columns.map((c) => [c.name, { exact: c.exact, pgType: c.pgType, enumLabels: c.enumLabels ?? false }]));
+      const columns = new Map<string, MirrorColumn>(t.columns.map((c) => [c.name, { exact: c.exact, pgType: c.pgType, compares: c.compares }]));
       tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name, columns, primaryKey: (t as { primaryKey?: string[] }).primaryKey ?? [], lagMs: null, appliedLsn: t.appliedLsn });
       refs.set(`${t.schema}.${t.name}`, t.duckdbRef);
     }

@@ -431,6 +431,22 @@ p('enum order comparison', "SELECT count(*) FROM users WHERE plan > 'free'", 'Po
 p('ordered by an enum', 'SELECT id FROM users ORDER BY plan, id LIMIT 20', 'Postgres orders enum values by declaration order, not by label');
 p('min of an enum', 'SELECT count(*) FROM users GROUP BY plan HAVING min(plan) = max(plan) ORDER BY 1', 'min/max of an enum follow declaration order');
 
+group('compare');
+// json/jsonb are held as their text: Postgres compares jsonb by value ('1.0' = '1.00') and orders it by
+// its own rules; arrays, intervals, times, bytea, floats and uuids order alike in both
+p('order by jsonb', 'SELECT id FROM projects ORDER BY settings, id LIMIT 20', 'Postgres orders jsonb by its own rules, not by text');
+p('jsonb compared', "SELECT count(*) FROM content_analytics WHERE metadata > '{}'::jsonb", 'jsonb comparison is by value');
+p('jsonb distinct', 'SELECT count(DISTINCT settings) FROM projects', 'jsonb equality is by value (1.0 = 1.00), not by text');
+d('jsonb output and counted', 'SELECT count(metadata) AS with_metadata, count(*) AS n FROM content_analytics');
+p('array compared with a literal array', 'SELECT count(*) FROM content_analytics WHERE heading_counts > ARRAY[1]', 'ARRAY[] constructors are not translated');
+d('order by array', 'SELECT page_id FROM content_analytics ORDER BY tags NULLS FIRST, page_id LIMIT 30');
+d('max of array', 'SELECT max(heading_counts) IS NULL FROM content_analytics');
+d('order by interval', 'SELECT id FROM projects ORDER BY schedule_interval NULLS FIRST, id LIMIT 20');
+d('order by time', 'SELECT id FROM projects ORDER BY preferred_crawl_time NULLS FIRST, id LIMIT 20');
+d('order by bytea', 'SELECT id FROM users ORDER BY api_key_hash NULLS FIRST, id LIMIT 20');
+d('order by float', 'SELECT id FROM domains ORDER BY page_rank DESC NULLS LAST, id LIMIT 20');
+d('order by uuid', 'SELECT id FROM events ORDER BY session_id, id LIMIT 20');
+
 group('params');
 const dp = (name: string, sql: string, params: string[]): void => {
   cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params });
