@@ -1199,11 +1199,12 @@ export { fileList, describeColumns };
 
 /**
  * Columns whose values the mirror holds as text that Postgres does not compare as text: enum labels
- * (equal alike, ordered by declaration in Postgres) and json/jsonb (jsonb compares numbers by value,
+ * (equal alike, ordered by declaration in Postgres), arrays of them, and json/jsonb (jsonb compares numbers by value,
  * '1.0' = '1.00', and orders by its own rules; json has no comparison at all).
  */
 function textComparison(c: ColumnDef): 'equality' | 'none' | undefined {
-  if (c.baseOid === 114 || c.baseOid === 3802 || c.elemOid === 114 || c.elemOid === 3802) return 'none';
-  if (c.typtype === 'e' || c.elemTyptype === 'e') return 'equality';
+  // (an array of enums too: compared with a literal it is parsed as an enum array by Postgres only)
+  if (c.baseOid === 114 || c.baseOid === 3802 || c.elemOid === 114 || c.elemOid === 3802 || c.elemTyptype === 'e') return 'none';
+  if (c.typtype === 'e') return 'equality';
   return undefined;
 }

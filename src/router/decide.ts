@@ -227,7 +227,8 @@ function resolveColumns(
   let problem: string | null = null;
   // columns whose value is compared, measured or transformed somewhere (ColumnUse.plain unset)
   const valueUses = new Map<string, Set<string>>();
-  // columns whose value is ordered, compared, measured or transformed somewhere (ColumnUse.unordered unset)
+  // columns whose value is ordered, compared (other than with labels), measured or transformed somewhere
+  // (ColumnUse.unordered and labelEquality unset)
   const orderUses = new Map<string, Set<string>>();
   // columns whose value is grouped, made DISTINCT, ordered, compared… somewhere (ColumnUse.asIs unset)
   const groupUses = new Map<string, Set<string>>();
@@ -241,7 +242,7 @@ function resolveColumns(
         if (!valueUses.has(key)) valueUses.set(key, new Set());
         valueUses.get(key)!.add(col);
       }
-      if (!use.unordered) {
+      if (!use.unordered && !use.labelEquality) {
         if (!orderUses.has(key)) orderUses.set(key, new Set());
         orderUses.get(key)!.add(col);
       }

@@ -32,6 +32,12 @@ export interface ColumnUse {
   unordered?: boolean;
   /** unordered, and not grouped or made DISTINCT: only output, counted (not DISTINCT) or tested for NULL (json/jsonb only so) */
   asIs?: boolean;
+  /**
+   * Compared for (in)equality with string literals only: `c = 'x'`, `c <> 'x'`, `c IN ('x', 'y')`. For an
+   * enum, Postgres has already checked such labels when it parsed the statement (an unknown one is its
+   * error), and equal labels are equal values.
+   */
+  labelEquality?: boolean;
 }
 
 /** A FROM item as seen by column references of its scope. */
@@ -404,7 +410,7 @@ class Walker {
     }
   }
 
-  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, plain = false, unordered = false, asIs = false): void {
+  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, plain = false, unordered = false, asIs = false, labelEquality = false): void {
     if (node === null || node === undefined || typeof node !== 'object') return;
     if (Array.isArray(node)) {
       for (const x of node) this.walkExpr(x, scope, env, aliasOk, plain, unordered, asIs);
@@ -424,7 +430,7 @@ class Walker {
         const column = last?.[0] === 'A_Star' ? '*' : (str(fields[fields.length - 1]) ?? '?');
         const qualifier = fields.slice(0, -1).map((x) => str(x) ?? '?');
         if (qualifier.length > 2) this.unsupported('three-part column reference');
-        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, plain, unordered: plain && unordered, asIs: plain && unordered && asIs });
+        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, plain, unordered: plain && unordered, asIs: plain && unordered && asIs, labelEquality });
         return;
       }
       case 'ResTarget':
@@ -472,8 +478,21 @@ class Walker {
         const names = arr(n['name']).map((x) => str(x) ?? '?');
         if (names.length > 1 && names[0] !== 'pg_catalog') this.unsupported(`operator ${names.join('.')}`);
         this.operators.add(names[names.length - 1] ?? '?');
-        this.walkExpr(n['lexpr'], scope, env, false);
-        this.walkExpr(n['rexpr'], scope, env, false);
+        // a column compared for (in)equality with string literals (see ColumnUse.labelEquality)
+        const op = names[names.length - 1];
+        const isColumn = (x: unknown) => unwrap(x)?.[0] === 'ColumnRef';
+        const isLabel = (x: unknown): boolean => {
+          const u = unwrap(x);
+          if (u?.[0] === 'A_Const') return (u[1] as Obj)['sval'] !== undefined;
+          if (u?.[0] === 'TypeCast') return isLabel((u[1] as Obj)['arg']);
+          if (u?.[0] === 'List') return arr((u[1] as Obj)['items']).every(isLabel);
+          return false;
+        };
+        const kind = n['kind'];
+        const equality = (kind === 'AEXPR_OP' && (op === '=' || op === '<>' || op === '!=')) || kind === 'AEXPR_IN';
+        const labelSide = (col: unknown, other: unknown) => equality && isColumn(col) && isLabel(other);
+        this.walkExpr(n['lexpr'], scope, env, false, false, false, false, labelSide(n['lexpr'], n['rexpr']));
+        this.walkExpr(n['rexpr'], scope, env, false, false, false, false, kind === 'AEXPR_OP' && labelSide(n['rexpr'], n['lexpr']));
         return;
       }
       case 'SubLink': {

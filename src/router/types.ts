@@ -9,8 +9,9 @@ export interface MirrorColumn {
   pgType: string;
   /**
    * Values held as text that Postgres compares otherwise:
-   * - 'equality': enum labels, equal where Postgres's values are equal, but ordered by declaration (and
-   *   an unknown label is Postgres's error): only output, grouping, DISTINCT, count and IS NULL;
+   * - 'equality': enum labels, equal where Postgres's values are equal, but ordered by declaration: only
+   *   output, grouping, DISTINCT, count, IS NULL and (in)equality with string literals (which Postgres
+   *   checked as labels when it parsed the statement; a parameter could carry an unknown label);
    * - 'none': json/jsonb (jsonb equality is by value, '1.0' = '1.00'): only output, count and IS NULL.
    */
   compares?: 'equality' | 'none';
