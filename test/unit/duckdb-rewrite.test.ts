@@ -38,6 +38,16 @@ describe('rewrite', () => {
       sql: `SELECT (("a") / dg_nz(("b"))) FROM "lake"."t" AS "t" WHERE (like_escape(("c"), ('x%'), '\\')) ORDER BY "a" DESC NULLS FIRST`,
     });
   });
+  it('ships a top-level numeric division as numerator and denominator, and guards casts to numeric(p,s)', () => {
+    const r = rewrite('SELECT sum(x) / count(*) FROM t', { resolve, fieldTypeOids: [1700] });
+    expect(r.ok && r.sql).toBe(`SELECT CASE WHEN (sum("x")) IS NULL OR (count(*)) IS NULL THEN NULL ELSE {'n': sum("x"), 'd': dg_nz(count(*))} END FROM "lake"."t" AS "t"`);
+    expect(r.ok && r.kinds).toEqual(['div']);
+    // below the top level, or over a division, it stays as DuckDB computes it (and the alignment refuses a DOUBLE)
+    const nested = rewrite('SELECT floor(x / 2.5) FROM t', { resolve, fieldTypeOids: [1700] });
+    expect(nested.ok && nested.kinds).toEqual(['integral']);
+    const cast = rewrite('SELECT CAST(x AS numeric(10,2)) FROM t', { resolve, fieldTypeOids: [1700] });
+    expect(cast.ok && cast.sql).toContain("THEN error('duckgate: only integers and decimals are cast to numeric alike') ELSE CAST(\"x\" AS DECIMAL(10,2)) END");
+  });
   it('ships a top-level numeric avg as sum and count', () => {
     const r = rewrite('SELECT avg(x) FROM public.t', { resolve, fieldTypeOids: [1700] });
     expect(r.ok && r.sql).toContain("{'s': sum(\"x\"), 'c': count(\"x\")}");

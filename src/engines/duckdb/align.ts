@@ -36,6 +36,12 @@ function duckTarget(oid: number, typmod: number): string | null {
   return CAST_TARGETS.has(oid) ? duckTypeForOid(oid) : null;
 }
 
+/** Every field of a struct is an integer or a DECIMAL. */
+function exactParts(t: DuckDBType): boolean {
+  const children = (t as { entryTypes?: readonly DuckDBType[] }).entryTypes ?? [];
+  return children.length === 2 && children.every((c) => ints.has(c.typeId) || c.typeId === DuckDBTypeId.DECIMAL);
+}
+
 /** Returns the CAST target for one value, '' when no cast is needed, or null when not exact. */
 function alignOne(t: DuckDBType, oid: number, typmod: number, kind: ColumnKind): string | '' | null {
   const id = t.typeId;
@@ -49,7 +55,9 @@ function alignOne(t: DuckDBType, oid: number, typmod: number, kind: ColumnKind):
       // Unconstrained numeric from a DECIMAL keeps DuckDB's one scale: exact unless the column mixes
       // values of different scales (kind 'mixed_scale', see rewrite.ts).
       if (id === DuckDBTypeId.DECIMAL) return target ?? (kind === 'mixed_scale' ? null : '');
-      if (id === DuckDBTypeId.STRUCT) return kind === 'avg' ? '' : null;
+      // {s, c} of a top-level avg, {n, d} of a top-level division: the encoder divides exactly, so both
+      // parts must be exact (integers or decimals; a DOUBLE part has no Postgres scale)
+      if (id === DuckDBTypeId.STRUCT) return (kind === 'avg' || kind === 'div') && exactParts(t) ? '' : null;
       // An integer where Postgres has unconstrained numeric: sum(int8) (numeric in PG, HUGEINT in
       // DuckDB) and integer arithmetic over it carry the same value, scale 0, unless the rewrite saw a
       // division that could have made Postgres's value fractional (kind 'other'; see rewrite.ts).

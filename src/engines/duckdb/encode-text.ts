@@ -11,6 +11,7 @@ import {
   formatTimestamp,
   formatTimestampTz,
   pgAvg,
+  pgDivide,
 } from './format.js';
 import { Oid, UnencodableError, arrayElement, numericTypmod, type SessionOptions } from './pg-types.js';
 import {
@@ -22,6 +23,7 @@ import {
   type NonNullValue,
   rescale,
   toAvgParts,
+  toDivisionParts,
   toBigInt,
   toBool,
   toBytes,
@@ -42,8 +44,10 @@ export function numericValue(v: NonNullValue, typmod: number): Decimal {
   let d: Decimal;
   if (v instanceof DuckDBStructValue) {
     const parts = toAvgParts(v);
-    if (!parts) throw new UnencodableError('unexpected struct for numeric');
-    d = pgAvg(parts.sum, parts.count);
+    const div = parts ? null : toDivisionParts(v);
+    if (parts) d = pgAvg(parts.sum, parts.count);
+    else if (div) d = pgDivide(div.n, div.d);
+    else throw new UnencodableError('unexpected struct for numeric');
   } else d = toDecimal(v);
   const tm = numericTypmod(typmod);
   return tm ? rescale(d, tm.scale) : d;

@@ -483,6 +483,9 @@ class InterruptGuard {
     const message = (e as Error)?.message ?? String(e);
     // dg_text has no overload for a type whose text DuckDB writes differently: a refusal, not a failure
     if (message.includes('Macro dg_text()') || message.includes('Macro dg_out()')) return new DuckdbEngineError('refused', `text of a value DuckDB prints otherwise: ${message}`);
+    // the rewrite's own guards (calendar.ts, numeric casts) and dg_nz's division by zero raise where
+    // Postgres answers otherwise or raises itself: Postgres answers, and it is no failure of DuckDB's
+    if (message.includes('duckgate: ') || message.includes('division by zero')) return new DuckdbEngineError('refused', message);
     return new DuckdbEngineError('failed', message);
   }
 

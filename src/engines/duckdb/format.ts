@@ -221,6 +221,11 @@ export function divideDecimal(num: Decimal, den: Decimal, scale: number): Decima
   return { unscaled: neg ? -q : q, scale };
 }
 
+/** Postgres's numeric / numeric (numeric_div: select_div_scale, then rounded division); d is not 0. */
+export function pgDivide(n: Decimal, d: Decimal): Decimal {
+  return divideDecimal(n, d, pgDivScale(n, d));
+}
+
 /** Postgres's avg(int2/int4/int8/numeric) from the exact sum and count (int8_avg / numeric_avg). */
 export function pgAvg(sum: Decimal, count: bigint): Decimal {
   const den: Decimal = { unscaled: count, scale: 0 };

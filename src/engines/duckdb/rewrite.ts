@@ -36,12 +36,13 @@ export interface RewriteInput {
 /**
  * Per output column, what produced it (the type alignment accepts some conversions only for these):
  * - 'avg': a top-level avg() shipped as {s: sum, c: count} (the encoder divides as Postgres does);
+ * - 'div': a top-level numeric division shipped as {n: numerator, d: denominator} (likewise);
  * - 'integral': if DuckDB computes an integer where Postgres has numeric, Postgres's value is that same
  *   integer with display scale 0 (see integralNumericSafe);
  * - 'other': no such conversion is exact;
  * - 'mixed_scale': integral, but its branches may carry numerics of different scales (see mixesScales).
  */
-export type ColumnKind = 'integral' | 'avg' | 'other' | 'mixed_scale';
+export type ColumnKind = 'integral' | 'avg' | 'div' | 'other' | 'mixed_scale';
 
 /**
  * Expressions whose Postgres numeric value keeps the scale of whichever branch produced it (coalesce,
@@ -274,7 +275,7 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
       // DuckDB's UNION (without ALL) is Postgres's; the left arm decides column kinds.
       out += `(${select(s.larg, ctx, topKinds)}) ${op}${s.all ? ' ALL' : ''} (${select(s.rarg, ctx)})`;
       // each arm's numeric values keep their own scale in Postgres; DuckDB unifies them
-      if (topKinds) for (let i = 0; i < topKinds.length; i++) if (topKinds[i] !== 'avg') topKinds[i] = 'mixed_scale';
+      if (topKinds) for (let i = 0; i < topKinds.length; i++) if (topKinds[i] !== 'avg' && topKinds[i] !== 'div') topKinds[i] = 'mixed_scale';
     } else if (s.valuesLists) {
       refuse('VALUES');
     } else {
@@ -438,12 +439,38 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
     if (n === null || n < 0 || n > 1000) refuse('round(x, n) with n not a constant in 0..1000');
     sql = `round(${expr(fc.args[0], ctx)}, ${n})`;
     ctx.scales[index] = n;
+  } else if (numericOut && isDivision(v) && !containsDivision(v.A_Expr.lexpr) && !containsDivision(v.A_Expr.rexpr) && !mixesScales(v)) {
+    // numeric / numeric: Postgres divides exactly at a scale that depends on both values
+    // (select_div_scale), so the operands are shipped and the encoder divides as numeric_div does. Each
+    // operand's DuckDB scale is Postgres's display scale (columns of numeric(p,s), integers, literals,
+    // their sums, products and sums of them; align.ts refuses a DOUBLE operand), which is why an
+    // operand may not divide again nor mix scales. NULL in, NULL out; a zero divisor is the error.
+    const a = expr(v.A_Expr.lexpr, ctx);
+    const b = expr(v.A_Expr.rexpr, ctx);
+    sql = `CASE WHEN (${a}) IS NULL OR (${b}) IS NULL THEN NULL ELSE {'n': ${a}, 'd': dg_nz(${b})} END`;
+    kind = 'div';
   } else {
     sql = expr(v, ctx);
     if (numericOut && mixesScales(v)) kind = 'mixed_scale';
   }
   if (kinds) kinds[index] = kind;
   return t.name ? `${sql} AS ${q(t.name)}` : sql;
+}
+
+/** a / b (the binary operator). */
+function isDivision(v: Node): boolean {
+  const e = v.A_Expr;
+  return !!e && e.kind === 'AEXPR_OP' && !!e.lexpr && (e.name as Node[]).length === 1 && e.name[0].String?.sval === '/';
+}
+
+/** Whether an expression divides (or takes a modulo) anywhere. */
+function containsDivision(n: unknown): boolean {
+  if (Array.isArray(n)) return n.some(containsDivision);
+  if (n === null || typeof n !== 'object') return false;
+  const o = n as Node;
+  if (o.A_Expr && (o.A_Expr.name as Node[] | undefined)?.some((x) => x.String?.sval === '/' || x.String?.sval === '%')) return true;
+  if (o.FuncCall && ['avg', 'mod', 'div'].includes((o.FuncCall.funcname as Node[]).map((x) => x.String?.sval).pop())) return true;
+  return Object.values(o).some(containsDivision);
 }
 
 /** A top-level numeric avg() as {s: sum, c: count} (NULL without rows), for the encoder to divide exactly. */
@@ -659,6 +686,14 @@ function expr(n: Node, ctx: Ctx): string {
     case 'TypeCast': {
       const t = duckTypeName(v.typeName);
       if (t === 'VARCHAR' && stringConst(v.arg) === null) refuse('cast to text of a non-literal');
+      if (t.startsWith('DECIMAL') && !v.arg?.A_Const) {
+        // Postgres rounds the exact value (a float through its 15-digit text, numeric division and
+        // avg at their exact scale); DuckDB rounds a DOUBLE's binary value, or reads text its own way:
+        // (x / 1)::numeric(10,2) of 1.005 is 1.01 in Postgres, 1.00 from a DOUBLE. Only integers and
+        // decimals are cast; anything else raises, which sends the statement to Postgres.
+        const a = expr(v.arg, ctx);
+        return `CASE WHEN typeof(${a}) NOT LIKE 'DECIMAL%' AND typeof(${a}) NOT IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT', '"NULL"') THEN error('duckgate: only integers and decimals are cast to numeric alike') ELSE CAST(${a} AS ${t}) END`;
+      }
       return `CAST(${expr(v.arg, ctx)} AS ${t})`;
     }
     case 'A_Expr':

@@ -169,6 +169,15 @@ export function toItems(v: NonNullValue): readonly DuckDBValue[] {
   return fail(v, 'array');
 }
 
+/** The struct the rewrite emits for a top-level numeric division: {n: numerator, d: denominator}. */
+export function toDivisionParts(v: NonNullValue): { n: Decimal; d: Decimal } | null {
+  if (!(v instanceof DuckDBStructValue)) return null;
+  const n = v.entries['n'];
+  const d = v.entries['d'];
+  if (n === undefined || d === undefined || n === null || d === null) return null;
+  return { n: toDecimal(n), d: toDecimal(d) };
+}
+
 /** The struct the rewrite emits for a top-level Postgres avg() over integers/decimals: {s: sum, c: count}. */
 export function toAvgParts(v: NonNullValue): { sum: Decimal; count: bigint } | null {
   if (!(v instanceof DuckDBStructValue)) return null;
