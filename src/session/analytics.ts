@@ -814,6 +814,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       afterError();
       return;
     }
+    // a guard of the rewrite raised (Postgres answers otherwise, or raises itself): no DuckDB failure
+    if (e instanceof DuckdbEngineError && e.kind === 'refused') return relayRest('unsupported_syntax', e.message);
     opts.reportFailure(r.fingerprint, e);
     return relayRest('fallback', (e as Error).message);
   }
