@@ -269,11 +269,33 @@ class Walker {
     } else {
       for (const v of arr(sel['valuesLists'])) this.walkExpr(v, scopeId, env, false);
       for (const item of arr(sel['fromClause'])) scope.sources.push(...this.walkFrom(item, scopeId, env));
-      for (const t of arr(sel['targetList'])) {
-        const rt = unwrap(t);
-        if (!rt) continue;
-        this.walkExpr(rt[1]['val'], scopeId, env, false, top, top, top);
-        scope.outputNames.push(outputName(rt[1]));
+      // An output column is ordered by ORDER BY 1 or ORDER BY <its name>, grouped by GROUP BY 1 or
+      // <its name>, and compared by DISTINCT: its columns' uses then are not merely output (an enum
+      // ordered by position, a jsonb made DISTINCT).
+      const targets = arr(sel['targetList']).map((t) => unwrap(t)?.[1] as Obj | undefined);
+      const names = targets.map((t) => (t ? outputName(t) : null));
+      const byOutput = (items: unknown[]): Set<number> => {
+        const hit = new Set<number>();
+        for (const i of items) {
+          const u = unwrap(i);
+          const node = u?.[0] === 'SortBy' ? unwrap((u[1] as Obj)['node']) : u;
+          if (node?.[0] === 'A_Const') {
+            const pos = Number(((node[1] as Obj)['ival'] as Obj | undefined)?.['ival'] ?? 0);
+            hit.add(pos - 1);
+          } else if (node?.[0] === 'ColumnRef' && arr((node[1] as Obj)['fields']).length === 1) {
+            const name = str(arr((node[1] as Obj)['fields'])[0]);
+            names.forEach((n, k) => n !== null && n === name && hit.add(k));
+          }
+        }
+        return hit;
+      };
+      const ordered = byOutput(arr(sel['sortClause']));
+      const grouped = byOutput(arr(sel['groupClause']));
+      for (const [k, t] of targets.entries()) {
+        if (!t) continue;
+        const unordered = top && !ordered.has(k);
+        this.walkExpr(t['val'], scopeId, env, false, top, unordered, unordered && !sel['distinctClause'] && !grouped.has(k));
+        scope.outputNames.push(outputName(t));
       }
       this.walkExpr(sel['whereClause'], scopeId, env, false);
       if (top) this.collectEqualities(sel['whereClause']);

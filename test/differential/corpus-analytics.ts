@@ -445,6 +445,10 @@ p('order by jsonb', 'SELECT id FROM projects ORDER BY settings, id LIMIT 20', 'P
 p('jsonb compared', "SELECT count(*) FROM content_analytics WHERE metadata > '{}'::jsonb", 'jsonb comparison is by value');
 p('jsonb distinct', 'SELECT count(DISTINCT settings) FROM projects', 'jsonb equality is by value (1.0 = 1.00), not by text');
 d('jsonb output and counted', 'SELECT count(metadata) AS with_metadata, count(*) AS n FROM content_analytics');
+d('jsonb output', 'SELECT id, settings FROM projects WHERE settings IS NOT NULL ORDER BY id LIMIT 10');
+p('jsonb grouped by position', 'SELECT settings, count(*) FROM projects GROUP BY 1 ORDER BY 2 DESC LIMIT 5', 'jsonb equality is by value: grouping by its text could split a group');
+p('jsonb made DISTINCT', 'SELECT DISTINCT metadata FROM content_analytics WHERE metadata IS NOT NULL LIMIT 0', 'jsonb equality is by value');
+p('jsonb ordered by position', 'SELECT id, settings FROM projects ORDER BY 2, 1 LIMIT 10', 'Postgres orders jsonb by its own rules');
 p('array compared with a literal array', 'SELECT count(*) FROM content_analytics WHERE heading_counts > ARRAY[1]', 'ARRAY[] constructors are not translated');
 d('order by array', 'SELECT page_id FROM content_analytics ORDER BY tags NULLS FIRST, page_id LIMIT 30');
 d('max of array', 'SELECT max(heading_counts) IS NULL FROM content_analytics');
