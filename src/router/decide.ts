@@ -1,7 +1,7 @@
 // The routing decision: statement facts + what the session knows → Route. Pure.
 // The order of the checks is the order of the state diagram in index.ts.
 import { PgError } from '../protocol/errors.js';
-import type { ColumnUse, StatementFacts } from './facts.js';
+import { USE_GROUPED, USE_ORDERED, USE_OUTPUT, type ColumnUse, type StatementFacts } from './facts.js';
 import { SAFE_FUNCTIONS } from './functions.js';
 import { parseText } from './parse.js';
 import { applicableRules, assertNever } from './rules.js';
@@ -225,31 +225,19 @@ function resolveColumns(
   const columns = new Map<string, Set<string>>();
   for (const r of resolved) if (!columns.has(r.key)) columns.set(r.key, new Set());
   let problem: string | null = null;
-  // columns whose value is compared, measured or transformed somewhere (ColumnUse.plain unset)
-  const valueUses = new Map<string, Set<string>>();
-  // columns whose value is ordered, compared (other than with labels), measured or transformed somewhere
-  // (ColumnUse.unordered and labelEquality unset)
-  const orderUses = new Map<string, Set<string>>();
-  // columns whose value is grouped, made DISTINCT, ordered, compared… somewhere (ColumnUse.asIs unset)
-  const groupUses = new Map<string, Set<string>>();
+  // per table and column ('*' included): the most of its value any use reads (lowest ColumnUse.level),
+  // and the same over the uses that are not comparisons with labels (ColumnUse.labelEquality)
+  const least = new Map<string, { level: number; beyondLabels: number }>();
   const hasCol = (ti: number, col: string) => resolved[ti]!.table.columns.has(col);
 
   for (const use of f.columnUses) {
     const add = (ti: number, col: string): void => {
       const key = resolved[ti]!.key;
       columns.get(key)!.add(col);
-      if (!use.plain) {
-        if (!valueUses.has(key)) valueUses.set(key, new Set());
-        valueUses.get(key)!.add(col);
-      }
-      if (!use.unordered && !use.labelEquality) {
-        if (!orderUses.has(key)) orderUses.set(key, new Set());
-        orderUses.get(key)!.add(col);
-      }
-      if (!use.asIs) {
-        if (!groupUses.has(key)) groupUses.set(key, new Set());
-        groupUses.get(key)!.add(col);
-      }
+      const level = use.level ?? 0;
+      const k = `${key}\u0000${col}`;
+      const cur = least.get(k) ?? { level: USE_OUTPUT, beyondLabels: USE_OUTPUT };
+      least.set(k, { level: Math.min(cur.level, level), beyondLabels: use.labelEquality ? cur.beyondLabels : Math.min(cur.beyondLabels, level) });
     };
     const p = resolveUse(f, use, add, hasCol);
     if (p && !problem) problem = p;
@@ -262,19 +250,20 @@ function resolveColumns(
       const col = r.table.columns.get(c);
       if (!col) return { columns, problem: `column ${r.key}.${c} is not in the mirror` };
       if (!col.exact) return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is not held exactly by the mirror` };
+      const a = least.get(`${r.key}\u0000${c}`);
+      const s = least.get(`${r.key}\u0000*`);
+      const level = Math.min(a?.level ?? USE_OUTPUT, s?.level ?? USE_OUTPUT);
+      const beyondLabels = Math.min(a?.beyondLabels ?? USE_OUTPUT, s?.beyondLabels ?? USE_OUTPUT);
       // char(n) is held padded; Postgres compares, measures and concatenates it without the trailing
       // spaces ('x   ' = 'x'), DuckDB with them: only output, grouping, ordering, count/min/max of it
       // are the same
-      const values = valueUses.get(r.key);
-      if (BPCHAR_TYPE.test(col.pgType) && values && (values.has(c) || values.has('*')))
+      if (BPCHAR_TYPE.test(col.pgType) && level < USE_ORDERED)
         return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is compared or transformed: Postgres ignores its padding` };
       // held as text that Postgres compares otherwise (MirrorColumn.compares): enum labels are ordered by
       // declaration, jsonb values compared by value
-      const ordered = orderUses.get(r.key);
-      if (col.compares === 'equality' && ordered && (ordered.has(c) || ordered.has('*')))
+      if (col.compares === 'equality' && beyondLabels < USE_GROUPED)
         return { columns, problem: `column ${r.key}.${c} (enum ${col.pgType}) is ordered or compared: Postgres orders enum values by declaration, not by label` };
-      const grouped = groupUses.get(r.key);
-      if (col.compares === 'none' && grouped && (grouped.has(c) || grouped.has('*')))
+      if (col.compares === 'none' && level < USE_OUTPUT)
         return { columns, problem: `column ${r.key}.${c} (${col.pgType}) is grouped, compared or ordered: Postgres compares its values, not their text` };
     }
   }

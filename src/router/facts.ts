@@ -23,15 +23,8 @@ export interface ColumnUse {
   column: string;
   /** a bare name directly in ORDER BY / GROUP BY: may name an output column */
   aliasOk: boolean;
-  /**
-   * The value is only output, grouped, ordered, counted, min/max'ed or tested for NULL by the top-level
-   * SELECT: never compared, measured or transformed (char(n) columns are allowed only so).
-   */
-  plain?: boolean;
-  /** plain, and neither ordered nor min/max'ed: only output, grouped, DISTINCT, counted or tested for NULL (enum columns are allowed only so) */
-  unordered?: boolean;
-  /** unordered, and not grouped or made DISTINCT: only output, counted (not DISTINCT) or tested for NULL (json/jsonb only so) */
-  asIs?: boolean;
+  /** How little of the value this use reads (UseLevel); 0 when unset. */
+  level?: UseLevel;
   /**
    * Compared for (in)equality with string literals only: `c = 'x'`, `c <> 'x'`, `c IN ('x', 'y')`. For an
    * enum, Postgres has already checked such labels when it parsed the statement (an unknown one is its
@@ -39,6 +32,19 @@ export interface ColumnUse {
    */
   labelEquality?: boolean;
 }
+
+/**
+ * How little of a column's value a use reads, each level allowing what the ones above it allow:
+ * - 3 output: only output by the top-level SELECT, counted (not DISTINCT) or tested for NULL (json/jsonb
+ *   columns are allowed only so);
+ * - 2 grouped: also grouped, made DISTINCT or counted DISTINCT (enum columns are allowed only so);
+ * - 1 ordered: also ordered or min/max'ed (char(n) columns are allowed only so);
+ * - 0 value: compared, measured or transformed.
+ */
+export type UseLevel = 0 | 1 | 2 | 3;
+export const USE_OUTPUT = 3;
+export const USE_GROUPED = 2;
+export const USE_ORDERED = 1;
 
 /** A FROM item as seen by column references of its scope. */
 export interface Source {
@@ -293,27 +299,27 @@ class Walker {
       const grouped = byOutput(arr(sel['groupClause']));
       for (const [k, t] of targets.entries()) {
         if (!t) continue;
-        const unordered = top && !ordered.has(k);
-        this.walkExpr(t['val'], scopeId, env, false, top, unordered, unordered && !sel['distinctClause'] && !grouped.has(k));
+        const level = !top ? 0 : ordered.has(k) ? USE_ORDERED : sel['distinctClause'] || grouped.has(k) ? USE_GROUPED : USE_OUTPUT;
+        this.walkExpr(t['val'], scopeId, env, false, level);
         scope.outputNames.push(outputName(t));
       }
       this.walkExpr(sel['whereClause'], scopeId, env, false);
       if (top) this.collectEqualities(sel['whereClause']);
       const group = arr(sel['groupClause']);
       if (group.length > 0) this.f.hasGroupBy = true;
-      for (const g of group) this.walkExpr(g, scopeId, env, true, top, top);
+      for (const g of group) this.walkExpr(g, scopeId, env, true, top ? USE_GROUPED : 0);
       this.walkExpr(sel['havingClause'], scopeId, env, false);
       this.walkExpr(sel['windowClause'], scopeId, env, false);
       if (sel['distinctClause']) {
         this.f.hasDistinct = true;
-        this.walkExpr(sel['distinctClause'], scopeId, env, false, top, top);
+        this.walkExpr(sel['distinctClause'], scopeId, env, false, top ? USE_GROUPED : 0);
       }
     }
     const sort = arr(sel['sortClause']);
     if (sort.length > 0 && top) this.f.hasOrderBy = true;
     for (const s of sort) {
       const sb = unwrap(s);
-      if (sb) this.walkExpr(sb[1]['node'], scopeId, env, true, top);
+      if (sb) this.walkExpr(sb[1]['node'], scopeId, env, true, top ? USE_ORDERED : 0);
     }
     this.walkExpr(sel['limitOffset'], scopeId, env, false);
     this.walkExpr(sel['limitCount'], scopeId, env, false);
@@ -432,10 +438,10 @@ class Walker {
     }
   }
 
-  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, plain = false, unordered = false, asIs = false, labelEquality = false): void {
+  walkExpr(node: unknown, scope: number, env: CteEnv, aliasOk: boolean, level: UseLevel = 0, labelEquality = false): void {
     if (node === null || node === undefined || typeof node !== 'object') return;
     if (Array.isArray(node)) {
-      for (const x of node) this.walkExpr(x, scope, env, aliasOk, plain, unordered, asIs);
+      for (const x of node) this.walkExpr(x, scope, env, aliasOk, level);
       return;
     }
     const u = unwrap(node);
@@ -452,17 +458,17 @@ class Walker {
         const column = last?.[0] === 'A_Star' ? '*' : (str(fields[fields.length - 1]) ?? '?');
         const qualifier = fields.slice(0, -1).map((x) => str(x) ?? '?');
         if (qualifier.length > 2) this.unsupported('three-part column reference');
-        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, plain, unordered: plain && unordered, asIs: plain && unordered && asIs, labelEquality });
+        this.f.columnUses.push({ scope, qualifier, column, aliasOk: aliasOk && qualifier.length === 0, level, labelEquality });
         return;
       }
       case 'ResTarget':
         // a DISTINCT ON / GROUP BY item may arrive wrapped
-        this.walkExpr(n['val'], scope, env, aliasOk, plain, unordered, asIs);
+        this.walkExpr(n['val'], scope, env, aliasOk, level);
         return;
       case 'NullTest':
         // IS [NOT] NULL of a column reads no value, anywhere in the statement (an expression under it
         // resets these flags in its own walk)
-        this.walkExpr(n['arg'], scope, env, false, true, true, true);
+        this.walkExpr(n['arg'], scope, env, false, USE_OUTPUT);
         return;
       case 'FuncCall': {
         const name = qualifiedName(n['funcname']);
@@ -470,9 +476,10 @@ class Walker {
         if (n['over']) this.f.hasWindow = true;
         else if (AGGREGATES.has(name) || n['agg_star'] || n['agg_distinct'] || n['agg_within_group'] || n['agg_filter']) this.f.hasAggregate = true;
         if (n['func_variadic']) this.unsupported('VARIADIC call');
-        // count/min/max neither compare with nor transform their argument's value
-        // (count does not order them either; min/max do)
-        this.walkExpr(n['args'], scope, env, false, plain && !n['over'] && (name === 'count' || name === 'min' || name === 'max'), unordered && !n['over'] && name === 'count', asIs && !n['over'] && name === 'count' && !n['agg_distinct']);
+        // count/min/max neither compare with nor transform their argument's value; count does not order
+        // it either (count DISTINCT groups it), min/max do
+        const argLevel: UseLevel = n['over'] ? 0 : name === 'count' ? (Math.min(level, n['agg_distinct'] ? USE_GROUPED : USE_OUTPUT) as UseLevel) : name === 'min' || name === 'max' ? (Math.min(level, USE_ORDERED) as UseLevel) : 0;
+        this.walkExpr(n['args'], scope, env, false, argLevel);
         this.walkExpr(n['agg_order'], scope, env, false);
         this.walkExpr(n['agg_filter'], scope, env, false);
         this.walkExpr(n['over'], scope, env, false);
@@ -513,8 +520,8 @@ class Walker {
         const kind = n['kind'];
         const equality = (kind === 'AEXPR_OP' && (op === '=' || op === '<>' || op === '!=')) || kind === 'AEXPR_IN';
         const labelSide = (col: unknown, other: unknown) => equality && isColumn(col) && isLabel(other);
-        this.walkExpr(n['lexpr'], scope, env, false, false, false, false, labelSide(n['lexpr'], n['rexpr']));
-        this.walkExpr(n['rexpr'], scope, env, false, false, false, false, kind === 'AEXPR_OP' && labelSide(n['rexpr'], n['lexpr']));
+        this.walkExpr(n['lexpr'], scope, env, false, 0, labelSide(n['lexpr'], n['rexpr']));
+        this.walkExpr(n['rexpr'], scope, env, false, 0, kind === 'AEXPR_OP' && labelSide(n['rexpr'], n['lexpr']));
         return;
       }
       case 'SubLink': {

@@ -466,7 +466,7 @@ const qualified = (t: string): string => {
   return dot < 0 ? q(t) : `${q(t.slice(0, dot))}.${q(t.slice(dot + 1))}`;
 };
 
-/** The per-statement check query: session settings, WAL position, privileges and RLS of touched tables. */
+/** How many of the columns the statement reads carry a collation of their own (not default, C or POSIX). */
 function collatedColumnsSql(r: DuckdbRoute): string {
   const which = r.tables.map((t) => {
     const used = r.columns.get(t);
@@ -477,6 +477,23 @@ function collatedColumnsSql(r: DuckdbRoute): string {
   return `(SELECT count(*) FROM pg_attribute a WHERE (${which.join(' OR ')}) AND a.attnum > 0 AND NOT a.attisdropped AND a.attcollation NOT IN (0, 100, 950, 951))::text`;
 }
 
+/**
+ * The database's default collation or ctype (libc's datcollate/datctype column) as '<C|POSIX|locale>'
+ * for libc, '<provider>:<locale>' otherwise (PG15+ may use ICU, PG17 a builtin provider, whatever the
+ * libc column says). to_jsonb reads the columns a given version has.
+ */
+function localeSql(libcColumn: 'datcollate' | 'datctype'): string {
+  return (
+    `(SELECT CASE WHEN coalesce(j ->> 'datlocprovider', 'c') = 'c' THEN j ->> '${libcColumn}' ` +
+    "ELSE (j ->> 'datlocprovider') || ':' || coalesce(j ->> 'daticulocale', j ->> 'datlocale', '') END " +
+    'FROM (SELECT to_jsonb(d) AS j FROM pg_database d WHERE datname = current_database()) x)'
+  );
+}
+
+/** Built once: the same for every statement. */
+const COLLATION_PROBE_SQL = collationProbeSql();
+
+/** The per-statement check query: session settings, WAL position, privileges and RLS of touched tables. */
 function checkSql(r: DuckdbRoute): string {
   const cols = [
     "current_setting('search_path')",
@@ -488,27 +505,21 @@ function checkSql(r: DuckdbRoute): string {
     "current_setting('bytea_output')",
     "current_setting('statement_timeout')",
     '(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text',
-    // The database's default collation as '<C|POSIX|locale>' for libc, '<provider>:<locale>' otherwise
-    // (PG15+ may use ICU, PG17 a builtin provider, whatever datcollate says). to_jsonb reads the columns
-    // a given version has.
-    "(SELECT CASE WHEN coalesce(j ->> 'datlocprovider', 'c') = 'c' THEN j ->> 'datcollate' " +
-      "ELSE (j ->> 'datlocprovider') || ':' || coalesce(j ->> 'daticulocale', j ->> 'datlocale', '') END " +
-      'FROM (SELECT to_jsonb(d) AS j FROM pg_database d WHERE datname = current_database()) x)',
+    // the database's default collation (see localeSql)
+    localeSql('datcollate'),
     // the session clock for now()/current_date/localtimestamp (exact integers, independent of DateStyle);
     // in an implicit transaction this is a moment before the statement itself would have started, as
     // indistinguishable for the client as any instant between sending the query and its answer
     '(extract(epoch FROM now()) * 1000000)::int8::text',
     "(current_date - date '2000-01-01')::text",
     '(extract(epoch FROM localtimestamp) * 1000000)::int8::text',
-    // LC_CTYPE, which lower()/upper()/ILIKE follow: libc's datctype, else '<provider>:<locale>'
-    "(SELECT CASE WHEN coalesce(j ->> 'datlocprovider', 'c') = 'c' THEN j ->> 'datctype' " +
-      "ELSE (j ->> 'datlocprovider') || ':' || coalesce(j ->> 'daticulocale', j ->> 'datlocale', '') END " +
-      'FROM (SELECT to_jsonb(d) AS j FROM pg_database d WHERE datname = current_database()) x)',
+    // LC_CTYPE, which lower()/upper()/ILIKE follow
+    localeSql('datctype'),
     // columns read that carry a collation of their own (not the database default, C or POSIX): DuckDB
     // would order, and with a nondeterministic collation even compare, them differently
     collatedColumnsSql(r),
     // whether the database's encoding and default collation order the probe pairs bytewise
-    collationProbeSql(),
+    COLLATION_PROBE_SQL,
   ];
   for (const t of r.tables) {
     const rel = lit(qualified(t));
