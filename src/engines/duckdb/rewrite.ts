@@ -50,13 +50,14 @@ export type ColumnKind = 'integral' | 'avg' | 'div' | 'other' | 'mixed_scale';
  * type prints `0.00`. Such a column cannot be carried as a DuckDB DECIMAL into unconstrained numeric.
  */
 function mixesScales(n: unknown): boolean {
-  if (Array.isArray(n)) return n.some(mixesScales);
+  return anyNode(n, (o) => !!(o.CoalesceExpr || o.CaseExpr || o.MinMaxExpr));
+}
+
+/** Whether any node of a parse tree (arrays and objects, depth first) satisfies the test. */
+function anyNode(n: unknown, test: (o: Node) => boolean): boolean {
   if (n === null || typeof n !== 'object') return false;
-  for (const [k, v] of Object.entries(n as Node)) {
-    if (k === 'CoalesceExpr' || k === 'CaseExpr' || k === 'MinMaxExpr') return true;
-    if (mixesScales(v)) return true;
-  }
-  return false;
+  if (!Array.isArray(n) && test(n as Node)) return true;
+  return Object.values(n as Node).some((v) => anyNode(v, test));
 }
 
 export type RewriteResult =
@@ -465,12 +466,12 @@ function isDivision(v: Node): boolean {
 
 /** Whether an expression divides (or takes a modulo) anywhere. */
 function containsDivision(n: unknown): boolean {
-  if (Array.isArray(n)) return n.some(containsDivision);
-  if (n === null || typeof n !== 'object') return false;
-  const o = n as Node;
-  if (o.A_Expr && (o.A_Expr.name as Node[] | undefined)?.some((x) => x.String?.sval === '/' || x.String?.sval === '%')) return true;
-  if (o.FuncCall && ['avg', 'mod', 'div'].includes((o.FuncCall.funcname as Node[]).map((x) => x.String?.sval).pop())) return true;
-  return Object.values(o).some(containsDivision);
+  return anyNode(
+    n,
+    (o) =>
+      !!(o.A_Expr && (o.A_Expr.name as Node[] | undefined)?.some((x) => x.String?.sval === '/' || x.String?.sval === '%')) ||
+      !!(o.FuncCall && ['avg', 'mod', 'div'].includes((o.FuncCall.funcname as Node[]).map((x) => x.String?.sval).pop())),
+  );
 }
 
 /** A top-level numeric avg() as {s: sum, c: count} (NULL without rows), for the encoder to divide exactly. */
@@ -820,10 +821,7 @@ function aExpr(v: Node, ctx: Ctx): string {
 }
 
 function containsSum(n: unknown): boolean {
-  if (n === null || typeof n !== 'object') return false;
-  const o = n as Node;
-  if (o.FuncCall && (o.FuncCall.funcname as Node[]).some((x) => x.String?.sval === 'sum')) return true;
-  return Object.values(o).some(containsSum);
+  return anyNode(n, (o) => !!o.FuncCall && (o.FuncCall.funcname as Node[]).some((x) => x.String?.sval === 'sum'));
 }
 
 function subLink(v: Node, ctx: Ctx): string {
