@@ -14,10 +14,11 @@
 //
 // Merge-on-read: a table's state at LSN X is, per key, the latest event (base rows count as events before
 // all deltas) among deltas with _dg_lsn < X, kept when it is an upsert.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { ColumnDef, TableDef } from './catalog.js';
 import type { PartitionKey } from './rules.js';
+import { removeInLake } from './paths.js';
 import { castExpr, pgIdent, servingExpr, sqlString } from './types.js';
 
 /** A mirrored table as the manifest records it: its definition plus where its lake files stand. */
@@ -73,9 +74,7 @@ export function writeManifest(lakeDir: string, m: Manifest): void {
   fsyncPath(lakeDir);
 }
 
-export function tableDir(lakeDir: string, schema: string, name: string): string {
-  return join(lakeDir, encodeURIComponent(schema), encodeURIComponent(name));
-}
+export { tableDir } from './paths.js';
 
 /** Every .parquet file under dir (recursive), as absolute paths. */
 export function listParquet(dir: string): string[] {
@@ -109,11 +108,11 @@ export function removeOrphans(lakeDir: string, m: Manifest | null): number {
   let n = 0;
   for (const f of listParquet(lakeDir)) {
     if (!keep.has(relative(lakeDir, f))) {
-      rmSync(f, { force: true });
+      removeInLake(lakeDir, f);
       n++;
     }
   }
-  rmSync(join(lakeDir, '_tmp'), { recursive: true, force: true });
+  if (existsSync(join(lakeDir, '_tmp'))) removeInLake(lakeDir, join(lakeDir, '_tmp'), { recursive: true });
   return n;
 }
 

