@@ -69,6 +69,12 @@ export interface SessionDeps {
   /** true once shutdown began: new startups are refused */
   shuttingDown(): boolean;
   onClose(session: Session): void;
+  /**
+   * Called once, when authentication completed (the upstream's first ReadyForQuery), before it reaches
+   * the client: the listener counts the session as authenticated, or refuses it (53300 when its slots
+   * are taken) by returning the error the session then ends with.
+   */
+  onAuthenticated?(session: Session): PgError | null;
   /** the analytical (DuckDB) path; null: a pure relay */
   analytics: AnalyticsOptions | null;
 }
@@ -560,6 +566,11 @@ export class Session implements SessionPort {
           out.push(f.raw);
           break;
         case B.readyForQuery: {
+          const refused = this.deps.onAuthenticated?.(this) ?? null;
+          if (refused) {
+            this.fail(refused);
+            return;
+          }
           out.push(f.raw);
           this.txStatus = String.fromCharCode(f.body[0]!) as TxStatus;
           this.state = 'ready';
