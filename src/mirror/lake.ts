@@ -18,6 +18,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join, relative } from 'node:path';
 import type { ColumnDef, TableDef } from './catalog.js';
 import type { PartitionKey } from './rules.js';
+import { recordFacts, type FileFacts } from './integrity.js';
 import { removeInLake } from './paths.js';
 import { castExpr, pgIdent, servingExpr, sqlString } from './types.js';
 
@@ -40,6 +41,8 @@ export interface Manifest {
   appliedLsn: string;
   generation: number;
   tables: Record<string, ManifestTable>;
+  /** size, SHA-256 and rows of every file the tables name, checked before they are loaded (integrity.ts) */
+  files?: Record<string, FileFacts>;
 }
 
 export const MANIFEST = '_manifest.json';
@@ -62,6 +65,16 @@ export function readManifest(lakeDir: string): Manifest | null {
 /** Atomic and durable: after this returns the new manifest survives a crash, and no reader sees half of it. */
 export function writeManifest(lakeDir: string, m: Manifest): void {
   mkdirSync(lakeDir, { recursive: true });
+  const referenced: string[] = [];
+  const deltaRows = new Map<string, number>();
+  for (const t of Object.values(m.tables)) {
+    referenced.push(...t.base);
+    for (const d of t.deltas) {
+      referenced.push(d.file);
+      deltaRows.set(d.file, d.rows);
+    }
+  }
+  m.files = recordFacts(lakeDir, m.files, referenced, deltaRows);
   const tmp = join(lakeDir, `${MANIFEST}.tmp`);
   const fd = openSync(tmp, 'w');
   try {

@@ -44,6 +44,7 @@ import { formatLsn, lsnKey, parseLsn, type Lsn } from './lsn.js';
 import { controlClient, replicationClient, ReplicationStream } from './pgconn.js';
 import { decodePgOutput, decodeReplicationMessage, encodeStandbyStatus, pgNowMicros, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput.js';
 import { parseMirrorRules, type MirrorRules } from './rules.js';
+import { checkTableFiles } from './integrity.js';
 import { removeInLake, removeTableFiles } from './paths.js';
 import { snapshotTable } from './snapshot.js';
 import { csvField, stagePath, TableStage } from './stage.js';
@@ -446,7 +447,17 @@ export class Mirror extends EventEmitter {
       const rt: Runtime = { def: tableDefOf(t), state: t.state, validFrom: parseLsn(t.validFrom), lastAppliedAt: Date.now(), served: false };
       this.rt.set(key, rt);
       this.byRelid.set(t.relid, key);
-      if (t.state === 'ready') await this.buildServing(t, rt);
+      if (t.state !== 'ready') continue;
+      // what is loaded must be what was written (integrity.ts): a table whose files fail is not served
+      // and goes to 'error', which reconcile() re-snapshots
+      const bad = await checkTableFiles(this.duck!, this.lakeDir, t, m.files).then(
+        (why) => why ?? this.buildServing(t, rt).then(() => null, (e: Error) => `loading failed: ${e.message.split('\n')[0]}`),
+      );
+      if (bad !== null) {
+        t.state = rt.state = 'error';
+        t.error = `lake files failed their check: ${bad}`;
+        logger.error({ table: key, problem: bad }, 'mirror: a lake file of this table is damaged; it is not served (statements go to PostgreSQL) until it is re-snapshotted');
+      }
     }
   }
 

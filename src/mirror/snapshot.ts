@@ -18,6 +18,7 @@ import { logger } from '../observability/logger.js';
 import { mirrorSnapshotRows } from '../observability/metrics.js';
 import { qualified, type TableDef } from './catalog.js';
 import { duckIdent, fileList, fsyncFiles, listParquet, partitionColumn, readStagedCsv, servingSelect, tableDir, typedSelect } from './lake.js';
+import { noteRows } from './integrity.js';
 import { CopyOut } from './pgconn.js';
 import { pgCopyExpr, sqlString } from './types.js';
 
@@ -49,12 +50,21 @@ export async function csvToParquet(
     );
     const files = listParquet(dir).filter((f) => f.includes(`/${pattern}_`) && !f.includes('/_delta/'));
     fsyncFiles(files);
+    await noteFooterRows(duck, files);
     return files.map((f) => relative(lakeDir, f));
   }
   const file = join(dir, `${pattern}.parquet`);
   await duck.run(`COPY (${select}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`);
   fsyncFiles([file]);
+  await noteFooterRows(duck, [file]);
   return [relative(lakeDir, file)];
+}
+
+/** Records each new file's row count as its footer says right after writing (checked again at load). */
+async function noteFooterRows(duck: DuckDBConnection, files: string[]): Promise<void> {
+  if (files.length === 0) return;
+  const r = (await duck.runAndReadAll(`SELECT file_name, num_rows::BIGINT AS n FROM parquet_file_metadata([${files.map(sqlString).join(', ')}])`)).getRowObjectsJS();
+  for (const x of r) noteRows(String(x.file_name), Number(x.n));
 }
 
 export async function snapshotTable(

@@ -92,3 +92,76 @@ describe('mirror: hostile table and schema names stay inside the lake', () => {
     expect(r.rows.map((x) => x.table)).toEqual(['public.keep']);
   });
 });
+
+describe('mirror: damaged lake files are detected at start and the table re-snapshotted', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-damage-'));
+  const config = mirrorTestConfig('damage');
+  const SETUP = `
+    CREATE TABLE flipped (id int PRIMARY KEY, v int8 NOT NULL);
+    INSERT INTO flipped SELECT g, (hashint8(g) >> 1) FROM generate_series(1, 50000) g;
+    CREATE TABLE cut (id int PRIMARY KEY, v int8 NOT NULL);
+    INSERT INTO cut SELECT g, (hashint8(g * 7) >> 1) FROM generate_series(1, 50000) g;
+    CREATE TABLE intact (id int PRIMARY KEY, v int8 NOT NULL);
+    INSERT INTO intact SELECT g, g FROM generate_series(1, 1000) g;`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('damage', SETUP);
+  });
+  afterAll(async () => {
+    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
+    await db?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const run = async <T>(f: (m: Mirror, conn: DuckDBConnection) => Promise<T>): Promise<T> => {
+    const duckdb = await DuckDBInstance.create(':memory:');
+    const conn = await duckdb.connect();
+    const m = new Mirror({ config, upstreamUrl: db.url, duckdb, dataDir });
+    await m.start();
+    try {
+      expect(m.problem).toBeNull();
+      return await f(m, conn);
+    } finally {
+      await m.stop();
+      conn.closeSync();
+    }
+  };
+  const stats = (rows: unknown[][]) => rows.map((r) => r.map(String));
+  const pgStats = async (t: string) => stats((await pgQuery(db.url, `SELECT count(*)::text AS n, sum(v)::text AS s FROM ${t}`)).map((r) => [r.n, r.s]));
+  const duckStats = async (conn: DuckDBConnection, t: string) => stats((await conn.runAndReadAll(`SELECT count(*)::VARCHAR, sum(v)::VARCHAR FROM "public"."${t}"`)).getRowsJson());
+
+  it('flipped bytes in a data page and a truncated file: the answers stay those of Postgres', async () => {
+    await run(async (m) => {
+      await pgQuery(db.url, 'UPDATE flipped SET v = v + 1 WHERE id <= 100; UPDATE cut SET v = v - 1 WHERE id <= 100');
+      expect(await m.waitFor(await currentLsn(db.url), 20_000)).toBe(true);
+    });
+    const manifest = () => JSON.parse(readFileSync(join(dataDir, 'lake', '_manifest.json'), 'utf8')) as { tables: Record<string, { base: string[]; deltas: unknown[] }> };
+    const before = manifest();
+    const flippedFile = join(dataDir, 'lake', before.tables['public.flipped']!.base[0]!);
+    const cutFile = join(dataDir, 'lake', before.tables['public.cut']!.base[0]!);
+    // the middle of the file is inside the value column's data page (incompressible values: stored raw)
+    const b = readFileSync(flippedFile);
+    for (let i = 0; i < 8; i++) b[Math.floor(b.length * 0.75) + i]! ^= 0x5a;
+    writeFileSync(flippedFile, b);
+    writeFileSync(cutFile, readFileSync(cutFile).subarray(0, Math.floor(statSizeOf(cutFile) / 2)));
+    await run(async (m, conn) => {
+      expect(await m.waitFor(await currentLsn(db.url), 20_000)).toBe(true);
+      await until('the re-snapshotted tables to be served', () => m.tables().every((x) => x.state === 'ready'));
+      for (const t of ['flipped', 'cut', 'intact']) {
+        expect(m.tables().find((x) => x.name === t)!.state, t).toBe('ready');
+        expect(await duckStats(conn, t), t).toEqual(await pgStats(t));
+      }
+      const after = manifest();
+      expect(after.tables['public.flipped']!.base).not.toEqual(before.tables['public.flipped']!.base);
+      expect(after.tables['public.cut']!.base).not.toEqual(before.tables['public.cut']!.base);
+      expect(after.tables['public.intact']!.base).toEqual(before.tables['public.intact']!.base);
+      const r = await mirrorVerify({ config, upstreamUrl: db.url, dataDir });
+      expect(r.ok, formatVerifyTable(r)).toBe(true);
+    });
+  });
+});
+
+function statSizeOf(f: string): number {
+  return readFileSync(f).length;
+}
