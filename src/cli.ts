@@ -11,6 +11,7 @@ const VERSION = '0.1.0';
 const FLAGS = {
   upstream: { type: 'string' },
   listen: { type: 'string' },
+  'unix-socket-dir': { type: 'string' },
   http: { type: 'string' },
   'data-dir': { type: 'string' },
   config: { type: 'string' },
@@ -22,7 +23,7 @@ const FLAGS = {
 export function helpText(): string {
   const envLines = options()
     .filter((o) => o.option.env)
-    .map((o) => `  ${o.option.env!.padEnd(22)} ${o.path}`)
+    .map((o) => `  ${o.option.env!.padEnd(25)} ${o.path}`)
     .join('\n');
   return `duckgate ${VERSION}: a PostgreSQL wire proxy that answers analytical reads from DuckDB
 
@@ -33,11 +34,20 @@ Usage:
   duckgate --help | --version
 
 Options (each also read from the environment and the config file; flags win):
-  --upstream URL    PostgreSQL to proxy, e.g. postgres://user:pass@host:5432/db. The URL gives the
-                    server address and duckgate's own control credentials; each client's startup
-                    user and database are used for its own session. Unset: an embedded PostgreSQL
-                    with demo data is started under the data dir.            [DUCKGATE_UPSTREAM]
+  --upstream CONN   PostgreSQL to proxy, as libpq reads it: a postgres:// or postgresql:// URL,
+                    e.g. postgres://user:pass@host:5432/db?sslmode=verify-full&sslrootcert=ca.pem,
+                    or a key=value string, e.g. "host=db port=5432 dbname=app user=me". A host
+                    is required (a path: the server's Unix-socket directory); port defaults to
+                    5432; sslmode to disable (prefer, require, verify-ca, verify-full as in
+                    libpq; verify-full checks the certificate and the host name). Anything else
+                    is refused. It gives the server address and duckgate's own control
+                    credentials; each client's startup user and database are used for its own
+                    session. Unset: an embedded PostgreSQL with demo data is started under the
+                    data dir.                                            [DUCKGATE_UPSTREAM]
   --listen H:P      address clients connect to (default 127.0.0.1:6432)     [DUCKGATE_LISTEN]
+  --unix-socket-dir DIR
+                    also accept clients on the Unix-domain socket DIR/.s.PGSQL.<listen port>
+                    (psql -h DIR -p PORT); default: none             [DUCKGATE_UNIX_SOCKET_DIR]
   --http H:P        /healthz, /readyz and /metrics (default 127.0.0.1:9187; "" disables)
                                                                            [DUCKGATE_HTTP]
   --data-dir DIR    state: Parquet lake, DuckDB, embedded PostgreSQL (default ./.duckgate)
@@ -62,6 +72,7 @@ async function runStart(flags: Record<string, string | undefined>): Promise<void
   process.stdout.write(
     `duckgate is listening on ${dg.address.host}:${dg.address.port}` +
       (dg.http ? `, metrics on http://${dg.http.host}:${dg.http.port}/metrics` : '') +
+      (dg.unixSocket ? `, and on the Unix-domain socket ${dg.unixSocket}` : '') +
       `\nconnect with:  psql postgres://${user}@${dg.address.host}:${dg.address.port}/${db}\n`,
   );
   let stopping = false;
@@ -103,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   const flags: Record<string, string | undefined> = {
     upstream: values.upstream,
     listen: values.listen,
+    'unix-socket-dir': values['unix-socket-dir'],
     http: values.http,
     'data-dir': values['data-dir'],
     config: values.config,

@@ -23,6 +23,8 @@ import { mirrorSource } from './session/mirror-source.js';
 export interface Duckgate {
   /** where clients connect */
   address: { host: string; port: number };
+  /** the Unix-domain socket clients may also connect to (unixSocketDir), or null */
+  unixSocket: string | null;
   /** the HTTP endpoint, when enabled */
   http: { host: string; port: number } | null;
   /** the upstream PostgreSQL URL in use (the embedded one's when none was configured) */
@@ -58,7 +60,13 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     embedded = await startEmbeddedUpstream({ dir: join(dataDir, 'postgres'), port: cfg.embedded.port, demoRows: cfg.embedded.demoRows, log });
     upstreamUrl = embedded.url;
   }
-  const target = upstreamTarget(upstreamUrl, cfg.limits.upstreamConnectTimeoutMs);
+  let target: ReturnType<typeof upstreamTarget>;
+  try {
+    target = upstreamTarget(upstreamUrl, cfg.limits.upstreamConnectTimeoutMs);
+  } catch (e) {
+    await embedded?.stop();
+    throw new ConfigError(`upstream: ${(e as Error).message}`);
+  }
 
   // Rules are validated before anything starts, so a typo fails fast with the file named.
   const raw = readRules([shippedRulesFile, ...cfg.rules]);
@@ -105,6 +113,8 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
       maxMessageBytes: cfg.limits.maxMessageBytes,
       startupTimeoutMs: cfg.limits.startupTimeoutMs,
       maxConnections: cfg.limits.maxConnections,
+      reservedConnections: cfg.limits.reservedConnections,
+      maxStartupConnections: cfg.limits.maxStartupConnections,
     },
     tls,
     log,
@@ -117,6 +127,18 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     await embedded?.stop();
     duck?.closeSync();
     throw new ConfigError(`cannot listen on ${cfg.listen}: ${(e as Error).message}`);
+  }
+  // The Unix-domain socket takes the TCP listener's port in its name (.s.PGSQL.<port>), as PostgreSQL's does.
+  let unixSocket: string | null = null;
+  if (cfg.unixSocketDir) {
+    try {
+      unixSocket = await proxy.listenUnix(resolve(cfg.unixSocketDir), address.port);
+    } catch (e) {
+      await proxy.close(0);
+      await embedded?.stop();
+      duck?.closeSync();
+      throw new ConfigError(`cannot listen on a Unix-domain socket in ${cfg.unixSocketDir}: ${(e as Error).message}`);
+    }
   }
 
   const controlUrl = upstreamUrl;
@@ -148,11 +170,12 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     mirrorStarting = m.start().catch((e: unknown) => log.error({ err: e }, 'mirror failed to start; duckgate keeps proxying to Postgres'));
   }
 
-  log.info({ listen: `${address.host}:${address.port}`, upstream: `${target.host}:${target.port}`, http: http ? `${http.host}:${http.port}` : null }, 'duckgate listening');
+  log.info({ listen: `${address.host}:${address.port}`, unixSocket, upstream: `${target.host}:${target.port}`, http: http ? `${http.host}:${http.port}` : null }, 'duckgate listening');
 
   let closing: Promise<void> | null = null;
   return {
     address,
+    unixSocket,
     http: http ? { host: http.host, port: http.port } : null,
     upstreamUrl,
     proxy,

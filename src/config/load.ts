@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ConninfoError, normaliseUpstream } from './conninfo.js';
 import { isOption, schema, type Config, type Option } from './schema.js';
 
 export class ConfigError extends Error {
@@ -119,6 +120,16 @@ export function loadConfig(input: LoadInput = {}): Config {
   }
   for (const { path, option } of options()) {
     if (option.flag && flags[option.flag] !== undefined) setPath(cfg, path, option, flags[option.flag], `--${option.flag}`);
+  }
+  // The upstream is read as libpq reads it (URL or key=value) and normalised to one URL, so the proxy,
+  // the mirror and the CLI all see the same host, port and TLS settings; anything else is refused here.
+  if (typeof cfg.upstream === 'string') {
+    try {
+      cfg.upstream = normaliseUpstream(cfg.upstream);
+    } catch (e) {
+      if (e instanceof ConninfoError) throw new ConfigError(`upstream: ${e.message}`);
+      throw e;
+    }
   }
   return cfg as unknown as Config;
 }

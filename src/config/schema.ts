@@ -34,8 +34,14 @@ export const schema = {
   upstream: opt(
     'string?',
     null,
-    'PostgreSQL URL: the server address and duckgate\'s own control credentials. Clients\' own user and database are used for their sessions. Unset: an embedded PostgreSQL with demo data is started under the data dir.',
+    'PostgreSQL to proxy, as libpq reads it: a postgres:// or postgresql:// URL, or a key=value string ("host=db port=5432 dbname=app sslmode=verify-full sslrootcert=ca.pem"). It gives the server address, TLS settings and duckgate\'s own control credentials; clients\' own user and database are used for their sessions. A host is required (a path: the directory of the server\'s Unix-domain socket); port defaults to 5432, sslmode to disable (prefer, require, verify-ca, verify-full as in libpq). Unset: an embedded PostgreSQL with demo data is started under the data dir.',
     { env: 'DUCKGATE_UPSTREAM', flag: 'upstream' },
+  ),
+  unixSocketDir: opt(
+    'string?',
+    null,
+    'Also accept clients on a Unix-domain socket in this folder, at <dir>/.s.PGSQL.<listen port> as PostgreSQL names it (psql -h <dir> -p <port>); unset: no socket. A stale socket file is replaced at start when nothing answers on it, and removed at shutdown.',
+    { env: 'DUCKGATE_UNIX_SOCKET_DIR', flag: 'unix-socket-dir' },
   ),
   http: opt('string?', '127.0.0.1:9187', 'Address of the HTTP endpoint serving /healthz, /readyz and /metrics; empty disables it.', {
     env: 'DUCKGATE_HTTP',
@@ -56,7 +62,9 @@ export const schema = {
     startupTimeoutMs: opt('number', 10_000, 'A connection that has not completed startup and authentication by then is closed (08P01).'),
     upstreamConnectTimeoutMs: opt('number', 5_000, 'How long to wait for the upstream PostgreSQL to accept a connection.'),
     shutdownTimeoutMs: opt('number', 10_000, 'On SIGTERM/SIGINT: how long running sessions may finish before they are closed.'),
-    maxConnections: opt('number', 1000, 'Client connections accepted at once; more are refused with 53300.'),
+    maxConnections: opt('number', 1000, 'Authenticated client sessions at once; more are refused with 53300. Connections still authenticating are counted apart (maxStartupConnections).'),
+    reservedConnections: opt('number', 3, 'Of maxConnections, this many are kept for superusers (the upstream reports is_superuser=on), as PostgreSQL\'s superuser_reserved_connections: others are refused with 53300 once only these are left.'),
+    maxStartupConnections: opt('number', 100, 'Connections still in startup or authentication at once. When a new one arrives and all are taken, the oldest of them that has not sent a startup packet (else the oldest) is closed, so sockets that never authenticate cannot keep real clients out.'),
   },
   // ---- mirror (src/mirror) ----------------------------------------------------------------------------
   mirror: {

@@ -55,6 +55,19 @@ export const cancelRequests = new client.Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+/** Connections by slot kind: 'authenticating' (startup, TLS, authentication) or 'authenticated'. */
+export const connectionSlots = new client.Gauge({
+  name: 'duckgate_connection_slots',
+  help: 'Open client connections by slot: authenticating (not yet authenticated) or authenticated',
+  labelNames: ['slot'] as const,
+  registers: [registry],
+});
+export const connectionsRefused = new client.Counter({
+  name: 'duckgate_connections_refused_total',
+  help: 'Client connections refused or closed for want of a slot, by reason (max_connections, reserved, startup_evicted)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
 
 // ---- mirror (src/mirror) ---------------------------------------------------------------------------
 // (mirror metrics are added here)

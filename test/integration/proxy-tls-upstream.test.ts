@@ -161,4 +161,79 @@ describe.skipIf(!testPostgres().embedded)('upstream over TLS', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/channel binding negotiation error/);
   });
+
+  describe('sslmode as libpq means it (issue 9: verify-full used to connect with verification off)', () => {
+    let other: TestCert;
+    beforeAll(() => {
+      other = generateSelfSignedCert('someone-else');
+    });
+    afterAll(() => other?.remove());
+
+    /** Starts duckgate with the given upstream URL (host 127.0.0.1 or localhost) and logs in through it. */
+    async function loginThrough(upstream: string): Promise<{ ok: true; ssl: boolean } | { ok: false; code: string; message: string }> {
+      const d = await startTestDuckgate(upstream, { mirror: { enabled: false } });
+      const c = new pg.Client({ host: d.host, port: d.port, user: 'postgres', database: 'postgres' });
+      try {
+        await c.connect();
+        const ssl = (await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl as boolean;
+        await c.end();
+        return { ok: true, ssl };
+      } catch (e) {
+        const err = e as { code?: string; message: string };
+        return { ok: false, code: err.code ?? '', message: err.message };
+      } finally {
+        await c.end().catch(() => undefined);
+        await d.close();
+      }
+    }
+    const at = (host: string, q: string) => `postgres://postgres:postgres@${host}:${server.port}/postgres?${q}`;
+
+    it('verify-full with the right CA and host name connects over TLS', async () => {
+      expect(await loginThrough(at('localhost', `sslmode=verify-full&sslrootcert=${cert.cert}`))).toEqual({ ok: true, ssl: true });
+    });
+
+    it('verify-full against a certificate for another host name fails with 08006 naming the host', async () => {
+      // the server certificate says CN=localhost; 127.0.0.1 is not among its names
+      const r = await loginThrough(at('127.0.0.1', `sslmode=verify-full&sslrootcert=${cert.cert}`));
+      expect(r).toMatchObject({ ok: false, code: '08006' });
+      expect((r as { message: string }).message).toMatch(/does not match host name "127\.0\.0\.1"/);
+    });
+
+    it('verify-full and verify-ca with a CA that did not sign the server certificate fail with 08006', async () => {
+      for (const mode of ['verify-full', 'verify-ca']) {
+        const r = await loginThrough(at('localhost', `sslmode=${mode}&sslrootcert=${other.cert}`));
+        expect(r, mode).toMatchObject({ ok: false, code: '08006' });
+        expect((r as { message: string }).message, mode).toMatch(/sslmode=verify-(full|ca)\): .*(certificate|signature)/i);
+      }
+    });
+
+    it('verify-full without sslrootcert checks against the public CAs: a self-signed server fails', async () => {
+      const r = await loginThrough(at('localhost', 'sslmode=verify-full'));
+      expect(r).toMatchObject({ ok: false, code: '08006' });
+    });
+
+    it('verify-ca checks the chain only: the right CA passes whatever the host name', async () => {
+      expect(await loginThrough(at('127.0.0.1', `sslmode=verify-ca&sslrootcert=${cert.cert}`))).toEqual({ ok: true, ssl: true });
+    });
+
+    it('require checks nothing without sslrootcert, and the chain with one (libpq compatibility)', async () => {
+      expect(await loginThrough(at('127.0.0.1', 'sslmode=require'))).toEqual({ ok: true, ssl: true });
+      expect(await loginThrough(at('127.0.0.1', `sslmode=require&sslrootcert=${cert.cert}`))).toEqual({ ok: true, ssl: true });
+      expect(await loginThrough(at('127.0.0.1', `sslmode=require&sslrootcert=${other.cert}`))).toMatchObject({ ok: false, code: '08006' });
+    });
+
+    it('a libpq key=value upstream string works like the URL', async () => {
+      const d = await startTestDuckgate(at('127.0.0.1', 'sslmode=disable'), { mirror: { enabled: false }, upstream: `host=localhost port=${server.port} user=postgres password='postgres' dbname=postgres sslmode=verify-full sslrootcert='${cert.cert}'` });
+      try {
+        const c = new pg.Client({ host: d.host, port: d.port, user: 'postgres', database: 'postgres' });
+        await c.connect();
+        expect((await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows).toEqual([{ ssl: true }]);
+        await c.end();
+        const ready = await fetch(`${d.httpUrl}/readyz`);
+        expect(ready.status).toBe(200);
+      } finally {
+        await d.close();
+      }
+    });
+  });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaults, loadConfig, parseHostPort } from '../../src/config/load.js';
+import { normaliseUpstream, parseConninfo } from '../../src/config/conninfo.js';
 
 function file(text: string): string {
   const p = join(mkdtempSync(join(tmpdir(), 'dgcfg-')), 'c.yaml');
@@ -50,5 +51,83 @@ describe('config', () => {
     expect(parseHostPort('[::1]:5', 'x')).toEqual({ host: '::1', port: 5 });
     expect(parseHostPort('6432', 'x')).toEqual({ host: '127.0.0.1', port: 6432 });
     expect(() => parseHostPort('nope', 'listen')).toThrow(/listen/);
+  });
+});
+
+describe('upstream connection string (libpq URI or key=value; issue 9)', () => {
+  const up = (s: string) => loadConfig({ env: {}, flags: { upstream: s } }).upstream;
+
+  it('refuses host:port and other strings that are neither a URL nor key=value, with one line', () => {
+    // once read by the WHATWG URL parser as scheme "localhost:", path "7101": 127.0.0.1:5432, database 101
+    expect(() => up('localhost:7101')).toThrow(/^upstream: "localhost:7101" is neither a postgres:\/\/ URL nor a key=value connection string/);
+    expect(() => up('db.example.com')).toThrow(ConfigError);
+    expect(() => up('mysql://h/db')).toThrow(ConfigError);
+  });
+
+  it('never fills in a host; a missing port is libpq\'s documented 5432', () => {
+    expect(() => up('postgres:///db')).toThrow(/no host given/);
+    expect(() => up('dbname=app user=x')).toThrow(/no host given/);
+    expect(up('postgresql://h/db')).toBe('postgres://h:5432/db');
+    expect(up('host=h dbname=db')).toBe('postgres://h:5432/db');
+  });
+
+  it('reads key=value with libpq quoting', () => {
+    expect(parseConninfo("host=db.local port = 7101 dbname='my db' user=app password='it\\'s a \\\\ secret' application_name=x")).toMatchObject({
+      host: 'db.local',
+      port: 7101,
+      dbname: 'my db',
+      user: 'app',
+      password: "it's a \\ secret",
+      sslmode: 'disable',
+      extra: { application_name: 'x' },
+    });
+    expect(parseConninfo('host=h password=a\\ b').password).toBe('a b');
+    expect(() => parseConninfo("host='h")).toThrow(/unterminated quoted string/);
+    expect(() => parseConninfo('host=h port')).toThrow(/missing "=" after "port"/);
+    expect(() => parseConninfo('host=h bogus=1')).toThrow(/invalid connection option "bogus"/);
+    expect(() => parseConninfo('host=h hostaddr=1.2.3.4')).toThrow(/"hostaddr" is not supported/);
+    expect(() => parseConninfo('host=a,b')).toThrow(/several hosts/);
+    expect(() => parseConninfo('host=h port=70000')).toThrow(/invalid port number/);
+    expect(() => parseConninfo('host=h sslmode=sometimes')).toThrow(/invalid sslmode value/);
+  });
+
+  it('reads URIs as libpq does: percent-decoding, [IPv6], query keywords, ssl=true', () => {
+    expect(parseConninfo('postgres://us%40r:p%3Ass@[::1]:6000/d%20b?sslmode=verify-full&sslrootcert=/ca.pem')).toMatchObject({
+      host: '::1',
+      port: 6000,
+      user: 'us@r',
+      password: 'p:ss',
+      dbname: 'd b',
+      sslmode: 'verify-full',
+      sslrootcert: '/ca.pem',
+    });
+    expect(parseConninfo('postgresql://h/db?ssl=true').sslmode).toBe('require');
+    expect(parseConninfo('postgres://h/db?host=%2Fvar%2Frun%2Fpostgresql').host).toBe('/var/run/postgresql');
+    expect(() => parseConninfo('postgres://h/db?frobnicate=1')).toThrow(/invalid connection option "frobnicate"/);
+    expect(() => parseConninfo('postgres://h:x1/db')).toThrow(/invalid port number/);
+    expect(() => parseConninfo('postgres://h/d%zz')).toThrow(/percent-encoded/);
+    expect(() => parseConninfo('postgres://h/db?sslmode=verify-ca')).toThrow(/verify-ca needs sslrootcert/);
+  });
+
+  it('normalises to one URL that reads back as itself and keeps libpq\'s sslmode meaning for node-postgres', () => {
+    for (const s of [
+      "host=/tmp port=6000 user=u password='a b' dbname=d",
+      'postgres://u:p@[::1]:5433/db?sslmode=require&application_name=dg',
+      'postgres://h/db?sslmode=verify-full&sslrootcert=/ca.pem',
+    ]) {
+      const u = normaliseUpstream(s);
+      expect(normaliseUpstream(u), s).toBe(u);
+      expect(parseConninfo(u), s).toEqual(parseConninfo(s));
+    }
+    expect(normaliseUpstream('postgres://h/db?sslmode=require')).toBe('postgres://h:5432/db?sslmode=require&uselibpqcompat=true');
+  });
+
+  it('never prints the password in an error', () => {
+    expect(() => up('postgres://u:hunter2@h/db?bogus=1')).toThrow(/bogus/);
+    try {
+      up("host=h:1 password='hunter2' ???");
+    } catch (e) {
+      expect((e as Error).message).not.toContain('hunter2');
+    }
   });
 });

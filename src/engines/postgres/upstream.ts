@@ -1,40 +1,79 @@
 // Connections to the upstream PostgreSQL: the byte pipe a client session relays over, and CancelRequests.
-import { connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { isIP, connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { parseConninfo, type SslMode } from '../../config/conninfo.js';
 import { CANCEL_REQUEST_CODE, SSL_REQUEST_CODE } from '../../protocol/codes.js';
 import { connectionFailure, PgError } from '../../protocol/errors.js';
 
 export interface UpstreamTarget {
+  /** host name or IP address; starting with '/', the directory of the server's Unix-domain socket */
   host: string;
   port: number;
-  /** disable: plain TCP; prefer: TLS if the server offers it; require: TLS or fail */
-  sslmode: 'disable' | 'prefer' | 'require';
+  /**
+   * libpq's meanings (https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-PROTECTION):
+   * disable/allow: plain (duckgate does not retry a refused plain connection with TLS, so allow = disable);
+   * prefer: TLS if the server offers it; require: TLS or fail; verify-ca: and the chain checked against
+   * sslrootcert; verify-full: and the server's name checked too. With prefer/require, a given
+   * sslrootcert makes the chain checked, as libpq does when a root certificate file exists.
+   */
+  sslmode: SslMode;
+  /** PEM contents of sslrootcert / sslcert / sslkey, read once at start */
+  ca: Buffer | null;
+  cert: Buffer | null;
+  key: Buffer | null;
   connectTimeoutMs: number;
 }
 
-/** Reads host, port and sslmode from a postgres:// URL. */
+/** Reads a normalised upstream URL (config/conninfo.ts), and the certificate files it names. */
 export function upstreamTarget(url: string, connectTimeoutMs: number): UpstreamTarget {
-  const u = new URL(url);
-  const mode = u.searchParams.get('sslmode') ?? 'disable';
-  const sslmode = mode === 'require' || mode === 'verify-ca' || mode === 'verify-full' ? 'require' : mode === 'prefer' ? 'prefer' : 'disable';
-  return { host: decodeURIComponent(u.hostname) || '127.0.0.1', port: Number(u.port || 5432), sslmode, connectTimeoutMs };
+  const c = parseConninfo(url);
+  const read = (what: string, path: string | null): Buffer | null => {
+    if (!path) return null;
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new Error(`cannot read ${what} "${path}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  return {
+    host: c.host,
+    port: c.port,
+    sslmode: c.sslmode,
+    ca: read('sslrootcert', c.sslrootcert),
+    cert: read('sslcert', c.sslcert),
+    key: read('sslkey', c.sslkey),
+    connectTimeoutMs,
+  };
 }
 
 export function describeTarget(t: UpstreamTarget): string {
-  return `${t.host}:${t.port}`;
+  return isUnixSocket(t) ? socketPath(t) : `${t.host}:${t.port}`;
+}
+
+function isUnixSocket(t: UpstreamTarget): boolean {
+  return t.host.startsWith('/');
+}
+
+/** <dir>/.s.PGSQL.<port>, as libpq builds it (UNIXSOCK_PATH in pqcomm.h). */
+function socketPath(t: UpstreamTarget): string {
+  return `${t.host.replace(/\/+$/, '')}/.s.PGSQL.${t.port}`;
 }
 
 function rawConnect(t: UpstreamTarget, onread?: OnReadOpts): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = netConnect({ host: t.host, port: t.port, ...(onread ? { onread } : {}) });
+    const where = isUnixSocket(t) ? { path: socketPath(t) } : { host: t.host, port: t.port };
+    const sock = netConnect({ ...where, ...(onread ? { onread } : {}) });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(connectionFailure(`could not connect to upstream server at ${describeTarget(t)}: timeout after ${t.connectTimeoutMs} ms`));
     }, t.connectTimeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);
-      sock.setNoDelay(true);
-      sock.setKeepAlive(true, 60_000);
+      if (!isUnixSocket(t)) {
+        sock.setNoDelay(true);
+        sock.setKeepAlive(true, 60_000);
+      }
       resolve(sock);
     });
     sock.once('error', (e: NodeJS.ErrnoException) => {
@@ -44,16 +83,21 @@ function rawConnect(t: UpstreamTarget, onread?: OnReadOpts): Promise<Socket> {
   });
 }
 
+/** Whether a connection to t negotiates TLS at all (libpq never uses TLS on a Unix-domain socket). */
+function wantsTls(t: UpstreamTarget): boolean {
+  return !isUnixSocket(t) && t.sslmode !== 'disable' && t.sslmode !== 'allow';
+}
+
 /**
  * Opens the byte pipe to the upstream, negotiating TLS first when the target asks for it.
- * `onread` (plain TCP only, sslmode=disable): reads go into the caller's buffer and to its callback
+ * `onread` (plain connections only): reads go into the caller's buffer and to its callback
  * instead of 'data' events (no allocation per read); the result's `reusesReadBuffer` says whether it
  * was applied, so a caller must then handle data through its callback.
  */
 export async function connectUpstream(t: UpstreamTarget, onread?: OnReadOpts): Promise<(Socket | TLSSocket) & { reusesReadBuffer?: boolean }> {
-  if (onread && t.sslmode === 'disable') return Object.assign(await rawConnect(t, onread), { reusesReadBuffer: true });
+  if (onread && !wantsTls(t)) return Object.assign(await rawConnect(t, onread), { reusesReadBuffer: true });
   const sock = await rawConnect(t);
-  if (t.sslmode === 'disable') return sock;
+  if (!wantsTls(t)) return sock;
   const req = Buffer.alloc(8);
   req.writeInt32BE(8, 0);
   req.writeInt32BE(SSL_REQUEST_CODE, 4);
@@ -61,18 +105,36 @@ export async function connectUpstream(t: UpstreamTarget, onread?: OnReadOpts): P
   const answer = await new Promise<number>((resolve, reject) => {
     sock.once('data', (d: Buffer) => resolve(d[0]!));
     sock.once('error', reject);
+    sock.once('close', () => reject(connectionFailure(`upstream server at ${describeTarget(t)} closed the connection during SSL negotiation`)));
   });
   if (answer !== 0x53) {
-    if (t.sslmode === 'require') {
+    if (t.sslmode !== 'prefer') {
       sock.destroy();
-      throw connectionFailure(`upstream server at ${describeTarget(t)} does not support SSL, but sslmode=require`);
+      throw connectionFailure(`upstream server at ${describeTarget(t)} does not support SSL, but sslmode=${t.sslmode}`);
     }
     return sock;
   }
+  // libpq (fe-secure-openssl.c) checks the chain for verify-ca and verify-full, and for any mode once a
+  // root certificate is at hand; the host name only for verify-full (against the SANs, else the CN).
+  const verifyChain = t.sslmode === 'verify-ca' || t.sslmode === 'verify-full' || t.ca !== null;
+  const verifyHost = t.sslmode === 'verify-full';
   return new Promise((resolve, reject) => {
-    const tls = tlsConnect({ socket: sock, rejectUnauthorized: false, servername: t.host });
+    const tls = tlsConnect({
+      socket: sock,
+      rejectUnauthorized: verifyChain,
+      ...(t.ca ? { ca: t.ca } : {}),
+      ...(t.cert ? { cert: t.cert } : {}),
+      ...(t.key ? { key: t.key } : {}),
+      // SNI carries a name, never an address (RFC 6066 3); the identity check below gets the host either way
+      ...(isIP(t.host) ? {} : { servername: t.host }),
+      checkServerIdentity: verifyHost ? (_name, cert) => checkServerIdentity(t.host, cert) : () => undefined,
+    });
     tls.once('secureConnect', () => resolve(tls));
-    tls.once('error', (e) => reject(connectionFailure(`TLS to upstream server at ${describeTarget(t)} failed: ${e.message}`)));
+    tls.once('error', (e: NodeJS.ErrnoException) => {
+      tls.destroy();
+      const why = e.code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? `server certificate does not match host name "${t.host}": ${e.message}` : e.message;
+      reject(connectionFailure(`TLS to upstream server at ${describeTarget(t)} failed (sslmode=${t.sslmode}): ${why}`));
+    });
   });
 }
 
