@@ -166,7 +166,7 @@ export function readStagedCsv(file: string, names: string[]): string {
 
 /** SELECT list turning staged text columns (named c0…cn) into typed columns with the real names. */
 export function typedSelect(cols: ColumnDef[], stagedPrefix = 'c'): string {
-  return cols.map((c, i) => `${castExpr(c.mapping, `${stagedPrefix}${i}`)} AS ${duckIdent(c.name)}`).join(', ');
+  return cols.map((c, i) => `${castExpr(c.mapping, `${stagedPrefix}${i}`, i)} AS ${duckIdent(c.name)}`).join(', ');
 }
 
 export function columnList(cols: Array<{ name: string }>): string {

@@ -17,10 +17,11 @@ import type pg from 'pg';
 import { logger } from '../observability/logger.js';
 import { mirrorSnapshotRows } from '../observability/metrics.js';
 import { qualified, type TableDef } from './catalog.js';
-import { duckIdent, fileList, fsyncFiles, listParquet, partitionColumn, readStagedCsv, servingSelect, tableDir, typedSelect } from './lake.js';
+import { createTableSql, duckIdent, fileList, fsyncFiles, listParquet, partitionColumn, readStagedCsv, servingSelect, tableDir, typedSelect } from './lake.js';
 import { noteRows } from './integrity.js';
 import { CopyOut } from './pgconn.js';
-import { pgCopyExpr, sqlString } from './types.js';
+import { removeInLake } from './paths.js';
+import { duckType, FALLBACK, pgCopyExpr, sqlString, unholdableColumn } from './types.js';
 
 /** A chunk is converted once its CSV reaches this size (or chunkRows rows), whichever comes first. */
 const CHUNK_BYTES = 32 << 20;
@@ -67,6 +68,13 @@ async function noteFooterRows(duck: DuckDBConnection, files: string[]): Promise<
   for (const x of r) noteRows(String(x.file_name), Number(x.n));
 }
 
+/**
+ * Copies the table (see snapshotOnce). A value a column's mirror type cannot hold exactly (a BC date,
+ * 'infinity', a 2-D array: see unholdableColumn) makes THAT column a fallback column, held as its
+ * Postgres text and not exact (statements touching it go to Postgres), and the table is copied again in
+ * the same transaction; the other columns stay served by DuckDB. `def.columns` is changed in place, so
+ * the caller's definition (manifest, runtime) says which columns fell back.
+ */
 export async function snapshotTable(
   pgc: pg.Client,
   duck: DuckDBConnection,
@@ -76,6 +84,34 @@ export async function snapshotTable(
   chunkRows: number,
   /** an existing DuckDB table with the serving types: each converted chunk is appended to it */
   servingStaging: string | null = null,
+): Promise<SnapshotResult> {
+  for (let attempt = 0; ; attempt++) {
+    const pattern = attempt === 0 ? `g${generation}` : `g${generation}r${attempt}`;
+    try {
+      return await snapshotOnce(pgc, duck, lakeDir, def, pattern, chunkRows, servingStaging);
+    } catch (e) {
+      const col = unholdableColumn(e);
+      const c = col === null ? undefined : def.columns[col];
+      if (!c || c.mapping.kind === 'fallback' || attempt >= def.columns.length) throw e;
+      def.columns[col!] = { ...c, mapping: FALLBACK, duckType: duckType(FALLBACK) };
+      logger.warn(
+        { table: `${def.schema}.${def.name}`, column: c.name, type: c.pgType, reason: (e as Error).message.split('\n')[0] },
+        'mirror: a value of this column cannot be held exactly by the mirror; the column is kept as text and statements reading it go to PostgreSQL (the rest of the table is served)',
+      );
+      for (const f of listParquet(tableDir(lakeDir, def.schema, def.name)).filter((f) => f.includes(`/${pattern}_c`))) removeInLake(lakeDir, f);
+      if (servingStaging) await duck.run(createTableSql(servingStaging, def));
+    }
+  }
+}
+
+async function snapshotOnce(
+  pgc: pg.Client,
+  duck: DuckDBConnection,
+  lakeDir: string,
+  def: TableDef,
+  pattern: string,
+  chunkRows: number,
+  servingStaging: string | null,
 ): Promise<SnapshotResult> {
   const tmp = join(lakeDir, '_tmp');
   mkdirSync(tmp, { recursive: true });
@@ -98,7 +134,7 @@ export async function snapshotTable(
   let lastLog = started;
 
   const openChunk = () => {
-    csvPath = join(tmp, `${generation}_${chunkNo}.csv`);
+    csvPath = join(tmp, `${pattern}_${chunkNo}.csv`);
     fd = openSync(csvPath, 'w');
   };
   const flushBuf = () => {
@@ -108,7 +144,7 @@ export async function snapshotTable(
     bufBytes = 0;
   };
   const convert = (path: string, no: number): Promise<void> =>
-    csvToParquet(duck, lakeDir, def, path, `g${generation}_c${no}`)
+    csvToParquet(duck, lakeDir, def, path, `${pattern}_c${no}`)
       .then(async (f) => {
         rmSync(path, { force: true });
         if (servingStaging && f.length) await duck.run(`INSERT INTO ${servingStaging} SELECT ${servingSelect(def.columns)} FROM read_parquet(${fileList(lakeDir, f)})`);

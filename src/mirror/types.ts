@@ -127,13 +127,35 @@ export function sqlString(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
 
-function scalarCast(s: ScalarKind, v: string): string {
+/**
+ * A value the mirror's type for a column cannot hold exactly (a BC date, 'infinity', a multi-dimensional
+ * array) raises this tagged error from the cast, naming the column's index: the caller then keeps that
+ * one column as its Postgres text (a 'fallback' column, exact: false, so statements touching it go to
+ * Postgres) and copies the table again, instead of taking the whole table off DuckDB.
+ */
+const UNHOLDABLE_TAG = 'duckgate-unholdable-column#';
+
+function unholdable(col: number | undefined, why: string): string {
+  return `error(${sqlString(`${UNHOLDABLE_TAG}${col ?? -1}#: ${why}`)})`;
+}
+
+/** The column index an unholdable-value error names, or null for any other error. */
+export function unholdableColumn(e: unknown): number | null {
+  const m = new RegExp(`${UNHOLDABLE_TAG}(\\d+)#`).exec(e instanceof Error ? e.message : String(e));
+  return m ? Number(m[1]) : null;
+}
+
+/** The mapping of a column kept as its Postgres text (not exact: statements touching it go to Postgres). */
+export const FALLBACK: ColumnMapping = { kind: 'fallback', exact: false };
+
+function scalarCast(s: ScalarKind, v: string, col?: number): string {
   switch (s.t) {
     case 'native':
       return `CAST(${v} AS ${s.duck})`;
     case 'datetime':
-      // DuckDB would silently read '0044-03-15 BC' as AD 44: refuse loudly instead (the table goes to 'error')
-      return `(CASE WHEN ${v} LIKE '% BC' THEN error('duckgate mirror: BC dates/timestamps are not supported: ' || ${v}) ELSE CAST(${v} AS ${s.duck}) END)`;
+      // DuckDB would silently read '0044-03-15 BC' as AD 44, and its infinities are not Postgres's
+      // (no text form the engine gives back as Postgres would): such a value makes the column fall back
+      return `(CASE WHEN ${v} LIKE '% BC' OR ${v} IN ('infinity', '-infinity') THEN ${unholdable(col, `${s.duck} value out of the mirror's range`)} ELSE CAST(${v} AS ${s.duck}) END)`;
     case 'blob':
       // bytea_output = hex: '\x0a0b…'
       return `from_hex(substr(${v}, 3))`;
@@ -152,14 +174,17 @@ export function servingExpr(m: ColumnMapping, col: string): string {
   return col;
 }
 
-/** DuckDB SQL turning the staged text `v` (a VARCHAR expression) into the column's mirror type. */
-export function castExpr(m: ColumnMapping, v: string): string {
+/**
+ * DuckDB SQL turning the staged text `v` (a VARCHAR expression) into the column's mirror type; `col`
+ * (the column's index) is named by the error a value the type cannot hold raises (see unholdableColumn).
+ */
+export function castExpr(m: ColumnMapping, v: string, col?: number): string {
   switch (m.kind) {
     case 'scalar':
-      return scalarCast(m.scalar, v);
+      return scalarCast(m.scalar, v, col);
     case 'array':
       // staged as a JSON array of element texts (see arrayTextToJson / pgCopyExpr)
-      return `list_transform(CAST(CAST(${v} AS JSON) AS VARCHAR[]), e -> ${scalarCast(m.elem, 'e')})`;
+      return `(CASE WHEN ${v} = 'unsupported array shape' THEN ${unholdable(col, 'a multi-dimensional or not 1-based array')} ELSE list_transform(CAST(CAST(${v} AS JSON) AS VARCHAR[]), e -> ${scalarCast(m.elem, 'e', col)}) END)`;
     case 'fallback':
       return v;
   }

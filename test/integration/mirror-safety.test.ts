@@ -8,7 +8,9 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mirror, mirrorDrop, mirrorVerify, formatVerifyTable } from '../../src/mirror/index.js';
 import { pgIdent } from '../../src/mirror/types.js';
+import pg from 'pg';
 import { createTestDatabase } from '../support/servers.js';
+import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 import { currentLsn, mirrorTestConfig, pgQuery } from '../support/mirror-helpers.js';
 
 async function until(what: string, f: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -165,3 +167,71 @@ describe('mirror: damaged lake files are detected at start and the table re-snap
 function statSizeOf(f: string): number {
   return readFileSync(f).length;
 }
+
+describe('mirror: values it cannot hold exactly make one column unservable, not the table', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let dg: TestDuckgate;
+  let viaDg: pg.Client;
+  let direct: pg.Client;
+  const rulesDir = mkdtempSync(join(tmpdir(), 'duckgate-rules-'));
+  const slot = `dgt_odd_${process.pid}`;
+  const SETUP = `
+    CREATE TABLE odd (id int PRIMARY KEY, d date, ts timestamptz, a int[], v int NOT NULL);
+    INSERT INTO odd VALUES (1, '2024-01-01', '2024-01-01 00:00:00+00', '{1,2}', 10),
+      (2, '0044-03-15 BC', 'infinity', '{{1,2},{3,4}}', 20), (3, '2024-02-29', '-infinity', '{3}', 30);
+    CREATE TABLE later (id int PRIMARY KEY, d date, a int[], v int NOT NULL);
+    INSERT INTO later SELECT g, DATE '2024-01-01' + g, ARRAY[g], g FROM generate_series(1, 100) g;`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('odd', SETUP);
+    writeFileSync(join(rulesDir, 'rules.yaml'), 'routing:\n  cost_threshold: 0\n');
+    dg = await startTestDuckgate(db.url, { rules: [join(rulesDir, 'rules.yaml')], mirror: quickMirror(slot), duckdb: { threads: 1, connections: 2 } });
+    await waitForMirrorReady(dg, ['odd', 'later']);
+    viaDg = new pg.Client({ connectionString: dg.url });
+    direct = new pg.Client({ connectionString: db.url });
+    await viaDg.connect();
+    await direct.connect();
+  }, 60_000);
+  afterAll(async () => {
+    await viaDg?.end().catch(() => undefined);
+    await direct?.end().catch(() => undefined);
+    await dg?.close();
+    await mirrorDrop({ config: dg.config, upstreamUrl: db.url }).catch(() => undefined);
+    await db?.drop();
+    rmSync(rulesDir, { recursive: true, force: true });
+  });
+
+  const route = async (sql: string) => (await viaDg.query(`/* duckgate: explain */ ${sql}`)).rows[0] as { engine: string; reason: string };
+  const same = async (sql: string, engine: 'duckdb' | 'postgres') => {
+    expect((await route(sql)).engine, sql).toBe(engine);
+    expect((await viaDg.query(sql)).rows, sql).toEqual((await direct.query(sql)).rows);
+  };
+  const inexact = (name: string) =>
+    dg.dg.mirror!.tables().find((t) => t.name === name)!.columns.filter((c) => !c.exact).map((c) => c.name).sort();
+  const verifyEqual = async () => {
+    const r = await mirrorVerify({ config: dg.config, upstreamUrl: db.url, dataDir: dg.config.dataDir });
+    expect(r.ok, formatVerifyTable(r)).toBe(true);
+  };
+
+  it('from the snapshot: a BC date, infinities and a 2-D array', async () => {
+    expect(inexact('odd')).toEqual(['a', 'd', 'ts']);
+    await same('SELECT count(*), sum(v) FROM odd', 'duckdb');
+    await same('SELECT id, v FROM odd WHERE v > 15 ORDER BY id', 'duckdb');
+    await same('SELECT id, d, ts, a FROM odd ORDER BY id', 'postgres');
+    await same('SELECT count(*) FROM odd WHERE d < DATE \'2000-01-01\'', 'postgres');
+    await verifyEqual();
+  });
+
+  it('from the change stream: the table keeps being served, the column goes to Postgres', async () => {
+    expect(inexact('later')).toEqual([]);
+    await direct.query(`INSERT INTO later VALUES (101, '0001-01-01 BC', '{{5,6}}', 101)`);
+    await until('the column to fall back', () => {
+      const t = dg.dg.mirror!.tables().find((x) => x.name === 'later');
+      return t?.state === 'ready' && t.appliedLsn !== null && inexact('later').length === 2;
+    });
+    expect(inexact('later')).toEqual(['a', 'd']);
+    await same('SELECT count(*), sum(v) FROM later', 'duckdb');
+    await same('SELECT id, d, a FROM later WHERE id > 98 ORDER BY id', 'postgres');
+    await verifyEqual();
+  });
+});
