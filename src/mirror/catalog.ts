@@ -4,6 +4,7 @@
 // replica identity ("cannot update table … because it does not have a replica identity").
 import type pg from 'pg';
 import { logger } from '../observability/logger.js';
+import { rolePrivilegeProblems } from './privileges.js';
 import { isIncluded, type MirrorRules, type PartitionKey } from './rules.js';
 import { duckType, mapColumn, pgIdent, type ColumnMapping, type PgColumnInfo } from './types.js';
 
@@ -42,7 +43,7 @@ export interface PreconditionResult {
 }
 
 /** wal_level, REPLICATION privilege, slots: each failure says exactly what to change. */
-export async function checkPreconditions(c: pg.Client, slotName: string): Promise<PreconditionResult> {
+export async function checkPreconditions(c: pg.Client, slotName: string, publication?: string): Promise<PreconditionResult> {
   const problems: string[] = [];
   const wal = (await c.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level;
   if (wal !== 'logical')
@@ -52,7 +53,9 @@ export async function checkPreconditions(c: pg.Client, slotName: string): Promis
       'SELECT rolname, rolsuper, rolreplication FROM pg_roles WHERE rolname = current_user',
     )
   ).rows[0];
-  if (role && !role.rolsuper && !role.rolreplication)
+  // every missing privilege of the role at once, each with its statement (privileges.ts)
+  if (publication !== undefined) problems.push(...(await rolePrivilegeProblems(c, publication)));
+  else if (role && !role.rolsuper && !role.rolreplication)
     problems.push(`role ${role.rolname} may not replicate: run ALTER ROLE ${pgIdent(role.rolname)} REPLICATION; (and make sure it owns or may read the mirrored tables)`);
   const slots = (
     await c.query<{ max: string; used: string; mine: string }>(

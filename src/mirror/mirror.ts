@@ -45,6 +45,7 @@ import { controlClient, replicationClient, ReplicationStream } from './pgconn.js
 import { decodePgOutput, decodeReplicationMessage, encodeStandbyStatus, pgNowMicros, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput.js';
 import { parseMirrorRules, type MirrorRules } from './rules.js';
 import { checkTableFiles } from './integrity.js';
+import { tablePrivilegeProblems } from './privileges.js';
 import { removeInLake, removeTableFiles } from './paths.js';
 import { snapshotTable } from './snapshot.js';
 import { csvField, stagePath, TableStage } from './stage.js';
@@ -274,12 +275,12 @@ export class Mirror extends EventEmitter {
     this.ctl = controlClient(this.opts.upstreamUrl);
     this.ctl.on('error', (e) => logger.warn({ err: e }, 'mirror control connection error'));
     await this.ctl.connect();
-    const pre = await checkPreconditions(this.ctl, this.cfg.slotName);
+    const pre = await checkPreconditions(this.ctl, this.cfg.slotName, this.cfg.publicationName);
     if (!pre.ok) {
       for (const p of pre.problems) logger.error(`mirror precondition failed: ${p}`);
       throw new Error(`preconditions failed: ${pre.problems.join('; ')}`);
     }
-    const defs = await discoverTables(this.ctl, this.rules, this.cfg.schemas);
+    const defs = await withPrivileges(this.ctl, this.cfg.publicationName, await discoverTables(this.ctl, this.rules, this.cfg.schemas));
     await syncPublication(this.ctl, this.cfg.publicationName, defs);
     this.checkStopped();
     this.duck = await this.opts.duckdb.connect();
@@ -1050,7 +1051,7 @@ export class Mirror extends EventEmitter {
       const rt = this.rt.get(k);
       if (rt) relids.push(rt.def.relid);
     }
-    const defs = await discoverTables(this.ctl!, this.rules, this.cfg.schemas);
+    const defs = await withPrivileges(this.ctl!, this.cfg.publicationName, await discoverTables(this.ctl!, this.rules, this.cfg.schemas));
     const byRelid = new Map(defs.map((d) => [d.relid, d]));
     const todo: TableDef[] = [];
     for (const k of keys) {
@@ -1094,7 +1095,7 @@ export class Mirror extends EventEmitter {
   /** New, dropped, renamed or altered tables (DDL is not in the change stream). */
   private async pollCatalog(): Promise<void> {
     await this.flushLake();
-    const defs = await discoverTables(this.ctl!, this.rules, this.cfg.schemas);
+    const defs = await withPrivileges(this.ctl!, this.cfg.publicationName, await discoverTables(this.ctl!, this.rules, this.cfg.schemas));
     const want = new Map(defs.map((d) => [tableKey(d.schema, d.name), d]));
     let changed = false;
     for (const [key, rt] of [...this.rt]) {
@@ -1156,6 +1157,13 @@ export class Mirror extends EventEmitter {
       logger.debug({ table: key, files: files.length }, 'mirror: compacted');
     }
   }
+}
+
+/** Tables the control role may copy and publish; the others are logged with the statement to run. */
+async function withPrivileges(c: pg.Client, publication: string, defs: TableDef[]): Promise<TableDef[]> {
+  const lacking = await tablePrivilegeProblems(c, publication, defs);
+  for (const [table, reason] of lacking) logger.warn({ table }, reason);
+  return defs.filter((d) => !lacking.has(tableKey(d.schema, d.name)));
 }
 
 /** Milliseconds spent per named phase (debug logs: where a batch's time goes). */

@@ -235,3 +235,71 @@ describe('mirror: values it cannot hold exactly make one column unservable, not 
     await verifyEqual();
   });
 });
+
+describe('mirror: a non-superuser control role hears every missing privilege with the statement to run', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const role = `dg_lp_${process.pid}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-priv-'));
+  const config = mirrorTestConfig('priv', { schemas: ['public', 'priv'], catalogPollMs: 200 });
+  const mirrors: Mirror[] = [];
+  const SETUP = `
+    CREATE ROLE ${role} LOGIN;
+    CREATE TABLE mine (id int PRIMARY KEY, v int); INSERT INTO mine VALUES (1, 1);
+    ALTER TABLE mine OWNER TO ${role};
+    CREATE TABLE theirs (id int PRIMARY KEY, v int); INSERT INTO theirs VALUES (1, 2);
+    GRANT SELECT ON theirs TO ${role};
+    CREATE TABLE hidden (id int PRIMARY KEY, v int); INSERT INTO hidden VALUES (1, 3);
+    CREATE SCHEMA priv; CREATE TABLE priv.t (id int PRIMARY KEY, v int); INSERT INTO priv.t VALUES (1, 4);`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('priv', SETUP);
+  });
+  afterAll(async () => {
+    for (const m of mirrors) await m.stop();
+    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
+    await db?.drop();
+    await pgQuery(new URL('/postgres', db.url).toString(), `DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const asRole = () => {
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = '';
+    return u.toString();
+  };
+  const startAsRole = async () => {
+    const duckdb = await DuckDBInstance.create(':memory:');
+    const m = new Mirror({ config, upstreamUrl: asRole(), duckdb, dataDir });
+    mirrors.push(m);
+    void m.start();
+    return m;
+  };
+
+  it('lists REPLICATION and CREATE on the database together, then each table it may not copy or publish', async () => {
+    const m1 = await startAsRole();
+    await until('the precondition problem', () => m1.problem !== null);
+    const dbName = new URL(db.url).pathname.slice(1);
+    expect(m1.problem).toContain(`ALTER ROLE "${role}" REPLICATION;`);
+    expect(m1.problem).toContain(`GRANT CREATE ON DATABASE "${dbName}" TO "${role}";`);
+    expect(m1.problem).not.toContain('permission denied');
+    await m1.stop();
+    mirrors.pop();
+    // the statements it gave, run as a superuser
+    await pgQuery(db.url, `ALTER ROLE "${role}" REPLICATION; GRANT CREATE ON DATABASE "${dbName}" TO "${role}"`);
+    const m2 = await startAsRole();
+    await until('the mirror to serve the table it may mirror', () => m2.tables().some((t) => t.name === 'mine' && t.state === 'ready' && t.appliedLsn !== null));
+    const skipped = new Map(m2.status().skipped.map((s) => [s.table, s.reason]));
+    expect(m2.tables().map((t) => t.name)).toEqual(['mine']);
+    expect(skipped.get('public.theirs')).toContain(`ALTER TABLE "public"."theirs" OWNER TO "${role}";`);
+    expect(skipped.get('public.theirs')).not.toContain('GRANT SELECT');
+    expect(skipped.get('public.hidden')).toContain(`GRANT SELECT ON "public"."hidden" TO "${role}";`);
+    expect(skipped.get('public.hidden')).toContain(`ALTER TABLE "public"."hidden" OWNER TO "${role}";`);
+    expect(skipped.get('priv.t')).toContain(`GRANT USAGE ON SCHEMA "priv" TO "${role}";`);
+    // granted while running: picked up at the next catalog check
+    await pgQuery(db.url, `ALTER TABLE theirs OWNER TO "${role}"; GRANT "postgres" TO "${role}"`);
+    await until('every table to be mirrored', () => m2.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null).length === 4);
+    const r = await mirrorVerify({ config, upstreamUrl: asRole(), dataDir });
+    expect(r.ok, formatVerifyTable(r)).toBe(true);
+  });
+});
