@@ -44,7 +44,7 @@ export function decideQuick(sql: string, ctx: RouteContext, hints: Hints | null)
 /** Decides one query string with a parse (facts cached by text). */
 export function decide(sql: string, ctx: RouteContext, hints: Hints | null): Route {
   const parsed = parseText(sql);
-  if (!parsed.ok) return pg('parse_error', parsed.error);
+  if (!parsed.ok) return pg(parsed.reason ?? 'parse_error', parsed.error);
   const stmts = parsed.statements;
   const effects = stmts.flatMap((s) => s.effects);
   const fingerprint = parsed.fingerprint;

@@ -38,6 +38,7 @@
  *   │ hint route=postgres | SET duckgate.route=postgres (no hint) ───▶ postgres  hint|session_setting│
  *   └───────────────────────────────────────────────────────────────────────────────────────────────┘
  *                  ▼ parse (libpg-query, facts cached by text)
+ *   beyond PARSE_LIMITS (bracket depth, operator count, length: a text scan) ─▶ postgres  too_complex
  *   unparsable ───────────────────────────────────────────────────────────────▶ postgres  parse_error
  *   several statements ───────────────────────────────────────────────────▶ postgres  multi_statement
  *   SET/RESET duckgate.route, SHOW duckgate.* ─────────────────────────────────────▶ set | show | error
@@ -80,7 +81,7 @@ import { decide, decideQuick } from './decide.js';
 import { decisionKeyText, readHints, type Hints } from './text.js';
 import type { MirrorView, Route, RouteContext, RoutingRules } from './types.js';
 
-export { initRouter, statementFacts, routerStats } from './parse.js';
+export { initRouter, statementFacts, routerStats, parserReady, PARSE_LIMITS } from './parse.js';
 export { mentionsMirroredTable, parseDuration } from './text.js';
 export { parseRoutingRules, defaultRoutingRules, RoutingRulesError, DEFAULT_MAX_LAG_MS, DEFAULT_COST_THRESHOLD } from './rules.js';
 export { SAFE_FUNCTIONS, AGGREGATES, WINDOW_FUNCTIONS } from './functions.js';

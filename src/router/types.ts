@@ -74,6 +74,8 @@ export type Reason =
   | 'hint'
   | 'session_setting'
   | 'parse_error'
+  /** beyond the parser's bounds (router/parse.ts PARSE_LIMITS): not parsed, relayed */
+  | 'too_complex'
   | 'temp_table'
   | 'multi_statement'
   | 'unsupported_syntax'
@@ -87,7 +89,7 @@ export type Reason =
 export const REASONS: readonly Reason[] = [
   'write', 'in_transaction', 'catalog', 'utility', 'unsafe_function', 'not_mirrored', 'inexact_column', 'locking',
   'point_lookup', 'not_analytical', 'analytical', 'rule', 'hint', 'session_setting', 'parse_error', 'temp_table',
-  'multi_statement', 'unsupported_syntax', 'stale', 'privilege', 'rls', 'fallback', 'no_mirror',
+  'multi_statement', 'unsupported_syntax', 'stale', 'privilege', 'rls', 'fallback', 'no_mirror', 'too_complex',
 ];
 
 /** What a statement relayed to Postgres changes in the session, so the session can track it

@@ -5,6 +5,8 @@ import {
   defaultRoutingRules,
   initRouter,
   mentionsMirroredTable,
+  PARSE_LIMITS,
+  parserReady,
   REASONS,
   route,
   routerStats,
@@ -501,5 +503,72 @@ describe('statementFacts', () => {
       const f = statementFacts(sql);
       expect('error' in f ? f.error : f.readOnly, sql).toBe(false);
     }
+  });
+});
+
+describe('bounded parsing (issue 9: a deeply nested statement overflowed the parser and left it damaged for everyone)', () => {
+  const plus = (n: number) => `SELECT count(*) FROM cdx_records WHERE id > ${Array(n).fill('1').join('+')}`;
+  const analytical = 'SELECT mimetype, count(*) FROM cdx_records GROUP BY mimetype';
+
+  test('statements beyond the bounds go to Postgres unparsed, reason too_complex', () => {
+    const before = routerStats();
+    for (const sql of [
+      plus(5000),
+      `SELECT count(*) FROM cdx_records WHERE id > ${'('.repeat(300)}1${')'.repeat(300)}`,
+      `SELECT count(*) FROM cdx_records WHERE ${'NOT '.repeat(2000)}is_revisit`,
+      `SELECT count(*) FROM cdx_records WHERE id = ${Array(1200).fill('1::int').join('+')}`,
+    ]) {
+      const r = route(sql, ctx());
+      expect(r, sql.slice(0, 60)).toMatchObject({ engine: 'postgres', reason: 'too_complex' });
+    }
+    expect(routerStats().parses).toBe(before.parses);
+    expect(routerStats().tooComplex).toBe(before.tooComplex + 4);
+    expect(REASONS).toContain('too_complex');
+  });
+
+  test('within the bounds, large but ordinary statements are still parsed and routed', () => {
+    expect(route(plus(900), ctx())).toMatchObject({ engine: 'duckdb' });
+    const inList = `SELECT count(*) FROM cdx_records WHERE domain_id IN (${Array.from({ length: 5000 }, (_, i) => i).join(',')})`;
+    expect(route(inList, ctx())).toMatchObject({ engine: 'duckdb' });
+    // operators inside literals, quoted identifiers and comments are not syntax and do not count
+    const quoted = `SELECT count(*) FROM cdx_records WHERE original <> '${'+'.repeat(5000)}' AND urlkey <> E'\\'${'('.repeat(500)}' AND mimetype <> $x$${'-'.repeat(3000)}$x$ /* ${'+ '.repeat(3000)} /* nested */ */ -- ${'* '.repeat(3000)}`;
+    expect(route(quoted, ctx())).toMatchObject({ engine: 'duckdb' });
+  });
+
+  test('a failure inside the parser discards the instance: later statements are parsed again', async () => {
+    // Let statements past the bounds, as one the scan underestimates would be: 40 stack overflows inside
+    // the WASM parser (~35 used to leave it answering "memory access out of bounds" to everything).
+    const saved = { ...PARSE_LIMITS };
+    Object.assign(PARSE_LIMITS, { maxNestingTokens: Infinity, maxBracketDepth: Infinity });
+    try {
+      const reloads = routerStats().parserReloads;
+      for (let i = 0; i < 40; i++) {
+        const r = statementFacts(plus(20_000 + i));
+        expect('error' in r).toBe(true);
+        await parserReady();
+      }
+      expect(routerStats().parserReloads).toBeGreaterThanOrEqual(reloads + 40);
+    } finally {
+      Object.assign(PARSE_LIMITS, saved);
+    }
+    expect(route(analytical, ctx())).toMatchObject({ engine: 'duckdb', reason: 'analytical' });
+    const f = statementFacts(`${analytical} HAVING count(*) > 1`);
+    expect('error' in f ? f.error : f.readOnly).toBe(true);
+  });
+
+  test('while the parser is being replaced, statements go to Postgres and the failure is not cached', async () => {
+    const saved = { ...PARSE_LIMITS };
+    Object.assign(PARSE_LIMITS, { maxNestingTokens: Infinity });
+    try {
+      statementFacts(plus(20_100));
+    } finally {
+      Object.assign(PARSE_LIMITS, saved);
+    }
+    const sql = 'SELECT project_id, sum(length) FROM cdx_records GROUP BY project_id';
+    const during = statementFacts(sql);
+    expect('error' in during && during.error).toMatch(/parser being reloaded/);
+    await parserReady();
+    const after = statementFacts(sql);
+    expect('error' in after ? after.error : after.readOnly).toBe(true);
   });
 });
