@@ -128,6 +128,22 @@ describe('Unix-domain socket listener (unixSocketDir)', () => {
     }
   });
 
+  it('an upstream given as a socket directory (host=<dir>) is reached through <dir>/.s.PGSQL.<port>', async () => {
+    // a second duckgate whose upstream is the first one's Unix-domain socket
+    const u = new URL(db.url);
+    const b = await startTestDuckgate(db.url, { upstream: `host=${dir} port=${t.port} user=postgres password=${decodeURIComponent(u.password)} dbname=${db.name}`, mirror: { enabled: false } });
+    try {
+      expect(b.dg.upstreamUrl).toBe(`postgres://postgres:${u.password}@${encodeURIComponent(dir)}:${t.port}/${db.name}`);
+      await withClient(b.url, async (c) => {
+        expect((await c.query('SELECT v FROM t WHERE id = $1', [1])).rows).toEqual([{ v: 'one' }]);
+      });
+      // /readyz: duckgate's own control connection (node-postgres) reaches it too
+      expect((await fetch(`${b.httpUrl}/readyz`)).status).toBe(200);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('a socket a running server answers on is not taken over; shutdown removes the file', async () => {
     const p = new ProxyServer({ target: upstreamTarget(db.url, 1000), limits: t.config.limits, tls: null, log: logger, analytics: null });
     await expect(p.listenUnix(dir, t.port)).rejects.toThrow(/another server is already listening on .*\.s\.PGSQL\./);
