@@ -202,6 +202,27 @@ describe('connection slots: unauthenticated sockets cannot keep real clients out
     }
   });
 
+  it('with the default limits, 1,000 trickling idle sockets leave real clients getting in at once', async () => {
+    const t = await startTestDuckgate(db.url, { mirror: { enabled: false } });
+    const idle: Socket[] = [];
+    const latencies: number[] = [];
+    try {
+      // the issue's attack: 1,000 connections that never authenticate, arriving in a trickle, while
+      // real clients keep connecting
+      for (let batch = 0; batch < 10; batch++) {
+        idle.push(...(await openIdle(t.host, t.port, 100)));
+        const t0 = Date.now();
+        await withClient(t.url, async (c) => expect((await c.query('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]));
+        latencies.push(Date.now() - t0);
+      }
+      expect(t.dg.proxy.slots.authenticating).toBeLessThanOrEqual(t.config.limits.maxStartupConnections);
+      expect(Math.max(...latencies)).toBeLessThan(2_000);
+    } finally {
+      for (const s of idle) s.destroy();
+      await t.close();
+    }
+  });
+
   it('the last reservedConnections slots are for superusers only', async () => {
     const t = await startTestDuckgate(db.url, { mirror: { enabled: false }, limits: { maxConnections: 3, reservedConnections: 1, maxStartupConnections: 10 } });
     const url = (user: string) => {
