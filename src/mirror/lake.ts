@@ -80,9 +80,13 @@ export function writeManifest(lakeDir: string, m: Manifest): void {
   try {
     writeSync(fd, JSON.stringify(m));
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
+    // a full disk: the old manifest stays whole; the partial new one would only take space
     closeSync(fd);
+    removeInLake(lakeDir, tmp);
+    throw e;
   }
+  closeSync(fd);
   renameSync(tmp, join(lakeDir, MANIFEST));
   fsyncPath(lakeDir);
 }
@@ -127,6 +131,24 @@ export function removeOrphans(lakeDir: string, m: Manifest | null): number {
   }
   if (existsSync(join(lakeDir, '_tmp'))) removeInLake(lakeDir, join(lakeDir, '_tmp'), { recursive: true });
   return n;
+}
+
+/**
+ * A write failed because the disk (or the user's quota) is full. The lake is then left exactly as the
+ * manifest says and the write is retried later; nothing is marked broken (ENOSPC from Node, "No space
+ * left on device" from DuckDB's file system).
+ */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  return /No space left on device|Disk quota exceeded|ENOSPC/i.test(e instanceof Error ? e.message : String(e));
+}
+
+/** Thrown when the lake cannot be written for lack of space: nothing was changed, try again later. */
+export class LakeFullError extends Error {
+  constructor(readonly lakeDir: string, cause: unknown) {
+    super(`the lake ${lakeDir} cannot be written: no space left on device (${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}); the mirror holds its position and retries`);
+  }
 }
 
 export function lakeSizeBytes(lakeDir: string): number {

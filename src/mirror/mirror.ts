@@ -26,6 +26,8 @@ import {
   duckIdent,
   fileList,
   fsyncFiles,
+  isDiskFull,
+  LakeFullError,
   lakeSizeBytes,
   mergeOnReadSql,
   partitionColumn,
@@ -950,13 +952,22 @@ export class Mirror extends EventEmitter {
     const ph = phaseTimer();
     const written: string[] = [];
     const drops: string[] = [];
+    // Two phases, so that a full disk changes nothing: first every delta file is written (the manifest
+    // untouched), then the manifest names them. A write failing for lack of space removes this flush's
+    // files, restores the manifest as it was and throws LakeFullError: the events stay pending, the slot
+    // keeps its position, and the mirror retries later (see onFatal) instead of marking tables broken.
+    const ready: Array<{ t: ManifestTable; file: string | null; rows: number; truncated: boolean }> = [];
+    const undo = (e: unknown): never => {
+      for (const f of written) removeInLake(this.lakeDir, f);
+      throw isDiskFull(e) ? new LakeFullError(this.lakeDir, e) : e;
+    };
     for (const [key, p] of this.pending) {
       drops.push(...p.evs);
       const t = m.tables[key];
       const rt = this.rt.get(key);
       if (!t || !rt || rt.state === 'error' || t.state === 'error') continue;
+      let file: string | null = null;
       try {
-        let file: string | null = null;
         if (p.evs.length) {
           const dir = join(tableDir(this.lakeDir, t.schema, t.name), '_delta');
           file = join(dir, `${lsnKey(this.applied)}_${++m.generation}.parquet`);
@@ -966,30 +977,55 @@ export class Mirror extends EventEmitter {
           await duck.run(`COPY (${src}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd)`);
           written.push(file);
         }
-        if (p.truncated) {
-          this.dropFilesLater({ ...t });
-          t.base = [];
-          t.deltas = [];
-        }
-        if (file) t.deltas.push({ file: file.slice(this.lakeDir.length + 1), rows: p.rows });
+        ready.push({ t, file, rows: p.rows, truncated: p.truncated });
       } catch (e) {
+        if (isDiskFull(e)) {
+          if (file && existsSync(file)) written.push(file);
+          undo(e);
+        }
         this.tableError(key, e as Error);
       }
     }
     ph.mark('parquet');
-    fsyncFiles(written);
+    try {
+      fsyncFiles(written);
+    } catch (e) {
+      undo(e);
+    }
     ph.mark('fsync');
+    const saved = { appliedLsn: m.appliedLsn, tables: ready.map((r) => ({ t: r.t, base: r.t.base, deltas: r.t.deltas })) };
+    const replaced: ManifestTable[] = [];
+    for (const r of ready) {
+      if (r.truncated) {
+        replaced.push({ ...r.t });
+        r.t.base = [];
+        r.t.deltas = [];
+      }
+      if (r.file) r.t.deltas = [...r.t.deltas, { file: r.file.slice(this.lakeDir.length + 1), rows: r.rows }];
+    }
+    m.appliedLsn = formatLsn(this.applied);
+    try {
+      writeManifest(this.lakeDir, m);
+    } catch (e) {
+      m.appliedLsn = saved.appliedLsn;
+      for (const x of saved.tables) {
+        x.t.base = x.base;
+        x.t.deltas = x.deltas;
+      }
+      undo(e);
+    }
+    ph.mark('manifest');
+    // files a truncate replaced go once the manifest no longer names them
+    for (const t of replaced) this.dropFilesLater(t);
     this.pending.clear();
     this.pendingRows = 0;
-    m.appliedLsn = formatLsn(this.applied);
-    writeManifest(this.lakeDir, m);
-    ph.mark('manifest');
     this.durable = this.applied;
     this.manifestDirty = false;
     this.sendStatus(false);
     if (drops.length) await duck.run(drops.map((e) => `DROP TABLE IF EXISTS ${e};`).join(' '));
     logger.debug({ files: written.length, ms: ph.done() }, 'mirror: lake flushed (durable)');
   }
+
 
   /** SQL: staged CSV → typed temp table `ev`; fills unchanged TOAST values from earlier events or the serving copy. */
   private loadEventsSql(ev: string, csv: string, t: ManifestTable, s: TableStage): string[] {
