@@ -8,13 +8,13 @@ import { ConfigError, parseHostPort } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { logger as rootLogger, type Logger } from './observability/logger.js';
 import { startHttp } from './observability/http.js';
-import { upstreamTarget } from './engines/postgres/upstream.js';
+import { controlUrl, upstreamTarget } from './engines/postgres/upstream.js';
 import { ProxyServer } from './session/server.js';
 import { startEmbeddedUpstream, type EmbeddedUpstream } from './embedded.js';
 import { readRules, shippedRulesFile } from './config/rules.js';
 import { DuckdbEngine } from './engines/duckdb/engine.js';
 import { instanceOptionsFromConfig, openDuckdbInstance } from './engines/duckdb/instance.js';
-import { Mirror } from './mirror/index.js';
+import { Mirror, parseMirrorRules } from './mirror/index.js';
 import { initRouter, parseRoutingRules } from './router/index.js';
 import type { AnalyticsOptions } from './session/analytics.js';
 import { DuckdbGuard } from './session/duckdb-guard.js';
@@ -67,6 +67,8 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     await embedded?.stop();
     throw new ConfigError(`upstream: ${(e as Error).message}`);
   }
+  // duckgate's own node-postgres connections cannot do sslmode=prefer: resolved once here (upstream.ts)
+  upstreamUrl = await controlUrl(upstreamUrl, target);
 
   // Rules are validated before anything starts, so a typo fails fast with the file named.
   const raw = readRules([shippedRulesFile, ...cfg.rules]);
@@ -85,7 +87,7 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     await Promise.all([initRouter(), DuckdbEngine.init()]);
     duck = await openDuckdbInstance(instanceOptionsFromConfig({ dataDir, duckdb: cfg.duckdb }));
     engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs, queueTimeoutMs: cfg.duckdb.queueTimeoutMs });
-    mirror = new Mirror({ config: cfg, upstreamUrl, duckdb: duck, dataDir });
+    mirror = new Mirror({ config: cfg, upstreamUrl, duckdb: duck, dataDir, rules: parseMirrorRules(raw.mirror) });
     guard = new DuckdbGuard(engine, {
       errorPercent: cfg.analytics.breakerErrorPercent,
       resetMs: cfg.analytics.breakerResetMs,
@@ -141,15 +143,17 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     }
   }
 
-  const controlUrl = upstreamUrl;
-  const ready = async (): Promise<boolean> => {
-    const c = new pg.Client({ connectionString: controlUrl, connectionTimeoutMillis: 2000 });
+  const readyUrl = upstreamUrl;
+  // ready: the upstream answers and the mirror (when there is one) is not down and retrying
+  const ready = async (): Promise<{ ready: boolean; reason?: string }> => {
+    const c = new pg.Client({ connectionString: readyUrl, connectionTimeoutMillis: 2000 });
     try {
       await c.connect();
       await c.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
+      const why = mirror?.notReadyReason() ?? null;
+      return why === null ? { ready: true } : { ready: false, reason: why };
+    } catch (e) {
+      return { ready: false, reason: `upstream PostgreSQL not reachable: ${(e as Error).message}` };
     } finally {
       await c.end().catch(() => undefined);
     }
@@ -159,7 +163,7 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
         host: httpAddr.host,
         port: httpAddr.port,
         ready,
-        status: () => ({ connections: proxy.connectionCount, upstream: `${target.host}:${target.port}` }),
+        status: () => ({ connections: proxy.connectionCount, upstream: `${target.host}:${target.port}`, mirror: mirror?.status() ?? null }),
       })
     : null;
 

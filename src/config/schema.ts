@@ -80,6 +80,10 @@ export const schema = {
     compactionMinDeltaFiles: opt('number', 20, 'A table is compacted once it has at least this many delta files.'),
     snapshotChunkRows: opt('number', 1_000_000, 'Rows per Parquet file written during a snapshot.'),
     catalogPollMs: opt('number', 10_000, 'How often the catalog is checked for new, dropped or renamed tables.'),
+    retryMinMs: opt('number', 500, 'First delay before the mirror retries after a lost connection, a PostgreSQL restart, an unmet precondition (wal_level), a slot or lake held by another process, or a table it could not copy.'),
+    retryMaxMs: opt('number', 30_000, 'The retry delay doubles (with jitter) up to this ceiling; the mirror never gives up.'),
+    maxRetainedWalBytes: opt('number', 1024 * 1024 * 1024, "Ceiling on the WAL the upstream keeps for the mirror's slot (pg_current_wal_lsn() - restart_lsn): beyond it the slot is given up (dropped) and the tables copied again, so a stuck or long-stopped duckgate cannot fill the server's disk; 0: no ceiling. Checked every walCheckMs while streaming and at each start. While duckgate is not running only the server can bound it: set max_slot_wal_keep_size (a slot it invalidates is detected and recreated)."),
+    walCheckMs: opt('number', 10_000, 'How often the WAL retained for the slot is checked against maxRetainedWalBytes (and for a slot PostgreSQL invalidated).'),
     maxLagMs: opt('number', 5_000, 'Reads may use the mirror only when it is at most this far behind (used by the router).'),
   },
   // ---- the analytical path (src/session/analytics.ts) ----

@@ -3,7 +3,6 @@
 // tables explicitly: FOR ALL TABLES would make UPDATE/DELETE fail on the users' tables that have no
 // replica identity ("cannot update table … because it does not have a replica identity").
 import type pg from 'pg';
-import { logger } from '../observability/logger.js';
 import { rolePrivilegeProblems } from './privileges.js';
 import { isIncluded, type MirrorRules, type PartitionKey } from './rules.js';
 import { duckType, mapColumn, pgIdent, type ColumnMapping, type PgColumnInfo } from './types.js';
@@ -74,30 +73,47 @@ interface RelRow {
   schema: string;
   name: string;
   replident: string;
+  persistence: string;
   key: string[] | null;
 }
 
-/** Tables the rules select that can be mirrored; tables that cannot are logged with the fix. */
-export async function discoverTables(c: pg.Client, rules: MirrorRules, schemas: string[]): Promise<TableDef[]> {
+/** A table the rules select that cannot be mirrored, and the fix. */
+export interface SkippedTable {
+  table: string;
+  reason: string;
+}
+
+/**
+ * Tables the rules select that can be mirrored. Tables that cannot are appended to `skipped` with the
+ * reason and the fix (the caller logs them, once per table and reason: this runs at every catalog poll).
+ */
+export async function discoverTables(c: pg.Client, rules: MirrorRules, schemas: string[], skipped: SkippedTable[] = []): Promise<TableDef[]> {
   const rels = (
     await c.query<RelRow>(`
       SELECT c.oid::int8::text AS relid, n.nspname::text AS schema, c.relname::text AS name, c.relreplident::text AS replident,
+        c.relpersistence::text AS persistence,
         (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))
            FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey::int2[])
-          WHERE i.indrelid = c.oid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END) AS key
+          WHERE i.indrelid = c.oid AND i.indisvalid AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END) AS key
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'r' AND NOT c.relispartition
+      WHERE c.relkind = 'r' AND NOT c.relispartition AND c.relpersistence <> 't'
         AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
       ORDER BY 2, 3`)
   ).rows;
   const chosen: RelRow[] = [];
   for (const r of rels) {
     if (!isIncluded(rules, schemas, r.schema, r.name)) continue;
+    const table = `${r.schema}.${r.name}`;
+    if (r.persistence === 'u') {
+      // unlogged tables write no WAL, so they cannot be published (check_publication_add_relation)
+      skipped.push({ table, reason: `not mirrored: ${table} is UNLOGGED (its changes are not in the WAL, so it cannot be published); ALTER TABLE ${qualified(r.schema, r.name)} SET LOGGED to mirror it` });
+      continue;
+    }
     if (r.replident === 'n' || !r.key || r.key.length === 0) {
-      logger.warn(
-        { table: `${r.schema}.${r.name}` },
-        `not mirrored: ${r.schema}.${r.name} has no primary key or replica identity index; add a primary key, or ALTER TABLE ${qualified(r.schema, r.name)} REPLICA IDENTITY USING INDEX <a unique index on NOT NULL columns>`,
-      );
+      skipped.push({
+        table,
+        reason: `not mirrored: ${table} has no primary key or replica identity index; add a primary key, or ALTER TABLE ${qualified(r.schema, r.name)} REPLICA IDENTITY USING INDEX <a unique index on NOT NULL columns>`,
+      });
       continue;
     }
     chosen.push(r);
@@ -161,19 +177,56 @@ export async function describeColumns(c: pg.Client, relids: number[]): Promise<M
   return out;
 }
 
-/** Makes the publication hold exactly `tables` (creating it if needed). */
-export async function syncPublication(c: pg.Client, name: string, tables: Array<{ schema: string; name: string }>): Promise<void> {
+/**
+ * Makes the publication hold exactly `tables` (creating it if needed) as far as Postgres lets it, and
+ * returns the tables it holds afterwards. A table that cannot be added (dropped since discovery, 42P01;
+ * made unlogged or temporary; not owned, 42501) is left out and reported in `failed`: it is not
+ * mirrored this time (its changes would not arrive) and is retried at the next catalog check. One such
+ * table never fails the others.
+ */
+export async function syncPublication<T extends { schema: string; name: string }>(
+  c: pg.Client,
+  name: string,
+  tables: T[],
+  failed: Array<{ table: string; error: Error & { code?: string } }> = [],
+): Promise<T[]> {
   const exists = (await c.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name])).rowCount! > 0;
-  if (!exists) {
-    const list = tables.map((t) => qualified(t.schema, t.name)).join(', ');
-    await c.query(`CREATE PUBLICATION ${pgIdent(name)}${list ? ` FOR TABLE ${list}` : ''}`);
-    return;
-  }
+  if (!exists) await c.query(`CREATE PUBLICATION ${pgIdent(name)}`);
   const cur = (await c.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1', [name])).rows;
   const want = new Set(tables.map((t) => tableKey(t.schema, t.name)));
   const have = new Set(cur.map((t) => tableKey(t.schemaname, t.tablename)));
   const add = tables.filter((t) => !have.has(tableKey(t.schema, t.name)));
   const drop = cur.filter((t) => !want.has(tableKey(t.schemaname, t.tablename)));
-  if (add.length) await c.query(`ALTER PUBLICATION ${pgIdent(name)} ADD TABLE ${add.map((t) => qualified(t.schema, t.name)).join(', ')}`);
-  if (drop.length) await c.query(`ALTER PUBLICATION ${pgIdent(name)} DROP TABLE ${drop.map((t) => qualified(t.schemaname, t.tablename)).join(', ')}`);
+  const bad = new Set<string>();
+  if (add.length) {
+    try {
+      await c.query(`ALTER PUBLICATION ${pgIdent(name)} ADD TABLE ${add.map((t) => qualified(t.schema, t.name)).join(', ')}`);
+    } catch {
+      // one table at a time, so the ones that can be added are
+      for (const t of add) {
+        try {
+          await c.query(`ALTER PUBLICATION ${pgIdent(name)} ADD TABLE ${qualified(t.schema, t.name)}`);
+        } catch (e) {
+          const k = tableKey(t.schema, t.name);
+          bad.add(k);
+          failed.push({ table: k, error: e as Error & { code?: string } });
+        }
+      }
+    }
+  }
+  for (const t of drop) {
+    try {
+      await c.query(`ALTER PUBLICATION ${pgIdent(name)} DROP TABLE ${qualified(t.schemaname, t.tablename)}`);
+    } catch (e) {
+      // dropped meanwhile (it left the publication with it): nothing to do
+      if ((e as { code?: string }).code !== '42P01') throw e;
+    }
+  }
+  return tables.filter((t) => !bad.has(tableKey(t.schema, t.name)));
+}
+
+/** The pid of the process streaming from `slot` (another duckgate?), or null when it is free. */
+export async function slotHolder(c: pg.Client, slot: string): Promise<number | null> {
+  const r = (await c.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows[0];
+  return r?.active_pid ?? null;
 }

@@ -9,11 +9,19 @@
  *   start()        checks preconditions (wal_level=logical, REPLICATION privilege, a free slot, a key per
  *                  table) and logs exactly what to change when one fails; takes the initial snapshot (or
  *                  resumes from the lake's durable LSN) and starts streaming. Resolves once streaming runs
- *                  (so after the initial snapshot); never throws: on failure `problem` says why and
- *                  tables() is empty, duckgate keeps proxying.
+ *                  (so after the initial snapshot), or once the first attempt failed; never throws. The
+ *                  mirror never stops for good: a failed start, a lost connection, a PostgreSQL restart,
+ *                  the slot or the lake held by another process are retried with capped, jittered
+ *                  backoff (mirror.retryMinMs .. retryMaxMs); meanwhile `problem` says why, nothing is
+ *                  servable and duckgate keeps proxying. A table that cannot be mirrored is skipped and
+ *                  retried (lifecycle.ts), never the whole mirror.
  *   stop()         clean stop: everything applied is durable, the slot is told so.
  *   appliedLsn()   'X/Y': every change committed before it is visible in DuckDB (null before start).
- *   tables()       MirroredTable[]: what is mirrored; serve only state === 'ready'.
+ *   tables()       MirroredTable[]: what is mirrored, with primaryKey, state and lastError; serve only
+ *                  state === 'ready' with an appliedLsn (null while the mirror reconnects).
+ *   status()       MirrorStatus for /status: phase (starting/streaming/retrying/stopped), problem, next
+ *                  retry, each table's state and last error, the tables not mirrored and why.
+ *   notReadyReason()  why /readyz should fail (the mirror is retrying), else null.
  *   waitFor(lsn, timeoutMs)  resolves true once appliedLsn() >= lsn (read-your-writes fencing helper).
  *   event 'applied' { lsn, tables: ['schema.table', …] } after each applied batch (tables = those that
  *                  changed; [] when only the position advanced).
@@ -47,6 +55,6 @@
  *   (temporary slot with an exported snapshot) while the main stream continues; meanwhile the table is
  *   'resyncing' (not servable).
  */
-export { Mirror, type MirrorOptions, type MirroredTable, type TableState } from './mirror.js';
+export { Mirror, type MirrorOptions, type MirroredTable, type MirrorPhase, type MirrorStatus, type TableState } from './mirror.js';
 export { mirrorVerify, mirrorDrop, formatVerifyTable, type VerifyResult, type VerifyRow } from './verify.js';
 export { parseMirrorRules, type MirrorRules, type PartitionKey } from './rules.js';

@@ -19,7 +19,11 @@ import {
   mirrorRowsApplied,
   mirrorTransactionsApplied,
 } from '../observability/metrics.js';
-import { checkPreconditions, describeColumns, discoverTables, syncPublication, tableKey, type ColumnDef, type TableDef } from './catalog.js';
+import { checkPreconditions, describeColumns, discoverTables, slotHolder, syncPublication, tableKey, type ColumnDef, type SkippedTable, type TableDef } from './catalog.js';
+import { backoffMs, type BackoffPolicy } from './backoff.js';
+import { guardMessageRelid, installGuard } from './guard.js';
+import { newLife, onCopied, onEvent, onFailed, OnceNotices, retryDue, type TableLife, type TableState } from './lifecycle.js';
+import { acquireLakeLock, LakeLockedError, releaseLakeLock } from './lock.js';
 import {
   columnList,
   createTableSql,
@@ -60,9 +64,11 @@ export interface MirrorOptions {
   /** shared with the query engine; the serving copies live in it */
   duckdb: DuckDBInstance;
   dataDir: string;
+  /** the mirror rules (main.ts reads the rules files once); read from config.rules when absent */
+  rules?: MirrorRules;
 }
 
-export type TableState = 'snapshotting' | 'ready' | 'resyncing' | 'error';
+export type { TableState };
 
 export interface MirroredTable {
   schema: string;
@@ -73,11 +79,35 @@ export interface MirroredTable {
   /** compares: how Postgres compares the values the mirror holds as text (see MirrorColumn.compares) */
   columns: Array<{ name: string; pgType: string; typeOid: number; exact: boolean; compares?: 'equality' | 'none' }>;
   duckdbRef: string;
+  /** the primary key (or replica identity index) columns, in key order */
+  primaryKey: string[];
+  /** why the table is not served (state 'error'), else null */
+  lastError: string | null;
+  /** when an 'error' table is retried next (epoch ms), else null */
+  retryAt: number | null;
 }
 
-interface Runtime {
+/** Where the mirror as a whole is (see status()). */
+export type MirrorPhase = 'disabled' | 'starting' | 'streaming' | 'retrying' | 'stopped';
+
+export interface MirrorStatus {
+  phase: MirrorPhase;
+  /** why the mirror is not streaming, when it is not */
+  problem: string | null;
+  /** consecutive failed attempts (reset once a session has streamed for a while) */
+  attempts: number;
+  /** when the next attempt runs (epoch ms), while retrying */
+  nextRetryAt: number | null;
+  appliedLsn: string | null;
+  /** whether the replica-identity guard (event trigger) is installed, or why not */
+  guard: string | null;
+  tables: Array<{ table: string; state: TableState; lastError: string | null; retryAt: number | null; appliedLsn: string | null }>;
+  /** tables the rules select that are not mirrored, and why */
+  skipped: SkippedTable[];
+}
+
+interface Runtime extends TableLife {
   def: TableDef;
-  state: TableState;
   validFrom: Lsn;
   lastAppliedAt: number | null;
   /** serving table exists in DuckDB */
@@ -147,9 +177,30 @@ export class Mirror extends EventEmitter {
   private lastLakeFlush = Date.now();
   private fatal: Error | null = null;
 
+  // supervision: the mirror retries instead of stopping for good (see start() and onFatal())
+  private phase: MirrorPhase = 'stopped';
+  private readonly retry: BackoffPolicy;
+  private attempts = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private nextRetryAt: number | null = null;
+  /** when the current session started streaming (a session that streamed long enough resets attempts) */
+  private streamingSince = 0;
+  /** a recovery (teardown after a failure) under way */
+  private recovering: Promise<void> | null = null;
+  /** tables the rules select that are not mirrored (no key, unlogged, not publishable), with the reason */
+  private skipped = new Map<string, string>();
+  private readonly notices = new OnceNotices();
+  private guardState: string | null = null;
+  /** pgoutput 'messages' option (PostgreSQL 14+): the guard's logical messages reach the stream */
+  private streamMessages = false;
+  /** the state of the last session can be resumed from (it was made durable after the failure) */
+  private resumable = false;
+
   constructor(private readonly opts: MirrorOptions) {
     super();
     this.cfg = opts.config.mirror;
+    this.retry = { minMs: this.cfg.retryMinMs ?? 500, maxMs: this.cfg.retryMaxMs ?? 30_000 };
+    if (opts.rules) this.rules = opts.rules;
     this.lakeDir = join(opts.dataDir, 'lake');
     this.tmpDir = join(this.lakeDir, '_tmp');
   }
@@ -162,8 +213,11 @@ export class Mirror extends EventEmitter {
 
   tables(): MirroredTable[] {
     const out: MirroredTable[] = [];
+    // while the mirror is not streaming (reconnecting) nothing is servable: appliedLsn is null, so reads
+    // go to PostgreSQL at once instead of each waiting for a position that cannot arrive
+    const live = this.phase === 'streaming';
     for (const r of this.rt.values()) {
-      const ready = r.state === 'ready' && this.applied !== null && this.applied >= r.validFrom;
+      const ready = live && r.state === 'ready' && this.applied !== null && this.applied >= r.validFrom;
       out.push({
         schema: r.def.schema,
         name: r.def.name,
@@ -172,9 +226,42 @@ export class Mirror extends EventEmitter {
         lastAppliedAt: ready ? r.lastAppliedAt : null,
         columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, exact: c.mapping.exact, compares: textComparison(c) })),
         duckdbRef: `${duckIdent(r.def.schema)}.${duckIdent(r.def.name)}`,
+        primaryKey: [...r.def.key],
+        lastError: r.lastError ?? null,
+        retryAt: r.state === 'error' ? (r.retryAt ?? null) : null,
       });
     }
     return out;
+  }
+
+  /** The mirror's state, each table's state and last error, and the tables not mirrored (for /status). */
+  status(): MirrorStatus {
+    return {
+      phase: this.phase,
+      problem: this.problem,
+      attempts: this.attempts,
+      nextRetryAt: this.nextRetryAt,
+      appliedLsn: this.appliedLsn(),
+      guard: this.guardState,
+      tables: this.tables().map((t) => ({ table: `${t.schema}.${t.name}`, state: t.state, lastError: t.lastError, retryAt: t.retryAt, appliedLsn: t.appliedLsn })),
+      skipped: [...this.skipped].map(([table, reason]) => ({ table, reason })),
+    };
+  }
+
+  /** Checks the catalog (new, dropped, altered tables) at the next chance instead of at the next poll. */
+  checkCatalog(): void {
+    this.wantPoll = true;
+    this.kick();
+  }
+
+  /** Null when the mirror is streaming (or disabled, or taking its first snapshot), else why it is not. */
+  notReadyReason(): string | null {
+    if (this.phase === 'retrying') {
+      const wait = this.nextRetryAt === null ? '' : `; next attempt in ${Math.max(0, Math.round((this.nextRetryAt - Date.now()) / 1000))} s`;
+      return `mirror not running: ${this.problem ?? 'reconnecting'}${wait} (reads go to PostgreSQL meanwhile)`;
+    }
+    if (this.phase === 'stopped' && this.cfg.enabled && this.problem) return `mirror stopped: ${this.problem}`;
+    return null;
   }
 
   /** Resolves true once appliedLsn() >= lsn, false after timeoutMs. */
@@ -203,34 +290,26 @@ export class Mirror extends EventEmitter {
 
   async start(): Promise<void> {
     if (!this.cfg.enabled) {
+      this.setPhase('disabled');
       logger.info('mirror disabled (mirror.enabled = false)');
       return;
     }
-    this.starting = this.startInner();
-    try {
-      await this.starting;
-      this.started = true;
-    } catch (e) {
-      if (e instanceof StoppedError) {
-        logger.info('mirror: stopped while starting');
-        await this.closeConnections();
-        return;
-      }
-      this.problem = (e as Error).message;
-      logger.error({ err: e }, `mirror could not start: ${(e as Error).message}; duckgate keeps proxying, every statement goes to PostgreSQL`);
-      await this.closeConnections();
-    }
+    await this.attempt();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.nextRetryAt = null;
     // A start still under way stops at its next step (between tables of a snapshot); tearing its
     // connections down under it would leave it waiting forever, or DuckDB running while closed.
-    if (!this.started && this.starting) await this.starting.catch(() => undefined);
+    if (this.starting) await this.starting.catch(() => undefined);
+    if (this.recovering) await this.recovering.catch(() => undefined);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.loopDone;
-    if (this.started && this.fatal === null) {
+    if (this.phase === 'streaming' && this.fatal === null) {
       try {
         if (this.batchCommits.length) await this.flush();
         if (this.manifest && this.applied !== null && this.applied > parseLsn(this.manifest.appliedLsn)) this.manifestDirty = true;
@@ -243,84 +322,229 @@ export class Mirror extends EventEmitter {
     for (const s of this.stages.values()) s.discard();
     this.stages.clear();
     await this.closeConnections();
-    this.releaseLock();
+    releaseLakeLock(this.lakeDir);
+    if (this.phase !== 'disabled') this.setPhase('stopped');
+  }
+
+  // ---- supervision ---------------------------------------------------------------------------------
+  //
+  //   starting ──streams──▶ streaming ──connection lost / stream ended / apply failed──▶ retrying
+  //      │                                                                                │  ▲
+  //      └──────────────── failed (precondition, slot or lake busy, connection) ──────────┘  │
+  //   retrying ──backoff (capped exponential, jittered) elapsed──▶ starting ──────────────────┘
+  //   any ──stop()──▶ stopped
+  //
+  // After a failure while streaming, what was applied is first made durable in the lake (DuckDB is
+  // still there), so the next session resumes from that position keeping the serving tables; when that
+  // is not possible the next session rebuilds them from the lake, as a restart of duckgate would.
+
+  /** Moves the mirror to `p`; emits 'phase' { phase, problem } on a change. */
+  private setPhase(p: MirrorPhase): void {
+    if (this.phase === p) return;
+    this.phase = p;
+    this.emit('phase', { phase: p, problem: this.problem });
+  }
+
+  /** One attempt to start a session; when it fails, the next one is scheduled (the mirror never gives up). */
+  private async attempt(): Promise<void> {
+    this.retryTimer = null;
+    this.nextRetryAt = null;
+    if (this.stopped) return;
+    this.setPhase('starting');
+    this.fatal = null;
+    const starting = this.startInner();
+    this.starting = starting;
+    try {
+      await starting;
+      // a connection that died while the session started (its error arrived between two steps)
+      if (this.fatal) throw this.fatal;
+      this.setPhase('streaming');
+      this.streamingSince = Date.now();
+      if (this.problem) logger.info({ after: this.problem }, 'mirror: running again');
+      this.problem = null;
+      this.started = true;
+    } catch (e) {
+      if (e instanceof StoppedError || this.stopped) {
+        logger.info('mirror: stopped while starting');
+        await this.closeConnections();
+        return;
+      }
+      for (const t of this.timers) clearInterval(t);
+      this.timers = [];
+      this.dropPg();
+      await this.loopDone;
+      this.scheduleRetry(e as Error, 'could not start');
+    } finally {
+      if (this.starting === starting) this.starting = null;
+    }
+  }
+
+  private scheduleRetry(e: Error, what: string): void {
+    if (this.stopped) return;
+    // a session that streamed for a while was a success: the next failure starts the backoff over
+    if (this.streamingSince && Date.now() - this.streamingSince > 60_000) this.attempts = 0;
+    this.streamingSince = 0;
+    const delay = backoffMs(this.retry, this.attempts++);
+    const message = (e as Error).message || String(e);
+    const repeat = this.problem === message;
+    this.problem = message;
+    this.nextRetryAt = Date.now() + delay;
+    this.setPhase('retrying');
+    const line = `mirror ${what}: ${message}; retrying in ${(delay / 1000).toFixed(1)} s (duckgate keeps proxying: reads go to PostgreSQL meanwhile)`;
+    // the same problem at every attempt (wal_level not yet logical, a slot held elsewhere) is logged
+    // in full once, then as a short line per attempt
+    if (repeat) logger.info({ attempt: this.attempts, problem: message }, `mirror: still retrying (attempt ${this.attempts})`);
+    else if (e instanceof LakeLockedError) logger.warn({ attempt: this.attempts }, line);
+    else logger.error({ err: e, attempt: this.attempts }, line);
+    this.retryTimer = setTimeout(() => void this.attempt(), delay);
+  }
+
+  /** Ends the session's PostgreSQL connections now (late events from them are ignored). */
+  private dropPg(): void {
+    const repl = this.repl;
+    const ctl = this.ctl;
+    this.repl = null;
+    this.ctl = null;
+    this.stream = null;
+    void repl?.end().catch(() => undefined);
+    void ctl?.end().catch(() => undefined);
+  }
+
+  /** The staged, not yet applied part of the stream (the next session receives it again). */
+  private discardStaged(): void {
+    for (const s of this.stages.values()) s.discard();
+    this.stages.clear();
+    this.queue = [];
+    this.qHead = 0;
+    this.paused = false;
+    this.inTx = null;
+    this.batchCommits = [];
+    this.batchRows = 0;
+    this.needResync.clear();
+    this.wantStatus = this.wantPoll = this.wantCompaction = false;
+  }
+
+  /** After the stream failed: keep what was applied (make it durable), end the connections, retry. */
+  private async recover(e: Error): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.dropPg();
+    await this.loopDone;
+    this.discardStaged();
+    this.resumable = false;
+    if (this.manifest && this.duck && this.applied !== null) {
+      try {
+        await this.flushLake();
+        this.resumable = true;
+      } catch (e2) {
+        logger.warn({ err: e2 }, 'mirror: could not make the applied changes durable after the failure; the serving tables are rebuilt from the lake');
+      }
+    }
+    mirrorAppliedLsn.set(Number(this.durable));
+    this.scheduleRetry(e, 'replication failed');
+  }
+
+  /** Forgets every table and serving copy (the next session rebuilds them from the lake). */
+  private async resetState(): Promise<void> {
+    for (const [key, rt] of this.rt) {
+      if (!rt.served) continue;
+      await this.duck?.run(`DROP TABLE IF EXISTS ${this.servingRef(rt.def.schema, rt.def.name)}`).catch((e: Error) => logger.warn({ table: key, err: e }, 'mirror: could not drop a serving table'));
+    }
+    this.rt.clear();
+    this.byRelid.clear();
+    this.relCols.clear();
+    this.discardStaged();
+    this.pending.clear();
+    this.pendingRows = 0;
+    this.manifest = null;
+    this.manifestDirty = false;
+    this.applied = null;
+    this.durable = 0n;
+    // temp tables of pending events die with the connection
+    try {
+      this.duck?.closeSync();
+    } catch {
+      /* already closed */
+    }
+    this.duck = null;
   }
 
   // ---- start ---------------------------------------------------------------------------------------
 
-  private lockFile(): string {
-    return join(this.lakeDir, 'LOCK');
-  }
-
-  private acquireLock(): void {
-    mkdirSync(this.lakeDir, { recursive: true });
-    const f = this.lockFile();
-    if (existsSync(f)) {
-      const pid = Number(readFileSync(f, 'utf8'));
-      if (pid && pid !== process.pid && processAlive(pid)) throw new Error(`the lake ${this.lakeDir} is in use by process ${pid}`);
-    }
-    writeFileSync(f, String(process.pid));
-  }
-
-  private releaseLock(): void {
-    const f = this.lockFile();
-    try {
-      if (existsSync(f) && Number(readFileSync(f, 'utf8')) === process.pid) rmSync(f);
-    } catch {
-      /* best effort */
-    }
-  }
-
   private async startInner(): Promise<void> {
-    this.acquireLock();
-    this.rules = parseMirrorRules(readRules([shippedRulesFile, ...this.opts.config.rules]).mirror);
-    this.ctl = controlClient(this.opts.upstreamUrl);
-    this.ctl.on('error', (e) => logger.warn({ err: e }, 'mirror control connection error'));
-    await this.ctl.connect();
-    const pre = await checkPreconditions(this.ctl, this.cfg.slotName, this.cfg.publicationName);
-    if (!pre.ok) {
-      for (const p of pre.problems) logger.error(`mirror precondition failed: ${p}`);
-      throw new Error(`preconditions failed: ${pre.problems.join('; ')}`);
-    }
-    const defs = await withPrivileges(this.ctl, this.cfg.publicationName, await discoverTables(this.ctl, this.rules, this.cfg.schemas));
-    await syncPublication(this.ctl, this.cfg.publicationName, defs);
+    const resume = this.resumable;
+    this.resumable = false;
+    acquireLakeLock(this.lakeDir);
+    this.rules ??= parseMirrorRules(readRules([shippedRulesFile, ...this.opts.config.rules]).mirror);
+    const ctl = controlClient(this.opts.upstreamUrl);
+    this.ctl = ctl;
+    // a control connection ended under us (pg_terminate_backend, a PostgreSQL restart) ends the session
+    ctl.on('error', (e) => {
+      if (this.ctl === ctl) this.onFatal(e);
+    });
+    await ctl.connect();
+    const pre = await checkPreconditions(ctl, this.cfg.slotName, this.cfg.publicationName);
+    if (!pre.ok) throw new Error(`preconditions failed: ${pre.problems.join('; ')}`);
+    // another process streams from our slot (a second duckgate with the same mirror.slotName)
+    const holder = await slotHolder(ctl, this.cfg.slotName);
+    if (holder !== null)
+      throw new Error(`replication slot ${this.cfg.slotName} is in use by PostgreSQL backend pid ${holder} (another duckgate with the same mirror.slotName?); waiting for it to be free`);
     this.checkStopped();
-    this.duck = await this.opts.duckdb.connect();
-    this.repl = replicationClient(this.opts.upstreamUrl);
-    this.repl.on('error', (e) => this.onFatal(e));
-    await this.repl.connect();
-    const sys = (await this.repl.query<{ systemid: string; dbname: string }>('IDENTIFY_SYSTEM')).rows[0]!;
+    const defs = await this.publish(await this.discover());
+    this.checkStopped();
+    if (this.guardState === null || !this.guardState.startsWith('installed')) await this.setUpGuard();
+    this.streamMessages = Number((await ctl.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0) >= 140000;
+    const repl = replicationClient(this.opts.upstreamUrl);
+    this.repl = repl;
+    repl.on('error', (e) => {
+      if (this.repl === repl) this.onFatal(e);
+    });
+    await repl.connect();
+    const sys = (await repl.query<{ systemid: string; dbname: string }>('IDENTIFY_SYSTEM')).rows[0]!;
     const slotRow = (
-      await this.ctl.query<{ database: string; active: boolean }>('SELECT database::text, active FROM pg_replication_slots WHERE slot_name = $1', [this.cfg.slotName])
+      await ctl.query<{ database: string; active: boolean }>('SELECT database::text, active FROM pg_replication_slots WHERE slot_name = $1', [this.cfg.slotName])
     ).rows[0];
     if (slotRow && slotRow.database !== sys.dbname) throw new Error(`replication slot ${this.cfg.slotName} belongs to database ${slotRow.database}; set mirror.slotName to a free name`);
     if (slotRow?.active) throw new Error(`replication slot ${this.cfg.slotName} is in use by another process`);
 
-    let m = readManifest(this.lakeDir);
-    if (m && (m.slot !== this.cfg.slotName || m.systemId !== sys.systemid || m.database !== sys.dbname || !slotRow)) {
-      logger.warn({ slot: this.cfg.slotName }, 'mirror: the lake does not belong to this upstream/slot (or the slot was dropped): taking a new snapshot');
-      m = null;
-    }
-    if (!m) {
-      for (const d of listDirs(this.lakeDir)) removeInLake(this.lakeDir, join(this.lakeDir, d), { recursive: true });
-      removeInLake(this.lakeDir, join(this.lakeDir, '_manifest.json'));
-      if (slotRow) await this.ctl.query('SELECT pg_drop_replication_slot($1)', [this.cfg.slotName]);
-    }
-    removeOrphans(this.lakeDir, m);
-    mkdirSync(this.tmpDir, { recursive: true });
-
-    this.checkStopped();
-    if (!m) {
-      m = await this.initialSnapshot(defs, sys);
-    } else {
-      this.manifest = m;
-      await this.loadServing(m);
+    const cur = this.manifest;
+    if (resume && cur && this.duck && slotRow && cur.slot === this.cfg.slotName && cur.systemId === sys.systemid && cur.database === sys.dbname) {
+      // the previous session's state is intact and durable: carry on from where it stopped
+      logger.info({ from: formatLsn(this.durable) }, 'mirror: reconnected; resuming the stream');
       await this.reconcile(defs);
+      this.checkStopped();
+      this.applied = this.durable;
+    } else {
+      await this.resetState();
+      this.duck = await this.opts.duckdb.connect();
+      let m = readManifest(this.lakeDir);
+      if (m && (m.slot !== this.cfg.slotName || m.systemId !== sys.systemid || m.database !== sys.dbname || !slotRow)) {
+        logger.warn({ slot: this.cfg.slotName }, 'mirror: the lake does not belong to this upstream/slot (or the slot was dropped): taking a new snapshot');
+        m = null;
+      }
+      if (!m) {
+        for (const d of listDirs(this.lakeDir)) removeInLake(this.lakeDir, join(this.lakeDir, d), { recursive: true });
+        removeInLake(this.lakeDir, join(this.lakeDir, '_manifest.json'));
+        if (slotRow) await ctl.query('SELECT pg_drop_replication_slot($1)', [this.cfg.slotName]);
+      }
+      removeOrphans(this.lakeDir, m);
+      mkdirSync(this.tmpDir, { recursive: true });
+
+      this.checkStopped();
+      if (!m) {
+        m = await this.initialSnapshot(defs, sys);
+      } else {
+        this.manifest = m;
+        await this.loadServing(m);
+        await this.reconcile(defs);
+      }
+      this.checkStopped();
+      this.applied = parseLsn(m.appliedLsn);
+      this.durable = this.applied;
     }
-    this.checkStopped();
-    this.applied = parseLsn(m.appliedLsn);
-    this.durable = this.applied;
     mirrorAppliedLsn.set(Number(this.applied));
+    // from here on the session's state is consistent: a failure can resume from it
+    this.resumable = true;
     await this.startStreaming(this.applied);
     this.timers.push(
       setInterval(() => {
@@ -344,6 +568,62 @@ export class Mirror extends EventEmitter {
       );
     for (const t of this.timers) t.unref();
     this.emit('applied', { lsn: formatLsn(this.applied), tables: [...this.rt.keys()] });
+  }
+
+  /** The tables the rules select that can be mirrored; the others are noted (logged once per reason). */
+  private async discover(): Promise<TableDef[]> {
+    const skipped: SkippedTable[] = [];
+    let defs = await discoverTables(this.ctl!, this.rules, this.cfg.schemas, skipped);
+    // tables the control role may not copy or publish are skipped, each with the statement to run
+    const lacking = await tablePrivilegeProblems(this.ctl!, this.cfg.publicationName, defs);
+    if (lacking.size) {
+      for (const [table, reason] of lacking) skipped.push({ table, reason });
+      defs = defs.filter((d) => !lacking.has(tableKey(d.schema, d.name)));
+    }
+    this.noteSkipped(skipped, defs);
+    return defs;
+  }
+
+  private noteSkipped(skipped: SkippedTable[], mirrored: Array<{ schema: string; name: string }>): void {
+    this.skipped = new Map(skipped.map((s) => [s.table, s.reason]));
+    for (const s of skipped) if (this.notices.note(s.table, s.reason)) logger.warn({ table: s.table }, s.reason);
+    for (const d of mirrored) this.notices.clear(tableKey(d.schema, d.name));
+    this.notices.retain(new Set(skipped.map((s) => s.table)));
+  }
+
+  /**
+   * Puts `defs` into the publication; returns those that are in it. A table that could not be added
+   * (dropped since discovery, 42P01, and the like) is not mirrored now and is tried again at the next
+   * catalog check: its changes would not reach the stream.
+   */
+  private async publish(defs: TableDef[]): Promise<TableDef[]> {
+    const failed: Array<{ table: string; error: Error & { code?: string } }> = [];
+    const published = await syncPublication(this.ctl!, this.cfg.publicationName, defs, failed);
+    for (const f of failed) {
+      const reason = `not mirrored for now: ${f.table} could not be added to publication ${this.cfg.publicationName} (${f.error.code ?? 'error'}: ${f.error.message}); tried again at the next catalog check`;
+      if (f.error.code !== '42P01') {
+        this.skipped.set(f.table, reason);
+        if (this.notices.note(f.table, reason)) logger.warn({ table: f.table }, reason);
+      } else logger.info({ table: f.table }, 'mirror: table dropped before it could be published; skipped');
+    }
+    return published;
+  }
+
+  /** Installs the replica-identity guard (guard.ts), or says once what the risk is and how to close it. */
+  private async setUpGuard(): Promise<void> {
+    const g = await installGuard(this.ctl!, this.cfg.publicationName);
+    if (g.installed) {
+      this.guardState = 'installed';
+      logger.info({ publication: this.cfg.publicationName }, 'mirror: replica-identity guard installed (a mirrored table that loses its primary key leaves the publication in the same transaction)');
+      return;
+    }
+    const state = `not installed: ${g.reason}`;
+    if (this.guardState !== state)
+      logger.warn(
+        { publication: this.cfg.publicationName },
+        `mirror: replica-identity guard not installed (${g.reason}). Risk: if a mirrored table loses its primary key or replica identity (ALTER TABLE … DROP CONSTRAINT …_pkey, REPLICA IDENTITY NOTHING, DROP INDEX of its identity index), UPDATE and DELETE on it fail with "cannot update table … because it does not have a replica identity and publishes updates" until duckgate's next catalog check (mirror.catalogPollMs), and for as long as duckgate is stopped. To close it, run as a superuser in this database: ${g.sql.join('; ')}`,
+      );
+    this.guardState = state;
   }
 
   private async initialSnapshot(defs: TableDef[], sys: { systemid: string; dbname: string }): Promise<Manifest> {
@@ -386,22 +666,40 @@ export class Mirror extends EventEmitter {
         // the serving copy is filled chunk by chunk while the snapshot streams (no second pass over the
         // Parquet afterwards), in a staging table that replaces the served one in one DuckDB transaction
         const staging = `${duckIdent(d.schema)}.${duckIdent(`_dg_snapshot_g${gen}`)}`;
+        // One table's failure (dropped meanwhile, a value that does not convert, …) must not abort the
+        // shared snapshot transaction and fail the tables after it: each table is copied under its own
+        // savepoint and a failure rolls back to it. When even that fails, the transaction or the
+        // connection is broken and the whole copy fails (the session is retried).
+        await c.query('SAVEPOINT dg_table');
         try {
           await this.duck!.run(`CREATE SCHEMA IF NOT EXISTS ${duckIdent(d.schema)}`);
           await this.duck!.run(createTableSql(staging, d));
           files = (await snapshotTable(c, this.duck!, this.lakeDir, d, gen, this.cfg.snapshotChunkRows, staging)).files;
+          await c.query('RELEASE SAVEPOINT dg_table');
         } catch (e) {
+          if (e instanceof StoppedError) throw e;
+          try {
+            await c.query('ROLLBACK TO SAVEPOINT dg_table');
+          } catch {
+            throw e;
+          }
           state = 'error';
           error = (e as Error).message;
-          logger.error({ table: key, err: e }, 'mirror: snapshot of table failed; the table is not served');
         }
         m.tables[key] = { relid: d.relid, schema: d.schema, name: d.name, columns: d.columns, key: d.key, partitionBy: d.partitionBy, state, error, validFrom, base: files, deltas: [] };
         if (old) this.dropFilesLater(old);
         this.byRelid.set(d.relid, key);
-        const rt = { def: d, state: state as TableState, validFrom: parseLsn(validFrom), lastAppliedAt: Date.now(), served: false };
+        const prev = this.rt.get(key);
+        const rt: Runtime = { ...newLife(prev?.state ?? 'snapshotting'), ...(prev ? { lastError: prev.lastError, failures: prev.failures, retryAt: prev.retryAt } : {}), def: d, validFrom: parseLsn(validFrom), lastAppliedAt: Date.now(), served: false };
         this.rt.set(key, rt);
-        if (state === 'ready') await this.swapServing(staging, m.tables[key]!, rt);
-        else await this.duck!.run(`DROP TABLE IF EXISTS ${staging}`).catch(() => undefined);
+        if (state === 'ready') {
+          await this.swapServing(staging, m.tables[key]!, rt);
+          onCopied(rt);
+        } else {
+          await this.duck!.run(`DROP TABLE IF EXISTS ${staging}`).catch(() => undefined);
+          const delay = onFailed(rt, `snapshot failed: ${error}`, this.retry);
+          logger.error({ table: key, err: error, retryInMs: delay }, 'mirror: snapshot of table failed; the table is not served (statements go to PostgreSQL) and is copied again later');
+        }
       }
       await c.query('COMMIT');
     } catch (e) {
@@ -512,16 +810,20 @@ export class Mirror extends EventEmitter {
     for (const d of defs) {
       const key = tableKey(d.schema, d.name);
       const rt = this.rt.get(key);
-      if (rt) rt.state = 'resyncing';
-      else this.rt.set(key, { def: d, state: 'snapshotting', validFrom: 0n, lastAppliedAt: null, served: false });
+      if (rt) onEvent(rt, 'resync');
+      else this.rt.set(key, { ...newLife('snapshotting'), def: d, validFrom: 0n, lastAppliedAt: null, served: false });
       this.stages.get(key)?.discard();
       this.stages.delete(key);
     }
     const r = replicationClient(this.opts.upstreamUrl, 'duckgate-mirror-resync');
     const c = controlClient(this.opts.upstreamUrl, 'duckgate-mirror-resync');
-    await r.connect();
-    await c.connect();
+    // a pg Client without an 'error' listener throws the error at the process when its connection is
+    // killed while idle: the failure surfaces in the query that runs next instead
+    r.on('error', (e) => logger.warn({ err: e }, 'mirror: re-snapshot replication connection lost'));
+    c.on('error', (e) => logger.warn({ err: e }, 'mirror: re-snapshot connection lost'));
     try {
+      await r.connect();
+      await c.connect();
       const slot = `${this.cfg.slotName}_rs_${process.pid}_${Date.now() % 1e8}`;
       const res = (
         await r.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${pgIdent(slot)} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')`)
@@ -551,26 +853,52 @@ export class Mirror extends EventEmitter {
 
   private async startStreaming(from: Lsn): Promise<void> {
     const pubs = sqlString(pgIdent(this.cfg.publicationName));
-    const text = `START_REPLICATION SLOT ${pgIdent(this.cfg.slotName)} LOGICAL ${formatLsn(from)} (proto_version '1', publication_names ${pubs})`;
-    this.stream = new ReplicationStream(text, (b) => this.onPayload(b));
-    void this.repl!.query(this.stream as unknown as pg.QueryConfig);
-    this.stream.finished.then(
+    // messages: the replica-identity guard's logical messages (guard.ts) arrive in the stream
+    const text = `START_REPLICATION SLOT ${pgIdent(this.cfg.slotName)} LOGICAL ${formatLsn(from)} (proto_version '1', publication_names ${pubs}${this.streamMessages ? ", messages 'true'" : ''})`;
+    // events of a stream of an earlier session (ended after a failure) are ignored
+    const stream: ReplicationStream = new ReplicationStream(text, (b) => {
+      if (this.stream === stream) this.onPayload(b);
+    });
+    this.stream = stream;
+    void this.repl!.query(stream as unknown as pg.QueryConfig);
+    stream.finished.then(
       () => {
-        if (!this.stopped) this.onFatal(new Error('replication stream ended'));
+        if (!this.stopped && this.stream === stream) this.onFatal(new Error('replication stream ended'));
       },
       (e: Error) => {
-        if (!this.stopped) this.onFatal(e);
+        if (!this.stopped && this.stream === stream) this.onFatal(e);
       },
     );
     logger.info({ slot: this.cfg.slotName, from: formatLsn(from) }, 'mirror: streaming changes');
   }
 
+  /**
+   * The session failed (a connection killed or lost, the stream ended, an apply step threw): nothing is
+   * served from here on (tables() reports no applied position), and the mirror reconnects after a backoff,
+   * resuming from the last durable position. Nothing is lost or applied twice: transactions the stream
+   * sends again below the applied position are skipped.
+   */
   private onFatal(e: Error): void {
     if (this.stopped || this.fatal) return;
     this.fatal = e;
+    if (this.phase === 'starting') {
+      // the start under way fails at its next step and schedules the retry itself
+      this.dropPg();
+      return;
+    }
+    if (this.phase !== 'streaming') return;
     this.problem = e.message;
-    logger.error({ err: e }, 'mirror: replication failed; the mirror stops here (restart duckgate to resume from the last durable LSN)');
-    for (const r of this.rt.values()) if (r.state !== 'error') r.state = 'error';
+    this.setPhase('retrying');
+    const p: Promise<void> = this.recover(e)
+      .catch((e2: Error) => {
+        logger.error({ err: e2 }, 'mirror: recovery failed');
+        this.resumable = false;
+        this.scheduleRetry(e, 'replication failed');
+      })
+      .finally(() => {
+        if (this.recovering === p) this.recovering = null;
+      });
+    this.recovering = p;
   }
 
   private async closeConnections(): Promise<void> {
@@ -692,11 +1020,34 @@ export class Mirror extends EventEmitter {
           this.batchRows++;
         }
         return;
+      case 'message':
+        this.onMessage(msg);
+        return;
       case 'origin':
       case 'type':
-      case 'message':
         return;
     }
+  }
+
+  /**
+   * The replica-identity guard (guard.ts) removed a table from the publication in this transaction: from
+   * here on its changes are not in the stream, so it stops being served at this very point (the
+   * freshness fence orders every later read after it) and is dropped from the mirror after the batch.
+   */
+  private onMessage(msg: Extract<PgOutputMessage, { tag: 'message' }>): void {
+    if (!msg.transactional || this.inTx?.skip) return;
+    const relid = guardMessageRelid(this.cfg.publicationName, msg.prefix, msg.content);
+    if (relid === null) return;
+    const key = this.byRelid.get(relid);
+    const rt = key ? this.rt.get(key) : undefined;
+    if (!key || !rt) return;
+    onEvent(rt, 'failed');
+    rt.lastError = 'lost its replica identity (primary key dropped or REPLICA IDENTITY changed): removed from the publication; mirrored again once it has a primary key';
+    rt.retryAt = null;
+    this.stages.get(key)?.discard();
+    this.stages.delete(key);
+    this.needResync.add(key);
+    logger.warn({ table: key }, `mirror: ${key} ${rt.lastError}`);
   }
 
   private accepts(rt: Runtime): boolean {
@@ -1068,13 +1419,13 @@ export class Mirror extends EventEmitter {
 
   private tableError(key: string, e: Error): void {
     const rt = this.rt.get(key);
-    if (rt) rt.state = 'error';
+    const delay = rt ? onFailed(rt, `a change could not be applied: ${e.message}`, this.retry) : null;
     const t = this.manifest?.tables[key];
     if (t) {
       t.state = 'error';
       t.error = e.message;
     }
-    logger.error({ table: key, err: e }, 'mirror: a change could not be applied to this table; it is no longer served (statements go to PostgreSQL)');
+    logger.error({ table: key, err: e, retryInMs: delay }, 'mirror: a change could not be applied to this table; it is no longer served (statements go to PostgreSQL) and is copied again later');
   }
 
   private async doResyncs(): Promise<void> {
@@ -1082,12 +1433,8 @@ export class Mirror extends EventEmitter {
     await this.flushLake();
     const keys = [...this.needResync];
     this.needResync.clear();
-    const relids: number[] = [];
-    for (const k of keys) {
-      const rt = this.rt.get(k);
-      if (rt) relids.push(rt.def.relid);
-    }
-    const defs = await withPrivileges(this.ctl!, this.cfg.publicationName, await discoverTables(this.ctl!, this.rules, this.cfg.schemas));
+    // only tables that are in the publication are copied (the changes of the others would not arrive)
+    const defs = await this.publish(await this.discover());
     const byRelid = new Map(defs.map((d) => [d.relid, d]));
     const todo: TableDef[] = [];
     for (const k of keys) {
@@ -1095,15 +1442,16 @@ export class Mirror extends EventEmitter {
       if (!rt) continue;
       const d = byRelid.get(rt.def.relid);
       if (!d || tableKey(d.schema, d.name) !== k) await this.removeTable(k);
-      if (d) todo.push(d);
+      if (d && !todo.some((x) => x.relid === d.relid)) todo.push(d);
     }
-    await syncPublication(this.ctl!, this.cfg.publicationName, defs);
     if (todo.length) await this.resync(todo);
   }
 
   // ---- maintenance (runs in the loop between batches) ----------------------------------------------
 
   private async maintenance(): Promise<void> {
+    // tables that failed are copied again once their backoff has passed
+    for (const [key, rt] of this.rt) if (retryDue(rt)) this.needResync.add(key);
     if (this.needResync.size) await this.doResyncs();
     if (this.wantStatus) {
       this.wantStatus = false;
@@ -1131,22 +1479,19 @@ export class Mirror extends EventEmitter {
   /** New, dropped, renamed or altered tables (DDL is not in the change stream). */
   private async pollCatalog(): Promise<void> {
     await this.flushLake();
-    const defs = await withPrivileges(this.ctl!, this.cfg.publicationName, await discoverTables(this.ctl!, this.rules, this.cfg.schemas));
-    const want = new Map(defs.map((d) => [tableKey(d.schema, d.name), d]));
-    let changed = false;
+    const defs = await this.discover();
+    const found = new Map(defs.map((d) => [tableKey(d.schema, d.name), d]));
     for (const [key, rt] of [...this.rt]) {
-      const d = want.get(key);
-      if (!d || d.relid !== rt.def.relid) {
-        await this.removeTable(key);
-        changed = true;
-      }
+      const d = found.get(key);
+      if (!d || d.relid !== rt.def.relid) await this.removeTable(key);
     }
+    // a table dropped (or otherwise refused) between discovery and ALTER PUBLICATION is left out
+    const published = await this.publish(defs);
     const todo: TableDef[] = [];
-    for (const [key, d] of want) {
-      const rt = this.rt.get(key);
-      if (!rt || !sameColumns(rt.def.columns, d.columns)) todo.push(d);
+    for (const d of published) {
+      const rt = this.rt.get(tableKey(d.schema, d.name));
+      if (!rt || !sameColumns(rt.def.columns, d.columns) || rt.def.key.join('\0') !== d.key.join('\0') || retryDue(rt)) todo.push(d);
     }
-    if (changed || todo.length) await syncPublication(this.ctl!, this.cfg.publicationName, defs);
     if (todo.length) await this.resync(todo);
     const r = (
       await this.ctl!.query<{ retained: string | null }>(
@@ -1193,13 +1538,6 @@ export class Mirror extends EventEmitter {
       logger.debug({ table: key, files: files.length }, 'mirror: compacted');
     }
   }
-}
-
-/** Tables the control role may copy and publish; the others are logged with the statement to run. */
-async function withPrivileges(c: pg.Client, publication: string, defs: TableDef[]): Promise<TableDef[]> {
-  const lacking = await tablePrivilegeProblems(c, publication, defs);
-  for (const [table, reason] of lacking) logger.warn({ table }, reason);
-  return defs.filter((d) => !lacking.has(tableKey(d.schema, d.name)));
 }
 
 /** Milliseconds spent per named phase (debug logs: where a batch's time goes). */

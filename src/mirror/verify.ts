@@ -17,6 +17,7 @@ import type { Config } from '../config/schema.js';
 import { qualified } from './catalog.js';
 import { checksumSql, mergeOnReadSql, readManifest, readStagedCsv, typedSelect, type ManifestTable } from './lake.js';
 import { formatLsn, parseLsn, type Lsn } from './lsn.js';
+import { dropGuard } from './guard.js';
 import { Mirror, processAlive } from './mirror.js';
 import { controlClient, CopyOut, replicationClient } from './pgconn.js';
 import { pgCopyExpr, pgIdent, sqlString, unholdableColumn } from './types.js';
@@ -217,6 +218,8 @@ export async function mirrorDrop(opts: { config: Config; upstreamUrl: string }):
     if (slot?.active_pid) throw new Error(`replication slot ${opts.config.mirror.slotName} is in use by process ${slot.active_pid} (a running duckgate?): stop it first`);
     if (slot) await c.query('SELECT pg_drop_replication_slot($1)', [opts.config.mirror.slotName]);
     await c.query(`DROP PUBLICATION IF EXISTS ${pgIdent(opts.config.mirror.publicationName)}`);
+    // the replica-identity guard (guard.ts) belongs to the publication
+    await dropGuard(c, opts.config.mirror.publicationName);
   } finally {
     await c.end();
   }

@@ -1,12 +1,14 @@
-// HTTP endpoint: /healthz (process alive), /readyz (accepting and upstream reachable), /metrics (prometheus).
+// HTTP endpoint: /healthz (process alive), /readyz (accepting, upstream reachable, mirror running: 503 with
+// the reason when not), /metrics (prometheus), /status (JSON: connections, the mirror and each table's
+// state and last error).
 import { createServer, type Server } from 'node:http';
 import { registry } from './metrics.js';
 
 export interface HttpOptions {
   host: string;
   port: number;
-  /** readiness probe: resolves true when duckgate can serve */
-  ready(): Promise<boolean>;
+  /** readiness probe: true (or { ready: true }) when duckgate can serve, else why not */
+  ready(): Promise<boolean | { ready: boolean; reason?: string }>;
   /** extra JSON for /status */
   status?(): unknown;
 }
@@ -24,8 +26,12 @@ export async function startHttp(opts: HttpOptions): Promise<{ server: Server; ho
         return send(200, 'text/plain', 'ok\n');
       case '/readyz':
         opts.ready().then(
-          (ok) => send(ok ? 200 : 503, 'text/plain', ok ? 'ready\n' : 'not ready\n'),
-          () => send(503, 'text/plain', 'not ready\n'),
+          (r) => {
+            const ok = typeof r === 'boolean' ? r : r.ready;
+            const reason = typeof r === 'boolean' ? undefined : r.reason;
+            send(ok ? 200 : 503, 'text/plain', ok ? 'ready\n' : `not ready${reason ? `: ${reason}` : ''}\n`);
+          },
+          (e: Error) => send(503, 'text/plain', `not ready: ${e.message}\n`),
         );
         return;
       case '/metrics':

@@ -23,14 +23,14 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
     const seen = new Map<string, number>();
     for (const t of servable) seen.set(`${t.schema}.${t.name}`, (seen.get(`${t.schema}.${t.name}`) ?? 0) + 1);
     servable = servable.filter((t) => seen.get(`${t.schema}.${t.name}`) === 1);
-    const sig = servable.map((t) => `${t.schema}.${t.name}(${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.exact ? 1 : 0}${c.compares ?? ''}`).join(',')})`).join(';');
+    const sig = servable.map((t) => `${t.schema}.${t.name}[${t.primaryKey.join(',')}](${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.exact ? 1 : 0}${c.compares ?? ''}`).join(',')})`).join(';');
     if (sig === signature && view) return;
     signature = sig;
     refs = new Map();
     const tables = new Map<string, MirrorTable>();
     for (const t of servable) {
       const columns = new Map<string, MirrorColumn>(t.columns.map((c) => [c.name, { exact: c.exact, pgType: c.pgType, compares: c.compares }]));
-      tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name, columns, primaryKey: (t as { primaryKey?: string[] }).primaryKey ?? [], lagMs: null, appliedLsn: t.appliedLsn });
+      tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name, columns, primaryKey: t.primaryKey, lagMs: null, appliedLsn: t.appliedLsn });
       refs.set(`${t.schema}.${t.name}`, t.duckdbRef);
     }
     view = tables.size ? { tables } : null;

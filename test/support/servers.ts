@@ -39,7 +39,9 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
  * and scram_auth (e.g. `CREATE ROLE md5_alice LOGIN PASSWORD 'x' IN ROLE md5_auth`) must authenticate
  * with that method; everyone else is trusted on loopback.
  */
-export async function startEmbeddedPostgres(opts: { dataDir?: string; port?: number; log?: boolean } = {}): Promise<TestPostgres> {
+export async function startEmbeddedPostgres(
+  opts: { dataDir?: string; port?: number; log?: boolean; /** default 'logical' (the mirror fault tests start one with 'replica') */ walLevel?: 'logical' | 'replica' } = {},
+): Promise<TestPostgres> {
   const port = opts.port ?? (await freePort());
   const dir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'duckgate-pg-')));
   const dataDir = join(dir, 'data');
@@ -59,7 +61,7 @@ export async function startEmbeddedPostgres(opts: { dataDir?: string; port?: num
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: [
-      '-c', 'wal_level=logical',
+      '-c', `wal_level=${opts.walLevel ?? 'logical'}`,
       '-c', 'max_wal_senders=20',
       '-c', 'max_replication_slots=20',
       '-c', 'listen_addresses=127.0.0.1',
