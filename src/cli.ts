@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, options } from './config/load.js';
+import { controlUrl, upstreamTarget } from './engines/postgres/upstream.js';
 import { startDuckgate } from './main.js';
 import { logger } from './observability/logger.js';
 
@@ -152,14 +153,20 @@ async function runMirror(sub: string | undefined, tables: string[], flags: Recor
     return 2;
   }
   const { mirrorVerify, mirrorDrop, formatVerifyTable } = await import('./mirror/index.js');
+  let upstreamUrl: string;
+  try {
+    upstreamUrl = await controlUrl(cfg.upstream, upstreamTarget(cfg.upstream, cfg.limits.upstreamConnectTimeoutMs));
+  } catch (e) {
+    throw new ConfigError(`upstream: ${(e as Error).message}`);
+  }
   switch (sub) {
     case 'verify': {
-      const result = await mirrorVerify({ config: cfg, upstreamUrl: cfg.upstream, dataDir: resolve(cfg.dataDir), tables: tables.length ? tables : undefined });
+      const result = await mirrorVerify({ config: cfg, upstreamUrl, dataDir: resolve(cfg.dataDir), tables: tables.length ? tables : undefined });
       process.stdout.write(formatVerifyTable(result) + '\n');
       return result.ok ? 0 : 1;
     }
     case 'drop':
-      await mirrorDrop({ config: cfg, upstreamUrl: cfg.upstream });
+      await mirrorDrop({ config: cfg, upstreamUrl });
       process.stdout.write(`dropped replication slot ${cfg.mirror.slotName} and publication ${cfg.mirror.publicationName}\n`);
       return 0;
     default:

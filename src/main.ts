@@ -8,7 +8,7 @@ import { ConfigError, parseHostPort } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { logger as rootLogger, type Logger } from './observability/logger.js';
 import { startHttp } from './observability/http.js';
-import { controlUrl, upstreamTarget } from './engines/postgres/upstream.js';
+import { controlUrl as controlUrlFor, upstreamTarget } from './engines/postgres/upstream.js';
 import { ProxyServer } from './session/server.js';
 import { startEmbeddedUpstream, type EmbeddedUpstream } from './embedded.js';
 import { readRules, shippedRulesFile } from './config/rules.js';
@@ -68,7 +68,7 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     throw new ConfigError(`upstream: ${(e as Error).message}`);
   }
   // duckgate's own node-postgres connections cannot do sslmode=prefer: resolved once here (upstream.ts)
-  upstreamUrl = await controlUrl(upstreamUrl, target);
+  upstreamUrl = await controlUrlFor(upstreamUrl, target);
 
   // Rules are validated before anything starts, so a typo fails fast with the file named.
   const raw = readRules([shippedRulesFile, ...cfg.rules]);
@@ -143,10 +143,10 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     }
   }
 
-  const readyUrl = upstreamUrl;
+  const controlUrl = upstreamUrl;
   // ready: the upstream answers and the mirror (when there is one) is not down and retrying
   const ready = async (): Promise<{ ready: boolean; reason?: string }> => {
-    const c = new pg.Client({ connectionString: readyUrl, connectionTimeoutMillis: 2000 });
+    const c = new pg.Client({ connectionString: controlUrl, connectionTimeoutMillis: 2000 });
     try {
       await c.connect();
       await c.query('SELECT 1');

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP, connect as netConnect, type OnReadOpts, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { parseConninfo, type SslMode } from '../../config/conninfo.js';
+import { conninfoUrl, parseConninfo, type SslMode } from '../../config/conninfo.js';
 import { CANCEL_REQUEST_CODE, SSL_REQUEST_CODE } from '../../protocol/codes.js';
 import { connectionFailure, PgError } from '../../protocol/errors.js';
 
@@ -45,6 +45,34 @@ export function upstreamTarget(url: string, connectTimeoutMs: number): UpstreamT
     key: read('sslkey', c.sslkey),
     connectTimeoutMs,
   };
+}
+
+/**
+ * The upstream URL for duckgate's own node-postgres connections (mirror, /readyz, mirror commands).
+ * node-postgres has no "TLS if offered": given sslmode=prefer it insists on TLS and fails against a server
+ * without it. So for prefer the server is asked once (an SSLRequest, answered S or N, as libpq's prefer
+ * does per connection) and the URL says require or disable accordingly; a server that cannot be reached
+ * now gets disable (prefer promises no encryption: whoever answers N gets a plain connection anyway).
+ */
+export async function controlUrl(url: string, t: UpstreamTarget): Promise<string> {
+  if (t.sslmode !== 'prefer' || isUnixSocket(t)) return url;
+  let offered = false;
+  try {
+    const sock = await rawConnect({ ...t, connectTimeoutMs: Math.min(t.connectTimeoutMs, 5_000) });
+    const req = Buffer.alloc(8);
+    req.writeInt32BE(8, 0);
+    req.writeInt32BE(SSL_REQUEST_CODE, 4);
+    offered = await new Promise<boolean>((resolve) => {
+      sock.once('data', (d: Buffer) => resolve(d[0] === 0x53));
+      sock.once('error', () => resolve(false));
+      sock.once('close', () => resolve(false));
+      sock.write(req);
+    });
+    sock.destroy();
+  } catch {
+    offered = false;
+  }
+  return conninfoUrl({ ...parseConninfo(url), sslmode: offered ? 'require' : 'disable' });
 }
 
 export function describeTarget(t: UpstreamTarget): string {
