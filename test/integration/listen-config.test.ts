@@ -87,6 +87,22 @@ describe('--upstream is a URL or a libpq key=value string, nothing else', () => 
   });
 });
 
+describe('sslmode=prefer against a server without TLS', () => {
+  it('sessions and duckgate\'s own connections (/readyz) fall back to plain, as libpq does', async () => {
+    const t = await startTestDuckgate(`${db.url}?sslmode=prefer`, { mirror: { enabled: false } });
+    try {
+      await withClient(t.url.replace('?sslmode=prefer', ''), async (c) => {
+        expect((await c.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows).toEqual([{ ssl: false }]);
+      });
+      // node-postgres alone would insist on TLS for prefer and fail: /readyz was 503
+      expect((await fetch(`${t.httpUrl}/readyz`)).status).toBe(200);
+      expect(t.dg.upstreamUrl).not.toContain('sslmode=prefer');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('Unix-domain socket listener (unixSocketDir)', () => {
   let dir: string;
   let t: TestDuckgate;

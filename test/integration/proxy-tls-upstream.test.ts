@@ -222,6 +222,17 @@ describe.skipIf(!testPostgres().embedded)('upstream over TLS', () => {
       expect(await loginThrough(at('127.0.0.1', `sslmode=require&sslrootcert=${other.cert}`))).toMatchObject({ ok: false, code: '08006' });
     });
 
+    it('prefer uses TLS when the server offers it, for sessions and for duckgate\'s own connections', async () => {
+      expect(await loginThrough(at('127.0.0.1', 'sslmode=prefer'))).toEqual({ ok: true, ssl: true });
+      const d = await startTestDuckgate(at('127.0.0.1', 'sslmode=prefer'), { mirror: { enabled: false } });
+      try {
+        expect(d.dg.upstreamUrl).toContain('sslmode=require');
+        expect((await fetch(`${d.httpUrl}/readyz`)).status).toBe(200);
+      } finally {
+        await d.close();
+      }
+    });
+
     it('a libpq key=value upstream string works like the URL', async () => {
       const d = await startTestDuckgate(at('127.0.0.1', 'sslmode=disable'), { mirror: { enabled: false }, upstream: `host=localhost port=${server.port} user=postgres password='postgres' dbname=postgres sslmode=verify-full sslrootcert='${cert.cert}'` });
       try {
