@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { upstreamTarget } from '../../src/engines/postgres/upstream.js';
 import { logger } from '../../src/observability/logger.js';
 import { ProxyServer } from '../../src/session/server.js';
+import { generateSelfSignedCert, type TestCert } from '../fixtures/tls/self-signed.js';
 import { startTestDuckgate, type TestDuckgate } from '../support/duckgate.js';
 import { createTestDatabase, withClient } from '../support/servers.js';
 
@@ -106,6 +107,7 @@ describe('sslmode=prefer against a server without TLS', () => {
 describe('Unix-domain socket listener (unixSocketDir)', () => {
   let dir: string;
   let t: TestDuckgate;
+  let cert: TestCert;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'dgsock-'));
     // a socket file left by a process killed with -9: nothing answers on it, so it is replaced
@@ -116,11 +118,13 @@ describe('Unix-domain socket listener (unixSocketDir)', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     expect(existsSync(stale)).toBe(true);
-    t = await startTestDuckgate(db.url, { unixSocketDir: dir, listen: `127.0.0.1:${stalePort}`, mirror: { enabled: false } });
+    cert = generateSelfSignedCert();
+    t = await startTestDuckgate(db.url, { unixSocketDir: dir, listen: `127.0.0.1:${stalePort}`, mirror: { enabled: false }, tls: { cert: cert.cert, key: cert.key } });
   });
   afterAll(async () => {
     await t?.close();
     rmSync(dir, { recursive: true, force: true });
+    cert?.remove();
   });
 
   it('listens at <dir>/.s.PGSQL.<port>, replacing a stale socket file', () => {
@@ -132,6 +136,22 @@ describe('Unix-domain socket listener (unixSocketDir)', () => {
     const r = await run('psql', ['-X', '-A', '-t', '-h', dir, '-p', String(t.port), '-U', 'postgres', '-d', db.name, '-c', 'SELECT v FROM t ORDER BY id', '-c', 'SELECT 1/0']);
     expect(r.stdout.trim().split('\n')).toEqual(['one', 'two']);
     expect(r.stderr).toMatch(/division by zero/);
+  });
+
+  it('TLS is offered on TCP but not on the socket, as PostgreSQL answers SSLRequest there with N', async () => {
+    const answer = async (opts: { path: string } | { host: string; port: number }) => {
+      const sock = netConnect(opts);
+      await new Promise((r) => sock.once('connect', r));
+      const req = Buffer.alloc(8);
+      req.writeInt32BE(8, 0);
+      req.writeInt32BE(80877103, 4);
+      sock.write(req);
+      const a = await new Promise<string>((r) => sock.once('data', (d: Buffer) => r(d.toString('latin1', 0, 1))));
+      sock.destroy();
+      return a;
+    };
+    expect(await answer({ host: t.host, port: t.port })).toBe('S');
+    expect(await answer({ path: t.dg.unixSocket! })).toBe('N');
   });
 
   it('node-postgres with host=<dir> connects through it, including the extended protocol', async () => {
