@@ -52,6 +52,7 @@ import { decodePgOutput, decodeReplicationMessage, encodeStandbyStatus, pgNowMic
 import { parseMirrorRules, type MirrorRules } from './rules.js';
 import { checkTableFiles } from './integrity.js';
 import { tablePrivilegeProblems } from './privileges.js';
+import { enforceRetention, retentionTimer } from './retention.js';
 import { removeInLake, removeTableFiles } from './paths.js';
 import { snapshotTable } from './snapshot.js';
 import { csvField, stagePath, TableStage } from './stage.js';
@@ -472,6 +473,9 @@ export class Mirror extends EventEmitter {
   // ---- start ---------------------------------------------------------------------------------------
 
   private async startInner(): Promise<void> {
+    // before anything else (a full disk fails the lake lock): a slot past the WAL ceiling, or one
+    // PostgreSQL invalidated, is given up here, and this start then copies the tables again (retention.ts)
+    if (this.cfg.maxRetainedWalBytes > 0 || this.cfg.walCheckMs > 0) await enforceRetention(this.opts.upstreamUrl, this.cfg);
     const resume = this.resumable;
     this.resumable = false;
     acquireLakeLock(this.lakeDir);
@@ -559,6 +563,7 @@ export class Mirror extends EventEmitter {
           this.kick();
         }, this.cfg.compactionIntervalMs),
       );
+    if (this.cfg.walCheckMs > 0) this.timers.push(retentionTimer(this.opts.upstreamUrl, this.cfg));
     if (this.cfg.catalogPollMs > 0)
       this.timers.push(
         setInterval(() => {

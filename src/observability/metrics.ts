@@ -111,6 +111,12 @@ export const mirrorRetainedWalBytes = new client.Gauge({
   help: 'WAL the upstream retains for the mirror slot (pg_current_wal_lsn() - restart_lsn)',
   registers: [registry],
 });
+export const mirrorSlotInvalidations = new client.Counter({
+  name: 'duckgate_mirror_slot_invalidations_total',
+  help: 'Times the mirror slot was given up (dropped) and the tables copied again: reason=ceiling (more WAL retained than mirror.maxRetainedWalBytes) or lost (PostgreSQL invalidated it: max_slot_wal_keep_size)',
+  labelNames: ['reason'],
+  registers: [registry],
+});
 export const mirrorCompactions = new client.Counter({
   name: 'duckgate_mirror_compactions_total',
   help: 'Compaction runs (delta files folded into new base files), per table',

@@ -92,3 +92,65 @@ describe.runIf(isRoot)('mirror: a full disk under the data dir', () => {
     expect(r.rows[0]!.pgRows).toBe(7000);
   }, 90_000);
 });
+
+describe('mirror: WAL retained for the slot has a ceiling', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-wal-'));
+  const config = mirrorTestConfig('wal', { maxRetainedWalBytes: 4 << 20, walCheckMs: 200 });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('wal', 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g; CREATE TABLE churn (id int, pad text);');
+  });
+  afterAll(async () => {
+    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
+    await db?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const run = async (f: (m: Mirror) => Promise<void>) => {
+    const m = new Mirror({ config, upstreamUrl: db.url, duckdb: await DuckDBInstance.create(':memory:'), dataDir });
+    await m.start();
+    try {
+      expect(m.problem).toBeNull();
+      await f(m);
+    } finally {
+      await m.stop();
+    }
+  };
+  const invalidations = async () => {
+    const { registry } = await import('../../src/observability/metrics.js');
+    const v = (await registry.getSingleMetric('duckgate_mirror_slot_invalidations_total')!.get()).values;
+    return v.filter((x) => x.labels['reason'] === 'ceiling').reduce((a, x) => a + x.value, 0);
+  };
+  const manifest = () => JSON.parse(readFileSync(join(dataDir, 'lake', '_manifest.json'), 'utf8')) as { tables: Record<string, { validFrom: string }> };
+
+  it('a slot left behind while duckgate was down is given up at start and the tables copied again', async () => {
+    await run(async () => undefined);
+    const before = manifest().tables['public.t']!.validFrom;
+    // ~10 MB of WAL while no mirror consumes the slot (churn is not mirrored: it has no key)
+    await pgQuery(db.url, "INSERT INTO churn SELECT g, repeat('x', 1000) FROM generate_series(1, 10000) g");
+    await pgQuery(db.url, 'UPDATE t SET v = v || 1 WHERE id <= 10');
+    const retained = Number((await pgQuery<{ r: string }>(db.url, 'SELECT (pg_current_wal_lsn() - restart_lsn)::int8::text AS r FROM pg_replication_slots WHERE slot_name = $1', [config.mirror.slotName]))[0]!.r);
+    expect(retained).toBeGreaterThan(4 << 20);
+    const n0 = await invalidations();
+    await run(async (m) => {
+      expect(await invalidations()).toBe(n0 + 1);
+      expect(manifest().tables['public.t']!.validFrom).not.toEqual(before);
+      expect(await m.waitFor(await currentLsn(db.url), 20_000)).toBe(true);
+    });
+    const r = await mirrorVerify({ config, upstreamUrl: db.url, dataDir });
+    expect(r.ok, formatVerifyTable(r)).toBe(true);
+    const after = Number((await pgQuery<{ r: string }>(db.url, 'SELECT (pg_current_wal_lsn() - restart_lsn)::int8::text AS r FROM pg_replication_slots WHERE slot_name = $1', [config.mirror.slotName]))[0]!.r);
+    expect(after).toBeLessThan(4 << 20);
+  }, 60_000);
+
+  it('decides from the slot state: lost is recreated, past the ceiling given up, unreserved warned', async () => {
+    const { retentionVerdict } = await import('../../src/mirror/retention.js');
+    const s = { activePid: null, retained: 100, walStatus: 'reserved', safeWalSize: null };
+    expect(retentionVerdict('s', s, 1000).action).toBe('keep');
+    expect(retentionVerdict('s', { ...s, retained: 1001 }, 1000)).toMatchObject({ action: 'give-up', reason: 'ceiling' });
+    expect(retentionVerdict('s', { ...s, retained: 1e12 }, 0).action).toBe('keep');
+    expect(retentionVerdict('s', { ...s, walStatus: 'lost', retained: null }, 0)).toMatchObject({ action: 'give-up', reason: 'lost' });
+    expect(retentionVerdict('s', { ...s, walStatus: 'unreserved', safeWalSize: 5 }, 0).action).toBe('warn');
+  });
+});
