@@ -16,8 +16,11 @@ import {
   mirrorLagSeconds,
   mirrorLakeBytes,
   mirrorRetainedWalBytes,
+  mirrorRetries,
   mirrorRowsApplied,
+  mirrorTablesInError,
   mirrorTransactionsApplied,
+  mirrorUp,
 } from '../observability/metrics.js';
 import { checkPreconditions, describeColumns, discoverTables, slotHolder, syncPublication, tableKey, type ColumnDef, type SkippedTable, type TableDef } from './catalog.js';
 import { backoffMs, type BackoffPolicy } from './backoff.js';
@@ -343,6 +346,7 @@ export class Mirror extends EventEmitter {
   private setPhase(p: MirrorPhase): void {
     if (this.phase === p) return;
     this.phase = p;
+    mirrorUp.set(p === 'streaming' ? 1 : 0);
     this.emit('phase', { phase: p, problem: this.problem });
   }
 
@@ -386,6 +390,7 @@ export class Mirror extends EventEmitter {
     if (this.streamingSince && Date.now() - this.streamingSince > 60_000) this.attempts = 0;
     this.streamingSince = 0;
     const delay = backoffMs(this.retry, this.attempts++);
+    mirrorRetries.inc();
     const message = (e as Error).message || String(e);
     const repeat = this.problem === message;
     this.problem = message;
@@ -476,8 +481,8 @@ export class Mirror extends EventEmitter {
     // before anything else (a full disk fails the lake lock): a slot past the WAL ceiling, or one
     // PostgreSQL invalidated, is given up here, and this start then copies the tables again (retention.ts)
     if (this.cfg.maxRetainedWalBytes > 0 || this.cfg.walCheckMs > 0) await enforceRetention(this.opts.upstreamUrl, this.cfg);
+    // (a failure before the session changes any state, e.g. PostgreSQL still down, keeps it resumable)
     const resume = this.resumable;
-    this.resumable = false;
     acquireLakeLock(this.lakeDir);
     this.rules ??= parseMirrorRules(readRules([shippedRulesFile, ...this.opts.config.rules]).mirror);
     const ctl = controlClient(this.opts.upstreamUrl);
@@ -515,10 +520,12 @@ export class Mirror extends EventEmitter {
     if (resume && cur && this.duck && slotRow && cur.slot === this.cfg.slotName && cur.systemId === sys.systemid && cur.database === sys.dbname) {
       // the previous session's state is intact and durable: carry on from where it stopped
       logger.info({ from: formatLsn(this.durable) }, 'mirror: reconnected; resuming the stream');
+      this.resumable = false;
       await this.reconcile(defs);
       this.checkStopped();
       this.applied = this.durable;
     } else {
+      this.resumable = false;
       await this.resetState();
       this.duck = await this.opts.duckdb.connect();
       let m = readManifest(this.lakeDir);
@@ -1456,7 +1463,12 @@ export class Mirror extends EventEmitter {
 
   private async maintenance(): Promise<void> {
     // tables that failed are copied again once their backoff has passed
-    for (const [key, rt] of this.rt) if (retryDue(rt)) this.needResync.add(key);
+    let inError = 0;
+    for (const [key, rt] of this.rt) {
+      if (rt.state === 'error') inError++;
+      if (retryDue(rt)) this.needResync.add(key);
+    }
+    mirrorTablesInError.set(inError);
     if (this.needResync.size) await this.doResyncs();
     if (this.wantStatus) {
       this.wantStatus = false;

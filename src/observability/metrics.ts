@@ -133,6 +133,21 @@ export const mirrorAppliedLsn = new client.Gauge({
   help: 'LSN up to which all changes are visible in DuckDB (as a number)',
   registers: [registry],
 });
+export const mirrorUp = new client.Gauge({
+  name: 'duckgate_mirror_up',
+  help: '1 while the mirror streams changes, 0 while it starts, reconnects or retries (see /status for why)',
+  registers: [registry],
+});
+export const mirrorRetries = new client.Counter({
+  name: 'duckgate_mirror_retries_total',
+  help: 'Times the mirror scheduled a new attempt after a failure (lost connection, PostgreSQL restart, unmet precondition, slot or lake busy)',
+  registers: [registry],
+});
+export const mirrorTablesInError = new client.Gauge({
+  name: 'duckgate_mirror_tables_in_error',
+  help: 'Mirrored tables not served because a copy or an apply failed (each is retried with backoff)',
+  registers: [registry],
+});
 
 // ---- router / duckdb engine ------------------------------------------------------------------------
 // (router and DuckDB engine metrics are added here)

@@ -16,8 +16,10 @@ import type { Config } from '../../src/config/schema.js';
 import { syncPublication } from '../../src/mirror/catalog.js';
 import { Mirror, mirrorDrop, mirrorVerify, formatVerifyTable, type MirrorPhase } from '../../src/mirror/index.js';
 import { backoffMs } from '../../src/mirror/backoff.js';
-import { allowed, nextState } from '../../src/mirror/lifecycle.js';
+import { allowed, nextState, OnceNotices } from '../../src/mirror/lifecycle.js';
+import { registry } from '../../src/observability/metrics.js';
 import { startHttp } from '../../src/observability/http.js';
+import { mirrorSource } from '../../src/session/mirror-source.js';
 import { createTestDatabase, freePort, startEmbeddedPostgres, type TestPostgres } from '../support/servers.js';
 import { currentLsn, mirrorTestConfig, pgQuery, tempDataDir } from '../support/mirror-helpers.js';
 
@@ -99,6 +101,11 @@ describe('mirror faults: lifecycle and backoff', () => {
     expect(backoffMs(p, 3, () => 1)).toBe(800);
     expect(backoffMs(p, 30, () => 1)).toBe(1000);
     expect(backoffMs(p, 30, () => 0)).toBe(500);
+    // a warning repeated at every catalog poll is logged once per table and reason
+    const n = new OnceNotices();
+    expect([n.note('public.t', 'no key'), n.note('public.t', 'no key'), n.note('public.t', 'unlogged'), n.note('public.u', 'no key')]).toEqual([true, false, true, true]);
+    n.clear('public.t');
+    expect(n.note('public.t', 'unlogged')).toBe(true);
   });
 });
 
@@ -135,6 +142,7 @@ describe('mirror faults on the suite PostgreSQL', () => {
       await servingAgain(r, db.url, ['public.items', 'public.accounts']);
       // the primary key is exposed, whatever its column is called (the router's point-lookup rule uses it)
       expect(r.mirror.tables().find((t) => t.name === 'accounts')!.primaryKey).toEqual(['code']);
+      expect(mirrorSource(r.mirror).view()!.tables.get('public.accounts')!.primaryKey).toEqual(['code']);
       for (const which of ["application_name = 'duckgate-mirror' AND backend_type <> 'walsender'", "backend_type = 'walsender'", "application_name LIKE 'duckgate-mirror%'"]) {
         const before = r.phases.length;
         const killed = await pgQuery<{ n: number }>(
@@ -152,6 +160,10 @@ describe('mirror faults on the suite PostgreSQL', () => {
       expect(Number((await c.runAndReadAll('SELECT sum(v)::INT FROM "public"."items"')).getRows()[0]![0])).toBe(sum[0]!.s);
       c.closeSync();
       expect(await verifyEqual(config, db.url, r.dataDir)).toEqual(['public.accounts', 'public.items']);
+      // the metrics say it too: up again, three retries counted
+      const text = await registry.metrics();
+      expect(text).toMatch(/^duckgate_mirror_up 1$/m);
+      expect(Number(/^duckgate_mirror_retries_total (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(3);
     } finally {
       await stopMirror(r);
     }
