@@ -29,9 +29,11 @@ import { B, F } from '../protocol/codes.js';
 import { decodeBind, decodeDescribe, decodeExecute, decodeParse, decodeQuery, type Frame } from '../protocol/frontend.js';
 import { mentionsMirroredTable, route, type DuckdbRoute, type MirrorView, type Route, type RoutingRules, type SessionRoute } from '../router/index.js';
 import { serialize } from 'pg-protocol';
+import { isUtf8 } from 'node:buffer';
 import { parseLsn } from '../mirror/lsn.js';
 import { PgError } from '../protocol/errors.js';
 import { collationProbeSql, isBytewiseCollation } from './collation.js';
+import { loggableError } from './duckdb-guard.js';
 
 const compareLsn = (a: string, b: string): number => {
   const x = parseLsn(a);
@@ -112,6 +114,8 @@ export interface DuckPortal {
   /** null once exhausted (a further Execute returns no rows) */
   cursor: DuckdbCursor | null;
   fingerprint: string;
+  /** the portal's RowDescription, in the formats it was bound with (a Describe of the portal) */
+  rowDescription: Buffer;
 }
 
 /** Closes the session's DuckDB portal, if any (Sync, session end). */
@@ -132,6 +136,49 @@ function count(engine: string, reason: string): void {
  * Decides, without I/O, whether a unit may be answered locally. null: relay it (the common, fast case).
  */
 export function planUnit(unit: Frame[], port: SessionPort, opts: AnalyticsOptions, upstreamBusy = false): Plan {
+  try {
+    // Strings the path reads are decoded as UTF-8 (Node replaces invalid bytes silently): a unit with
+    // invalid text goes to Postgres, which raises 22021 and keeps the session, as it would directly.
+    if (!unit.every(stringsValid)) return null;
+    return planUnitInner(unit, port, opts, upstreamBusy);
+  } catch (e) {
+    // A message the analytical path cannot decode (malformed): Postgres decides what it is and answers
+    // it, an ERROR the session survives or the protocol error it closes the connection with itself.
+    // Planning never throws: the session must not end over what Postgres would answer.
+    opts.log.debug({ errorClass: (e as Error)?.name }, 'analytical path: unit relayed undecoded');
+    return null;
+  }
+}
+
+/** Whether the strings of a message (SQL text, statement and portal names) are valid UTF-8. */
+function stringsValid(f: Frame): boolean {
+  const b = f.body;
+  const upto = (from: number, n: number): boolean => {
+    let pos = from;
+    for (let i = 0; i < n; i++) {
+      const z = b.indexOf(0, pos);
+      if (z < 0) return true; // malformed: the decoders (or Postgres) say so
+      if (!isUtf8(b.subarray(pos, z))) return false;
+      pos = z + 1;
+    }
+    return true;
+  };
+  switch (f.type) {
+    case F.query:
+    case F.execute:
+      return upto(0, 1);
+    case F.parse:
+    case F.bind:
+      return upto(0, 2);
+    case F.describe:
+    case F.close:
+      return b.length === 0 || upto(1, 1);
+    default:
+      return true;
+  }
+}
+
+function planUnitInner(unit: Frame[], port: SessionPort, opts: AnalyticsOptions, upstreamBusy: boolean): Plan {
   // With a DuckDB portal open only Execute on it is answered here: other batches are relayed (the
   // portal is not replaced, the client may still read from it).
   if (port.duckPortal) return planPortal(unit, port, opts, upstreamBusy);
@@ -172,24 +219,82 @@ function planDescribeOnly(unit: Frame[], port: SessionPort, opts: AnalyticsOptio
 function planPortal(unit: Frame[], port: SessionPort, opts: AnalyticsOptions, upstreamBusy: boolean): Plan {
   const dp = port.duckPortal!;
   const last = unit[unit.length - 1]!;
-  if (unit.length === 2 && unit[0]!.type === F.execute && (last.type === F.sync || last.type === F.flush)) {
-    const exec = decodeExecute(unit[0]!.body);
-    if (exec.portal === dp.name) {
-      if (upstreamBusy) {
-        // A batch relayed without Sync may still be answering upstream: rows from here could overtake
-        // its replies, and Postgres has no such portal. Clients read one portal at a time in practice.
-        return async () => {
-          closeDuckPortal(port);
-          const msg = 'duckgate: reading an analytical portal while another batch is open upstream is not supported';
-          await port.write(Buffer.concat([be.errorResponse(new PgError('0A000', msg)), ...(last.type === F.sync ? [be.readyForQuery(port.txStatus)] : [])]));
-          if (last.type !== F.sync) port.discardUntilSync = true;
-        };
-      }
-      return () => continuePortal(dp, exec.maxRows, last.type === F.sync, port, opts);
+  // Describe of the portal, Execute of it, or both, then Sync or Flush: answered here (Postgres has no
+  // such portal; relayed, a Describe would get 34000 where Postgres gives the RowDescription).
+  let i = 0;
+  let describe = false;
+  if (unit[i]?.type === F.describe) {
+    const d = decodeDescribe(unit[i]!.body);
+    if (d.target === 'P' && d.name === dp.name) {
+      describe = true;
+      i++;
     }
+  }
+  let exec: ReturnType<typeof decodeExecute> | null = null;
+  if (unit[i]?.type === F.execute) {
+    const e = decodeExecute(unit[i]!.body);
+    if (e.portal === dp.name) {
+      exec = e;
+      i++;
+    }
+  }
+  if (describe || exec) {
+    const ends = i === unit.length - 1 && (last.type === F.sync || last.type === F.flush);
+    const sync = ends && last.type === F.sync;
+    if (upstreamBusy) {
+      // A batch relayed without Sync may still be answering upstream: rows from here could overtake
+      // its replies, and Postgres has no such portal. Clients read one portal at a time in practice.
+      // That batch is still open upstream: its Sync (the client's) goes there and brings ReadyForQuery.
+      return async () => {
+        closeDuckPortal(port);
+        const msg = 'duckgate: reading an analytical portal while another batch is open upstream is not supported';
+        await port.write(be.errorResponse(new PgError('0A000', msg)));
+        skipToSync(unit.slice(i), port);
+      };
+    }
+    const head = describe ? [dp.rowDescription] : [];
+    const maxRows = exec?.maxRows;
+    const here = (): Promise<void> =>
+      maxRows === undefined
+        ? port.write(Buffer.concat([...head, ...(sync ? [be.readyForQuery(port.txStatus)] : [])])).then(() => {
+            if (sync) closeDuckPortal(port);
+          })
+        : continuePortal(dp, maxRows, sync, port, opts, head);
+    if (ends) return here;
+    // More follows in the same batch (Execute, then Parse/Bind/... of another statement, then Sync):
+    // the portal's messages are answered here, then the rest is planned as a unit of its own, as
+    // Postgres handles the messages of a batch one after the other. After an error here Postgres skips
+    // the rest up to the Sync.
+    const rest = unit.slice(i);
+    return async () => {
+      await here();
+      if (port.discardUntilSync) {
+        port.discardUntilSync = false;
+        skipToSync(rest, port);
+        return;
+      }
+      const next = planUnit(rest, port, opts, false);
+      if (next) await next();
+      else port.relay(rest);
+    };
   }
   if (unit.some((f) => endsPortal(f, dp.name))) closeDuckPortal(port);
   return null;
+}
+
+/**
+ * After an error answered here, Postgres ignores the batch's messages up to its Sync (postgres.c,
+ * ignore_till_sync): the Sync (and what follows it) is relayed, and the upstream answers ReadyForQuery;
+ * without a Sync yet, the session skips the client's messages until it comes.
+ */
+function skipToSync(rest: Frame[], port: SessionPort): void {
+  const at = rest.findIndex((f) => f.type === F.sync);
+  if (at < 0) {
+    port.discardUntilSync = true;
+    return;
+  }
+  if (port.duckPortal) closeDuckPortal(port);
+  port.relay(rest.slice(at));
 }
 
 /**
@@ -208,20 +313,22 @@ function endsPortal(f: Frame, name: string): boolean {
   return false;
 }
 
-async function continuePortal(dp: DuckPortal, maxRows: number, sync: boolean, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
+async function continuePortal(dp: DuckPortal, maxRows: number, sync: boolean, port: SessionPort, opts: AnalyticsOptions, head: Buffer[] = []): Promise<void> {
   const end = sync ? [be.readyForQuery(port.txStatus)] : [];
   try {
     if (dp.cursor === null) {
       // Postgres runs an exhausted portal again as zero rows
-      await port.write(Buffer.concat([be.commandComplete('SELECT 0'), ...end]));
+      await port.write(Buffer.concat([...head, be.commandComplete('SELECT 0'), ...end]));
       return;
     }
-    const r = await streamRows(dp.cursor, null, maxRows, [], end, port);
+    const r = await streamRows(dp.cursor, null, maxRows, head, end, port);
     if (r.exhausted) dp.cursor = null;
   } catch (e) {
     dp.cursor?.close();
     dp.cursor = null;
     port.duckPortal = null;
+    // a failed write: the client is gone and the session ends (nothing is held against DuckDB)
+    if (!(e instanceof DuckdbEngineError)) throw e;
     await port.write(Buffer.concat([be.errorResponse(streamError(e, dp.fingerprint, opts)), ...end]));
     if (!sync) port.discardUntilSync = true;
   } finally {
@@ -262,16 +369,21 @@ async function streamRows(
   }
 }
 
-/** The error a client gets when DuckDB fails after rows were sent (the statement cannot move any more). */
-function streamError(e: unknown, fingerprint: string, opts: AnalyticsOptions): PgError {
-  const canceled = e instanceof DuckdbEngineError && e.kind === 'canceled';
-  const timeout = e instanceof DuckdbEngineError && e.kind === 'timeout';
-  if (!canceled) opts.reportFailure(fingerprint, e);
-  return canceled
-    ? new PgError('57014', 'canceling statement due to user request')
-    : timeout
-      ? new PgError('57014', 'canceling statement due to statement timeout')
-      : new PgError('XX000', `DuckDB failed while streaming the result: ${(e as Error).message}`);
+/**
+ * The error a client gets when DuckDB fails after rows were sent (the statement cannot move any more).
+ * Only the engine's own failures are reported against it (the guard filters the rest).
+ */
+function streamError(e: DuckdbEngineError, fingerprint: string, opts: AnalyticsOptions): PgError {
+  opts.reportFailure(fingerprint, e);
+  switch (e.kind) {
+    case 'canceled':
+      return new PgError('57014', 'canceling statement due to user request');
+    case 'statement_timeout':
+    case 'timeout':
+      return new PgError('57014', 'canceling statement due to statement timeout');
+    default:
+      return new PgError('XX000', `DuckDB failed while streaming the result: ${e.message}`);
+  }
 }
 
 const CHUNK_ROWS = 2048;
@@ -384,6 +496,7 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
     if (describeStatement.target !== 'S' || describeStatement.name !== parse.name) return null;
   }
   if (unit[i]?.type !== F.bind) return null;
+  const bindFrame = unit[i]!;
   const bind = decodeBind(unit[i++]!.body);
   let describe: ReturnType<typeof decodeDescribe> | null = null;
   if (unit[i]?.type === F.describe) describe = decodeDescribe(unit[i++]!.body);
@@ -398,6 +511,8 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
   if (describe && !(describe.target === 'P' && describe.name === bind.portal)) return null;
   // a format count that fits no parameter count is Postgres's protocol error to report
   if (bind.paramFormats.length > 1 && bind.paramFormats.length !== bind.params.length) return null;
+  // so is a result format other than text or binary, which Postgres raises only at Execute (22023)
+  if (bind.resultFormats.some((c) => c !== 0 && c !== 1)) return null;
   if (parse && parse.name !== bind.statement) return null;
   const sql = parse ? parse.sql : port.preparedSql(bind.statement);
   if (sql === null) return null;
@@ -415,6 +530,7 @@ function planExtended(unit: Frame[], port: SessionPort, opts: AnalyticsOptions):
       {
         sql,
         parse: parse ? unit[0] : undefined,
+        bind: bindFrame,
         statementName: bind.statement,
         params: bind.params,
         paramFormats: bind.paramFormats,
@@ -439,6 +555,8 @@ interface DuckJob {
   simple: boolean;
   /** the client's Parse frame, relayed upstream first so the statement exists there too */
   parse?: Frame;
+  /** the client's Bind frame: Postgres checks its values on a portal of ours before DuckDB runs */
+  bind?: Frame;
   statementName?: string;
   /** as bound: in the format paramFormats gives (Bind: none = all text, one = all alike, else each) */
   params: Array<Buffer | null>;
@@ -520,6 +638,8 @@ function checkSql(r: DuckdbRoute): string {
     collatedColumnsSql(r),
     // whether the database's encoding and default collation order the probe pairs bytewise
     COLLATION_PROBE_SQL,
+    // the client's messages are decoded as UTF-8: only right under client_encoding UTF8
+    "current_setting('client_encoding')",
   ];
   for (const t of r.tables) {
     const rel = lit(qualified(t));
@@ -573,7 +693,7 @@ function namedQuery(name: string, sql: string, values: Array<string | Buffer | n
 }
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
-const CHECK_FIXED_COLUMNS = 16;
+const CHECK_FIXED_COLUMNS = 17;
 // Ordering, not equality: a database's default collation is deterministic, and Postgres breaks a
 // strcoll() tie bytewise (varstr_cmp), so GROUP BY, DISTINCT, = and joins match DuckDB's under any.
 const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bgreatest\b|\bleast\b|\bpercentile/i;
@@ -587,31 +707,90 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   const afterError = (): void => {
     if (!sync) port.discardUntilSync = true;
   };
+  // A cancel for this statement may come at any point, also while the control round trip or the
+  // freshness fence runs: the signal of the session at the statement's start is the one to watch (the
+  // session replaces it after each cancel).
+  const signal = port.cancelSignal();
   let parseSent = false;
-  const fallback = async (reason: string, detail?: string): Promise<void> => {
+  /** the statement's own deadline (statement_timeout), set once the session's setting is known */
+  let deadline = Infinity;
+  /** when the statement's clock started */
+  let t0 = Infinity;
+  let stmtTimeout = '0';
+  const left = (): number => deadline - performance.now();
+  /**
+   * Relays the unit to Postgres. After time was spent here (the freshness fence, DuckDB), a session
+   * with a statement_timeout has only what is left of it: Postgres gets the rest as the statement's
+   * timeout, set before and restored after it (a Sync-ended unit outside a transaction block only; a
+   * batch left open by Flush cannot take a round trip of ours).
+   */
+  const fallback = async (reason: string, detail?: string, logged?: Record<string, unknown>, prefixed?: Buffer | null): Promise<void> => {
     if (job.explain) return answerExplain({ engine: 'postgres', reason, detail, tables: r.tables, fingerprint: r.fingerprint }, port, opts);
     count('postgres', reason);
-    if (detail) opts.log.debug({ reason, detail, fingerprint: r.fingerprint }, 'DuckDB route declined');
+    // Never the detail itself: it may quote a client's values (a DuckDB or Postgres error message).
+    opts.log.debug({ reason, fingerprint: r.fingerprint, ...logged }, 'DuckDB route declined');
+    // Postgres's answers to the client's own messages (its Parse) go first; if the client is gone by
+    // now, the write fails and the session ends here.
+    if (prefixed) await port.write(prefixed);
     // The client's Parse went upstream in the control round trip only once that has been sent: an
     // earlier fallback (breaker open, known low cost, failed recently) must relay it with the rest.
-    port.relay(job.parse && parseSent ? job.unit.slice(1) : job.unit);
+    const rest = job.parse && parseSent ? job.unit.slice(1) : job.unit;
+    const spent = deadline !== Infinity && performance.now() - t0 >= SPENT_MS;
+    if (spent && sync && port.txStatus === 'I') {
+      const remaining = Math.floor(left());
+      if (remaining <= 0) return statementTimedOut();
+      await setStatementTimeout(String(remaining));
+      port.relay(rest);
+      // waits until Postgres has answered the relayed unit
+      await setStatementTimeout(stmtTimeout);
+      return;
+    }
+    port.relay(rest);
   };
-  if (opts.breakerOpen()) return fallback('fallback', 'breaker open');
+  const setStatementTimeout = async (value: string): Promise<void> => {
+    await port.control(namedQuery(CHECK_NAME, "SELECT set_config('statement_timeout', $1, false)", [value]), 1);
+  };
+  /** Bytes Postgres's answers to the client's own messages begin with (its Parse, a Describe), if any. */
+  const out: Buffer[] = [];
+  const prefix = () => (out.length ? Buffer.concat(out) : null);
+  const relayRest = (reason: string, detail?: string, logged?: Record<string, unknown>): Promise<void> => fallback(reason, detail, logged, prefix());
+  /** An error ending the statement before any row (rows can no longer follow), as Postgres sends it. */
+  const answerError = async (err: PgError, head: Buffer[] = []): Promise<void> => {
+    const p = prefix();
+    await port.write(Buffer.concat([...(p ? [p] : []), ...head, be.errorResponse(err), ...end()]));
+    afterError();
+  };
+  const canceled = (): Promise<void> => answerError(new PgError('57014', 'canceling statement due to user request'));
+  // Postgres ends a statement at its statement_timeout with 57014 wherever it is; not a DuckDB failure
+  // and not re-run (that would double the wait). It has sent the statement's descriptions by then.
+  let describedHead: Buffer[] = [];
+  const statementTimedOut = (): Promise<void> => answerError(new PgError('57014', 'canceling statement due to statement timeout'), describedHead);
+
+  if (opts.breakerOpen()) return fallback('fallback', 'breaker open', { detail: 'breaker open' });
   const knownCost = r.needsCostCheck ? opts.costs.get(r.fingerprint) : undefined;
-  if (knownCost !== undefined && knownCost < opts.rules.costThreshold) return fallback('not_analytical', `cost ${knownCost}`);
+  if (knownCost !== undefined && knownCost < opts.rules.costThreshold) return fallback('not_analytical', `cost ${knownCost}`, { cost: knownCost });
   // EXPLAIN of a statement with parameters is asked with the values bound, as the client bound them
   // (and the parameter types its Parse declared); the cost is then kept for the statement's shape.
   const askCost = r.needsCostCheck && knownCost === undefined;
-  if (opts.recentlyFailed(r.fingerprint)) return fallback('fallback', 'failed recently on DuckDB');
+  if (opts.recentlyFailed(r.fingerprint)) return fallback('fallback', 'failed recently on DuckDB', { detail: 'failed recently on DuckDB' });
 
   // One round trip: the client's own Parse first (so a named statement exists upstream for later
   // executions), then a Describe of the statement, then the check query. In the extended protocol the
   // client's own statement is described: its parameter types are the ones the client's Parse declared.
+  // The client's Bind is checked there too, on a portal of ours: Postgres converts every parameter
+  // (encoding, type input, counts, format codes) and raises exactly the error the client's own Bind
+  // would get; the unit then goes to Postgres, which answers it, and DuckDB never sees the values.
+  // Each statement of ours is closed before it is prepared: Close of a missing statement is no error,
+  // and one left by an earlier round trip that failed half-way must not make every later one fail.
   const msgs: Buffer[] = [];
   if (job.parse) msgs.push(job.parse.raw, serialize.sync());
-  if (job.statementName !== undefined) msgs.push(serialize.describe({ type: 'S', name: job.statementName }), serialize.sync());
-  else
+  if (job.statementName !== undefined) {
+    msgs.push(serialize.describe({ type: 'S', name: job.statementName }));
+    if (job.bind) msgs.push(rebind(job.bind, DESCRIBE_NAME), serialize.close({ type: 'P', name: DESCRIBE_NAME }));
+    msgs.push(serialize.sync());
+  } else
     msgs.push(
+      serialize.close({ type: 'S', name: DESCRIBE_NAME }),
       serialize.parse({ name: DESCRIBE_NAME, text: job.sql }),
       serialize.describe({ type: 'S', name: DESCRIBE_NAME }),
       serialize.close({ type: 'S', name: DESCRIBE_NAME }),
@@ -631,7 +810,6 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   parseSent = true;
   const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0));
   let idx = 0;
-  const out: Buffer[] = [];
   if (job.parse) {
     // Relay what Postgres said of the client's Parse; an error there ends the batch like Postgres would.
     const head: Buffer[] = [];
@@ -655,6 +833,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   let paramTypes: number[] = [];
   let fields: be.FieldDescription[] | null = null;
   let describeError: string | null = null;
+  let describeSqlstate: string | null = null;
+  let bindFailed = false;
   /** Postgres's own answer to a Describe of the statement: the client's Describe S gets these bytes */
   const statementDescription: Buffer[] = [];
   let check: Array<string | null> | null = null;
@@ -671,10 +851,20 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       if (m.type === B.parameterDescription) paramTypes = decodeParameterDescription(m.body);
       else if (m.type === B.rowDescription) fields = decodeRowDescription(m.body);
       else if (m.type === B.noData) fields = [];
-      else if (m.type === B.errorResponse) describeError = decodeErrorFields(m.body).get('M') ?? 'error';
+      else if (m.type === B.errorResponse) {
+        const e = decodeErrorFields(m.body);
+        describeError = e.get('M') ?? 'error';
+        describeSqlstate = e.get('C') ?? null;
+        // the Describe came first: an error after a description is the Bind's (the client's values)
+        bindFailed = fields !== null;
+      }
     } else if (segment === 1) {
       if (m.type === B.dataRow) check = textColumns(m.body);
-      else if (m.type === B.errorResponse) describeError = decodeErrorFields(m.body).get('M') ?? 'error';
+      else if (m.type === B.errorResponse) {
+        const e = decodeErrorFields(m.body);
+        describeError = e.get('M') ?? 'error';
+        describeSqlstate = e.get('C') ?? null;
+      }
     } else if (segment === 2 && askCost && m.type === B.dataRow) {
       // EXPLAIN (FORMAT JSON): one row, one column, [{"Plan": {"Total Cost": …}}]
       try {
@@ -686,48 +876,65 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       }
     }
   }
+  // A cancel that came during the round trip was for this statement (Postgres may have canceled one of
+  // ours instead): end it as Postgres would have ended the statement itself.
+  if (signal.aborted && !job.explain) return canceled();
+  if (bindFailed) return relayRest('bind_error', describeError ?? undefined, { sqlstate: describeSqlstate });
   if (askCost) {
     const cost = opts.costs.get(r.fingerprint);
-    if (cost === undefined || cost < opts.rules.costThreshold) {
-      const p = out.length ? Buffer.concat(out) : null;
-      if (p) void port.write(p);
-      return fallback('not_analytical', `cost ${cost ?? 'unknown'} below ${opts.rules.costThreshold}`);
-    }
+    if (cost === undefined || cost < opts.rules.costThreshold) return relayRest('not_analytical', `cost ${cost ?? 'unknown'} below ${opts.rules.costThreshold}`, { cost: cost ?? null });
   }
-  const prefix = () => (out.length ? Buffer.concat(out) : null);
-  const relayRest = (reason: string, detail?: string): Promise<void> => {
-    const p = prefix();
-    if (p) void port.write(p);
-    return fallback(reason, detail);
-  };
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
-    return relayRest('fallback', describeError ?? 'no row description');
+    return relayRest('fallback', describeError ?? 'no row description', { sqlstate: describeSqlstate, detail: describeError === null ? 'no row description' : 'control query failed' });
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeout, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe] = check;
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeoutSetting, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe, clientEncoding] = check;
+  // The statement's clock starts when Postgres has answered the round trip, the closest duckgate sees to
+  // when Postgres would have started the statement (earlier, the session may still have been waiting
+  // for statements relayed before this one). The freshness fence counts, as it is this statement's.
+  stmtTimeout = stmtTimeoutSetting ?? '0';
+  const stmtMs = parseIntervalMs(stmtTimeout);
+  if (stmtMs > 0) {
+    t0 = performance.now();
+    deadline = t0 + stmtMs;
+  }
+  // Messages decoded as UTF-8 mean what the client sent only under client_encoding UTF8.
+  if (clientEncoding !== 'UTF8') return relayRest('fallback', `client_encoding ${clientEncoding}`, { detail: 'client_encoding not UTF8' });
   const privOk = check.slice(CHECK_FIXED_COLUMNS).every((v) => v === 'true');
-  if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies');
+  if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies', { detail: 'privilege' });
   // DuckDB compares text bytewise, as Postgres does only under a code point collation (C, C.UTF-8…):
   // under any other, a statement that orders or compares values stays on Postgres.
   if (!isBytewiseCollation(collation ?? null, collationProbe ?? null) && ORDER_SENSITIVE.test(job.sql)) {
-    return relayRest('collation', `database collation ${collation} is not bytewise`);
+    return relayRest('collation', `database collation ${collation} is not bytewise`, { detail: 'collation' });
   }
   if (collatedColumns !== '0') {
-    return relayRest('collation', `${collatedColumns ?? 'unknown'} column(s) read have a collation of their own`);
+    return relayRest('collation', `${collatedColumns ?? 'unknown'} column(s) read have a collation of their own`, { detail: 'collated columns' });
   }
   const searchPath = (schemas ?? '').split(',').filter(Boolean);
   if (searchPath.join(',') !== port.searchPath.join(',')) {
     // The route was decided with an outdated search_path: decide again with the real one.
     port.searchPath = searchPath;
     const again = route(job.sql, context(port, opts.mirror.view() ?? { tables: new Map() }, opts));
-    if (again.engine !== 'duckdb' || again.tables.join() !== r.tables.join()) return relayRest(again.engine === 'postgres' ? again.reason : 'fallback', 'search_path changed');
+    if (again.engine !== 'duckdb' || again.tables.join() !== r.tables.join()) return relayRest(again.engine === 'postgres' ? again.reason : 'fallback', 'search_path changed', { detail: 'search_path changed' });
   }
+
+  // What Postgres sends before a statement's first row (and before an error it raises while running):
+  // the descriptions the client asked for, BindComplete.
+  const head: Buffer[] = [];
+  if (job.describeStatement) head.push(...statementDescription);
+  if (!job.simple) head.push(be.bindComplete());
+  const rowDescription = be.rowDescription(fields.map((f, i) => ({ ...f, format: formatCode(job.resultFormats, i) })));
+  if (job.simple || job.describePortal) head.push(rowDescription);
+  describedHead = head;
 
   // Freshness: after the session's own write, the mirror must have reached the WAL position seen now;
   // otherwise the mirror may lag at most the route's max_lag.
   if (port.dirty) {
     const applied = opts.mirror.appliedLsn();
-    const ok = walLsn !== null && applied !== null && compareLsn(applied, walLsn) >= 0 ? true : walLsn !== null && (await opts.mirror.waitForLsn(walLsn, opts.freshnessWaitMs));
-    if (!ok) return relayRest('stale', `mirror has not reached ${walLsn} yet`);
+    let ok = walLsn !== null && applied !== null && compareLsn(applied, walLsn) >= 0;
+    if (!ok && walLsn !== null) ok = await waitFence(opts.mirror, walLsn, Math.min(opts.freshnessWaitMs, left()), signal);
+    if (signal.aborted && !job.explain) return canceled();
+    if (!ok && left() <= 0 && !job.explain) return statementTimedOut();
+    if (!ok) return relayRest('stale', `mirror has not reached ${walLsn} yet`, { detail: 'mirror behind the session\'s write' });
     // explain only looks: the next real read still proves the fence itself
     if (!job.explain) port.dirty = false;
   } else {
@@ -736,7 +943,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     const applied = opts.mirror.appliedLsn();
     const current = walLsn !== null && applied !== null && compareLsn(applied, walLsn) >= 0;
     const lag = opts.mirror.lagMs();
-    if (!current && (lag === null || lag > r.maxLagMs)) return relayRest('stale', `mirror lag ${lag ?? 'unknown'} ms > ${r.maxLagMs} ms`);
+    if (!current && (lag === null || lag > r.maxLagMs)) return relayRest('stale', `mirror lag ${lag ?? 'unknown'} ms > ${r.maxLagMs} ms`, { lagMs: lag });
   }
 
   const formats = job.resultFormats;
@@ -780,8 +987,18 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       return formatCode(job.paramFormats, i) === 1 ? binaryParamText(paramTypes[i] ?? 0, p) : p.toString('utf8');
     });
   } catch (e) {
-    return relayRest('unsupported_syntax', (e as Error).message);
+    return relayRest('unsupported_syntax', (e as Error).message, { detail: 'binary parameter', errorClass: (e as Error)?.name });
   }
+  if (left() <= 0) return statementTimedOut();
+  /** An engine error before anything was sent: Postgres answers instead, unless the client ended it. */
+  const declined = async (e: unknown): Promise<void> => {
+    if (!(e instanceof DuckdbEngineError)) throw e;
+    if (e.kind === 'canceled') return canceled();
+    if (e.kind === 'statement_timeout') return statementTimedOut();
+    opts.reportFailure(r.fingerprint, e);
+    const reason = e.kind === 'refused' ? 'unsupported_syntax' : e.kind === 'busy' ? 'busy' : 'fallback';
+    return relayRest(reason, e.message, loggableError(e));
+  };
   let cursor;
   const started = process.hrtime.bigint();
   try {
@@ -792,23 +1009,15 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       fields: pgFields,
       session,
       resolve,
-      signal: port.cancelSignal(),
-      statementTimeoutMs: parseIntervalMs(stmtTimeout ?? '0'),
+      signal,
+      statementTimeoutMs: deadline === Infinity ? 0 : Math.max(1, left()),
       clock:
         nowUs && today && localUs
           ? { nowMicros: BigInt(nowUs), currentDateDays: Number(today), localMicros: BigInt(localUs) }
           : undefined,
     });
   } catch (e) {
-    if (e instanceof DuckdbEngineError && e.kind === 'canceled') {
-      const p = prefix();
-      await port.write(Buffer.concat([...(p ? [p] : []), be.errorResponse(new PgError('57014', 'canceling statement due to user request')), ...end()]));
-      afterError();
-      return;
-    }
-    const kind = e instanceof DuckdbEngineError ? e.kind : 'failed';
-    if (kind !== 'refused' && kind !== 'busy') opts.reportFailure(r.fingerprint, e);
-    return relayRest(kind === 'refused' ? 'unsupported_syntax' : kind === 'busy' ? 'busy' : 'fallback', (e as Error).message);
+    return declined(e);
   }
   // The first chunk is fetched before anything is written: a failure up to here still goes to Postgres,
   // which then answers (or raises its own error) exactly as it would have.
@@ -819,44 +1028,62 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     else firstChunk = await cursor.next(limit > 0 ? Math.min(CHUNK_ROWS, limit) : CHUNK_ROWS);
   } catch (e) {
     cursor.close();
-    if (e instanceof DuckdbEngineError && e.kind === 'canceled') {
-      const p = prefix();
-      await port.write(Buffer.concat([...(p ? [p] : []), be.errorResponse(new PgError('57014', 'canceling statement due to user request')), ...end()]));
-      afterError();
-      return;
-    }
-    // a guard of the rewrite raised (Postgres answers otherwise, or raises itself): no DuckDB failure
-    if (e instanceof DuckdbEngineError && e.kind === 'refused') return relayRest('unsupported_syntax', e.message);
-    opts.reportFailure(r.fingerprint, e);
-    return relayRest('fallback', (e as Error).message);
+    return declined(e);
   }
   // From here on the client sees DuckDB's answer.
   count('duckdb', r.reason);
-  const head: Buffer[] = [];
   const p = prefix();
-  if (p) head.push(p);
-  if (job.describeStatement) head.push(...statementDescription);
-  if (!job.simple) head.push(be.bindComplete());
-  if (job.simple || job.describePortal) head.push(be.rowDescription(fields.map((f, i) => ({ ...f, format: pgFields[i]!.format }))));
+  const first = p ? [p, ...head] : head;
   if (firstChunk === null) {
-    await port.write(Buffer.concat(head));
-    port.duckPortal = { name: job.portal ?? '', cursor, fingerprint: r.fingerprint };
+    port.duckPortal = { name: job.portal ?? '', cursor, fingerprint: r.fingerprint, rowDescription };
+    await port.write(Buffer.concat(first));
     return;
   }
   try {
-    const { exhausted } = await streamRows(cursor, firstChunk, limit, head, end(), port);
+    const { exhausted } = await streamRows(cursor, firstChunk, limit, first, end(), port);
     if (!sync) {
       // Flush: the portal stays readable until the Sync (exhausted, it answers further Executes with no rows)
-      port.duckPortal = { name: job.portal ?? '', cursor: exhausted ? null : cursor, fingerprint: r.fingerprint };
+      port.duckPortal = { name: job.portal ?? '', cursor: exhausted ? null : cursor, fingerprint: r.fingerprint, rowDescription };
     } else if (!exhausted) cursor.close();
     metrics.duckdbStatementSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   } catch (e) {
     // Rows were already sent: the statement cannot move to Postgres any more, so it ends in an error,
-    // as a Postgres statement failing mid-result would.
+    // as a Postgres statement failing mid-result would. A failed write means the client is gone: the
+    // session ends, and nothing is held against DuckDB.
     cursor.close();
+    if (!(e instanceof DuckdbEngineError)) throw e;
     await port.write(Buffer.concat([be.errorResponse(streamError(e, r.fingerprint, opts)), ...end()]));
     afterError();
   }
+}
+
+/** Work done here for at least this long leaves a fallback only what is left of the statement_timeout. */
+const SPENT_MS = 10;
+
+/** Waits for the mirror to reach `lsn`, at most `ms`, and not past a cancel. */
+async function waitFence(mirror: MirrorSource, lsn: string, ms: number, signal: AbortSignal): Promise<boolean> {
+  if (ms <= 0 || signal.aborted) return false;
+  let onAbort: (() => void) | null = null;
+  const aborted = new Promise<boolean>((resolve) => {
+    onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([mirror.waitForLsn(lsn, ms).catch(() => false), aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The client's Bind with our portal name: the statement name, values and format codes as it sent them. */
+function rebind(bind: Frame, portal: string): Buffer {
+  const z = bind.body.indexOf(0);
+  const tail = bind.body.subarray(z + 1);
+  const len = 4 + Buffer.byteLength(portal) + 1 + tail.length;
+  const headBuf = Buffer.alloc(5);
+  headBuf[0] = F.bind;
+  headBuf.writeInt32BE(len, 1);
+  return Buffer.concat([headBuf, Buffer.from(portal + '\0'), tail]);
 }
 
 interface ExplainAnswer {

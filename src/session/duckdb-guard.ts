@@ -15,9 +15,22 @@ export interface GuardOptions {
   log: Logger;
 }
 
-/** Only real failures count against DuckDB: refusals (untranslatable SQL) and cancels do not. */
-function countsAsFailure(e: unknown): boolean {
-  return !(e instanceof DuckdbEngineError && (e.kind === 'refused' || e.kind === 'busy' || e.kind === 'canceled'));
+/**
+ * Only the engine's own failures count against DuckDB (breaker, failed-shape memory): a DuckDB error
+ * ('failed') or DuckDB taking longer than duckdb.statementTimeoutMs of its own time ('timeout').
+ * Everything else says nothing of DuckDB's health and must not let one client take DuckDB away from the
+ * others: refusals (untranslatable SQL), 'busy', a client's values DuckDB would not convert ('input':
+ * Postgres answers), a cancel, the session's own statement_timeout, and anything that is not an engine
+ * error at all (the client went away or stalled while rows were written).
+ */
+export function countsAsFailure(e: unknown): boolean {
+  return e instanceof DuckdbEngineError && (e.kind === 'failed' || e.kind === 'timeout');
+}
+
+/** What a log line may say of an error: its class and kind, never its message (it may quote values). */
+export function loggableError(e: unknown): { errorClass: string; kind?: string } {
+  if (e instanceof DuckdbEngineError) return { errorClass: e.errorClass, kind: e.kind };
+  return { errorClass: (e as Error)?.name ?? typeof e };
 }
 
 export class DuckdbGuard {
@@ -47,7 +60,12 @@ export class DuckdbGuard {
   }
 
   open(req: ExecuteRequest): Promise<DuckdbCursor> {
-    return this.breaker.fire(req);
+    return this.breaker.fire(req).catch((e: unknown) => {
+      // The breaker opened between the caller's check and this statement (opossum rejects with
+      // EOPENBREAKER): not a failure of this statement; it goes to Postgres like any while open.
+      if ((e as { code?: string })?.code === 'EOPENBREAKER') throw new DuckdbEngineError('busy', 'DuckDB breaker open');
+      throw e;
+    });
   }
 
   /** The translation alone (no DuckDB call): for explain. */
@@ -63,7 +81,7 @@ export class DuckdbGuard {
     if (!countsAsFailure(e)) return;
     duckdbFallbacks.inc();
     this.failed.set(fingerprint, true);
-    this.opts.log.warn({ fingerprint, err: (e as Error)?.message }, 'DuckDB failed; this statement shape goes to Postgres for a while');
+    this.opts.log.warn({ fingerprint, ...loggableError(e) }, 'DuckDB failed; this statement shape goes to Postgres for a while');
   }
 
   recentlyFailed(fingerprint: string): boolean {

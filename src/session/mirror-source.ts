@@ -4,6 +4,13 @@
 import type { Mirror, MirroredTable } from '../mirror/index.js';
 import type { MirrorColumn, MirrorTable, MirrorView } from '../router/index.js';
 import type { MirrorSource } from './analytics.js';
+import { parseLsn } from '../mirror/lsn.js';
+
+const compareLsn = (a: string, b: string): number => {
+  const x = parseLsn(a);
+  const y = parseLsn(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
 /** How long the hot path may use the table list before asking the mirror again. */
 const VIEW_TTL_MS = 250;
@@ -61,7 +68,13 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
       return oldest === null ? null : Math.max(0, Date.now() - oldest);
     },
     waitForLsn(lsn, timeoutMs) {
-      return mirror.waitFor(lsn, timeoutMs);
+      // A mirror that cannot answer is a mirror that is not fresh: the statement goes to Postgres.
+      if (timeoutMs <= 0) return Promise.resolve(mirror.appliedLsn() !== null && compareLsn(mirror.appliedLsn()!, lsn) >= 0);
+      try {
+        return mirror.waitFor(lsn, timeoutMs).catch(() => false);
+      } catch {
+        return Promise.resolve(false);
+      }
     },
   };
 }

@@ -453,21 +453,38 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
     expect(await count('s1')).toBe('8');
   });
 
-  it('a statement finding every connection held (a portal read in pieces) is refused as busy after queueTimeoutMs', async () => {
+  it('a portal read in pieces holds no running slot; a statement finding every slot running is refused as busy after queueTimeoutMs', async () => {
     const one = new DuckdbEngine(inst, { connections: 1, queueTimeoutMs: 100 });
     try {
       const fields: PgField[] = [{ name: 'i', typeOid: 20, typmod: -1, format: 0 }];
       const open = () => one.open({ sql: 'SELECT i FROM generate_series(1, 5000) AS g(i)', fields, session: defaultSessionOptions, resolve: () => null });
+      // suspended portals keep their own result but leave DuckDB to others
       const held = await open();
       expect((await held.next(10)).done).toBe(false);
+      const second = await open();
+      expect((await second.next(Infinity)).rows).toBe(5000);
+      // the suspended one reads on in the same result
+      const rest = await held.next(Infinity);
+      expect(rest.rows).toBe(4990);
+      expect(splitDataRows(rest.data)[0]![0]!.toString()).toBe('11');
+      // a statement DuckDB is working on does hold the slot
+      const big = await inst.connect();
+      await big.run('CREATE TABLE IF NOT EXISTS public.big AS SELECT range AS i FROM range(3000000)');
+      big.closeSync();
+      const res = (s: string | null, n: string) => ((s === null || s === 'public') && n === 'big' ? '"public"."big"' : resolve(s, n));
+      const ac = new AbortController();
+      const running = one.open({ sql: 'SELECT count(*) FROM big a, big b WHERE a.i + b.i = 7', fields, session: defaultSessionOptions, resolve: res, signal: ac.signal });
+      const runningRows = running.then((c) => c.next(Infinity)).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 20));
       const err = await open().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DuckdbEngineError);
       expect((err as DuckdbEngineError).kind).toBe('busy');
-      // a waiter that gets the connection in time is served
+      // a waiter that gets the slot in time is served
       const waiting = open();
-      setTimeout(() => held.close(), 20);
+      setTimeout(() => ac.abort(), 20);
       const next = await waiting;
       expect((await next.next(Infinity)).rows).toBe(5000);
+      expect(((await runningRows) as DuckdbEngineError).kind).toBe('canceled');
     } finally {
       one.close();
     }
@@ -490,7 +507,14 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
     const err2 = await (async () => {
       for await (const _ of engine.execute({ sql: 'SELECT count(*) FROM big a, big b WHERE a.i + b.i = 7', fields, session: defaultSessionOptions, resolve: res, statementTimeoutMs: 50 })) void _;
     })().catch((e: unknown) => e);
-    expect((err2 as DuckdbEngineError).kind).toBe('timeout');
+    expect((err2 as DuckdbEngineError).kind).toBe('statement_timeout');
+    // duckgate's own timeout (DuckDB's time only)
+    const short = new DuckdbEngine(inst, { connections: 1, statementTimeoutMs: 50 });
+    const err3 = await (async () => {
+      for await (const _ of short.execute({ sql: 'SELECT count(*) FROM big a, big b WHERE a.i + b.i = 7', fields, session: defaultSessionOptions, resolve: res })) void _;
+    })().catch((e: unknown) => e);
+    short.close();
+    expect((err3 as DuckdbEngineError).kind).toBe('timeout');
     // the connection is usable afterwards
     const ok: Buffer[] = [];
     for await (const b of engine.execute({ sql: 'SELECT count(*) FROM events', fields, session: defaultSessionOptions, resolve })) ok.push(b);

@@ -9,10 +9,23 @@
 // The session writes RowDescription before (from Postgres's Describe) and CommandComplete /
 // PortalSuspended after; `next(maxRows)` returning done=false is the PortalSuspended case (the cursor
 // keeps its DuckDB result and connection until closed or exhausted).
+//
+// Connections and running statements are counted apart. `connections` bounds the statements DuckDB is
+// working on at once: open() and each fetch of a cursor hold a running slot only while inside DuckDB.
+// A cursor whose client reads slowly, stops reading, or leaves a portal suspended between Execute
+// messages holds its own DuckDB connection and pending result (so it keeps returning rows of the same
+// snapshot, as a Postgres portal does) but no slot: it cannot take DuckDB away from other sessions.
+// Materialising the rest of such a result instead would cost unbounded memory; moving the statement to
+// Postgres would change its snapshot mid-result. A resumed cursor gets the next free slot ahead of new
+// statements (it waits only for statements that are running, which their timeout bounds).
+//
 // Errors are DuckdbEngineError: kind 'refused' (cannot be answered exactly: run on Postgres), 'busy' (no
-// DuckDB connection free within queueTimeoutMs: run on Postgres), 'failed'
-// (DuckDB error: run on Postgres), 'timeout' (duckdb.statementTimeoutMs: run on Postgres), 'canceled'
-// (the caller's AbortSignal fired: answer the client with 57014 as Postgres would).
+// running slot free within queueTimeoutMs: run on Postgres), 'input' (DuckDB rejected a value: a
+// conversion of a parameter, literal or datum; Postgres answers, and it is no failure of the engine),
+// 'failed' (DuckDB error: run on Postgres), 'timeout' (duckdb.statementTimeoutMs, counted only while
+// DuckDB works on the statement: run on Postgres), 'statement_timeout' (the session's own
+// statement_timeout passed, wall clock from open(): answer 57014 as Postgres would), 'canceled' (the
+// caller's AbortSignal fired: answer the client with 57014 as Postgres would).
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement, DuckDBResult, DuckDBValue } from '@duckdb/node-api';
 import { logger } from '../../observability/logger.js';
 import { duckdbPreaggregated, duckdbRows, duckdbStatements } from '../../observability/metrics.js';
@@ -31,21 +44,41 @@ export type { Resolver } from './rewrite.js';
 export type { SessionClock } from './calendar.js';
 export { binaryParamText } from './params.js';
 
-export type DuckdbErrorKind = 'refused' | 'busy' | 'failed' | 'timeout' | 'canceled';
+export type DuckdbErrorKind = 'refused' | 'busy' | 'input' | 'failed' | 'timeout' | 'statement_timeout' | 'canceled';
 
 export class DuckdbEngineError extends Error {
   override name = 'DuckdbEngineError';
-  constructor(readonly kind: DuckdbErrorKind, message: string) {
+  /**
+   * What may be logged of the error: DuckDB's error class ('Conversion Error', 'Binder Error', …) or the
+   * kind. The message itself may quote a client's parameter or literal values and is never logged.
+   */
+  readonly errorClass: string;
+  constructor(readonly kind: DuckdbErrorKind, message: string, errorClass?: string) {
     super(message);
+    this.errorClass = errorClass ?? duckdbErrorClass(message) ?? kind;
   }
 }
+
+/** DuckDB's error class from its message ('Conversion Error: Could not convert …'), or null. */
+export function duckdbErrorClass(message: string): string | null {
+  const m = /^([A-Za-z][A-Za-z ]{0,40} Error):/.exec(message);
+  return m ? m[1]! : null;
+}
+
+/**
+ * DuckDB errors about a value rather than the engine: a parameter, literal or datum DuckDB would not
+ * convert (Postgres validated the client's parameters already, see analytics.ts, but accepts forms
+ * DuckDB does not, such as 'today' for a date). Postgres answers such a statement; it says nothing of
+ * DuckDB's health.
+ */
+const INPUT_ERROR_CLASSES = new Set(['Conversion Error', 'Invalid Input Error', 'Out of Range Error']);
 
 export interface DuckdbEngineOptions {
   /** connections kept open; each runs one statement at a time */
   connections?: number;
-  /** interrupt statements running longer (0: never) */
+  /** interrupt statements DuckDB has worked on longer than this, time waiting on the client excluded (0: never) */
   statementTimeoutMs?: number;
-  /** refuse a statement that waited this long for a free connection (0: wait indefinitely) */
+  /** refuse a statement that waited this long for a running slot (0: wait indefinitely) */
   queueTimeoutMs?: number;
 }
 
@@ -62,7 +95,11 @@ export interface ExecuteRequest {
   /** table name → DuckDB relation (the session's search_path applied), null when not mirrored */
   resolve: Resolver;
   signal?: AbortSignal;
-  /** the session's statement_timeout in ms (0/undefined: none); the shorter of it and the engine's applies */
+  /**
+   * ms left of the session's statement_timeout (0/undefined: none): wall clock from open(), time waiting
+   * on the client included, as Postgres counts it; when it passes the statement ends as
+   * 'statement_timeout'. The engine's own statementTimeoutMs applies independently.
+   */
   statementTimeoutMs?: number;
   /** now()/current_date/localtimestamp as the session's Postgres connection read them; a statement
    *  that uses them is refused without */
@@ -90,7 +127,7 @@ function dropPrepared(pc: PooledConnection): void {
     try {
       p.destroySync();
     } catch (e) {
-      logger.debug({ err: e }, 'duckdb prepared statement destroy failed');
+      logger.debug({ errorClass: (e as Error)?.name }, 'duckdb prepared statement destroy failed');
     }
   }
   pc.prepared.clear();
@@ -149,10 +186,18 @@ export function duckdbTimeZone(pgZone: string): string | null {
   }
 }
 
+interface SlotWaiter {
+  /** a cursor resuming a statement: served before new statements, never refused */
+  resume: boolean;
+  grant(): void;
+}
+
 export class DuckdbEngine {
+  /** connections no statement or cursor uses, kept for reuse (their prepared statements, TimeZone) */
   private readonly idle: PooledConnection[] = [];
-  private waiters: Array<(c: PooledConnection) => void> = [];
-  private created = 0;
+  /** statements DuckDB is working on right now (inside open() or a cursor's fetch) */
+  private running = 0;
+  private waiters: SlotWaiter[] = [];
   private readonly max: number;
   private readonly timeoutMs: number;
   private readonly plans = new Map<string, { result: RewriteResult; lookups: Array<[string | null, string, string | null]>; factsVersion: number }>();
@@ -253,48 +298,81 @@ export class DuckdbEngine {
     return this.factsLoading;
   }
 
-  private async acquire(): Promise<PooledConnection> {
-    if (this.closed) throw new DuckdbEngineError('failed', 'DuckDB engine is closed');
-    const c = this.idle.pop();
-    if (c) return c;
-    if (this.created < this.max) {
-      this.created++;
-      try {
-        const conn = await this.instance.connect();
-        await conn.run(CONNECTION_SETUP_SQL);
-        return { conn, timeZone: null, prepared: new Map() };
-      } catch (e) {
-        this.created--;
-        throw new DuckdbEngineError('failed', `DuckDB connect: ${(e as Error).message}`);
-      }
-    }
-    // All connections busy (statements running, or portals a client reads in pieces holding theirs):
-    // wait a while, then let the statement go to Postgres rather than queue behind them indefinitely.
+  /** @internal takes a running slot at once if one is free */
+  tryAcquireSlot(): boolean {
+    if (this.running >= this.max) return false;
+    this.running++;
+    return true;
+  }
+
+  /**
+   * @internal waits for a running slot. A new statement (resume false) waits at most `timeoutMs` (then
+   * `onTimeout()` is thrown) and stops waiting when `signal` fires; a resuming cursor waits, ahead of
+   * new statements, for as long as the running statements take.
+   */
+  acquireSlot(resume: boolean, timeoutMs = 0, onTimeout?: () => DuckdbEngineError, signal?: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.reject(new DuckdbEngineError('failed', 'DuckDB engine is closed'));
+    if (this.tryAcquireSlot()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer =
-        this.queueTimeoutMs > 0
-          ? setTimeout(() => {
-              this.waiters = this.waiters.filter((w) => w !== waiter);
-              reject(new DuckdbEngineError('busy', `no DuckDB connection free within ${this.queueTimeoutMs} ms`));
-            }, this.queueTimeoutMs)
-          : null;
-      const waiter = (c: PooledConnection): void => {
-        if (timer) clearTimeout(timer);
-        resolve(c);
+      const leave = (e: DuckdbEngineError): void => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        cleanup();
+        reject(e);
       };
-      this.waiters.push(waiter);
+      const timer = !resume && timeoutMs > 0 ? setTimeout(() => leave(onTimeout?.() ?? new DuckdbEngineError('busy', `no DuckDB slot free within ${timeoutMs} ms`)), timeoutMs) : null;
+      const onAbort = (): void => leave(new DuckdbEngineError('canceled', 'canceling statement due to user request'));
+      const cleanup = (): void => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter: SlotWaiter = {
+        resume,
+        grant: () => {
+          cleanup();
+          resolve();
+        },
+      };
+      if (!resume) signal?.addEventListener('abort', onAbort, { once: true });
+      if (resume) {
+        const at = this.waiters.findIndex((w) => !w.resume);
+        if (at < 0) this.waiters.push(waiter);
+        else this.waiters.splice(at, 0, waiter);
+      } else this.waiters.push(waiter);
     });
   }
 
-  /** @internal returns a connection to the pool */
-  release(c: PooledConnection): void {
+  /** @internal gives a running slot back (to the first waiter, if any) */
+  releaseSlot(): void {
     const w = this.waiters.shift();
-    if (w) w(c);
-    else if (this.closed) {
-      dropPrepared(c);
-      c.conn.closeSync();
+    if (w) w.grant();
+    else this.running--;
+  }
+
+  /** A connection for a new statement: an idle one, or a new one (not limited: slots limit the work). */
+  private async connection(): Promise<PooledConnection> {
+    const c = this.idle.pop();
+    if (c) return c;
+    let conn: DuckDBConnection | null = null;
+    try {
+      conn = await this.instance.connect();
+      await conn.run(CONNECTION_SETUP_SQL);
+      return { conn, timeZone: null, prepared: new Map() };
+    } catch (e) {
+      conn?.closeSync();
+      throw new DuckdbEngineError('failed', `DuckDB connect: ${(e as Error).message}`);
     }
-    else this.idle.push(c);
+  }
+
+  /** @internal returns a connection to the pool (closed when the pool is full or the engine closed) */
+  release(c: PooledConnection): void {
+    if (this.closed || this.idle.length >= this.max) {
+      dropPrepared(c);
+      try {
+        c.conn.closeSync();
+      } catch (e) {
+        logger.debug({ errorClass: (e as Error)?.name }, 'duckdb connection close failed');
+      }
+    } else this.idle.push(c);
   }
 
   /** Rewrites, aligns, binds and starts the statement; rows are read through the returned cursor. */
@@ -319,11 +397,29 @@ export class DuckdbEngine {
     if (refusal) throw new DuckdbEngineError('refused', refusal);
     if (req.signal?.aborted) throw new DuckdbEngineError('canceled', 'canceling statement due to user request');
 
-    const pc = await this.acquire();
+    // The session's statement_timeout runs on the wall clock from here, the wait for a slot included.
+    const sessionMs = req.statementTimeoutMs ?? 0;
+    const deadline = sessionMs > 0 ? performance.now() + sessionMs : Infinity;
+    const statementTimeout = (): DuckdbEngineError => new DuckdbEngineError('statement_timeout', 'canceling statement due to statement timeout');
+    // A new statement waits for a slot at most queueTimeoutMs (then Postgres answers it), and no longer
+    // than the session's statement_timeout allows.
+    const wait = Math.min(this.queueTimeoutMs > 0 ? this.queueTimeoutMs : Infinity, deadline - performance.now());
+    await this.acquireSlot(
+      false,
+      wait === Infinity ? 0 : Math.max(1, wait),
+      () => (performance.now() >= deadline ? statementTimeout() : new DuckdbEngineError('busy', `no DuckDB slot free within ${this.queueTimeoutMs} ms`)),
+      req.signal,
+    );
+    let pc: PooledConnection;
+    try {
+      pc = await this.connection();
+    } catch (e) {
+      this.releaseSlot();
+      throw e;
+    }
     let prepared: DuckDBPreparedStatement | null = null;
-    const limits = [this.timeoutMs, req.statementTimeoutMs ?? 0].filter((t) => t > 0);
-    const timeoutMs = limits.length ? Math.min(...limits) : 0;
-    const guard = new InterruptGuard(pc.conn, req.signal, timeoutMs);
+    const guard = new InterruptGuard(pc.conn, req.signal, this.timeoutMs, deadline === Infinity ? 0 : Math.max(1, deadline - performance.now()));
+    guard.run();
     try {
       if (pc.timeZone !== tz) {
         dropPrepared(pc);
@@ -384,15 +480,22 @@ export class DuckdbEngine {
       // now that the query is pending, or a cancel or timeout in that window would be lost.
       guard.reapply();
       if (plan.preAggregated > 0) duckdbPreaggregated.inc();
+      guard.pause();
+      this.releaseSlot();
       return new DuckdbCursor(this, pc, owned ? prepared : null, result, encodingFields(req.fields, plan.scales), req.session, guard);
     } catch (e) {
       guard.dispose();
       if (prepared) {
         // a statement that failed is not kept for the next execution
         for (const [k, v] of pc.prepared) if (v === prepared) pc.prepared.delete(k);
-        prepared.destroySync();
+        try {
+          prepared.destroySync();
+        } catch {
+          /* already unusable */
+        }
       }
       this.release(pc);
+      this.releaseSlot();
       throw guard.translate(e);
     }
   }
@@ -450,47 +553,85 @@ export function encodingFields(fields: readonly PgField[], scales: ReadonlyArray
   });
 }
 
-/** Interrupts the DuckDB connection on abort or timeout and turns the resulting error into the right kind. */
+/**
+ * Interrupts the DuckDB connection on abort or timeout and turns the resulting error into the right kind.
+ *
+ * Two clocks: the engine's own statementTimeoutMs counts only while DuckDB works on the statement
+ * (between run() and pause(): inside open() and inside each fetch), so a client that reads slowly, or a
+ * portal read in pieces, does not spend it; the session's statement_timeout is wall clock from open(),
+ * as Postgres counts it (postgres.c keeps the timer running across the Execute messages of a suspended
+ * portal until the statement completes), and fires even between fetches: the next fetch then ends the
+ * statement.
+ */
 class InterruptGuard {
-  private reason: 'timeout' | 'canceled' | null = null;
-  private readonly timer: NodeJS.Timeout | null;
+  private reason: 'timeout' | 'statement_timeout' | 'canceled' | null = null;
+  /** ms of DuckDB work left (Infinity: no limit) */
+  private budget: number;
+  private runningSince: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly deadlineTimer: NodeJS.Timeout | null;
   private readonly onAbort = (): void => this.fire('canceled');
 
-  constructor(private readonly conn: DuckDBConnection, private readonly signal: AbortSignal | undefined, timeoutMs: number) {
-    this.timer = timeoutMs > 0 ? setTimeout(() => this.fire('timeout'), timeoutMs) : null;
+  constructor(private readonly conn: DuckDBConnection, private readonly signal: AbortSignal | undefined, engineMs: number, sessionMs: number) {
+    this.budget = engineMs > 0 ? engineMs : Infinity;
+    this.deadlineTimer = sessionMs > 0 ? setTimeout(() => this.fire('statement_timeout'), sessionMs) : null;
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  private fire(r: 'timeout' | 'canceled'): void {
+  /** DuckDB starts working on the statement: the engine's clock runs. */
+  run(): void {
+    if (this.runningSince !== null) return;
+    this.runningSince = performance.now();
+    if (this.budget !== Infinity) this.timer = setTimeout(() => this.fire('timeout'), Math.max(0, this.budget));
+  }
+
+  /** DuckDB stopped (the result waits for the caller): the engine's clock stops. */
+  pause(): void {
+    if (this.runningSince === null) return;
+    this.budget -= performance.now() - this.runningSince;
+    this.runningSince = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private fire(r: 'timeout' | 'statement_timeout' | 'canceled'): void {
     if (this.reason) return;
     this.reason = r;
-    this.conn.interrupt();
+    try {
+      this.conn.interrupt();
+    } catch {
+      /* the connection is already closed: nothing runs on it */
+    }
   }
 
   reapply(): void {
     if (this.reason) this.conn.interrupt();
   }
 
-  get fired(): 'timeout' | 'canceled' | null {
+  get fired(): 'timeout' | 'statement_timeout' | 'canceled' | null {
     return this.reason;
   }
 
   translate(e: unknown): DuckdbEngineError {
     if (e instanceof DuckdbEngineError) return e;
     if (this.reason === 'canceled') return new DuckdbEngineError('canceled', 'canceling statement due to user request');
+    if (this.reason === 'statement_timeout') return new DuckdbEngineError('statement_timeout', 'canceling statement due to statement timeout');
     if (this.reason === 'timeout') return new DuckdbEngineError('timeout', 'DuckDB statement timeout');
     if (e instanceof UnencodableError) return new DuckdbEngineError('refused', e.message);
     const message = (e as Error)?.message ?? String(e);
     // dg_text has no overload for a type whose text DuckDB writes differently: a refusal, not a failure
-    if (message.includes('Macro dg_text()') || message.includes('Macro dg_out()')) return new DuckdbEngineError('refused', `text of a value DuckDB prints otherwise: ${message}`);
+    if (message.includes('Macro dg_text()') || message.includes('Macro dg_out()')) return new DuckdbEngineError('refused', `text of a value DuckDB prints otherwise: ${message}`, 'Binder Error');
     // the rewrite's own guards (calendar.ts, numeric casts) and dg_nz's division by zero raise where
     // Postgres answers otherwise or raises itself: Postgres answers, and it is no failure of DuckDB's
     if (message.includes('duckgate: ') || message.includes('division by zero')) return new DuckdbEngineError('refused', message);
+    const cls = duckdbErrorClass(message);
+    if (cls !== null && INPUT_ERROR_CLASSES.has(cls)) return new DuckdbEngineError('input', message, cls);
     return new DuckdbEngineError('failed', message);
   }
 
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.pause();
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.signal?.removeEventListener('abort', this.onAbort);
   }
 }
@@ -520,14 +661,22 @@ export class DuckdbCursor {
    * cursor is then closed); done=false means more rows remain (PortalSuspended).
    */
   async next(maxRows: number): Promise<{ data: Buffer; rows: number; done: boolean }> {
+    if (this.released && !this.finished) throw new DuckdbEngineError('failed', 'DuckDB cursor read after it was closed');
     const parts: Buffer[] = [];
     let rows = 0;
+    // a running slot is taken only when DuckDB has to produce a chunk, and given back before returning
+    let holding = false;
     try {
       while (rows < maxRows) {
         if (this.columns === null || this.pos >= this.chunkRows) {
           if (this.finished) break;
+          if (!holding) {
+            if (!this.engine.tryAcquireSlot()) await this.engine.acquireSlot(true);
+            holding = true;
+            this.guard.run();
+          }
           if (this.guard.fired) throw new Error('interrupted');
-          const chunk = await this.result.fetchChunk();
+          const chunk = await this.fetch();
           if (!chunk || chunk.rowCount === 0) {
             this.finished = true;
             break;
@@ -546,6 +695,11 @@ export class DuckdbCursor {
       const err = this.guard.translate(e);
       duckdbStatements.inc({ outcome: err.kind });
       throw err;
+    } finally {
+      if (holding) {
+        this.guard.pause();
+        this.engine.releaseSlot();
+      }
     }
     this.rowCount += rows;
     duckdbRows.inc(rows);
@@ -563,8 +717,11 @@ export class DuckdbCursor {
    */
   async prime(): Promise<void> {
     if (this.columns !== null || this.finished) return;
+    if (!this.engine.tryAcquireSlot()) await this.engine.acquireSlot(true);
+    this.guard.run();
     try {
-      const chunk = await this.result.fetchChunk();
+      if (this.guard.fired) throw new Error('interrupted');
+      const chunk = await this.fetch();
       if (!chunk || chunk.rowCount === 0) this.finished = true;
       else {
         this.columns = chunk.getColumns();
@@ -576,6 +733,9 @@ export class DuckdbCursor {
       const err = this.guard.translate(e);
       duckdbStatements.inc({ outcome: err.kind });
       throw err;
+    } finally {
+      this.guard.pause();
+      this.engine.releaseSlot();
     }
   }
 
@@ -596,10 +756,41 @@ export class DuckdbCursor {
     if (this.released) return;
     this.released = true;
     this.guard.dispose();
+    // Closed while a fetch is in flight (the session ended meanwhile): the connection goes back to the
+    // pool only once DuckDB has returned, so no other statement starts on it under the pending fetch.
+    if (this.fetching) this.interruptConnection();
+    else this.releaseConnection();
+  }
+
+  private fetching = false;
+
+  private async fetch(): Promise<Awaited<ReturnType<DuckDBResult['fetchChunk']>>> {
+    this.fetching = true;
+    try {
+      return await this.result.fetchChunk();
+    } finally {
+      this.fetching = false;
+      if (this.released) {
+        this.releaseConnection();
+        // eslint-disable-next-line no-unsafe-finally
+        throw new DuckdbEngineError('canceled', 'DuckDB cursor closed during a fetch');
+      }
+    }
+  }
+
+  private interruptConnection(): void {
+    try {
+      this.pc.conn.interrupt();
+    } catch {
+      /* closed */
+    }
+  }
+
+  private releaseConnection(): void {
     try {
       this.prepared?.destroySync();
     } catch (e) {
-      logger.debug({ err: e }, 'duckdb prepared statement destroy failed');
+      logger.debug({ errorClass: (e as Error)?.name }, 'duckdb prepared statement destroy failed');
     }
     this.engine.release(this.pc);
   }
