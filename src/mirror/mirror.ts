@@ -867,6 +867,8 @@ export class Mirror extends EventEmitter {
     const pubs = sqlString(pgIdent(this.cfg.publicationName));
     // messages: the replica-identity guard's logical messages (guard.ts) arrive in the stream
     const text = `START_REPLICATION SLOT ${pgIdent(this.cfg.slotName)} LOGICAL ${formatLsn(from)} (proto_version '1', publication_names ${pubs}${this.streamMessages ? ", messages 'true'" : ''})`;
+    // a new stream starts from a clean queue: nothing of an earlier session's stream is left to apply
+    this.discardStaged();
     // events of a stream of an earlier session (ended after a failure) are ignored
     const stream: ReplicationStream = new ReplicationStream(text, (b) => {
       if (this.stream === stream) this.onPayload(b);
