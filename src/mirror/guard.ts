@@ -102,13 +102,24 @@ export async function installGuard(c: pg.Client, publication: string): Promise<G
 /** Removes the guard of `publication` (and the schema when nothing else is left in it). */
 export async function dropGuard(c: pg.Client, publication: string): Promise<void> {
   const { fn, trigger } = names(publication);
-  await c.query(`DROP EVENT TRIGGER IF EXISTS ${trigger}`);
-  await c.query(`DROP FUNCTION IF EXISTS ${fn}()`);
+  // only what exists is dropped (a role that is not a superuser never installed one, and may not drop
+  // event triggers at all)
+  const has = (await c.query<{ t: boolean; f: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $1) AS t, to_regprocedure($2) IS NOT NULL AS f`,
+    [unquote(trigger), `${fn}()`],
+  )).rows[0]!;
+  if (has.t) await c.query(`DROP EVENT TRIGGER ${trigger}`);
+  if (has.f) await c.query(`DROP FUNCTION ${fn}()`);
   const left = await c.query(
-    `SELECT 1 FROM pg_depend d JOIN pg_namespace n ON d.refobjid = n.oid AND d.refclassid = 'pg_namespace'::regclass WHERE n.nspname = $1 LIMIT 1`,
+    `SELECT 1 FROM pg_namespace n WHERE n.nspname = $1 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = n.oid AND d.refclassid = 'pg_namespace'::regclass)`,
     [GUARD_SCHEMA],
   );
-  if (left.rowCount === 0) await c.query(`DROP SCHEMA IF EXISTS ${pgIdent(GUARD_SCHEMA)}`);
+  // the schema is shared by the guards of every publication: removed with the last one, when we may
+  if (left.rowCount === 1) await c.query(`DROP SCHEMA IF EXISTS ${pgIdent(GUARD_SCHEMA)}`).catch(() => undefined);
+}
+
+function unquote(ident: string): string {
+  return ident.startsWith('"') ? ident.slice(1, -1).replaceAll('""', '"') : ident;
 }
 
 /** The relid a guard message of `publication` names, or null when the message is not one. */

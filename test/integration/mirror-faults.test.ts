@@ -329,6 +329,44 @@ describe('mirror faults on the suite PostgreSQL', () => {
     expect(await pgQuery(db.url, "SELECT evtname FROM pg_event_trigger WHERE evtname LIKE 'duckgate_guard_%' AND evtname LIKE $1", [`%${config.mirror.publicationName}%`])).toEqual([]);
   });
 
+  it('with a control role that is not a superuser: says what the risk is, and the catalog check closes it', async () => {
+    const role = `h4ctl_${process.pid}`;
+    await pgQuery(
+      db.url,
+      `CREATE ROLE ${role} LOGIN REPLICATION; GRANT CREATE ON DATABASE ${db.name} TO ${role}; CREATE SCHEMA nsu AUTHORIZATION ${role};
+       SET ROLE ${role}; CREATE TABLE nsu.t (id int PRIMARY KEY, v int); INSERT INTO nsu.t SELECT g, g FROM generate_series(1, 10) g; RESET ROLE;`,
+    );
+    const u = new URL(db.url);
+    u.username = role;
+    u.password = '';
+    const roleUrl = u.toString();
+    const config = cfg('nsu', { schemas: ['nsu'], catalogPollMs: 300 });
+    const r = await startMirror(config, roleUrl);
+    try {
+      expect(r.mirror.problem).toBeNull();
+      expect(r.mirror.status().guard).toMatch(/^not installed: the control role is not a superuser/);
+      await servingAgain(r, db.url, ['nsu.t']);
+      // the residual risk it logged: until the next catalog check the UPDATE fails as it would with any
+      // publication; the check then takes the table out of the publication and the write works
+      await pgQuery(db.url, 'ALTER TABLE nsu.t DROP CONSTRAINT t_pkey');
+      await until('the catalog check takes nsu.t out', async () => {
+        try {
+          await pgQuery(db.url, 'UPDATE nsu.t SET v = v + 1 WHERE id = 1');
+          return true;
+        } catch (e) {
+          expect((e as Error).message).toMatch(/does not have a replica identity/);
+          return false;
+        }
+      });
+      await until('nsu.t is no longer mirrored', () => !r.mirror.tables().some((t) => t.name === 't'));
+      expect(r.mirror.status().skipped.map((s) => s.table)).toContain('nsu.t');
+    } finally {
+      await stopMirror(r);
+      await mirrorDrop({ config, upstreamUrl: roleUrl });
+      await pgQuery(db.url, `DROP SCHEMA nsu CASCADE; REVOKE CREATE ON DATABASE ${db.name} FROM ${role}; DROP ROLE ${role}`);
+    }
+  });
+
   it('one table whose snapshot fails does not fail its siblings, and it is retried', async () => {
     await pgQuery(
       db.url,
