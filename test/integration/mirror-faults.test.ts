@@ -20,6 +20,7 @@ import { allowed, nextState, OnceNotices } from '../../src/mirror/lifecycle.js';
 import { registry } from '../../src/observability/metrics.js';
 import { startHttp } from '../../src/observability/http.js';
 import { mirrorSource } from '../../src/session/mirror-source.js';
+import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 import { createTestDatabase, freePort, startEmbeddedPostgres, type TestPostgres } from '../support/servers.js';
 import { currentLsn, mirrorTestConfig, pgQuery, tempDataDir } from '../support/mirror-helpers.js';
 
@@ -224,6 +225,37 @@ describe('mirror faults on the suite PostgreSQL', () => {
     } finally {
       sleeper.kill('SIGKILL');
       await new Promise<void>((res) => http.server.close(() => res()));
+    }
+  });
+
+  it('duckgate (main.ts): /readyz fails with the reason and /status shows it while its mirror waits, reads still answered', async () => {
+    const config = cfg('e2e');
+    const other = await startMirror(config, db.url);
+    let t: TestDuckgate | undefined;
+    try {
+      t = await startTestDuckgate(db.url, { mirror: { ...quickMirror(config.mirror.slotName), ...FAST } });
+      await until('duckgate notices the slot is held', async () => (await fetch(`${t!.httpUrl}/readyz`)).status === 503);
+      expect(await (await fetch(`${t.httpUrl}/readyz`)).text()).toMatch(/^not ready: mirror not running: replication slot \S+ is in use by PostgreSQL backend pid \d+/);
+      const st = (await (await fetch(`${t.httpUrl}/status`)).json()) as { mirror: { phase: string; problem: string } };
+      expect(st.mirror.phase).toBe('retrying');
+      // reads are answered meanwhile (by PostgreSQL)
+      const c = new pg.Client({ connectionString: t.url });
+      await c.connect();
+      try {
+        expect((await c.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 500 }]);
+        await other.mirror.stop();
+        await until('duckgate is ready', async () => (await fetch(`${t!.httpUrl}/readyz`)).status === 200);
+        await waitForMirrorReady(t, ['items', 'accounts']);
+        const st2 = (await (await fetch(`${t.httpUrl}/status`)).json()) as { mirror: { phase: string; tables: Array<{ table: string; state: string; lastError: string | null }> } };
+        expect(st2.mirror.phase).toBe('streaming');
+        expect(st2.mirror.tables.find((x) => x.table === 'public.items')).toMatchObject({ state: 'ready', lastError: null });
+        expect((await c.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 500 }]);
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await t?.close();
+      await stopMirror(other);
     }
   });
 
