@@ -1,6 +1,6 @@
 // npm run fuzz -- [--sessions 2000] [--seed 42] [--jobs 2] [--only 17,23] [--start N] [--families simple,extended]
 //                 [--mutate-rate 0.4] [--hang-ms 10000] [--idle-ms 1000] [--pause 10] [--no-minimize]
-//                 [--pg-url postgres://...] [--out bench/results/fuzz.json] [--verbose]
+//                 [--pg-url postgres://...] [--out bench/results/fuzz.json] [--ref HEAD] [--verbose]
 //
 // The protocol fuzzer: every session is sent straight to PostgreSQL and through duckgate (a child
 // process, so a crash and its RSS are visible), and the two replies compared (test/fuzz/runner.ts says
@@ -8,11 +8,15 @@
 // trust authentication for its user on 127.0.0.1), else an embedded PostgreSQL started here. Prints a
 // table and each finding with a reproduction; writes JSON (default bench/results/fuzz.json) and keeps
 // duckgate's log under .tmp/fuzz/. `--seed S --only N` replays session N of seed S and prints both
-// replies message by message. Exit code 1 when anything differed, hung or crashed.
-import { mkdir, writeFile } from 'node:fs/promises';
+// replies message by message. `--ref <commit>` fuzzes that commit (exported with git archive into
+// .tmp/fuzz/tree-<sha>) instead of the working tree, which may be mid-edit. Exit code 1 when anything
+// differed, hung or crashed.
+import { existsSync } from 'node:fs';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatTable, parseFlags } from '../../bench/lib/args.js';
+import { run } from '../../bench/lib/processes.js';
 import { startEmbeddedPostgres, type TestPostgres } from '../support/servers.js';
 import { FAMILIES, generateSession, uidFor, type Family } from './generator.js';
 import { findingsText, runFuzz, startFuzzEnv, type FuzzReport } from './harness.js';
@@ -38,6 +42,7 @@ async function main(): Promise<number> {
       pause: 'number',
       'pg-url': 'string',
       out: 'string',
+      ref: 'string',
       verbose: 'boolean',
     },
   );
@@ -56,7 +61,8 @@ async function main(): Promise<number> {
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const workDir = join(ROOT, '.tmp', 'fuzz', stamp);
-  const env = await startFuzzEnv({ adminUrl, workDir, log: (s) => process.stderr.write(`${s}\n`) });
+  const root = flags.ref ? await exportTree(flags.ref) : undefined;
+  const env = await startFuzzEnv({ adminUrl, workDir, root, log: (s) => process.stderr.write(`${s}\n`) });
   try {
     if (only && only.length === 1 && flags.verbose !== false) {
       // a replay: both replies in full
@@ -102,6 +108,21 @@ async function main(): Promise<number> {
     await env.stop();
     await server?.stop();
   }
+}
+
+/** A commit's bin/, src/ and rules/ in .tmp/fuzz/tree-<sha>, sharing this checkout's node_modules. */
+async function exportTree(ref: string): Promise<string> {
+  const sha = (await run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })).stdout.trim();
+  if (!/^[0-9a-f]{40}$/.test(sha)) throw new Error(`--ref ${ref}: not a commit`);
+  const dir = join(ROOT, '.tmp', 'fuzz', `tree-${sha.slice(0, 12)}`);
+  if (!existsSync(join(dir, 'bin', 'duckgate.js'))) {
+    await mkdir(dir, { recursive: true });
+    const r = await run('sh', ['-c', `git archive ${sha} bin src rules package.json tsconfig.json | tar -x -C '${dir}'`], { cwd: ROOT });
+    if (r.code !== 0) throw new Error(`git archive failed: ${r.stderr}`);
+    await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  }
+  process.stderr.write(`fuzzing commit ${sha.slice(0, 12)} from ${dir}\n`);
+  return dir;
 }
 
 function print(r: FuzzReport): void {

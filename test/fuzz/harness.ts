@@ -46,7 +46,14 @@ export interface FuzzEnv {
 }
 
 /** Creates the fuzz database and starts duckgate in front of it; resolves once the mirror serves. */
-export async function startFuzzEnv(opts: { adminUrl: string; workDir?: string; log?: (s: string) => void }): Promise<FuzzEnv> {
+export async function startFuzzEnv(opts: {
+  adminUrl: string;
+  workDir?: string;
+  log?: (s: string) => void;
+  /** the duckgate checkout to run (default: this one); see cli.ts --ref */
+  root?: string;
+}): Promise<FuzzEnv> {
+  const root = opts.root ?? ROOT;
   const log = opts.log ?? (() => undefined);
   const tag = `${process.pid}_${Math.random().toString(36).slice(2, 7)}`;
   const database = `fuzz_${tag}`;
@@ -110,7 +117,7 @@ export async function startFuzzEnv(opts: { adminUrl: string; workDir?: string; l
     },
     async restart() {
       await env.duckgate.child.stop(5_000).catch(() => undefined);
-      env.duckgate = await launch(configFile, dbUrl, join(workDir, `data-${Date.now()}`), logFile);
+      env.duckgate = await launch(root, configFile, dbUrl, join(workDir, `data-${Date.now()}`), logFile);
       env.dg.port = env.duckgate.port;
       await waitForMirror(env, 120_000);
     },
@@ -129,7 +136,7 @@ export async function startFuzzEnv(opts: { adminUrl: string; workDir?: string; l
     },
   };
   log(`database ${database}; starting duckgate (log: ${logFile})`);
-  env.duckgate = await launch(configFile, dbUrl, join(workDir, 'data'), logFile);
+  env.duckgate = await launch(root, configFile, dbUrl, join(workDir, 'data'), logFile);
   env.dg.port = env.duckgate.port;
   try {
     await waitForMirror(env, 120_000);
@@ -140,14 +147,14 @@ export async function startFuzzEnv(opts: { adminUrl: string; workDir?: string; l
   return env;
 }
 
-async function launch(configFile: string, upstream: string, dataDir: string, logFile: string): Promise<DuckgateProcess> {
+async function launch(root: string, configFile: string, upstream: string, dataDir: string, logFile: string): Promise<DuckgateProcess> {
   await mkdir(dataDir, { recursive: true });
   const port = await freePort();
   const httpPort = await freePort();
   const child = startChild(
     process.execPath,
-    [join(ROOT, 'bin', 'duckgate.js'), 'start', '--config', configFile, '--upstream', upstream, '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, '--data-dir', dataDir],
-    { cwd: ROOT, env: { ...process.env, DUCKGATE_LOG_LEVEL: process.env.DUCKGATE_LOG_LEVEL ?? 'warn' } },
+    [join(root, 'bin', 'duckgate.js'), 'start', '--config', configFile, '--upstream', upstream, '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, '--data-dir', dataDir],
+    { cwd: root, env: { ...process.env, DUCKGATE_LOG_LEVEL: process.env.DUCKGATE_LOG_LEVEL ?? 'warn' } },
   );
   const out = createWriteStream(logFile, { flags: 'a' });
   child.child.stdout!.pipe(out, { end: false });
@@ -258,6 +265,8 @@ export interface FuzzOptions {
   confirm?: number;
   /** minimize the first confirmed session of each signature (default true) */
   minimize?: boolean;
+  /** at most this many signatures, the most frequent first (default 15) */
+  minimizeMax?: number;
   /** seconds to wait after the run before the last RSS reading (default 10) */
   pauseS?: number;
   log?: (s: string) => void;
@@ -483,8 +492,8 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
 
   // minimize the first confirmed session of each finding: drop messages while the same signature stays
   if (opts.minimize ?? true) {
-    for (const f of findings.values()) {
-      if (f.confirmed === 0 || f.kind === 'crash') continue;
+    const worst = [...findings.values()].filter((f) => f.confirmed > 0).sort((a, b) => b.confirmed - a.confirmed);
+    for (const f of worst.slice(0, opts.minimizeMax ?? 15)) {
       f.first.minimized = await minimize(f, once, opts.timing, log);
     }
   }
