@@ -133,35 +133,59 @@ function rawParse(p: ParserInstance, sql: string): RawParse {
 
 /**
  * What a statement may hold and still be parsed (and walked, and fingerprinted, which recurse per tree
- * level in JS too). Measured on libpg-query 17: `WHERE id > 1+1+…+1` parses at 5,000 terms and overflows
- * the stack at 10,000 (and JSON.stringify of its tree overflows near 3,000); 1,000 nesting tokens and 256
- * levels of brackets leave a wide margin and are far beyond hand-written or generated analytical SQL.
+ * level in JS too) on the main thread. Measured on libpg-query 17 (2 shared cores):
+ * - `WHERE id > 1+1+…+1` parses at 5,000 terms and overflows the stack at 10,000 (JSON.stringify of its
+ *   tree overflows near 3,000): 1,000 nesting tokens and 256 levels of brackets leave a wide margin and
+ *   are far beyond hand-written or generated analytical SQL;
+ * - the lexer (scan.l compiled by flex) is quadratic on nested comments (`/*` 40,000 deep then closed:
+ *   26 s) and on long runs of operator characters (80,000 `+-`: 4 s; `*`+`/` alternating: 11 s), all in
+ *   one synchronous call (the flex rule for a comment start takes every operator character after it, then
+ *   backs up): comment nesting and runs of operator characters, in comments too, are bounded (256: a
+ *   run that long costs well under a millisecond; PostgreSQL refuses an operator longer than 63 anyway);
+ * - parsing costs about 1-2 µs per character (a 280 kB IN list: 200-400 ms), so text beyond 128 KiB is
+ *   not parsed either: it would hold every session for that long.
  */
 export const PARSE_LIMITS = {
   /** characters of statement text */
-  maxLength: 1 << 20,
+  maxLength: 128 * 1024,
   /** depth of ( and [ */
   maxBracketDepth: 256,
   /** operators and keywords that can each add a level to the tree (+, ::, NOT, CASE, IS, ...) */
   maxNestingTokens: 1_000,
+  /** depth of nested /* comments *\/ */
+  maxCommentDepth: 32,
+  /** characters in one run of operator characters (in a comment too: a banner of 80 stars is fine) */
+  maxOperatorRun: 256,
 };
 
 /** Keywords that, like an operator, can nest an expression inside another (a NOT NOT NOT … chain). */
 const NESTING_KEYWORDS = new Set(['NOT', 'CASE', 'IS', 'ISNULL', 'NOTNULL', 'COLLATE', 'AT', 'LIKE', 'ILIKE', 'SIMILAR', 'BETWEEN', 'IN', 'OVERLAPS', 'SELECT']);
 
 const isIdentChar = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x24 || c >= 0x80;
-const isOperatorChar = (c: number) => '+-*/<>=~!@#%^&|`?:'.includes(String.fromCharCode(c));
+const OPERATOR_CHARS = new Uint8Array(128);
+for (const ch of '+-*/<>=~!@#%^&|`?:') OPERATOR_CHARS[ch.charCodeAt(0)] = 1;
+const isOperatorChar = (c: number) => c < 128 && OPERATOR_CHARS[c] === 1;
 
 /**
  * A single pass over the text, without parsing: the deepest bracket nesting and the number of tokens
  * that can nest (operator runs and the keywords above), skipping string literals (including E'' and
  * dollar quotes), quoted identifiers and comments, whose contents are not syntax. Linear time.
  */
-export function complexityOf(sql: string): { bracketDepth: number; nestingTokens: number } {
+export function complexityOf(sql: string): { bracketDepth: number; nestingTokens: number; commentDepth: number; operatorRun: number } {
   let depth = 0;
   let maxDepth = 0;
   let nesting = 0;
+  let commentDepth = 0;
   const n = sql.length;
+  // The longest run of operator characters anywhere, literals and comments included: the lexer's comment
+  // start rule takes "/*" and every operator character after it, then backs up, so "/*/*…*/*/" costs
+  // quadratic time across comment boundaries (measured: 200 groups of 16-deep comments, 0.8 s).
+  // Counted on the raw text, a string holding a long run of "-" also counts: it merely goes to Postgres.
+  let operatorRun = 0;
+  for (let j = 0, run = 0; j < n; j++) {
+    run = isOperatorChar(sql.charCodeAt(j)) ? run + 1 : 0;
+    if (run > operatorRun) operatorRun = run;
+  }
   let i = 0;
   while (i < n) {
     const c = sql.charCodeAt(i);
@@ -192,12 +216,15 @@ export function complexityOf(sql: string): { bracketDepth: number; nestingTokens
     } else if (c === 0x2f /* / */ && sql.charCodeAt(i + 1) === 0x2a /* * */) {
       // comments nest in PostgreSQL (scan.l xc)
       let level = 1;
+      if (commentDepth < 1) commentDepth = 1;
       i += 2;
       while (i < n && level > 0) {
-        if (sql.charCodeAt(i) === 0x2f && sql.charCodeAt(i + 1) === 0x2a) {
+        const d = sql.charCodeAt(i);
+        if (d === 0x2f && sql.charCodeAt(i + 1) === 0x2a) {
           level++;
+          if (level > commentDepth) commentDepth = level;
           i += 2;
-        } else if (sql.charCodeAt(i) === 0x2a && sql.charCodeAt(i + 1) === 0x2f) {
+        } else if (d === 0x2a && sql.charCodeAt(i + 1) === 0x2f) {
           level--;
           i += 2;
         } else i++;
@@ -217,9 +244,10 @@ export function complexityOf(sql: string): { bracketDepth: number; nestingTokens
       i++;
     } else if (isOperatorChar(c)) {
       nesting++;
+      const start = i;
       while (i < n && isOperatorChar(sql.charCodeAt(i))) {
         // a comment start ends an operator (scan.l)
-        if ((sql.charCodeAt(i) === 0x2d && sql.charCodeAt(i + 1) === 0x2d) || (sql.charCodeAt(i) === 0x2f && sql.charCodeAt(i + 1) === 0x2a)) break;
+        if (i > start && ((sql.charCodeAt(i) === 0x2d && sql.charCodeAt(i + 1) === 0x2d) || (sql.charCodeAt(i) === 0x2f && sql.charCodeAt(i + 1) === 0x2a))) break;
         i++;
       }
     } else if (isIdentChar(c)) {
@@ -228,7 +256,7 @@ export function complexityOf(sql: string): { bracketDepth: number; nestingTokens
       if (i - start <= 8 && NESTING_KEYWORDS.has(sql.slice(start, i).toUpperCase())) nesting++;
     } else i++;
   }
-  return { bracketDepth: maxDepth, nestingTokens: nesting };
+  return { bracketDepth: maxDepth, nestingTokens: nesting, commentDepth, operatorRun };
 }
 
 /** Why a statement is beyond PARSE_LIMITS, or null. */
@@ -237,6 +265,8 @@ export function tooComplex(sql: string): string | null {
   const c = complexityOf(sql);
   if (c.bracketDepth > PARSE_LIMITS.maxBracketDepth) return `brackets nested ${c.bracketDepth} deep (more than ${PARSE_LIMITS.maxBracketDepth}): not parsed`;
   if (c.nestingTokens > PARSE_LIMITS.maxNestingTokens) return `${c.nestingTokens} operators and nesting keywords (more than ${PARSE_LIMITS.maxNestingTokens}): not parsed`;
+  if (c.commentDepth > PARSE_LIMITS.maxCommentDepth) return `comments nested ${c.commentDepth} deep (more than ${PARSE_LIMITS.maxCommentDepth}): not parsed`;
+  if (c.operatorRun > PARSE_LIMITS.maxOperatorRun) return `a run of ${c.operatorRun} operator characters (more than ${PARSE_LIMITS.maxOperatorRun}): not parsed`;
   return null;
 }
 
