@@ -15,6 +15,7 @@ import { readRules, shippedRulesFile } from './config/rules.js';
 import { DuckdbEngine } from './engines/duckdb/engine.js';
 import { instanceOptionsFromConfig, openDuckdbInstance } from './engines/duckdb/instance.js';
 import { Mirror, parseMirrorRules } from './mirror/index.js';
+import { resetServingFile } from './mirror/storage.js';
 import { initRouter, parseRoutingRules } from './router/index.js';
 import type { AnalyticsOptions } from './session/analytics.js';
 import { DuckdbGuard } from './session/duckdb-guard.js';
@@ -85,7 +86,10 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
   let analytics: AnalyticsOptions | null = null;
   if (cfg.analytics.enabled && cfg.mirror.enabled) {
     await Promise.all([initRouter(), DuckdbEngine.init()]);
-    duck = await openDuckdbInstance(instanceOptionsFromConfig({ dataDir, duckdb: cfg.duckdb }));
+    const duckOpts = instanceOptionsFromConfig({ dataDir, duckdb: cfg.duckdb });
+    // the serving file is rebuilt from the lake at every start: begin from an empty one (mirror/storage.ts)
+    resetServingFile(dataDir, duckOpts.path);
+    duck = await openDuckdbInstance(duckOpts);
     engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs, queueTimeoutMs: cfg.duckdb.queueTimeoutMs });
     mirror = new Mirror({ config: cfg, upstreamUrl, duckdb: duck, dataDir, rules: parseMirrorRules(raw.mirror) });
     guard = new DuckdbGuard(engine, {

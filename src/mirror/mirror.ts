@@ -553,6 +553,9 @@ export class Mirror extends EventEmitter {
       this.applied = parseLsn(m.appliedLsn);
       this.durable = this.applied;
     }
+    // the serving tables were just built: write them out of DuckDB's WAL now (a file database; a no-op
+    // in memory), so the WAL does not hold a second copy of them until the next automatic checkpoint
+    await this.duck?.run('CHECKPOINT').catch(() => undefined);
     mirrorAppliedLsn.set(Number(this.applied));
     // from here on the session's state is consistent: a failure can resume from it
     this.resumable = true;

@@ -154,3 +154,48 @@ describe('mirror: WAL retained for the slot has a ceiling', () => {
     expect(retentionVerdict('s', { ...s, walStatus: 'unreserved', safeWalSize: 5 }, 0).action).toBe('warn');
   });
 });
+
+describe('mirror: the serving DuckDB file stays put across restarts', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-restarts-'));
+  const slot = `dgt_rs_${process.pid}`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('restarts', "CREATE TABLE t (id int PRIMARY KEY, k int, s text); INSERT INTO t SELECT g, g % 1000, 'row ' || (g % 5000) FROM generate_series(1, 300000) g;");
+  });
+  afterAll(async () => {
+    await pgQuery(db.url, 'SELECT pg_drop_replication_slot($1)', [slot]).catch(() => undefined);
+    await db?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('is one copy of the serving tables however often duckgate starts', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { startDuckgate } = await import('../../src/main.js');
+    const { quickMirror } = await import('../support/duckgate.js');
+    const file = join(dataDir, 'duckdb', 'duckgate.duckdb');
+    const sizes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const cfg = loadConfig({ env: {}, overrides: { upstream: db.url, listen: '127.0.0.1:0', http: '', dataDir, mirror: quickMirror(slot), duckdb: { threads: 1 } } });
+      const dg = await startDuckgate(cfg);
+      try {
+        await until('the mirror to serve t', () => dg.mirror!.tables().some((x) => x.name === 't' && x.state === 'ready' && x.appliedLsn !== null));
+      } finally {
+        await dg.close();
+      }
+      let bytes = 0;
+      for (const f of [file, `${file}.wal`]) bytes += statSizeOr0(f);
+      sizes.push(bytes);
+    }
+    // before: each start built the tables again beside the old ones (2 copies), the WAL held another
+    expect(Math.max(...sizes), sizes.join(', ')).toBeLessThan(sizes[0]! * 1.3);
+  }, 120_000);
+});
+
+function statSizeOr0(f: string): number {
+  try {
+    return readFileSync(f).length;
+  } catch {
+    return 0;
+  }
+}
