@@ -78,6 +78,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { decide, decideQuick } from './decide.js';
+import { PARSE_LIMITS } from './parse.js';
 import { decisionKeyText, readHints, type Hints } from './text.js';
 import type { MirrorView, Route, RouteContext, RoutingRules } from './types.js';
 
@@ -90,6 +91,8 @@ export type { StatementFacts, TableRef, ColumnUse, Scope, Source } from './facts
 export * from './types.js';
 
 const DECISIONS_PER_CONTEXT = 5_000;
+/** keys are statement texts: their total length per context is bounded too */
+const DECISION_KEY_BYTES = 16 * 1024 * 1024;
 
 // Decisions depend on the mirror's tables and columns and on the rules: one LRU per (MirrorView, RoutingRules)
 // pair, dropped with them (hand in a new MirrorView when tables/columns change).
@@ -99,7 +102,7 @@ function cacheFor(ctx: RouteContext): LRUCache<string, Route> {
   let byRules = decisions.get(ctx.mirror);
   if (!byRules) decisions.set(ctx.mirror, (byRules = new WeakMap()));
   let lru = byRules.get(ctx.rules);
-  if (!lru) byRules.set(ctx.rules, (lru = new LRUCache({ max: DECISIONS_PER_CONTEXT })));
+  if (!lru) byRules.set(ctx.rules, (lru = new LRUCache({ max: DECISIONS_PER_CONTEXT, maxSize: DECISION_KEY_BYTES, sizeCalculation: (_v, k) => k.length + 64 })));
   return lru;
 }
 
@@ -116,6 +119,9 @@ export function route(sql: string, ctx: RouteContext): Route {
     const hints = readHints(sql);
     const quick = decideQuick(sql, ctx, hints);
     if (quick) return quick;
+    // beyond the parser's length bound (too_complex): decided without the cache, whose key would be the
+    // whole text
+    if (sql.length > PARSE_LIMITS.maxLength) return routeParsed(sql, ctx, hints);
     const lru = cacheFor(ctx);
     const key = contextKey(ctx) + decisionKeyText(sql);
     const hit = lru.get(key);

@@ -276,7 +276,10 @@ export type ParsedText =
   | { ok: true; statements: StatementFacts[]; fingerprint: string }
   | { ok: false; error: string; /** too_complex: beyond PARSE_LIMITS, not parsed */ reason?: 'too_complex' };
 
-const parsed = new LRUCache<string, ParsedText>({ max: 10_000 });
+// Bounded by count and by the text held as keys (statement texts run up to PARSE_LIMITS.maxLength; the
+// facts of a text are of the same order), so a client sending many distinct large statements cannot grow
+// the process without bound.
+const parsed = new LRUCache<string, ParsedText>({ max: 10_000, maxSize: 32 * 1024 * 1024, sizeCalculation: (_v, k) => k.length + 64 });
 let parses = 0;
 let tooComplexCount = 0;
 
@@ -291,7 +294,8 @@ export function parseText(sql: string): ParsedText {
   const hit = parsed.get(sql);
   if (hit) return hit;
   const { out, cache } = parseUncached(sql);
-  if (cache) parsed.set(sql, out);
+  // a text beyond the length bound is not kept: the key alone could be megabytes
+  if (cache && sql.length <= PARSE_LIMITS.maxLength) parsed.set(sql, out);
   return out;
 }
 

@@ -531,6 +531,17 @@ describe('bounded parsing (issue 9: a deeply nested statement overflowed the par
     expect(REASONS).toContain('too_complex');
   });
 
+  test('a text beyond the length bound is decided at once and kept in no cache', () => {
+    const big = `SELECT count(*) FROM cdx_records WHERE id IN (${'1,'.repeat(4 * 1024 * 1024)}1)`;
+    const cached = routerStats().parseCacheSize;
+    const t0 = performance.now();
+    expect(route(big, ctx())).toMatchObject({ engine: 'postgres', reason: 'too_complex' });
+    expect(route(`/* duckgate: explain */ ${big}`, ctx())).toMatchObject({ engine: 'explain', route: { engine: 'postgres', reason: 'too_complex' } });
+    // 8 MiB each: the cache key and literal folding alone used to cost seconds
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(routerStats().parseCacheSize).toBe(cached);
+  });
+
   test('within the bounds, large but ordinary statements are still parsed and routed', () => {
     expect(route(plus(900), ctx())).toMatchObject({ engine: 'duckdb' });
     const inList = `SELECT count(*) FROM cdx_records WHERE domain_id IN (${Array.from({ length: 5000 }, (_, i) => i).join(',')})`;
