@@ -104,10 +104,14 @@ export async function dropGuard(c: pg.Client, publication: string): Promise<void
   const { fn, trigger } = names(publication);
   // only what exists is dropped (a role that is not a superuser never installed one, and may not drop
   // event triggers at all)
-  const has = (await c.query<{ t: boolean; f: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $1) AS t, to_regprocedure($2) IS NOT NULL AS f`,
-    [unquote(trigger), `${fn}()`],
-  )).rows[0]!;
+  // (looked up in the catalogs: to_regprocedure would need USAGE on the guard's schema)
+  const has = (
+    await c.query<{ t: boolean; f: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = $1) AS t,
+              EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $2 AND p.proname = $3 AND p.pronargs = 0) AS f`,
+      [unquote(trigger), GUARD_SCHEMA, unquote(fn.slice(fn.indexOf('.') + 1))],
+    )
+  ).rows[0]!;
   if (has.t) await c.query(`DROP EVENT TRIGGER ${trigger}`);
   if (has.f) await c.query(`DROP FUNCTION ${fn}()`);
   const left = await c.query(

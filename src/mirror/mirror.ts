@@ -785,10 +785,15 @@ export class Mirror extends EventEmitter {
       const d = want.get(key);
       if (!d || d.relid !== m.tables[key]!.relid) await this.removeTable(key);
     }
+    // (after a reconnect) tables known only in memory: a copy the failure interrupted
+    for (const key of [...this.rt.keys()]) if (!m.tables[key] && !want.has(key)) await this.removeTable(key);
     const resync: TableDef[] = [];
     for (const [key, d] of want) {
       const t = m.tables[key];
-      if (!t || !sameColumns(t.columns, d.columns) || t.state === 'error' || JSON.stringify(t.partitionBy) !== JSON.stringify(d.partitionBy)) resync.push(d);
+      // (after a reconnect) a table whose copy was under way, or that failed, is copied again now
+      const rs = this.rt.get(key)?.state;
+      const unfinished = rs !== undefined && rs !== 'ready';
+      if (!t || unfinished || !sameColumns(t.columns, d.columns) || t.key.join('\0') !== d.key.join('\0') || t.state === 'error' || JSON.stringify(t.partitionBy) !== JSON.stringify(d.partitionBy)) resync.push(d);
     }
     if (resync.length) await this.resync(resync);
     writeManifest(this.lakeDir, m);

@@ -156,17 +156,30 @@ describe('mirror faults on the suite PostgreSQL', () => {
         await servingAgain(r, db.url, ['public.items', 'public.accounts']);
         expect(await duckCount(r, 'items')).toBe(500);
       }
+      // connections killed while a table is being copied (a new table, and a changed one): both are
+      // copied again after the reconnect
+      await pgQuery(db.url, `CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat('y', 40) FROM generate_series(1, 300000) g; ALTER TABLE accounts ADD COLUMN note text`);
+      r.mirror.checkCatalog();
+      await until(
+        'a re-snapshot copies big',
+        async () => (await pgQuery(db.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = 'duckgate-mirror-resync' AND query LIKE 'COPY (SELECT%"big"%'`)).length > 0,
+      );
+      await pgQuery(db.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'duckgate-mirror%'`);
+      await servingAgain(r, db.url, ['public.items', 'public.accounts', 'public.big'], 30_000);
+      expect(await duckCount(r, 'big')).toBe(300000);
+      expect(r.mirror.tables().find((t) => t.name === 'accounts')!.columns.map((c) => c.name)).toEqual(['code', 'balance', 'note']);
       const sum = await pgQuery<{ s: number }>(db.url, 'SELECT sum(v)::int AS s FROM items');
       const c = await r.duckdb.connect();
       expect(Number((await c.runAndReadAll('SELECT sum(v)::INT FROM "public"."items"')).getRows()[0]![0])).toBe(sum[0]!.s);
       c.closeSync();
-      expect(await verifyEqual(config, db.url, r.dataDir)).toEqual(['public.accounts', 'public.items']);
+      expect(await verifyEqual(config, db.url, r.dataDir)).toEqual(['public.accounts', 'public.big', 'public.items']);
       // the metrics say it too: up again, three retries counted
       const text = await registry.metrics();
       expect(text).toMatch(/^duckgate_mirror_up 1$/m);
       expect(Number(/^duckgate_mirror_retries_total (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(3);
     } finally {
       await stopMirror(r);
+      await pgQuery(db.url, 'DROP TABLE IF EXISTS big; ALTER TABLE accounts DROP COLUMN IF EXISTS note');
     }
   });
 
@@ -306,14 +319,20 @@ describe('mirror faults on the suite PostgreSQL', () => {
       `CREATE TABLE losing (id int PRIMARY KEY, v int); INSERT INTO losing SELECT g, g FROM generate_series(1, 20) g;
        CREATE TABLE nothing_ri (id int PRIMARY KEY, v int); INSERT INTO nothing_ri VALUES (1, 1), (2, 2);
        CREATE TABLE idx_ri (id int NOT NULL, v int); CREATE UNIQUE INDEX idx_ri_id ON idx_ri (id); ALTER TABLE idx_ri REPLICA IDENTITY USING INDEX idx_ri_id;
-       INSERT INTO idx_ri VALUES (1, 1);`,
+       INSERT INTO idx_ri VALUES (1, 1);
+       CREATE ROLE h4owner_${process.pid} LOGIN; GRANT CREATE ON SCHEMA public TO h4owner_${process.pid};
+       SET ROLE h4owner_${process.pid}; CREATE TABLE owned (id int PRIMARY KEY, v int); INSERT INTO owned VALUES (1, 1), (2, 2); RESET ROLE;`,
     );
+    const ownerUrl = Object.assign(new URL(db.url), { username: `h4owner_${process.pid}`, password: '' }).toString();
     // no catalog poll: only the guard can close the window
     const config = cfg('pkdrop', { catalogPollMs: 0 });
     const r = await startMirror(config, db.url);
     try {
       expect(r.mirror.status().guard).toBe('installed');
-      await servingAgain(r, db.url, ['public.losing', 'public.nothing_ri', 'public.idx_ri', 'public.items']);
+      await servingAgain(r, db.url, ['public.losing', 'public.nothing_ri', 'public.idx_ri', 'public.items', 'public.owned']);
+      // the table's owner, not a superuser, drops the key: the guard runs as the publication's owner
+      await pgQuery(ownerUrl, 'ALTER TABLE owned DROP CONSTRAINT owned_pkey');
+      expect((await pgQuery(ownerUrl, 'UPDATE owned SET v = v + 1 RETURNING id')).length).toBe(2);
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
@@ -336,7 +355,7 @@ describe('mirror faults on the suite PostgreSQL', () => {
       // the mirror stops serving them at that point of the stream
       await until('the mirror stops serving the tables', () => {
         const served = new Set(r.mirror.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null).map((t) => t.name));
-        return !served.has('losing') && !served.has('nothing_ri') && !served.has('idx_ri');
+        return !served.has('losing') && !served.has('nothing_ri') && !served.has('idx_ri') && !served.has('owned');
       });
       const lsn = await currentLsn(db.url);
       expect(await r.mirror.waitFor(lsn, 10_000)).toBe(true);
@@ -354,7 +373,7 @@ describe('mirror faults on the suite PostgreSQL', () => {
       await verifyEqual(config, db.url, r.dataDir);
     } finally {
       await stopMirror(r);
-      await pgQuery(db.url, 'DROP TABLE losing, nothing_ri, idx_ri');
+      await pgQuery(db.url, `DROP TABLE losing, nothing_ri, idx_ri, owned; REVOKE CREATE ON SCHEMA public FROM h4owner_${process.pid}; DROP ROLE h4owner_${process.pid}`);
     }
     // `mirror drop` removes the guard
     await mirrorDrop({ config, upstreamUrl: db.url });
