@@ -160,17 +160,15 @@ export function conninfoUrl(c: Conninfo): string {
   const enc = encodeURIComponent;
   const auth = c.user !== null || c.password !== null ? `${enc(c.user ?? '')}${c.password !== null ? `:${enc(c.password)}` : ''}@` : '';
   const host = c.host.startsWith('/') ? enc(c.host) : c.host.includes(':') ? `[${c.host}]` : c.host;
-  const q = new URLSearchParams();
+  // percent-encoding only (a space is %20, never "+"): libpq's URI decoding knows no "+" for space
+  const q: Array<[string, string]> = [];
   const mode = c.sslmode === 'allow' ? 'disable' : c.sslmode;
-  if (mode !== DEFAULT_SSLMODE || c.sslrootcert || c.sslcert || c.sslkey) {
-    q.set('sslmode', mode);
-    q.set('uselibpqcompat', 'true');
-  }
-  if (c.sslrootcert) q.set('sslrootcert', c.sslrootcert);
-  if (c.sslcert) q.set('sslcert', c.sslcert);
-  if (c.sslkey) q.set('sslkey', c.sslkey);
-  for (const [k, v] of Object.entries(c.extra)) q.set(k, v);
-  const qs = q.toString();
+  if (mode !== DEFAULT_SSLMODE || c.sslrootcert || c.sslcert || c.sslkey) q.push(['sslmode', mode], ['uselibpqcompat', 'true']);
+  if (c.sslrootcert) q.push(['sslrootcert', c.sslrootcert]);
+  if (c.sslcert) q.push(['sslcert', c.sslcert]);
+  if (c.sslkey) q.push(['sslkey', c.sslkey]);
+  for (const [k, v] of Object.entries(c.extra)) q.push([k, v]);
+  const qs = q.map(([k, v]) => `${enc(k)}=${enc(v)}`).join('&');
   return `postgres://${auth}${host}:${c.port}/${enc(c.dbname ?? '')}${qs ? `?${qs}` : ''}`;
 }
 

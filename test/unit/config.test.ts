@@ -114,12 +114,19 @@ describe('upstream connection string (libpq URI or key=value; issue 9)', () => {
       "host=/tmp port=6000 user=u password='a b' dbname=d",
       'postgres://u:p@[::1]:5433/db?sslmode=require&application_name=dg',
       'postgres://h/db?sslmode=verify-full&sslrootcert=/ca.pem',
+      "host=h sslmode=require sslrootcert='/my certs/ca+1.pem' password='p w+%' options='-c search_path=a,b'",
     ]) {
       const u = normaliseUpstream(s);
       expect(normaliseUpstream(u), s).toBe(u);
       expect(parseConninfo(u), s).toEqual(parseConninfo(s));
     }
     expect(normaliseUpstream('postgres://h/db?sslmode=require')).toBe('postgres://h:5432/db?sslmode=require&uselibpqcompat=true');
+    // node-postgres reads the normalised URL to the same values (its control connections use it)
+    const u = normaliseUpstream("host=h sslmode=require sslrootcert='/my certs/ca+1.pem' password='p w+%' options='-c search_path=a,b'");
+    const viaPg = new URL(u);
+    expect(decodeURIComponent(viaPg.password)).toBe('p w+%');
+    expect(viaPg.searchParams.get('sslrootcert')).toBe('/my certs/ca+1.pem');
+    expect(viaPg.searchParams.get('options')).toBe('-c search_path=a,b');
   });
 
   it('never prints the password in an error', () => {
