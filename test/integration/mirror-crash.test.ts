@@ -112,7 +112,8 @@ describe('mirror: kill -9 at random moments', () => {
     const lake = duBytes(join(dataDir, 'lake'));
     const duck = duBytes(join(dataDir, 'duckdb'));
     console.log(`after 10 kill -9 rounds: data dir ${lake + duck} bytes (lake ${lake}, DuckDB ${duck}) = ${Math.round((100 * (lake + duck)) / pgBytes)}% of PostgreSQL's ${pgBytes}`);
-    expect(lake + duck).toBeLessThan(pgBytes * 0.6);
+    // the issue's target (30% of PostgreSQL); measured 13% here (21% before the serving file was reset at start)
+    expect(lake + duck).toBeLessThan(pgBytes * 0.3);
   }, 240_000);
 });
 
