@@ -140,7 +140,8 @@ export function planUnit(unit: Frame[], port: SessionPort, opts: AnalyticsOption
     // Strings the path reads are decoded as UTF-8 (Node replaces invalid bytes silently): a unit with
     // invalid text goes to Postgres, which raises 22021 and keeps the session, as it would directly.
     if (!unit.every(stringsValid)) return null;
-    return planUnitInner(unit, port, opts, upstreamBusy);
+    const plan = planUnitInner(unit, port, opts, upstreamBusy);
+    return plan && (() => plan().catch((e: unknown) => Promise.reject(sessionError(e, opts))));
   } catch (e) {
     // A message the analytical path cannot decode (malformed): Postgres decides what it is and answers
     // it, an ERROR the session survives or the protocol error it closes the connection with itself.
@@ -148,6 +149,17 @@ export function planUnit(unit: Frame[], port: SessionPort, opts: AnalyticsOption
     opts.log.debug({ errorClass: (e as Error)?.name }, 'analytical path: unit relayed undecoded');
     return null;
   }
+}
+
+/**
+ * What a plan may reject with: a PgError for the session (a failed write to a client that is gone is
+ * one). Anything else is a defect of this path: logged by class only (its message may quote a client's
+ * values), and the session, whose state is then unknown, ends; no other session is touched.
+ */
+function sessionError(e: unknown, opts: AnalyticsOptions): PgError {
+  if (e instanceof PgError) return e;
+  opts.log.error({ ...loggableError(e), stack: (e as Error)?.stack?.split('\n').slice(1, 6).join('\n') }, 'analytical path failed; the session ends');
+  return new PgError('XX000', 'internal error in the analytical path', 'FATAL');
 }
 
 /** Whether the strings of a message (SQL text, statement and portal names) are valid UTF-8. */
@@ -683,6 +695,8 @@ const CHECK_NAME = '__duckgate_check';
  */
 function namedQuery(name: string, sql: string, values: Array<string | Buffer | null> = [], types: number[] = []): Buffer[] {
   return [
+    // a statement of ours left by a round trip that failed half-way must not make this one fail (42P05)
+    serialize.close({ type: 'S', name }),
     serialize.parse({ name, text: sql, types }),
     // pg-protocol sends a Buffer value in binary format, a string in text
     serialize.bind({ portal: name, statement: name, values }),
