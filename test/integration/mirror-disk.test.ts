@@ -93,6 +93,50 @@ describe.runIf(isRoot)('mirror: a full disk under the data dir', () => {
   }, 90_000);
 });
 
+// the case: a full disk kept the mirror from confirming anything while its slot retained WAL
+describe.runIf(isRoot)('mirror: a full disk does not let the slot retain WAL without bound', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const mnt = mkdtempSync(join(tmpdir(), 'duckgate-fullwal-'));
+  const dataDir = join(mnt, 'data');
+  const config = mirrorTestConfig('fullwal', { durableIntervalMs: 100, retryMinMs: 100, retryMaxMs: 500, maxRetainedWalBytes: 4 << 20, walCheckMs: 200 } as never);
+  let mirror: Mirror;
+
+  beforeAll(async () => {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
+    db = await createTestDatabase('fullwal', 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g; CREATE TABLE churn (id int, pad text);');
+    mirror = new Mirror({ config, upstreamUrl: db.url, duckdb: await DuckDBInstance.create(':memory:'), dataDir });
+    await mirror.start();
+    expect(mirror.problem).toBeNull();
+  });
+  afterAll(async () => {
+    await mirror?.stop();
+    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
+    await db?.drop();
+    try {
+      execFileSync('umount', ['-l', mnt]);
+    } catch {
+      /* not mounted */
+    }
+    rmSync(mnt, { recursive: true, force: true });
+  });
+
+  it('gives the slot up past the ceiling while the disk is full, and copies the tables again once space returns', async () => {
+    const slot = async () => (await pgQuery<{ r: string }>(db.url, 'SELECT (pg_current_wal_lsn() - restart_lsn)::int8::text AS r FROM pg_replication_slots WHERE slot_name = $1', [config.mirror.slotName]))[0];
+    fill(join(mnt, 'filler'));
+    await pgQuery(db.url, 'INSERT INTO t SELECT g, md5(g::text) FROM generate_series(2001, 2500) g');
+    // ~10 MB of WAL the stuck mirror cannot confirm
+    await pgQuery(db.url, "INSERT INTO churn SELECT g, repeat('x', 1000) FROM generate_series(1, 10000) g");
+    await until('the slot to be given up', async () => (await slot()) === undefined, 20_000);
+    rmSync(join(mnt, 'filler'));
+    await until('the slot to be back', async () => (await slot()) !== undefined, 20_000);
+    await until('the mirror to serve again', async () => mirror.tables().some((x) => x.state === 'ready' && x.appliedLsn !== null) && (await mirror.waitFor(await currentLsn(db.url), 500)));
+    expect(Number((await slot())!.r)).toBeLessThan(4 << 20);
+    const r = await mirrorVerify({ config, upstreamUrl: db.url, dataDir });
+    expect(r.ok, formatVerifyTable(r)).toBe(true);
+    expect(r.rows.find((x) => x.table === 'public.t')!.pgRows).toBe(2500);
+  }, 90_000);
+});
+
 describe('mirror: WAL retained for the slot has a ceiling', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-wal-'));
