@@ -18,7 +18,10 @@ export class BackendScanner {
   private collectType = 0;
   private collected = 0;
 
-  /** @param observed a 256-entry table: observed[type] true for the types to hand to onMessage */
+  /**
+   * @param observed a 256-entry table: observed[type] 1 for the types to hand to onMessage with their
+   * body, 2 for the types whose type alone is handed over (an empty body; the bytes are skipped unread)
+   */
   constructor(
     private readonly observed: Uint8Array,
     private readonly onMessage: Observer,
@@ -67,7 +70,8 @@ export class BackendScanner {
       }
       const bodyLen = len - 4;
       if (bodyLen < 0) throw new Error(`upstream sent an invalid message length ${len}`);
-      if (this.observed[type]) {
+      const o = this.observed[type];
+      if (o === 1) {
         if (n - pos >= bodyLen) {
           this.onMessage(type, chunk.subarray(pos, pos + bodyLen));
           pos += bodyLen;
@@ -78,14 +82,19 @@ export class BackendScanner {
           this.remaining = bodyLen;
         }
       } else {
+        if (o === 2) this.onMessage(type, NO_BODY);
         this.remaining = bodyLen;
       }
     }
   }
 }
 
-export function observedTypes(types: string): Uint8Array {
+const NO_BODY = Buffer.alloc(0);
+
+/** The table BackendScanner takes: `types` handed over with their bodies, `typeOnly` by their type alone. */
+export function observedTypes(types: string, typeOnly: readonly number[] = []): Uint8Array {
   const t = new Uint8Array(256);
+  for (const c of typeOnly) t[c] = 2;
   for (const ch of types) t[ch.charCodeAt(0)] = 1;
   return t;
 }
@@ -144,7 +153,8 @@ export function decodeCommandTag(body: Buffer): string {
 
 /** Column values of a DataRow body: views into the body (null for SQL NULL). */
 export function decodeDataRow(body: Buffer): Array<Buffer | null> {
-  const n = body.readInt16BE(0);
+  // counts are unsigned 16-bit on the wire (pq_sendint16 of a count), as in every message below
+  const n = body.readUInt16BE(0);
   const out: Array<Buffer | null> = [];
   let pos = 2;
   for (let i = 0; i < n; i++) {
@@ -161,7 +171,7 @@ export function decodeDataRow(body: Buffer): Array<Buffer | null> {
 
 /** Fields of a RowDescription body. */
 export function decodeRowDescription(body: Buffer): FieldDescription[] {
-  const n = body.readInt16BE(0);
+  const n = body.readUInt16BE(0);
   const out: FieldDescription[] = [];
   let pos = 2;
   for (let i = 0; i < n; i++) {
@@ -184,7 +194,8 @@ export function decodeRowDescription(body: Buffer): FieldDescription[] {
 
 /** Parameter type OIDs of a ParameterDescription body. */
 export function decodeParameterDescription(body: Buffer): number[] {
-  const n = body.readInt16BE(0);
+  // up to 65535 parameters: a statement with 40,000 describes them all
+  const n = body.readUInt16BE(0);
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(body.readUInt32BE(2 + 4 * i));
   return out;

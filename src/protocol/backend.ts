@@ -62,7 +62,7 @@ export function portalSuspended(): Buffer {
 }
 
 export function rowDescription(fields: readonly FieldDescription[]): Buffer {
-  w.begin(B.rowDescription).int16(fields.length);
+  w.begin(B.rowDescription).uint16(fields.length);
   for (const f of fields) {
     w.cstring(f.name).uint32(f.tableOid).int16(f.columnAttr).uint32(f.typeOid).int16(f.typeSize).int32(f.typmod).int16(f.format);
   }
@@ -70,14 +70,14 @@ export function rowDescription(fields: readonly FieldDescription[]): Buffer {
 }
 
 export function parameterDescription(typeOids: readonly number[]): Buffer {
-  w.begin(B.parameterDescription).int16(typeOids.length);
+  w.begin(B.parameterDescription).uint16(typeOids.length);
   for (const o of typeOids) w.uint32(o);
   return w.end().flush();
 }
 
 /** A DataRow from already-encoded column values (null = SQL NULL). */
 export function dataRow(values: ReadonlyArray<Uint8Array | null>): Buffer {
-  w.begin(B.dataRow).int16(values.length);
+  w.begin(B.dataRow).uint16(values.length);
   for (const v of values) {
     if (v === null) w.int32(-1);
     else w.int32(v.length).bytes(v);

@@ -1,7 +1,8 @@
 // Framing and decoding of frontend (client → server) messages. Pure: the caller feeds bytes in and gets
 // complete frames out; a partial frame is kept until the rest arrives (pg-protocol's parser shape).
 import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, isFrontendType, MAX_STARTUP_PACKET_LENGTH, SSL_REQUEST_CODE, F } from './codes.js';
-import { protocolViolation, PgError } from './errors.js';
+import { isUtf8 } from 'node:buffer';
+import { protocolViolation, PgError, SqlState } from './errors.js';
 
 export interface Frame {
   type: number;
@@ -70,6 +71,16 @@ export function sqlLeadByte(body: Buffer, pos: number): number {
   return c >= 0x61 && c <= 0x7a ? c - 0x20 : c;
 }
 
+/**
+ * A protocol violation Postgres only logs (ereport(COMMERROR)) before closing the connection: the
+ * session logs it and closes without sending an ErrorResponse.
+ */
+export class SilentClose extends PgError {
+  constructor(message: string) {
+    super('08P01', message, 'FATAL');
+  }
+}
+
 export type StartupPacket =
   | { kind: 'ssl' }
   | { kind: 'gssenc' }
@@ -83,7 +94,9 @@ export type StartupPacket =
 export function readStartupPacket(buf: Buffer): { packet: StartupPacket; consumed: number } | null {
   if (buf.length < 4) return null;
   const len = buf.readInt32BE(0);
-  if (len < 8 || len > MAX_STARTUP_PACKET_LENGTH) throw protocolViolation('invalid length of startup packet');
+  // Postgres only logs this one (ereport(COMMERROR) in ProcessStartupPacket) and closes: a client (or a
+  // port scanner) gets no ErrorResponse. node-postgres reports one as an 'error' event.
+  if (len < 8 || len > MAX_STARTUP_PACKET_LENGTH) throw new SilentClose('invalid length of startup packet');
   if (buf.length < len) return null;
   const code = buf.readInt32BE(4);
   const raw = buf.subarray(0, len);
@@ -96,7 +109,8 @@ export function readStartupPacket(buf: Buffer): { packet: StartupPacket; consume
     return { packet: { kind: 'gssenc' }, consumed: len };
   }
   if (code === CANCEL_REQUEST_CODE) {
-    if (len !== 16) throw protocolViolation('invalid length of cancel request');
+    // logged and closed without a reply, as Postgres does (processCancelRequest answers nothing either way)
+    if (len !== 16) throw new SilentClose('invalid length of cancel request packet');
     return { packet: { kind: 'cancel', pid: buf.readInt32BE(8), secret: buf.readInt32BE(12) }, consumed: len };
   }
   const major = code >>> 16;
@@ -176,6 +190,13 @@ export class BodyReader {
     this.pos += 2;
     return v;
   }
+  /** Counts (parameters, format codes, columns) are unsigned: up to 65535 (pq_getmsgint(msg, 2)). */
+  uint16(): number {
+    this.need(2);
+    const v = this.body.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
   int32(): number {
     this.need(4);
     const v = this.body.readInt32BE(this.pos);
@@ -188,10 +209,19 @@ export class BodyReader {
     this.pos += 4;
     return v;
   }
+  /**
+   * A NUL-terminated string. Invalid UTF-8 throws 22021, as Postgres rejects it (pg_verifymbstr): a
+   * lenient decode would hand U+FFFD to the router and DuckDB, which could then answer a statement
+   * Postgres refuses.
+   */
   cstring(): string {
     const end = this.body.indexOf(0, this.pos);
-    if (end < 0) throw protocolViolation('invalid string in message');
+    if (end < 0) throw new PgError(SqlState.protocolViolation, 'invalid string in message');
     const s = this.body.toString('utf8', this.pos, end);
+    // U+FFFD in the text means either that character or a bad sequence: only then check the bytes
+    if (s.includes('\uFFFD') && !isUtf8(this.body.subarray(this.pos, end))) {
+      throw new PgError('22021', 'invalid byte sequence for encoding "UTF8"');
+    }
     this.pos = end + 1;
     return s;
   }
@@ -209,7 +239,8 @@ export class BodyReader {
     return this.body.length - this.pos;
   }
   private need(n: number): void {
-    if (this.pos + n > this.body.length) throw protocolViolation('insufficient data left in message');
+    // an ERROR in Postgres (pq_copymsgbytes), not FATAL: the message is judged, the session goes on
+    if (this.pos + n > this.body.length) throw new PgError(SqlState.protocolViolation, 'insufficient data left in message');
   }
 }
 
@@ -246,8 +277,7 @@ export function decodeParse(body: Buffer): ParseMessage {
   const r = new BodyReader(body);
   const name = r.cstring();
   const sql = r.cstring();
-  const n = r.int16();
-  if (n < 0) throw protocolViolation('invalid number of parameter types');
+  const n = r.uint16();
   const paramTypes: number[] = [];
   for (let i = 0; i < n; i++) paramTypes.push(r.uint32());
   return { name, sql, paramTypes };
@@ -257,39 +287,39 @@ export function decodeBind(body: Buffer): BindMessage {
   const r = new BodyReader(body);
   const portal = r.cstring();
   const statement = r.cstring();
-  const nf = r.int16();
-  if (nf < 0) throw protocolViolation('invalid number of parameter format codes');
+  // Counts are unsigned 16-bit (postgres.c exec_bind_message reads them with pq_getmsgint(msg, 2)); the
+  // format codes themselves are signed values.
+  const nf = r.uint16();
   const paramFormats: number[] = [];
   for (let i = 0; i < nf; i++) paramFormats.push(r.int16());
-  const np = r.int16();
-  if (np < 0) throw protocolViolation('invalid number of parameters');
+  const np = r.uint16();
   const params: Array<Buffer | null> = [];
   for (let i = 0; i < np; i++) {
     const len = r.int32();
-    if (len < -1) throw protocolViolation('invalid parameter length');
+    if (len < -1) throw new PgError(SqlState.protocolViolation, 'insufficient data left in message');
     params.push(len === -1 ? null : r.bytes(len));
   }
-  const nr = r.int16();
-  if (nr < 0) throw protocolViolation('invalid number of result format codes');
+  const nr = r.uint16();
   const resultFormats: number[] = [];
   for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
   return { portal, statement, paramFormats, params, resultFormats };
 }
 
-function target(b: number): 'S' | 'P' {
+function target(b: number, what: 'DESCRIBE' | 'CLOSE'): 'S' | 'P' {
   if (b === 0x53) return 'S';
   if (b === 0x50) return 'P';
-  throw protocolViolation(`invalid DESCRIBE/CLOSE message subtype ${b}`);
+  // an ERROR in Postgres (exec_describe_*/Close handling), the session goes on
+  throw new PgError(SqlState.protocolViolation, `invalid ${what} message subtype ${b}`);
 }
 
 export function decodeDescribe(body: Buffer): DescribeMessage {
   const r = new BodyReader(body);
-  return { target: target(r.byte()), name: r.cstring() };
+  return { target: target(r.byte(), 'DESCRIBE'), name: r.cstring() };
 }
 
 export function decodeClose(body: Buffer): CloseMessage {
   const r = new BodyReader(body);
-  return { target: target(r.byte()), name: r.cstring() };
+  return { target: target(r.byte(), 'CLOSE'), name: r.cstring() };
 }
 
 export function decodeExecute(body: Buffer): ExecuteMessage {

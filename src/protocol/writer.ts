@@ -48,6 +48,14 @@ export class Writer {
     return this;
   }
 
+  /** A count (columns, parameters): unsigned 16-bit on the wire, up to 65535. */
+  uint16(v: number): this {
+    this.ensure(2);
+    this.buf.writeUInt16BE(v, this.pos);
+    this.pos += 2;
+    return this;
+  }
+
   int32(v: number): this {
     this.ensure(4);
     this.buf.writeInt32BE(v | 0, this.pos);

@@ -41,6 +41,7 @@ import {
   decodeQuery,
   FrameReader,
   readStartupPacket,
+  SilentClose,
   span,
   sqlLeadByte,
   type Frame,
@@ -50,7 +51,8 @@ import { connectUpstream, describeTarget, sendCancel, type UpstreamTarget } from
 import type { SessionRegistry } from './registry.js';
 import { trackSettingChange } from './settings.js';
 import { closeDuckPortal, planUnit, type AnalyticsOptions, type DuckPortal, type SessionPort } from './analytics.js';
-import type { SessionRoute } from '../router/index.js';
+import { ReadyTracker, TRACKED_REPLIES } from './ready-tracker.js';
+import { mentionsMirroredTable, type SessionRoute } from '../router/index.js';
 
 export type SessionState = 'startup' | 'auth' | 'ready' | 'closed';
 export type TxStatus = 'I' | 'T' | 'E';
@@ -89,8 +91,35 @@ const UPSTREAM_READ_BYTES = 64 * 1024;
 const MAX_HELD_BYTES = 1 << 20;
 
 
-/** Message types of the upstream stream the relay looks at (everything else is skipped unread). */
-const OBSERVED = observedTypes('ZSEGWC');
+/**
+ * Message types of the upstream stream the relay looks at (everything else is skipped unread): these
+ * with their bodies, the other replies ReadyTracker follows by their type alone.
+ */
+const OBSERVED = observedTypes('ZSEGWC', TRACKED_REPLIES);
+
+/** Client messages the session may queue while it is busy with a local answer before it stops reading. */
+const MAX_QUEUED_BYTES = 1 << 20;
+
+/** How long a closed session's sockets may take to flush what was written to them before being destroyed. */
+const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * First words of statements the analytical path never answers and that change nothing it tracks
+ * (temporary tables, DISCARD): a batch of them is not held for its Sync (an INSERT pipeline).
+ */
+const NEVER_ANSWERED = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE', 'CALL', 'COPY', 'BEGIN', 'START', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', 'SAVEPOINT', 'RELEASE', 'LOCK', 'NOTIFY', 'LISTEN', 'UNLISTEN', 'ANALYZE', 'VACUUM', 'REFRESH', 'TRUNCATE', 'GRANT', 'REVOKE', 'COMMENT', 'CHECKPOINT', 'REINDEX', 'CLUSTER']);
+
+/** The NUL-terminated string at pos of a message body, or null when there is none. */
+function cstringAt(body: Buffer, pos: number): string | null {
+  if (pos <= 0) return null;
+  const end = body.indexOf(0, pos);
+  return end < 0 ? null : body.toString('utf8', pos, end);
+}
+
+/** Message types that make up an extended-protocol batch (up to its Sync or Flush). */
+function isBatchMessage(t: number): boolean {
+  return t === F.parse || t === F.bind || t === F.describe || t === F.execute || t === F.close;
+}
 
 /** CommandComplete tags that cannot have changed table data (anything else marks the session dirty). */
 const READ_TAGS = /^(SELECT|SHOW|FETCH|MOVE|SET|RESET|BEGIN|START|ROLLBACK|DISCARD|DEALLOCATE|LISTEN|UNLISTEN|NOTIFY|PREPARE|EXPLAIN|DECLARE|CLOSE|SAVEPOINT|RELEASE|COPY 0)\b/;
@@ -123,10 +152,20 @@ export class Session implements SessionPort {
   private frames: FrameReader;
   private upstreamFrames = new BackendFrameReader();
   private scanner: BackendScanner;
-  /** Query or Sync messages sent upstream whose ReadyForQuery has not come back yet */
-  private pendingSyncs = 0;
+  /** what the upstream still owes for the messages relayed to it (ReadyForQuery, COPY state) */
+  private readonly ready = new ReadyTracker();
+  /**
+   * Extended-protocol messages were relayed without their Sync yet: the rest of the batch, whatever it
+   * is, follows them upstream at once (the analytical path cannot take part of a batch Postgres holds).
+   */
+  private batchOpen = false;
+  /** a message other than a batch message followed the open batch: it ends once all is answered */
+  private batchAwaitsEnd = false;
+  /** the upstream socket's buffer is full: the client is not read until it drains */
+  private upstreamFull = false;
   private upstreamSentFatal = false;
-  private inCopyIn = false;
+  /** a CancelRequest connection: waiting for the upstream to take the cancel, nothing more is read */
+  private cancelling = false;
   private closing = false;
   private readonly log: Logger;
   /** client messages not yet handled (waiting for their Sync, or behind a local operation) */
@@ -182,7 +221,7 @@ export class Session implements SessionPort {
   }
   /** true while a statement runs or a transaction is open: shutdown lets such sessions finish */
   get busy(): boolean {
-    return this.state !== 'ready' || this.pendingSyncs > 0 || this.txStatus !== 'I' || this.inCopyIn || this.localBusy || this.duckPortal !== null;
+    return this.state !== 'ready' || !this.ready.idle || this.txStatus !== 'I' || this.localBusy || this.duckPortal !== null || this.queue.length > 0;
   }
 
   start(): void {
@@ -209,10 +248,13 @@ export class Session implements SessionPort {
 
   private onClientData(chunk: Buffer): void {
     try {
+      if (this.cancelling) return; // Postgres reads nothing after a CancelRequest
       if (this.state === 'startup') this.onStartupBytes(chunk);
       else if (this.state === 'auth' || this.state === 'ready') this.onFrames(this.frames.push(chunk));
     } catch (e) {
-      this.fail(e);
+      // Whatever fails here leaves the stream out of step (a bad frame, a bad startup packet): the
+      // connection ends, as Postgres ends it for a protocol violation it cannot recover from.
+      this.fail(e instanceof PgError && e.severity !== 'FATAL' ? new PgError(e.sqlstate, e.message, 'FATAL', e.detail, e.hint) : e);
     }
   }
 
@@ -243,8 +285,20 @@ export class Session implements SessionPort {
       case 'cancel': {
         const target = this.deps.registry.find(p.pid, p.secret);
         metrics.cancelRequests.inc({ outcome: target ? 'matched' : 'unknown_key' });
-        if (target) void target.cancel();
-        this.close();
+        if (!target) {
+          this.close();
+          return;
+        }
+        // Postgres closes a CancelRequest connection only once the backend was signalled, and clients
+        // (libpq's PQcancel, psycopg, JDBC) wait for that close before their next statement: closing it
+        // before the upstream took the cancel let it land on that next statement.
+        this.cancelling = true;
+        if (this.startupTimer) clearTimeout(this.startupTimer);
+        this.startupTimer = null;
+        target
+          .cancel()
+          .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'cancel failed'))
+          .finally(() => this.close());
         return;
       }
       case 'startup':
@@ -252,7 +306,7 @@ export class Session implements SessionPort {
         if (this.deps.shuttingDown()) throw new PgError(SqlState.cannotConnectNow, 'the database system is shutting down', 'FATAL');
         this.state = 'auth';
         this.socket.pause();
-        void this.openUpstream(p.raw, rest);
+        this.openUpstream(p.raw, rest).catch((e: unknown) => this.fail(e));
         return;
     }
   }
@@ -287,7 +341,11 @@ export class Session implements SessionPort {
     }
     this.upstream = up;
     if (!up.reusesReadBuffer) up.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
-    up.on('drain', () => this.socket.resume());
+    up.on('drain', () => {
+      this.upstreamFull = false;
+      if (this.state === 'ready') this.flow();
+      else this.socket.resume();
+    });
     up.on('error', (e) => this.log.debug({ err: e.message }, 'upstream socket error'));
     up.on('close', () => this.onUpstreamClosed());
     up.write(Buffer.from(startupRaw));
@@ -315,11 +373,22 @@ export class Session implements SessionPort {
   }
 
   /**
-   * Handles queued client messages in order. A unit is a Query, a COPY/FunctionCall/Terminate message,
-   * or an extended-protocol batch up to its Sync or Flush. Units are relayed at once unless the
-   * analytical path takes one; then the client is paused until it is answered, so replies stay in order.
+   * Handles queued client messages in order. A unit is a Query, a COPY/FunctionCall/Terminate/Sync
+   * message, or an extended-protocol batch up to its Sync or Flush (or up to any other message: Postgres
+   * answers a Query that follows a Parse at once, it does not wait for a Sync). Units are relayed at once
+   * unless the analytical path takes one; then the following ones wait until it is answered, so replies
+   * stay in order. Never throws: a failure ends this session, never the process.
    */
   private pump(): void {
+    try {
+      this.pumpUnits();
+    } catch (e) {
+      this.fail(e);
+    }
+    this.flow();
+  }
+
+  private pumpUnits(): void {
     while (!this.localBusy && this.queue.length > 0 && this.state === 'ready') {
       let unit = this.takeUnit();
       if (!unit) return;
@@ -333,50 +402,112 @@ export class Session implements SessionPort {
       }
       // a simple Query drops the unnamed statement, whoever answers it (exec_simple_query)
       if (unit[0]!.type === F.query) this.preparedStatements.delete('');
-      const plan = this.deps.analytics ? planUnit(unit, this, this.deps.analytics, this.flushPending) : null;
+      const plan = this.planFor(unit);
       if (!plan) {
         this.relay(unit);
         continue;
       }
       this.localBusy = true;
-      this.socket.pause();
       // A Parse answered on the analytical path still names a statement the client will use again.
       for (const f of unit) if (f.type === F.parse) this.rememberStatement(f);
-      plan()
-        .catch((e) => this.fail(e))
-        .finally(() => {
-          this.localBusy = false;
-          if (this.state !== 'ready') return;
-          this.socket.resume();
-          this.pump();
-        });
+      this.runLocal(plan).catch((e: unknown) => {
+        this.log.error({ err: e }, 'session failed after a local answer');
+        this.close();
+      });
     }
   }
 
-  private takeUnit(): Frame[] | null {
-    const first = this.queue[0]!;
-    let n = 0;
-    switch (first.type) {
-      case F.parse:
-      case F.bind:
-      case F.describe:
-      case F.execute:
-      case F.close: {
-        let i = 0;
-        while (i < this.queue.length && this.queue[i]!.type !== F.sync && this.queue[i]!.type !== F.flush) i++;
-        if (i === this.queue.length) {
-          // No Sync/Flush yet: wait for it, unless the batch grows large (then stream it on).
-          if (this.queuedBytes < MAX_HELD_BYTES) return null;
-          n = i;
-        } else n = i + 1;
-        break;
-      }
-      default:
-        n = 1;
+  /** The analytical path's plan for a unit, or null to relay it. */
+  private planFor(unit: Frame[]): (() => Promise<void>) | null {
+    const a = this.deps.analytics;
+    if (!a) return null;
+    try {
+      // nothing of a batch relayed without its Sync may be answered here: Postgres holds the rest of it
+      return planUnit(unit, this, a, this.flushPending || this.batchOpen);
+    } catch (e) {
+      // The analytical path could not read a message it only looks into (truncated, invalid UTF-8, a
+      // count that does not fit): Postgres judges it, as it would without duckgate, with the ERROR it
+      // carries on from (or its own FATAL).
+      this.log.debug({ err: (e as Error).message }, 'relaying a message the analytical path cannot read');
+      return null;
     }
-    const unit = this.queue.splice(0, n);
+  }
+
+  /** Runs a local answer; the client's following messages wait in the queue meanwhile. */
+  private async runLocal(plan: () => Promise<void>): Promise<void> {
+    try {
+      await plan();
+    } catch (e) {
+      // Where in its exchange the answer failed is unknown: the session cannot go on in step.
+      this.fail(e instanceof PgError && e.severity !== 'FATAL' ? new PgError(e.sqlstate, e.message, 'FATAL', e.detail, e.hint) : e);
+    } finally {
+      this.localBusy = false;
+    }
+    if (this.state === 'ready') this.pump();
+  }
+
+  /**
+   * Reads from the client unless the upstream cannot take more, or more than MAX_QUEUED_BYTES wait
+   * behind a local answer. The client is not paused merely because a local answer runs: a paused socket
+   * does not see the client's FIN, and a session whose client gave up must end at once.
+   */
+  private flow(): void {
+    if (this.state !== 'ready') return;
+    if (this.upstreamFull || this.queuedBytes >= MAX_QUEUED_BYTES) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  private takeUnit(): Frame[] | null {
+    const q = this.queue;
+    let n = 1;
+    if (isBatchMessage(q[0]!.type)) {
+      let i = 1;
+      while (i < q.length && isBatchMessage(q[i]!.type)) i++;
+      if (i < q.length) {
+        // Sync or Flush ends the batch and goes with it; any other message ends it and goes on its own.
+        const t = q[i]!.type;
+        n = t === F.sync || t === F.flush ? i + 1 : i;
+      } else if (this.queuedBytes >= MAX_HELD_BYTES || !this.mayAnswerLocally(q)) {
+        // No Sync/Flush yet. Held only while the analytical path might answer the batch (it needs the
+        // whole of it); otherwise Postgres gets each message at once, as it would without duckgate, and
+        // an error in a long pipeline comes back as soon as Postgres sends it.
+        n = i;
+      } else return null;
+    }
+    const unit = q.splice(0, n);
     for (const f of unit) this.queuedBytes -= f.raw.length;
     return unit;
+  }
+
+  /**
+   * Whether the analytical path might answer a batch beginning with these messages (its Sync not come
+   * yet). It answers only Execute on its own open portal, or [Parse [Describe S]] Bind [Describe P]
+   * [Execute] / Parse Describe, then Sync or Flush, of a statement naming a mirrored table (or duckgate
+   * itself) that may be a read; a batch that cannot be one of those is Postgres's at once.
+   */
+  private mayAnswerLocally(q: Frame[]): boolean {
+    const a = this.deps.analytics;
+    if (!a) return false;
+    if (this.duckPortal) return q.length === 1 && q[0]!.type === F.execute;
+    if (this.flushPending || this.batchOpen) return false;
+    // positions in the one shape answered: Parse, Describe S, Bind, Describe P, Execute
+    let at = -1;
+    for (let i = 0; i < q.length; i++) {
+      const t = q[i]!.type;
+      const pos = t === F.parse ? 0 : t === F.bind ? 2 : t === F.execute ? 4 : t === F.describe ? (at < 2 ? 1 : 3) : -1;
+      if (pos <= at || (i === 0 && pos !== 0 && pos !== 2)) return false;
+      at = pos;
+    }
+    const view = a.mirror.view();
+    if (!view) return false;
+    const head = q[0]!;
+    const sql = head.type === F.parse ? cstringAt(head.body, head.body.indexOf(0) + 1) : this.preparedSql(cstringAt(head.body, head.body.indexOf(0) + 1) ?? '');
+    if (sql === null) return false;
+    if (/duckgate/i.test(sql)) return true;
+    const word = /^\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase();
+    // statements that are never reads and change nothing the analytical path tracks (temporary tables)
+    if (word !== undefined && NEVER_ANSWERED.has(word)) return false;
+    return mentionsMirroredTable(sql, view);
   }
 
   /** SessionPort: relays client messages to the upstream as they came. */
@@ -396,14 +527,29 @@ export class Session implements SessionPort {
     const out = span(unit) ?? Buffer.concat(unit.map((f) => f.raw));
     const bytes = out.length;
     const ok = up.write(out);
-    if (unit[unit.length - 1]!.type === F.flush) this.flushPending = true;
+    const last = unit[unit.length - 1]!.type;
+    if (last === F.flush) this.flushPending = true;
+    if (last === F.sync) {
+      this.batchOpen = false;
+      this.batchAwaitsEnd = false;
+    } else if (last === F.flush || isBatchMessage(last)) {
+      this.batchOpen = true;
+      this.batchAwaitsEnd = false;
+    } else if (this.batchOpen) {
+      // A Query (or FunctionCall…) after a batch without Sync: once everything is answered, the batch
+      // is over unless Postgres is skipping to a Sync after an error in it.
+      this.batchAwaitsEnd = true;
+    }
     metrics.relayed.toUpstream += bytes;
-    if (!ok) this.socket.pause();
+    if (!ok) {
+      this.upstreamFull = true;
+      this.socket.pause();
+    }
   }
 
   /** SessionPort: waits until the upstream has answered everything relayed, then runs a private round trip. */
   async control(msgs: Buffer[], readyCount: number): Promise<Array<{ type: number; body: Buffer; raw: Buffer }>> {
-    while (this.pendingSyncs > 0 || this.inCopyIn) {
+    while (!this.ready.idle) {
       if (this.state !== 'ready') throw connectionFailure('session closed');
       await new Promise<void>((r) => this.idleWaiters.push(r));
     }
@@ -473,38 +619,36 @@ export class Session implements SessionPort {
 
   /** What the session must remember of a frontend message it forwards. */
   private noteFrontend(f: Frame): void {
-    switch (f.type) {
-      case F.query:
-        this.pendingSyncs++;
-        // Only SET/RESET/DISCARD/DEALLOCATE matter here: look at the first byte before decoding the text.
-        if (maySetSetting(sqlLeadByte(f.body, 0))) trackSettingChange(decodeQuery(f.body), this.trackedSettings, this.preparedStatements);
-        return;
-      case F.sync:
-        this.pendingSyncs++;
-        return;
-      case F.parse: {
-        // A relayed Parse of the unnamed statement (a body starting with the empty name) is not
-        // remembered, so it needs decoding only when its text may change a tracked setting (clients
-        // re-Parse it for every extended-protocol query); it replaces any unnamed one remembered.
-        const body = f.body;
-        if (body[0] === 0) {
-          this.preparedStatements.delete('');
-          if (!maySetSetting(sqlLeadByte(body, 1))) return;
+    this.ready.sent(f.type);
+    try {
+      switch (f.type) {
+        case F.query:
+          // Only SET/RESET/DISCARD/DEALLOCATE matter here: look at the first byte before decoding the text.
+          if (maySetSetting(sqlLeadByte(f.body, 0))) trackSettingChange(decodeQuery(f.body), this.trackedSettings, this.preparedStatements);
+          return;
+        case F.parse: {
+          // A relayed Parse of the unnamed statement (a body starting with the empty name) is not
+          // remembered, so it needs decoding only when its text may change a tracked setting (clients
+          // re-Parse it for every extended-protocol query); it replaces any unnamed one remembered.
+          const body = f.body;
+          if (body[0] === 0) {
+            this.preparedStatements.delete('');
+            if (!maySetSetting(sqlLeadByte(body, 1))) return;
+          }
+          trackSettingChange(this.rememberStatement(f, false), this.trackedSettings, this.preparedStatements);
+          return;
         }
-        trackSettingChange(this.rememberStatement(f, false), this.trackedSettings, this.preparedStatements);
-        return;
+        case F.close: {
+          const c = decodeClose(f.body);
+          if (c.target === 'S') this.preparedStatements.delete(c.name);
+          return;
+        }
+        default:
+          return;
       }
-      case F.close: {
-        const c = decodeClose(f.body);
-        if (c.target === 'S') this.preparedStatements.delete(c.name);
-        return;
-      }
-      case F.copyDone:
-      case F.copyFail:
-        this.inCopyIn = false;
-        return;
-      default:
-        return;
+    } catch {
+      // A message duckgate cannot read (truncated, invalid UTF-8) goes upstream as it came, and Postgres
+      // judges it: an ERROR it carries on from, as it would without duckgate. It changes nothing here.
     }
   }
 
@@ -515,6 +659,9 @@ export class Session implements SessionPort {
    */
   private rememberStatement(f: Frame, unnamedToo = true): string {
     const p = decodeParse(f.body);
+    // A named statement cannot be parsed again before it is closed: Postgres refuses that Parse (42P05)
+    // and keeps the first, so must the session (else a later Bind would run the refused text on DuckDB).
+    if (p.name !== '' && this.preparedStatements.has(p.name)) return p.sql;
     if (p.name !== '' || unnamedToo) this.preparedStatements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes });
     return p.sql;
   }
@@ -552,7 +699,8 @@ export class Session implements SessionPort {
           break;
         case B.backendKeyData:
           this.upstreamKey = { pid: f.body.readInt32BE(0), secret: f.body.readInt32BE(4) };
-          this.key = this.deps.registry.add(this);
+          // The client gets its backend's own pid (see registry.ts) with duckgate's secret.
+          this.key = this.deps.registry.add(this, this.upstreamKey.pid);
           out.push(backendKeyData(this.key.pid, this.key.secret));
           break;
         case B.parameterStatus: {
@@ -617,15 +765,10 @@ export class Session implements SessionPort {
   private observe(type: number, body: Buffer): void {
     switch (type) {
       case B.readyForQuery:
+        this.ready.received(type);
         this.txStatus = String.fromCharCode(body[0]!) as TxStatus;
-        if (this.pendingSyncs > 0) this.pendingSyncs--;
-        this.inCopyIn = false;
         this.flushPending = false;
-        if (this.pendingSyncs === 0 && this.idleWaiters.length) {
-          const w = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const f of w) f();
-        }
+        this.afterReply();
         // Not now: this runs inside scan(), before the chunk holding this ReadyForQuery (and the
         // statement's last rows) is written to the client. Close once that write is queued.
         if (this.deps.shuttingDown()) queueMicrotask(() => this.deps.shuttingDown() && !this.busy && this.closeForShutdown());
@@ -636,18 +779,35 @@ export class Session implements SessionPort {
         return;
       }
       case B.errorResponse:
+        this.ready.received(type);
         if (decodeErrorFields(body).get('V') === 'FATAL') this.upstreamSentFatal = true;
-        return;
-      case B.copyInResponse:
-      case B.copyBothResponse:
-        this.inCopyIn = true;
+        this.afterReply();
         return;
       case B.commandComplete:
+        this.ready.received(type);
         // Read-your-writes: anything that may have changed table data fences the next DuckDB read.
         if (!this.dirty && !isSelectTag(body) && !READ_TAGS.test(decodeCommandTag(body))) this.dirty = true;
+        this.afterReply();
         return;
       default:
+        // CopyInResponse and the completions ReadyTracker follows by their type alone
+        this.ready.received(type);
+        this.afterReply();
         return;
+    }
+  }
+
+  /** After a reply: once everything relayed is answered, a batch ended by a Query is over and waiters run. */
+  private afterReply(): void {
+    if (!this.ready.idle) return;
+    if (this.batchAwaitsEnd && !this.ready.skipping) {
+      this.batchOpen = false;
+      this.batchAwaitsEnd = false;
+    }
+    if (this.idleWaiters.length) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
     }
   }
 
@@ -677,6 +837,13 @@ export class Session implements SessionPort {
 
   /** Sends an error to the client; FATAL errors (and anything unexpected) also close the connection. */
   fail(e: unknown): void {
+    if (e instanceof SilentClose) {
+      // what Postgres only logs (COMMERROR): no ErrorResponse, the connection just ends
+      this.log.info({ reason: e.message }, 'closing connection: protocol violation');
+      metrics.connectionErrors.inc({ sqlstate: e.sqlstate });
+      this.close();
+      return;
+    }
     const err = e instanceof PgError ? e : new PgError(SqlState.internalError, `internal error: ${(e as Error)?.message ?? String(e)}`, 'FATAL');
     if (!(e instanceof PgError)) this.log.error({ err: e }, 'unexpected session error');
     metrics.connectionErrors.inc({ sqlstate: err.sqlstate });
@@ -701,21 +868,28 @@ export class Session implements SessionPort {
     this.state = 'closed';
     this.closing = true;
     if (this.startupTimer) clearTimeout(this.startupTimer);
-    if (this.key) this.deps.registry.remove(this.key.pid);
+    if (this.key) this.deps.registry.remove(this.key.pid, this);
     this.cancelController.abort();
     closeDuckPortal(this);
     for (const w of this.idleWaiters) w();
     this.idleWaiters = [];
     metrics.connectionsActive.dec();
     // Ending the upstream socket makes Postgres roll back an open transaction or an unfinished COPY.
-    if (this.upstream) {
-      this.upstream.end();
-      this.upstream.destroySoon();
-    }
-    this.socket.end();
-    this.socket.destroySoon();
+    // Each socket may flush what was written to it (a FATAL for the client), but not forever: a peer
+    // that reads nothing would otherwise keep it (and its upstream backend) open.
+    if (this.upstream) endSoon(this.upstream);
+    endSoon(this.socket);
     this.deps.onClose(this);
   }
+}
+
+function endSoon(sock: Socket | TLSSocket): void {
+  sock.end();
+  sock.destroySoon();
+  if (sock.destroyed) return;
+  const t = setTimeout(() => sock.destroy(), CLOSE_GRACE_MS);
+  t.unref();
+  sock.once('close', () => clearTimeout(t));
 }
 
 function isSelectTag(body: Buffer): boolean {

@@ -9,6 +9,7 @@ const SET_RE = /^\s*SET\s+(?:SESSION\s+)?(?!LOCAL\b)("?[\w.]+"?)\s*(?:=|\bTO\b)\
 const RESET_RE = /^\s*RESET\s+("?[\w.]+"?|ALL)\s*;?\s*$/i;
 const DISCARD_RE = /^\s*DISCARD\s+ALL\s*;?\s*$/i;
 const DEALLOCATE_ALL_RE = /^\s*DEALLOCATE\s+(?:PREPARE\s+)?ALL\s*;?\s*$/i;
+const DEALLOCATE_RE = /^\s*DEALLOCATE\s+(?:PREPARE\s+)?(?:"((?:[^"]|"")+)"|([A-Za-z_][\w$]*))\s*;?\s*$/i;
 
 export function trackSettingChange(sql: string, settings: Map<string, string>, prepared: Map<string, unknown>): void {
   // Cheap first-character test keeps this off the hot path for ordinary statements.
@@ -32,5 +33,11 @@ export function trackSettingChange(sql: string, settings: Map<string, string>, p
     prepared.clear();
     return;
   }
-  if (DEALLOCATE_ALL_RE.test(sql)) prepared.clear();
+  if (DEALLOCATE_ALL_RE.test(sql)) {
+    prepared.clear();
+    return;
+  }
+  // DEALLOCATE name: a Parse of that name afterwards is a new statement (an unquoted name folds to lower case)
+  m = DEALLOCATE_RE.exec(sql);
+  if (m) prepared.delete(m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2]!.toLowerCase());
 }

@@ -1,6 +1,7 @@
 // Bad input and failures around duckgate: each must end in a clear ErrorResponse with a real SQLSTATE
-// (08P01 for protocol violations) and a closed connection, never a crash or a hang, while other sessions
-// carry on. Upstream failures come back as Postgres itself reports them (57P01, 08006).
+// (08P01 for protocol violations) and a closed connection where Postgres closes it (an ERROR and the
+// session kept where Postgres keeps it), never a crash or a hang, while other sessions carry on.
+// Upstream failures come back as Postgres itself reports them (57P01, 08006).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
@@ -96,26 +97,37 @@ describe('malformed client input', () => {
     await othersStillServed();
   });
 
-  it('garbage instead of a startup packet (an HTTP request): 08P01 and closed', async () => {
+  it('garbage instead of a startup packet (an HTTP request): closed without a reply, as Postgres does (it only logs it)', async () => {
     const w = await WireClient.open(dg.host, dg.port);
     w.send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-    const f = await expectErrorAndClose(w, '08P01');
-    expect(f.M).toMatch(/invalid length of startup packet/);
+    expect(await w.waitClosed(), 'connection closed').toBe(true);
+    expect(await w.next(100)).toBeNull();
     await othersStillServed();
   });
 
-  it('a truncated Query (no string terminator): 08P01 and closed', async () => {
+  /** Postgres answers a message body it cannot read with an ERROR and carries on: so must duckgate. */
+  async function expectErrorAndCarryOn(w: WireClient, message: RegExp): Promise<void> {
+    const msgs = await w.readUntil((m) => m.type === 'Z');
+    expect(msgs.map((m) => m.type).join('')).toBe('EZ');
+    const f = errorFields(msgs[0]!);
+    expect([f.C, f.V]).toEqual(['08P01', 'ERROR']);
+    expect(f.M).toMatch(message);
+    const ok = await w.roundtrip([serialize.query('SELECT 7')]);
+    expect(ok.map((m) => m.type).join('')).toBe('TDCZ');
+    w.close();
+  }
+
+  it('a truncated Query (no string terminator): ERROR 08P01, and the session goes on (as in Postgres)', async () => {
     const w = await WireClient.connect(dg.host, dg.port, params());
     w.send(rawMessage('Q', Buffer.from('SELECT 1')));
-    const f = await expectErrorAndClose(w, '08P01');
-    expect(f.M).toMatch(/invalid string in message/);
+    await expectErrorAndCarryOn(w, /invalid string in message/);
     await othersStillServed();
   });
 
-  it('a truncated Parse (parameter count cut off): 08P01 and closed', async () => {
+  it('a truncated Parse (parameter count cut off): ERROR 08P01, and the session goes on (as in Postgres)', async () => {
     const w = await WireClient.connect(dg.host, dg.port, params());
     w.send(rawMessage('P', Buffer.from('s1\0SELECT 1\0\0')), serialize.sync());
-    await expectErrorAndClose(w, '08P01');
+    await expectErrorAndCarryOn(w, /insufficient data left in message/);
     await othersStillServed();
   });
 

@@ -174,9 +174,17 @@ export async function sendCancel(t: UpstreamTarget, pid: number, secret: number)
   msg.writeInt32BE(CANCEL_REQUEST_CODE, 4);
   msg.writeInt32BE(pid, 8);
   msg.writeInt32BE(secret, 12);
+  // Postgres closes the connection once it has signalled the backend: the caller waits for that (so a
+  // client's next statement cannot be hit by this cancel), but not beyond the connect timeout.
   await new Promise<void>((resolve) => {
-    sock.once('close', () => resolve());
-    sock.once('error', () => resolve());
+    const timer = setTimeout(() => sock.destroy(), t.connectTimeoutMs);
+    timer.unref();
+    sock.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    sock.once('error', () => undefined);
+    sock.resume();
     sock.end(msg);
   });
 }
