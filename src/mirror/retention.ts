@@ -93,6 +93,13 @@ export async function enforceRetention(upstreamUrl: string, cfg: Pick<Config['mi
   c.on('error', () => undefined);
   try {
     await c.connect();
+  } catch (e) {
+    // the server is not reachable: the mirror's own retry says so; nothing to check now
+    logger.debug({ err: e, slot: cfg.slotName }, 'mirror: WAL retention not checked (no connection)');
+    await c.end().catch(() => undefined);
+    return { action: 'keep' };
+  }
+  try {
     const r = await readSlotRetention(c, cfg.slotName);
     if (!r) return { action: 'keep' };
     if (r.retained !== null) mirrorRetainedWalBytes.set(r.retained);
