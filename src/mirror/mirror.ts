@@ -22,10 +22,11 @@ import {
   mirrorTransactionsApplied,
   mirrorUp,
 } from '../observability/metrics.js';
-import { checkPreconditions, describeColumns, discoverTables, slotHolder, syncPublication, tableKey, type ColumnDef, type SkippedTable, type TableDef } from './catalog.js';
+import { checkPreconditions, describeColumns, slotHolder, tableKey, type ColumnDef, type SkippedTable, type TableDef } from './catalog.js';
 import { backoffMs, type BackoffPolicy } from './backoff.js';
-import { guardMessageRelid, installGuard } from './guard.js';
-import { newLife, onCopied, onEvent, onFailed, OnceNotices, retryDue, type TableLife, type TableState } from './lifecycle.js';
+import { MirrorCatalog } from './catalog-sync.js';
+import { guardMessageRelid } from './guard.js';
+import { newLife, onCopied, onEvent, onFailed, retryDue, type TableLife, type TableState } from './lifecycle.js';
 import { acquireLakeLock, LakeLockedError, releaseLakeLock } from './lock.js';
 import {
   columnList,
@@ -54,7 +55,6 @@ import { controlClient, replicationClient, ReplicationStream } from './pgconn.js
 import { decodePgOutput, decodeReplicationMessage, encodeStandbyStatus, pgNowMicros, type PgOutputMessage, type RelationColumn, type TupleValue } from './pgoutput.js';
 import { parseMirrorRules, type MirrorRules } from './rules.js';
 import { checkTableFiles } from './integrity.js';
-import { tablePrivilegeProblems } from './privileges.js';
 import { enforceRetention, retentionTimer } from './retention.js';
 import { removeInLake, removeTableFiles } from './paths.js';
 import { snapshotTable } from './snapshot.js';
@@ -191,10 +191,8 @@ export class Mirror extends EventEmitter {
   private streamingSince = 0;
   /** a recovery (teardown after a failure) under way */
   private recovering: Promise<void> | null = null;
-  /** tables the rules select that are not mirrored (no key, unlogged, not publishable), with the reason */
-  private skipped = new Map<string, string>();
-  private readonly notices = new OnceNotices();
-  private guardState: string | null = null;
+  /** which tables are mirrored, which are not and why, the publication and its guard */
+  private readonly catalog: MirrorCatalog;
   /** pgoutput 'messages' option (PostgreSQL 14+): the guard's logical messages reach the stream */
   private streamMessages = false;
   /** the state of the last session can be resumed from (it was made durable after the failure) */
@@ -204,6 +202,7 @@ export class Mirror extends EventEmitter {
     super();
     this.cfg = opts.config.mirror;
     this.retry = { minMs: this.cfg.retryMinMs ?? 500, maxMs: this.cfg.retryMaxMs ?? 30_000 };
+    this.catalog = new MirrorCatalog(this.cfg.publicationName, this.cfg.schemas);
     if (opts.rules) this.rules = opts.rules;
     this.lakeDir = join(opts.dataDir, 'lake');
     this.tmpDir = join(this.lakeDir, '_tmp');
@@ -246,9 +245,9 @@ export class Mirror extends EventEmitter {
       attempts: this.attempts,
       nextRetryAt: this.nextRetryAt,
       appliedLsn: this.appliedLsn(),
-      guard: this.guardState,
+      guard: this.catalog.guard,
       tables: this.tables().map((t) => ({ table: `${t.schema}.${t.name}`, state: t.state, lastError: t.lastError, retryAt: t.retryAt, appliedLsn: t.appliedLsn })),
-      skipped: [...this.skipped].map(([table, reason]) => ({ table, reason })),
+      skipped: this.catalog.skippedTables(),
     };
   }
 
@@ -501,7 +500,7 @@ export class Mirror extends EventEmitter {
     this.checkStopped();
     const defs = await this.publish(await this.discover());
     this.checkStopped();
-    if (this.guardState === null || !this.guardState.startsWith('installed')) await this.setUpGuard();
+    await this.catalog.ensureGuard(ctl);
     this.streamMessages = Number((await ctl.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0) >= 140000;
     const repl = replicationClient(this.opts.upstreamUrl);
     this.repl = repl;
@@ -585,60 +584,14 @@ export class Mirror extends EventEmitter {
     this.emit('applied', { lsn: formatLsn(this.applied), tables: [...this.rt.keys()] });
   }
 
-  /** The tables the rules select that can be mirrored; the others are noted (logged once per reason). */
-  private async discover(): Promise<TableDef[]> {
-    const skipped: SkippedTable[] = [];
-    let defs = await discoverTables(this.ctl!, this.rules, this.cfg.schemas, skipped);
-    // tables the control role may not copy or publish are skipped, each with the statement to run
-    const lacking = await tablePrivilegeProblems(this.ctl!, this.cfg.publicationName, defs);
-    if (lacking.size) {
-      for (const [table, reason] of lacking) skipped.push({ table, reason });
-      defs = defs.filter((d) => !lacking.has(tableKey(d.schema, d.name)));
-    }
-    this.noteSkipped(skipped, defs);
-    return defs;
+  /** The tables to mirror (catalog-sync.ts); the others are noted in status().skipped. */
+  private discover(): Promise<TableDef[]> {
+    return this.catalog.discover(this.ctl!, this.rules);
   }
 
-  private noteSkipped(skipped: SkippedTable[], mirrored: Array<{ schema: string; name: string }>): void {
-    this.skipped = new Map(skipped.map((s) => [s.table, s.reason]));
-    for (const s of skipped) if (this.notices.note(s.table, s.reason)) logger.warn({ table: s.table }, s.reason);
-    for (const d of mirrored) this.notices.clear(tableKey(d.schema, d.name));
-    this.notices.retain(new Set(skipped.map((s) => s.table)));
-  }
-
-  /**
-   * Puts `defs` into the publication; returns those that are in it. A table that could not be added
-   * (dropped since discovery, 42P01, and the like) is not mirrored now and is tried again at the next
-   * catalog check: its changes would not reach the stream.
-   */
-  private async publish(defs: TableDef[]): Promise<TableDef[]> {
-    const failed: Array<{ table: string; error: Error & { code?: string } }> = [];
-    const published = await syncPublication(this.ctl!, this.cfg.publicationName, defs, failed);
-    for (const f of failed) {
-      const reason = `not mirrored for now: ${f.table} could not be added to publication ${this.cfg.publicationName} (${f.error.code ?? 'error'}: ${f.error.message}); tried again at the next catalog check`;
-      if (f.error.code !== '42P01') {
-        this.skipped.set(f.table, reason);
-        if (this.notices.note(f.table, reason)) logger.warn({ table: f.table }, reason);
-      } else logger.info({ table: f.table }, 'mirror: table dropped before it could be published; skipped');
-    }
-    return published;
-  }
-
-  /** Installs the replica-identity guard (guard.ts), or says once what the risk is and how to close it. */
-  private async setUpGuard(): Promise<void> {
-    const g = await installGuard(this.ctl!, this.cfg.publicationName);
-    if (g.installed) {
-      this.guardState = 'installed';
-      logger.info({ publication: this.cfg.publicationName }, 'mirror: replica-identity guard installed (a mirrored table that loses its primary key leaves the publication in the same transaction)');
-      return;
-    }
-    const state = `not installed: ${g.reason}`;
-    if (this.guardState !== state)
-      logger.warn(
-        { publication: this.cfg.publicationName },
-        `mirror: replica-identity guard not installed (${g.reason}). Risk: if a mirrored table loses its primary key or replica identity (ALTER TABLE … DROP CONSTRAINT …_pkey, REPLICA IDENTITY NOTHING, DROP INDEX of its identity index), UPDATE and DELETE on it fail with "cannot update table … because it does not have a replica identity and publishes updates" until duckgate's next catalog check (mirror.catalogPollMs), and for as long as duckgate is stopped. To close it, run as a superuser in this database: ${g.sql.join('; ')}`,
-      );
-    this.guardState = state;
+  /** Puts `defs` into the publication; returns those that are in it (the others are retried later). */
+  private publish(defs: TableDef[]): Promise<TableDef[]> {
+    return this.catalog.publish(this.ctl!, defs);
   }
 
   private async initialSnapshot(defs: TableDef[], sys: { systemid: string; dbname: string }): Promise<Manifest> {
