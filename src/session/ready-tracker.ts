@@ -42,6 +42,9 @@ export const TRACKED_REPLIES = [
   B.readyForQuery,
 ];
 
+const IS_TRACKED = new Uint8Array(256);
+for (const t of TRACKED_REPLIES) IS_TRACKED[t] = 1;
+
 export class ReadyTracker {
   private ring = new Uint8Array(64);
   private head = 0;
@@ -107,6 +110,7 @@ export class ReadyTracker {
 
   /** A backend message (one of TRACKED_REPLIES) received from the upstream, in order. */
   received(type: number): void {
+    if (!IS_TRACKED[type]) return; // rows, notices, parameter changes: nothing owed changes
     this.dropCopyEnds();
     const first = this.len > 0 ? this.ring[this.head]! : 0;
     switch (type) {

@@ -16,8 +16,10 @@ import {
   decodeQuery,
   FrameReader,
   readStartupPacket,
+  SilentClose,
   type Frame,
 } from '../../src/protocol/frontend.js';
+import { ReadyTracker } from '../../src/session/ready-tracker.js';
 import { Writer } from '../../src/protocol/writer.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -202,6 +204,15 @@ describe('readStartupPacket', () => {
     expectPgError(() => readStartupPacket(int32(10_001)), '08P01', /invalid length/);
     expectPgError(() => readStartupPacket(Buffer.from('GET / HTTP/1.1\r\n')), '08P01', /invalid length/);
   });
+
+  it('a bad startup or cancel packet length is a SilentClose: Postgres only logs it (COMMERROR), it sends nothing', () => {
+    for (const bad of [int32(4), Buffer.from('X\0\0\0\x04'), Buffer.from('GET / HTTP/1.1\r\n'), special(CANCEL_REQUEST_CODE, Buffer.alloc(4))]) {
+      expect(() => readStartupPacket(bad)).toThrow(SilentClose);
+    }
+    // a bad layout is a FATAL Postgres does send
+    const pkt = Buffer.concat([int32(8 + 11), int32(3 << 16), Buffer.from('user\0alice\0')]);
+    expect(() => readStartupPacket(pkt)).not.toThrow(SilentClose);
+  });
 });
 
 describe('frontend decoders', () => {
@@ -218,12 +229,43 @@ describe('frontend decoders', () => {
     expect(decodeClose(c!.body)).toEqual({ target: 'S', name: 's1' });
   });
 
+  it('read counts as unsigned 16-bit: 40,000 parameters (Parse types, Bind formats, values, result formats)', () => {
+    const n = 40_000;
+    const types = Array.from({ length: n }, () => 23);
+    const parse = new FrameReader(1 << 24).push(serialize.parse({ name: 'big', text: 'INSERT', types }))[0]!;
+    expect(decodeParse(parse.body).paramTypes).toHaveLength(n);
+    const i16 = (v: number) => {
+      const b = Buffer.alloc(2);
+      b.writeUInt16BE(v);
+      return b;
+    };
+    const values = Array.from({ length: n }, (_, i) => Buffer.concat([int32(String(i).length), Buffer.from(String(i))]));
+    const body = Buffer.concat([Buffer.from('\0big\0'), i16(n), Buffer.alloc(2 * n), i16(n), ...values, i16(n), Buffer.alloc(2 * n)]);
+    const bind = decodeBind(body);
+    expect([bind.paramFormats.length, bind.params.length, bind.resultFormats.length]).toEqual([n, n, n]);
+    expect(bind.params[n - 1]!.toString()).toBe(String(n - 1));
+    // format codes themselves stay signed values (65535 is -1, which Postgres rejects as a format)
+    expect(decodeBind(Buffer.concat([Buffer.from('\0\0'), i16(1), i16(0xffff), i16(0), i16(0)])).paramFormats).toEqual([-1]);
+  });
+
+  it('reject invalid UTF-8 in a string with 22021 (an ERROR: Postgres answers it and keeps the session)', () => {
+    const e = expectPgError(() => decodeQuery(Buffer.from([0x53, 0xff, 0xfe, 0])), '22021', /invalid byte sequence/);
+    expect(e.severity).toBe('ERROR');
+    expectPgError(() => decodeParse(Buffer.concat([Buffer.from([0xc3, 0x28, 0]), Buffer.from('SELECT 1\0\0\0')])), '22021');
+    // valid multibyte text and a real U+FFFD are fine
+    expect(decodeQuery(Buffer.from('SELECT \'é\uFFFD\'\0'))).toBe("SELECT 'é\uFFFD'");
+  });
+
   it('reject truncated bodies with 08P01', () => {
     const parse = new FrameReader(1 << 20).push(pipeline)[0]!.body;
     for (let n = 0; n < parse.length; n++) expectPgError(() => decodeParse(parse.subarray(0, n)), '08P01');
     expectPgError(() => decodeQuery(Buffer.from('SELECT 1')), '08P01', /invalid string/);
     expectPgError(() => decodeDescribe(Buffer.from('Xname\0')), '08P01', /subtype/);
     expectPgError(() => decodeExecute(Buffer.from('\0\0\0')), '08P01', /insufficient data/);
+    // as ERRORs, as Postgres reports them (pq_getmsg*): the session carries on
+    expect(() => decodeExecute(Buffer.from('\0\0\0'))).toThrow(expect.objectContaining({ severity: 'ERROR' }));
+    expect(() => decodeDescribe(Buffer.from('Xname\0'))).toThrow(expect.objectContaining({ severity: 'ERROR', message: 'invalid DESCRIBE message subtype 88' }));
+    expect(() => decodeClose(Buffer.from('Xname\0'))).toThrow(expect.objectContaining({ severity: 'ERROR', message: 'invalid CLOSE message subtype 88' }));
   });
 });
 
@@ -375,6 +417,113 @@ describe('backend encoders', () => {
   });
 });
 
+describe('BackendScanner type-only observation', () => {
+  it('hands over type-only messages by type, skipping their bodies, at every split', () => {
+    const stream = Buffer.concat([be.parseComplete(), be.bindComplete(), rowDesc, be.dataRow([Buffer.from('1')]), be.commandComplete('SELECT 1'), be.readyForQuery('I')]);
+    const table = observedTypes('ZC', [B.parseComplete, B.bindComplete, B.rowDescription]);
+    const run = (cuts: number[]) => {
+      const seen: string[] = [];
+      const s = new BackendScanner(table, (t, body) => seen.push(`${String.fromCharCode(t)}:${body.length}`));
+      let prev = 0;
+      for (const c of [...cuts, stream.length]) {
+        s.scan(stream.subarray(prev, c));
+        prev = c;
+      }
+      return seen;
+    };
+    const whole = run([]);
+    expect(whole).toEqual(['1:0', '2:0', 'T:0', 'C:9', 'Z:1']);
+    for (let at = 0; at <= stream.length; at++) expect(run([at]), `split at ${at}`).toEqual(whole);
+  });
+});
+
+describe('ReadyTracker', () => {
+  const F = { P: 0x50, B: 0x42, D: 0x44, E: 0x45, C: 0x43, S: 0x53, H: 0x48, Q: 0x51, X: 0x58, F: 0x46, d: 0x64, c: 0x63, f: 0x66 };
+  const send = (t: ReadyTracker, s: string) => {
+    for (const ch of s) t.sent(F[ch as keyof typeof F]);
+  };
+  const reply = (t: ReadyTracker, s: string) => {
+    for (const ch of s) t.received(ch.charCodeAt(0));
+  };
+
+  it('a Query and an extended batch: one ReadyForQuery each', () => {
+    const t = new ReadyTracker();
+    send(t, 'QPBDES');
+    expect(t.pending).toBe(2);
+    reply(t, 'TDCZ');
+    expect([t.pending, t.idle]).toEqual([1, false]);
+    reply(t, '12TDC');
+    expect([t.pending, t.idle]).toEqual([1, false]);
+    reply(t, 'Z');
+    expect([t.pending, t.idle]).toEqual([0, true]);
+  });
+
+  it('an error in a batch skips to the Sync, a Query in between included', () => {
+    const t = new ReadyTracker();
+    send(t, 'PQS');
+    expect(t.pending).toBe(2);
+    reply(t, 'E');
+    expect(t.pending).toBe(1);
+    reply(t, 'Z');
+    expect(t.idle).toBe(true);
+    // the same when the Query is sent after the error came back
+    send(t, 'P');
+    reply(t, 'E');
+    expect([t.idle, t.skipping]).toEqual([true, true]);
+    send(t, 'QBE');
+    expect(t.pending).toBe(0);
+    send(t, 'S');
+    expect([t.pending, t.skipping]).toEqual([1, false]);
+    reply(t, 'Z');
+    expect(t.idle).toBe(true);
+  });
+
+  it('a batch ended by a Query without error: both answered', () => {
+    const t = new ReadyTracker();
+    send(t, 'CQ');
+    reply(t, '3TDCZ');
+    expect(t.idle).toBe(true);
+  });
+
+  it('COPY FROM STDIN by Bind/Execute/Sync then CopyData, CopyDone, Sync: one ReadyForQuery (the first Sync is read by the copy)', () => {
+    const t = new ReadyTracker();
+    send(t, 'BES');
+    expect(t.pending).toBe(1);
+    reply(t, '2G');
+    expect([t.pending, t.inCopyIn]).toEqual([0, true]);
+    send(t, 'ddSdcS'); // a Sync among the data is read by the copy too
+    expect([t.pending, t.inCopyIn]).toEqual([1, false]);
+    reply(t, 'CZ');
+    expect(t.idle).toBe(true);
+    // all sent before the CopyInResponse comes back
+    send(t, 'BESdcS');
+    expect(t.pending).toBe(2);
+    reply(t, '2G');
+    expect(t.pending).toBe(1);
+    reply(t, 'CZ');
+    expect(t.idle).toBe(true);
+  });
+
+  it('COPY by simple Query, failed by the client: one ReadyForQuery', () => {
+    const t = new ReadyTracker();
+    send(t, 'Q');
+    reply(t, 'G');
+    send(t, 'df');
+    reply(t, 'EZ');
+    expect(t.idle).toBe(true);
+  });
+
+  it('FunctionCall owes a ReadyForQuery; Flush and Terminate owe nothing', () => {
+    const t = new ReadyTracker();
+    send(t, 'F');
+    expect(t.pending).toBe(1);
+    reply(t, 'Z');
+    send(t, 'PH');
+    reply(t, '1');
+    expect(t.idle).toBe(true);
+  });
+});
+
 describe('backend body decoders', () => {
   const body = (msg: Buffer): Buffer => msg.subarray(5);
   it('read back what the encoders write: DataRow, RowDescription, ParameterDescription', () => {
@@ -385,5 +534,12 @@ describe('backend body decoders', () => {
     ];
     expect(decodeRowDescription(body(be.rowDescription(fields)))).toEqual(fields);
     expect(decodeParameterDescription(body(be.parameterDescription([23, 25, 1184])))).toEqual([23, 25, 1184]);
+  });
+
+  it('counts are unsigned 16-bit: 40,000 parameters described, a DataRow of 40,000 columns', () => {
+    const oids = Array.from({ length: 40_000 }, (_, i) => 16 + (i % 3));
+    expect(decodeParameterDescription(body(be.parameterDescription(oids)))).toEqual(oids);
+    const vals = Array.from({ length: 40_000 }, (_, i) => (i % 7 === 0 ? null : Buffer.from(String(i))));
+    expect(decodeDataRow(body(be.dataRow(vals)))).toEqual(vals);
   });
 });
