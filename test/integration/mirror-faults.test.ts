@@ -263,6 +263,11 @@ describe('mirror faults on the suite PostgreSQL', () => {
         expect(st2.mirror.phase).toBe('streaming');
         expect(st2.mirror.tables.find((x) => x.table === 'public.items')).toMatchObject({ state: 'ready', lastError: null });
         expect((await c.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 500 }]);
+        // the primary key reaches the router: equality on accounts' key (code, not id) is a point lookup
+        // (after the session's view of the mirror has been refreshed: it is kept for 250 ms)
+        await new Promise((res) => setTimeout(res, 300));
+        const ex = await c.query(`/* duckgate: explain */ SELECT * FROM accounts WHERE code = 'a1'`);
+        expect(ex.rows[0]).toMatchObject({ engine: 'postgres', reason: 'point_lookup' });
       } finally {
         await c.end();
       }
