@@ -221,7 +221,7 @@ export class Session implements SessionPort {
   }
   /** true while a statement runs or a transaction is open: shutdown lets such sessions finish */
   get busy(): boolean {
-    return this.state !== 'ready' || !this.ready.idle || this.txStatus !== 'I' || this.localBusy || this.duckPortal !== null || this.queue.length > 0;
+    return this.state !== 'ready' || !this.ready.idle || this.txStatus !== 'I' || this.localBusy || this.duckPortal !== null;
   }
 
   start(): void {
@@ -481,14 +481,15 @@ export class Session implements SessionPort {
 
   /**
    * Whether the analytical path might answer a batch beginning with these messages (its Sync not come
-   * yet). It answers only Execute on its own open portal, or [Parse [Describe S]] Bind [Describe P]
+   * yet). It answers only messages on its own open portal, or [Parse [Describe S]] Bind [Describe P]
    * [Execute] / Parse Describe, then Sync or Flush, of a statement naming a mirrored table (or duckgate
    * itself) that may be a read; a batch that cannot be one of those is Postgres's at once.
    */
   private mayAnswerLocally(q: Frame[]): boolean {
     const a = this.deps.analytics;
     if (!a) return false;
-    if (this.duckPortal) return q.length === 1 && q[0]!.type === F.execute;
+    // an open DuckDB portal: its Describe/Execute are answered here, the batch planned whole (as before)
+    if (this.duckPortal) return true;
     if (this.flushPending || this.batchOpen) return false;
     // positions in the one shape answered: Parse, Describe S, Bind, Describe P, Execute
     let at = -1;
