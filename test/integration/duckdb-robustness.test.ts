@@ -252,8 +252,10 @@ describe('randomized valid extended-protocol sequences (seeded)', () => {
     let p1 = false;
     const nStatements = 1 + Math.floor(rand() * 6);
     for (let k = 0; k < nStatements; k++) {
-      if (!open && rand() < 0.15) {
-        steps.push({ msgs: [serialize.query(pick(STATEMENTS.filter((x) => x.params.length === 0)).sql)], flush: false });
+      if (!open && rand() < 0.2) {
+        // a simple Query: a statement, or a transaction block around the next ones
+        const sql = rand() < 0.3 ? pick(['BEGIN', 'COMMIT', 'ROLLBACK']) : pick(STATEMENTS.filter((x) => x.params.length === 0)).sql;
+        steps.push({ msgs: [serialize.query(sql)], flush: false });
         continue;
       }
       const st = pick(STATEMENTS);
@@ -269,7 +271,7 @@ describe('randomized valid extended-protocol sequences (seeded)', () => {
         steps.push({ msgs, flush: true });
         msgs = [];
       }
-      msgs.push(bind({ portal, statement: name, params: st.params }));
+      msgs.push(bind({ portal, statement: name, params: st.params, resultFormats: rand() < 0.3 ? [1] : [] }));
       if (rand() < 0.5) msgs.push(serialize.describe({ type: 'P', name: portal }));
       const limited = rand() < 0.4;
       msgs.push(serialize.execute({ portal, rows: limited ? 1 + Math.floor(rand() * 20) : 0 }));
@@ -389,7 +391,7 @@ describe('a client that goes away, or reads slowly, or not at all', () => {
     // client is gone (it closes at different moments of the wait).
     for (const wait of [40, 90]) {
       const c = await raw('duckgate');
-      await c.roundtrip([serialize.query('INSERT INTO w (x) SELECT g FROM generate_series(1, 300000) g')]);
+      await c.roundtrip([serialize.query('INSERT INTO w (x) SELECT g FROM generate_series(1, 150000) g')]);
       c.send(serialize.parse({ text: 'SELECT v, count(*) FROM big GROUP BY v ORDER BY v' }), bind({}), serialize.execute({}), serialize.sync());
       await sleep(wait);
       c.socket.destroy();
