@@ -16,14 +16,13 @@ import {
   mirrorLagSeconds,
   mirrorLakeBytes,
   mirrorRetainedWalBytes,
-  mirrorRetries,
   mirrorRowsApplied,
   mirrorTablesInError,
   mirrorTransactionsApplied,
-  mirrorUp,
 } from '../observability/metrics.js';
 import { checkPreconditions, describeColumns, slotHolder, tableKey, type ColumnDef, type SkippedTable, type TableDef } from './catalog.js';
-import { backoffMs, type BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy } from './backoff.js';
+import { Supervisor, type MirrorPhase } from './supervisor.js';
 import { MirrorCatalog } from './catalog-sync.js';
 import { guardMessageRelid } from './guard.js';
 import { newLife, onCopied, onEvent, onFailed, retryDue, type TableLife, type TableState } from './lifecycle.js';
@@ -91,8 +90,8 @@ export interface MirroredTable {
   retryAt: number | null;
 }
 
-/** Where the mirror as a whole is (see status()). */
-export type MirrorPhase = 'disabled' | 'starting' | 'streaming' | 'retrying' | 'stopped';
+/** Where the mirror as a whole is (see status() and supervisor.ts). */
+export type { MirrorPhase };
 
 export interface MirrorStatus {
   phase: MirrorPhase;
@@ -151,7 +150,6 @@ export class Mirror extends EventEmitter {
   private checkStopped(): void {
     if (this.stopped) throw new StoppedError();
   }
-  private started = false;
   private timers: NodeJS.Timeout[] = [];
 
   // stream processing
@@ -181,14 +179,9 @@ export class Mirror extends EventEmitter {
   private lastLakeFlush = Date.now();
   private fatal: Error | null = null;
 
-  // supervision: the mirror retries instead of stopping for good (see start() and onFatal())
-  private phase: MirrorPhase = 'stopped';
+  // supervision: the mirror retries instead of stopping for good (supervisor.ts, start(), onFatal())
+  private readonly sup: Supervisor;
   private readonly retry: BackoffPolicy;
-  private attempts = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private nextRetryAt: number | null = null;
-  /** when the current session started streaming (a session that streamed long enough resets attempts) */
-  private streamingSince = 0;
   /** a recovery (teardown after a failure) under way */
   private recovering: Promise<void> | null = null;
   /** which tables are mirrored, which are not and why, the publication and its guard */
@@ -203,6 +196,7 @@ export class Mirror extends EventEmitter {
     this.cfg = opts.config.mirror;
     this.retry = { minMs: this.cfg.retryMinMs ?? 500, maxMs: this.cfg.retryMaxMs ?? 30_000 };
     this.catalog = new MirrorCatalog(this.cfg.publicationName, this.cfg.schemas);
+    this.sup = new Supervisor(this.retry, (phase, problem) => this.emit('phase', { phase, problem }));
     if (opts.rules) this.rules = opts.rules;
     this.lakeDir = join(opts.dataDir, 'lake');
     this.tmpDir = join(this.lakeDir, '_tmp');
@@ -218,7 +212,7 @@ export class Mirror extends EventEmitter {
     const out: MirroredTable[] = [];
     // while the mirror is not streaming (reconnecting) nothing is servable: appliedLsn is null, so reads
     // go to PostgreSQL at once instead of each waiting for a position that cannot arrive
-    const live = this.phase === 'streaming';
+    const live = this.sup.phase === 'streaming';
     for (const r of this.rt.values()) {
       const ready = live && r.state === 'ready' && this.applied !== null && this.applied >= r.validFrom;
       out.push({
@@ -240,10 +234,10 @@ export class Mirror extends EventEmitter {
   /** The mirror's state, each table's state and last error, and the tables not mirrored (for /status). */
   status(): MirrorStatus {
     return {
-      phase: this.phase,
-      problem: this.problem,
-      attempts: this.attempts,
-      nextRetryAt: this.nextRetryAt,
+      phase: this.sup.phase,
+      problem: this.sup.problem,
+      attempts: this.sup.attempts,
+      nextRetryAt: this.sup.nextRetryAt,
       appliedLsn: this.appliedLsn(),
       guard: this.catalog.guard,
       tables: this.tables().map((t) => ({ table: `${t.schema}.${t.name}`, state: t.state, lastError: t.lastError, retryAt: t.retryAt, appliedLsn: t.appliedLsn })),
@@ -259,12 +253,7 @@ export class Mirror extends EventEmitter {
 
   /** Null when the mirror is streaming (or disabled, or taking its first snapshot), else why it is not. */
   notReadyReason(): string | null {
-    if (this.phase === 'retrying') {
-      const wait = this.nextRetryAt === null ? '' : `; next attempt in ${Math.max(0, Math.round((this.nextRetryAt - Date.now()) / 1000))} s`;
-      return `mirror not running: ${this.problem ?? 'reconnecting'}${wait} (reads go to PostgreSQL meanwhile)`;
-    }
-    if (this.phase === 'stopped' && this.cfg.enabled && this.problem) return `mirror stopped: ${this.problem}`;
-    return null;
+    return this.sup.notReadyReason(this.cfg.enabled);
   }
 
   /** Resolves true once appliedLsn() >= lsn, false after timeoutMs. */
@@ -288,12 +277,14 @@ export class Mirror extends EventEmitter {
     });
   }
 
-  /** Why the mirror is not running, when it is not (preconditions, connection). */
-  problem: string | null = null;
+  /** Why the mirror is not running, when it is not (preconditions, connection, slot or lake busy). */
+  get problem(): string | null {
+    return this.sup.problem;
+  }
 
   async start(): Promise<void> {
     if (!this.cfg.enabled) {
-      this.setPhase('disabled');
+      this.sup.disabled();
       logger.info('mirror disabled (mirror.enabled = false)');
       return;
     }
@@ -302,9 +293,7 @@ export class Mirror extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    this.nextRetryAt = null;
+    this.sup.cancel();
     // A start still under way stops at its next step (between tables of a snapshot); tearing its
     // connections down under it would leave it waiting forever, or DuckDB running while closed.
     if (this.starting) await this.starting.catch(() => undefined);
@@ -312,7 +301,7 @@ export class Mirror extends EventEmitter {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.loopDone;
-    if (this.phase === 'streaming' && this.fatal === null) {
+    if (this.sup.phase === 'streaming' && this.fatal === null) {
       try {
         if (this.batchCommits.length) await this.flush();
         if (this.manifest && this.applied !== null && this.applied > parseLsn(this.manifest.appliedLsn)) this.manifestDirty = true;
@@ -326,35 +315,19 @@ export class Mirror extends EventEmitter {
     this.stages.clear();
     await this.closeConnections();
     releaseLakeLock(this.lakeDir);
-    if (this.phase !== 'disabled') this.setPhase('stopped');
+    this.sup.stopped();
   }
 
-  // ---- supervision ---------------------------------------------------------------------------------
-  //
-  //   starting ──streams──▶ streaming ──connection lost / stream ended / apply failed──▶ retrying
-  //      │                                                                                │  ▲
-  //      └──────────────── failed (precondition, slot or lake busy, connection) ──────────┘  │
-  //   retrying ──backoff (capped exponential, jittered) elapsed──▶ starting ──────────────────┘
-  //   any ──stop()──▶ stopped
+  // ---- supervision (supervisor.ts: the phases and the retry schedule) ------------------------------
   //
   // After a failure while streaming, what was applied is first made durable in the lake (DuckDB is
   // still there), so the next session resumes from that position keeping the serving tables; when that
   // is not possible the next session rebuilds them from the lake, as a restart of duckgate would.
 
-  /** Moves the mirror to `p`; emits 'phase' { phase, problem } on a change. */
-  private setPhase(p: MirrorPhase): void {
-    if (this.phase === p) return;
-    this.phase = p;
-    mirrorUp.set(p === 'streaming' ? 1 : 0);
-    this.emit('phase', { phase: p, problem: this.problem });
-  }
-
   /** One attempt to start a session; when it fails, the next one is scheduled (the mirror never gives up). */
   private async attempt(): Promise<void> {
-    this.retryTimer = null;
-    this.nextRetryAt = null;
     if (this.stopped) return;
-    this.setPhase('starting');
+    this.sup.starting();
     this.fatal = null;
     const starting = this.startInner();
     this.starting = starting;
@@ -362,11 +335,7 @@ export class Mirror extends EventEmitter {
       await starting;
       // a connection that died while the session started (its error arrived between two steps)
       if (this.fatal) throw this.fatal;
-      this.setPhase('streaming');
-      this.streamingSince = Date.now();
-      if (this.problem) logger.info({ after: this.problem }, 'mirror: running again');
-      this.problem = null;
-      this.started = true;
+      this.sup.streaming();
     } catch (e) {
       if (e instanceof StoppedError || this.stopped) {
         logger.info('mirror: stopped while starting');
@@ -385,23 +354,7 @@ export class Mirror extends EventEmitter {
 
   private scheduleRetry(e: Error, what: string): void {
     if (this.stopped) return;
-    // a session that streamed for a while was a success: the next failure starts the backoff over
-    if (this.streamingSince && Date.now() - this.streamingSince > 60_000) this.attempts = 0;
-    this.streamingSince = 0;
-    const delay = backoffMs(this.retry, this.attempts++);
-    mirrorRetries.inc();
-    const message = (e as Error).message || String(e);
-    const repeat = this.problem === message;
-    this.problem = message;
-    this.nextRetryAt = Date.now() + delay;
-    this.setPhase('retrying');
-    const line = `mirror ${what}: ${message}; retrying in ${(delay / 1000).toFixed(1)} s (duckgate keeps proxying: reads go to PostgreSQL meanwhile)`;
-    // the same problem at every attempt (wal_level not yet logical, a slot held elsewhere) is logged
-    // in full once, then as a short line per attempt
-    if (repeat) logger.info({ attempt: this.attempts, problem: message }, `mirror: still retrying (attempt ${this.attempts})`);
-    else if (e instanceof LakeLockedError) logger.warn({ attempt: this.attempts }, line);
-    else logger.error({ err: e, attempt: this.attempts }, line);
-    this.retryTimer = setTimeout(() => void this.attempt(), delay);
+    this.sup.retry(e, what, () => void this.attempt(), e instanceof LakeLockedError);
   }
 
   /** Ends the session's PostgreSQL connections now (late events from them are ignored). */
@@ -856,14 +809,13 @@ export class Mirror extends EventEmitter {
   private onFatal(e: Error): void {
     if (this.stopped || this.fatal) return;
     this.fatal = e;
-    if (this.phase === 'starting') {
+    if (this.sup.phase === 'starting') {
       // the start under way fails at its next step and schedules the retry itself
       this.dropPg();
       return;
     }
-    if (this.phase !== 'streaming') return;
-    this.problem = e.message;
-    this.setPhase('retrying');
+    if (this.sup.phase !== 'streaming') return;
+    this.sup.failing(e);
     const p: Promise<void> = this.recover(e)
       .catch((e2: Error) => {
         logger.error({ err: e2 }, 'mirror: recovery failed');
