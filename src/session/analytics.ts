@@ -884,7 +884,11 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       try {
         const plan = JSON.parse(textColumns(m.body)[0] ?? '[]') as Array<{ Plan?: { 'Total Cost'?: number } }>;
         const cost = plan[0]?.Plan?.['Total Cost'];
-        if (typeof cost === 'number') opts.costs.set(r.fingerprint, cost);
+        if (typeof cost === 'number') {
+          // one entry per statement shape: bounded, or a client sending ever new shapes grows it forever
+          if (opts.costs.size >= MAX_COSTS && !opts.costs.has(r.fingerprint)) opts.costs.delete(opts.costs.keys().next().value!);
+          opts.costs.set(r.fingerprint, cost);
+        }
       } catch {
         /* unparseable: treated as unknown below */
       }
@@ -1070,6 +1074,9 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     afterError();
   }
 }
+
+/** Statement shapes whose EXPLAIN cost is kept (the oldest is dropped first). */
+const MAX_COSTS = 10_000;
 
 /** Work done here for at least this long leaves a fallback only what is left of the statement_timeout. */
 const SPENT_MS = 10;
