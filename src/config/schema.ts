@@ -64,7 +64,7 @@ export const schema = {
     shutdownTimeoutMs: opt('number', 10_000, 'On SIGTERM/SIGINT: how long running sessions may finish before they are closed.'),
     maxConnections: opt('number', 1000, 'Authenticated client sessions at once; more are refused with 53300. Connections still authenticating are counted apart (maxStartupConnections).'),
     reservedConnections: opt('number', 3, 'Of maxConnections, this many are kept for superusers (the upstream reports is_superuser=on), as PostgreSQL\'s superuser_reserved_connections: others are refused with 53300 once only these are left.'),
-    maxStartupConnections: opt('number', 100, 'Connections still in startup or authentication at once. When a new one arrives and all are taken, the oldest of them that has not sent a startup packet (else the oldest) is closed, so sockets that never authenticate cannot keep real clients out.'),
+    maxStartupConnections: opt('number', 100, 'Connections still in startup or authentication at once. When a new one arrives and all are taken, the oldest of them that has not sent a startup packet, else the oldest authenticating for over a second, is closed, so sockets that never authenticate cannot keep real clients out; if all are younger (a burst of real clients), the new one is refused with 53300.'),
   },
   // ---- mirror (src/mirror) ----------------------------------------------------------------------------
   mirror: {

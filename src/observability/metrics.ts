@@ -64,7 +64,7 @@ export const connectionSlots = new client.Gauge({
 });
 export const connectionsRefused = new client.Counter({
   name: 'duckgate_connections_refused_total',
-  help: 'Client connections refused or closed for want of a slot, by reason (max_connections, reserved, startup_evicted)',
+  help: 'Client connections refused or closed for want of a slot, by reason (max_connections, reserved, startup_evicted, startup_full)',
   labelNames: ['reason'] as const,
   registers: [registry],
 });

@@ -35,6 +35,13 @@ export interface ProxyServerOptions {
 const REFUSED_GRACE_MS = 2_000;
 
 /**
+ * A connection that sent its startup packet and has been authenticating for less than this is not
+ * evicted: a real client's exchange (SCRAM included) takes milliseconds; psql asks for a password
+ * between two connections, not in the middle of one.
+ */
+const AUTH_GRACE_MS = 1_000;
+
+/**
  * Connection slots. A connection is first `authenticating` (startup packet, TLS, the upstream's
  * authentication exchange) and becomes `authenticated` at the upstream's first ReadyForQuery. The two are
  * counted apart, so sockets that never authenticate (a trickle of 1,000 idle connections used to fill
@@ -43,14 +50,16 @@ const REFUSED_GRACE_MS = 2_000;
  *   superusers only (checked once authenticated, from the upstream's is_superuser ParameterStatus, as
  *   PostgreSQL checks superuser_reserved_connections in InitPostgres after authentication);
  * - connections still authenticating are limited by maxStartupConnections: a new one arriving when they
- *   are all taken closes the oldest that has not even sent a startup packet (else the oldest), silently,
- *   as PostgreSQL closes a connection whose authentication_timeout expired. A real client completes its
- *   startup in milliseconds, so it is never the oldest for long; an attacker's idle sockets always are.
+ *   are all taken closes the oldest that has not even sent a startup packet, else the oldest that has
+ *   been authenticating for over AUTH_GRACE_MS, silently, as PostgreSQL closes a connection whose
+ *   authentication_timeout expired; if every one of them is younger (a burst of real clients), the new
+ *   one is refused with 53300 instead. A real client completes its startup in milliseconds, so it is
+ *   never the oldest for long; an attacker's idle sockets always are.
  */
 export class ProxyServer {
   readonly registry = new SessionRegistry<Session>();
-  /** not yet authenticated, oldest first (Map keeps insertion order), with their raw sockets */
-  private readonly authenticating = new Map<Session, Socket>();
+  /** not yet authenticated, oldest first (Map keeps insertion order), with their raw sockets and arrival */
+  private readonly authenticating = new Map<Session, { sock: Socket; since: number }>();
   private readonly authenticated = new Set<Session>();
   private readonly servers: Server[] = [];
   private stopping = false;
@@ -134,8 +143,12 @@ export class ProxyServer {
   private accept(sock: Socket, unix: boolean): void {
     sock.on('error', () => undefined);
     const limits = this.opts.limits;
-    if (this.authenticated.size >= limits.maxConnections) {
-      metrics.connectionsRefused.inc({ reason: 'max_connections' });
+    let refuse: 'max_connections' | 'startup_full' | null = this.authenticated.size >= limits.maxConnections ? 'max_connections' : null;
+    while (!refuse && this.authenticating.size >= Math.max(1, limits.maxStartupConnections)) {
+      if (!this.evictOldestAuthenticating()) refuse = 'startup_full';
+    }
+    if (refuse) {
+      metrics.connectionsRefused.inc({ reason: refuse });
       // Read (and drop) whatever the client sends so its FIN is seen and the socket closes; a client
       // that never closes its side is cut off after a grace period. Either way the socket cannot keep
       // server.close() (and so a graceful shutdown) waiting forever.
@@ -144,7 +157,6 @@ export class ProxyServer {
       sock.end(errorResponse(tooManyConnections()));
       return;
     }
-    while (this.authenticating.size >= Math.max(1, limits.maxStartupConnections)) this.evictOldestAuthenticating();
     const session = new Session(sock, {
       target: this.opts.target,
       limits: this.opts.limits,
@@ -160,26 +172,30 @@ export class ProxyServer {
       onAuthenticated: (s) => this.admit(s),
       analytics: this.opts.analytics,
     });
-    this.authenticating.set(session, sock);
+    this.authenticating.set(session, { sock, since: Date.now() });
     this.updateMetrics();
     session.start();
   }
 
-  private evictOldestAuthenticating(): void {
-    let victim: [Session, Socket] | null = null;
-    for (const entry of this.authenticating) {
-      if (entry[0].state === 'startup') {
-        victim = entry;
+  /** Closes the connection to make room for a new one (see the class comment); false: none may go. */
+  private evictOldestAuthenticating(): boolean {
+    let victim: Session | null = null;
+    const graceStart = Date.now() - AUTH_GRACE_MS;
+    for (const [s, { since }] of this.authenticating) {
+      if (s.state === 'startup') {
+        victim = s;
         break;
       }
-      victim ??= entry;
+      if (since < graceStart) victim ??= s;
     }
-    if (!victim) return;
-    this.authenticating.delete(victim[0]);
+    if (!victim) return false;
+    const { sock } = this.authenticating.get(victim)!;
+    this.authenticating.delete(victim);
     metrics.connectionsRefused.inc({ reason: 'startup_evicted' });
-    this.opts.log.debug({ state: victim[0].state }, 'closing the oldest unauthenticated connection: maxStartupConnections reached');
-    victim[1].destroy();
-    victim[0].close();
+    this.opts.log.debug({ state: victim.state }, 'closing the oldest unauthenticated connection: maxStartupConnections reached');
+    sock.destroy();
+    victim.close();
+    return true;
   }
 
   /** A session finished authenticating: it takes an authenticated slot, or is refused (53300). */

@@ -14,6 +14,7 @@ import { ProxyServer } from '../../src/session/server.js';
 import { generateSelfSignedCert, type TestCert } from '../fixtures/tls/self-signed.js';
 import { startTestDuckgate, type TestDuckgate } from '../support/duckgate.js';
 import { createTestDatabase, withClient } from '../support/servers.js';
+import { serialize } from '../support/wire-client.js';
 
 interface Run {
   code: number | null;
@@ -256,6 +257,36 @@ describe('connection slots: unauthenticated sockets cannot keep real clients out
     } finally {
       for (const s of idle) s.destroy();
       await t.close();
+    }
+  });
+
+  it('connections stalled in authentication are evicted once older than a second; a burst of young ones refuses the newcomer instead', async () => {
+    const SCRAM = 'slots_scram_user';
+    await withClient(db.url, async (c) => {
+      await c.query(`DROP ROLE IF EXISTS ${SCRAM}`);
+      await c.query(`CREATE ROLE ${SCRAM} LOGIN PASSWORD 'pw' IN ROLE scram_auth`);
+    });
+    const t = await startTestDuckgate(db.url, { mirror: { enabled: false }, limits: { maxStartupConnections: 4 } });
+    const stalled = await openIdle(t.host, t.port, 4);
+    try {
+      // each sends its startup packet, is asked for SCRAM by the upstream, and never answers
+      for (const s of stalled) s.write(serialize.startup({ user: SCRAM, database: db.name }));
+      const deadline = Date.now() + 5_000;
+      while (t.dg.proxy.slots.authenticating < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100));
+      // all four are young: a newcomer is refused rather than a real client mid-authentication dropped
+      const early = new pg.Client({ connectionString: t.url });
+      expect(await early.connect().then(() => null, (e: { code?: string }) => e)).toMatchObject({ code: '53300' });
+      await early.end().catch(() => undefined);
+      // once they have stalled for over a second, the oldest makes room
+      await new Promise((r) => setTimeout(r, 1_100));
+      await withClient(t.url, async (c) => expect((await c.query('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]));
+      const m = await (await fetch(`${t.httpUrl}/metrics`)).text();
+      expect(m).toMatch(/duckgate_connections_refused_total\{reason="startup_full"\} [1-9]/);
+    } finally {
+      for (const s of stalled) s.destroy();
+      await t.close();
+      await withClient(db.url, (c) => c.query(`DROP ROLE IF EXISTS ${SCRAM}`)).catch(() => undefined);
     }
   });
 
