@@ -2,7 +2,7 @@
 // broken, nothing re-copied) and it resumes by itself when space returns; a slot that retains more WAL
 // than mirror.maxRetainedWalBytes is given up and the tables copied again.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -37,12 +37,13 @@ function fill(file: string): void {
 // a small tmpfs is the full disk (mounting one needs root)
 describe.runIf(isRoot)('mirror: a full disk under the data dir', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  const mnt = mkdtempSync(join(tmpdir(), 'duckgate-full-'));
+  const mnt = lazyDir('duckgate-full-');
   const dataDir = join(mnt, 'data');
   const config = mirrorTestConfig('full', { durableIntervalMs: 100, retryMinMs: 100, retryMaxMs: 1000 } as never);
   let mirror: Mirror;
 
   beforeAll(async () => {
+    mkdirSync(mnt, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
     db = await createTestDatabase('full', 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g;');
     const duckdb = await DuckDBInstance.create(':memory:');
@@ -96,12 +97,13 @@ describe.runIf(isRoot)('mirror: a full disk under the data dir', () => {
 // the issue's case: a full disk kept the mirror from confirming anything while its slot retained WAL
 describe.runIf(isRoot)('mirror: a full disk does not let the slot retain WAL without bound', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  const mnt = mkdtempSync(join(tmpdir(), 'duckgate-fullwal-'));
+  const mnt = lazyDir('duckgate-fullwal-');
   const dataDir = join(mnt, 'data');
   const config = mirrorTestConfig('fullwal', { durableIntervalMs: 100, retryMinMs: 100, retryMaxMs: 500, maxRetainedWalBytes: 4 << 20, walCheckMs: 200 } as never);
   let mirror: Mirror;
 
   beforeAll(async () => {
+    mkdirSync(mnt, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt]);
     db = await createTestDatabase('fullwal', 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g; CREATE TABLE churn (id int, pad text);');
     mirror = new Mirror({ config, upstreamUrl: db.url, duckdb: await DuckDBInstance.create(':memory:'), dataDir });
@@ -139,7 +141,7 @@ describe.runIf(isRoot)('mirror: a full disk does not let the slot retain WAL wit
 
 describe('mirror: WAL retained for the slot has a ceiling', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-wal-'));
+  const dataDir = lazyDir('duckgate-wal-');
   const config = mirrorTestConfig('wal', { maxRetainedWalBytes: 4 << 20, walCheckMs: 200 });
 
   beforeAll(async () => {
@@ -201,7 +203,7 @@ describe('mirror: WAL retained for the slot has a ceiling', () => {
 
 describe('mirror: the serving DuckDB file stays put across restarts', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-restarts-'));
+  const dataDir = lazyDir('duckgate-restarts-');
   const slot = `dgt_rs_${process.pid}`;
 
   beforeAll(async () => {
@@ -242,4 +244,9 @@ function statSizeOr0(f: string): number {
   } catch {
     return 0;
   }
+}
+
+/** A fresh temp path, created only by the tests that run (a filtered run leaves nothing behind). */
+function lazyDir(prefix: string): string {
+  return join(tmpdir(), `${prefix}${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
 }

@@ -1,7 +1,7 @@
 // Mirror data safety against the suite's real PostgreSQL: hostile table and schema names stay inside the
 // lake; corrupted or truncated Parquet files are detected at start and the table re-snapshotted; values the
 // mirror cannot hold exactly make one column unservable, not the table.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -29,7 +29,7 @@ describe('mirror: hostile table and schema names stay inside the lake', () => {
   let duckdb: DuckDBInstance;
   let conn: DuckDBConnection;
   let mirror: Mirror;
-  const root = mkdtempSync(join(tmpdir(), 'duckgate-safety-'));
+  const root = lazyDir('duckgate-safety-');
   const dataDir = join(root, 'data');
   const config = mirrorTestConfig('names', { catalogPollMs: 200, schemas: SCHEMAS });
   const tables = SCHEMAS.flatMap((s) => NAMES.map((n) => ({ s, n, q: `${pgIdent(s)}.${pgIdent(n)}` })));
@@ -97,7 +97,7 @@ describe('mirror: hostile table and schema names stay inside the lake', () => {
 
 describe('mirror: damaged lake files are detected at start and the table re-snapshotted', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-damage-'));
+  const dataDir = lazyDir('duckgate-damage-');
   const config = mirrorTestConfig('damage');
   const SETUP = `
     CREATE TABLE flipped (id int PRIMARY KEY, v int8 NOT NULL);
@@ -173,7 +173,7 @@ describe('mirror: values it cannot hold exactly make one column unservable, not 
   let dg: TestDuckgate;
   let viaDg: pg.Client;
   let direct: pg.Client;
-  const rulesDir = mkdtempSync(join(tmpdir(), 'duckgate-rules-'));
+  const rulesDir = lazyDir('duckgate-rules-');
   const slot = `dgt_odd_${process.pid}`;
   const SETUP = `
     CREATE TABLE odd (id int PRIMARY KEY, d date, ts timestamptz, a int[], v int NOT NULL);
@@ -184,6 +184,7 @@ describe('mirror: values it cannot hold exactly make one column unservable, not 
 
   beforeAll(async () => {
     db = await createTestDatabase('odd', SETUP);
+    mkdirSync(rulesDir, { recursive: true });
     writeFileSync(join(rulesDir, 'rules.yaml'), 'routing:\n  cost_threshold: 0\n');
     dg = await startTestDuckgate(db.url, { rules: [join(rulesDir, 'rules.yaml')], mirror: quickMirror(slot), duckdb: { threads: 1, connections: 2 } });
     await waitForMirrorReady(dg, ['odd', 'later']);
@@ -239,7 +240,7 @@ describe('mirror: values it cannot hold exactly make one column unservable, not 
 describe('mirror: a non-superuser control role hears every missing privilege with the statement to run', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   const role = `dg_lp_${process.pid}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'duckgate-priv-'));
+  const dataDir = lazyDir('duckgate-priv-');
   const config = mirrorTestConfig('priv', { schemas: ['public', 'priv'], catalogPollMs: 200 });
   const mirrors: Mirror[] = [];
   const SETUP = `
@@ -303,3 +304,8 @@ describe('mirror: a non-superuser control role hears every missing privilege wit
     expect(r.ok, formatVerifyTable(r)).toBe(true);
   });
 });
+
+/** A fresh temp path, created only by the tests that run (a filtered run leaves nothing behind). */
+function lazyDir(prefix: string): string {
+  return join(tmpdir(), `${prefix}${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+}
