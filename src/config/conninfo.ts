@@ -48,20 +48,31 @@ const ACCEPTED = new Set([
   'keepalives_count',
 ]);
 
+/**
+ * libpq keywords whose default (or a value that changes nothing) duckgate does what they say: accepted
+ * with those values (connection strings copied from a provider often carry them), refused with others.
+ */
+const ONLY_VALUES: Record<string, { values: string[]; why: string }> = {
+  // the client's own SCRAM exchange is relayed to the upstream: a binding cannot cross a proxy
+  channel_binding: { values: ['disable', 'prefer'], why: 'authentication is relayed, and channel binding cannot cross a proxy' },
+  gssencmode: { values: ['disable', 'prefer'], why: 'duckgate does not use GSSAPI encryption to the upstream' },
+  sslnegotiation: { values: ['postgres'], why: 'duckgate negotiates TLS with an SSLRequest' },
+  target_session_attrs: { values: ['any'], why: 'duckgate connects to one server' },
+  load_balance_hosts: { values: ['disable'], why: 'duckgate connects to one server' },
+  sslsni: { values: ['1'], why: 'duckgate always sends the host name (not an address) as SNI' },
+  sslcompression: { values: ['0'], why: 'TLS compression is not used' },
+};
+
 /** libpq keywords duckgate knows but does not implement: refused rather than silently ignored. */
 const NOT_SUPPORTED = new Set([
   'hostaddr',
   'passfile',
-  'channel_binding',
   'tcp_user_timeout',
   'replication',
-  'sslnegotiation',
-  'sslcompression',
   'sslpassword',
   'sslcertmode',
   'sslcrl',
   'sslcrldir',
-  'sslsni',
   'sslkeylogfile',
   'requirepeer',
   'require_auth',
@@ -69,13 +80,10 @@ const NOT_SUPPORTED = new Set([
   'ssl_max_protocol_version',
   'min_protocol_version',
   'max_protocol_version',
-  'gssencmode',
   'krbsrvname',
   'gsslib',
   'gssdelegation',
   'service',
-  'target_session_attrs',
-  'load_balance_hosts',
 ]);
 
 export interface Conninfo {
@@ -112,6 +120,11 @@ export function parseConninfo(s: string): Conninfo {
   for (const [k, v] of pairs) {
     // node-postgres's own switch, written by conninfoUrl: a normalised URL reads back as itself
     if (k === 'uselibpqcompat') continue;
+    const only = ONLY_VALUES[k];
+    if (only) {
+      if (!only.values.includes(v)) throw new ConninfoError(`${k}=${v} is not supported by duckgate (${only.why}); accepted: ${only.values.join(', ')}`);
+      continue;
+    }
     if (NOT_SUPPORTED.has(k)) throw new ConninfoError(`connection option "${k}" is not supported by duckgate`);
     if (!ACCEPTED.has(k)) throw new ConninfoError(`invalid connection option "${k}"`);
     kv.set(k, v); // a later setting wins, as in libpq

@@ -86,6 +86,10 @@ describe('upstream connection string (libpq URI or key=value; issue 9)', () => {
     expect(() => parseConninfo('host=h port')).toThrow(/missing "=" after "port"/);
     expect(() => parseConninfo('host=h bogus=1')).toThrow(/invalid connection option "bogus"/);
     expect(() => parseConninfo('host=h hostaddr=1.2.3.4')).toThrow(/"hostaddr" is not supported/);
+    // what provider URLs often carry: accepted when duckgate does what it says, refused when it cannot
+    expect(parseConninfo('postgresql://u:p@h/db?sslmode=require&channel_binding=prefer&target_session_attrs=any')).toMatchObject({ host: 'h', sslmode: 'require', extra: {} });
+    expect(() => parseConninfo('postgresql://u:p@h/db?sslmode=require&channel_binding=require')).toThrow(/channel_binding=require is not supported by duckgate \(authentication is relayed/);
+    expect(() => parseConninfo('host=h gssencmode=require')).toThrow(/gssencmode=require/);
     expect(() => parseConninfo('host=a,b')).toThrow(/several hosts/);
     expect(() => parseConninfo('host=h port=70000')).toThrow(/invalid port number/);
     expect(() => parseConninfo('host=h sslmode=sometimes')).toThrow(/invalid sslmode value/);
