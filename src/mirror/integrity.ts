@@ -7,8 +7,7 @@
 // row count against the manifest's) before a table is loaded; a table with a file that fails is not
 // served and is re-snapshotted, and the log says which file and why.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from './types.js';
