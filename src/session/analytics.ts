@@ -774,10 +774,11 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     await port.write(Buffer.concat([...(p ? [p] : []), ...head, be.errorResponse(err), ...end()]));
     afterError();
   };
-  const canceled = (): Promise<void> => answerError(new PgError('57014', 'canceling statement due to user request'));
-  // Postgres ends a statement at its statement_timeout with 57014 wherever it is; not a DuckDB failure
-  // and not re-run (that would double the wait). It has sent the statement's descriptions by then.
+  // Postgres ends a statement at a cancel or its statement_timeout with 57014 wherever it is (for
+  // duckgate, not a DuckDB failure, and not re-run: that would double the wait); it has sent the
+  // statement's descriptions and BindComplete by then.
   let describedHead: Buffer[] = [];
+  const canceled = (): Promise<void> => answerError(new PgError('57014', 'canceling statement due to user request'), describedHead);
   const statementTimedOut = (): Promise<void> => answerError(new PgError('57014', 'canceling statement due to statement timeout'), describedHead);
 
   if (opts.breakerOpen()) return fallback('fallback', 'breaker open', { detail: 'breaker open' });
@@ -852,6 +853,17 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   /** Postgres's own answer to a Describe of the statement: the client's Describe S gets these bytes */
   const statementDescription: Buffer[] = [];
   let check: Array<string | null> | null = null;
+  /**
+   * What Postgres sends before a statement's first row (and before an error it raises while running):
+   * the descriptions the client asked for, BindComplete.
+   */
+  const headFor = (described: be.FieldDescription[]): Buffer[] => {
+    const h: Buffer[] = [];
+    if (job.describeStatement) h.push(...statementDescription);
+    if (!job.simple) h.push(be.bindComplete());
+    if (job.simple || job.describePortal) h.push(be.rowDescription(described.map((f, i) => ({ ...f, format: formatCode(job.resultFormats, i) }))));
+    return h;
+  };
   // Replies come in segments, one per ReadyForQuery: our Describe, the check query, then EXPLAIN.
   let segment = 0;
   for (; idx < replies.length; idx++) {
@@ -896,7 +908,10 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   }
   // A cancel that came during the round trip was for this statement (Postgres may have canceled one of
   // ours instead): end it as Postgres would have ended the statement itself.
-  if (signal.aborted && !job.explain) return canceled();
+  if (signal.aborted && !job.explain) {
+    if (fields !== null && !bindFailed) describedHead = headFor(fields);
+    return canceled();
+  }
   if (bindFailed) return relayRest('bind_error', describeError ?? undefined, { sqlstate: describeSqlstate });
   if (askCost) {
     const cost = opts.costs.get(r.fingerprint);
@@ -935,13 +950,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     if (again.engine !== 'duckdb' || again.tables.join() !== r.tables.join()) return relayRest(again.engine === 'postgres' ? again.reason : 'fallback', 'search_path changed', { detail: 'search_path changed' });
   }
 
-  // What Postgres sends before a statement's first row (and before an error it raises while running):
-  // the descriptions the client asked for, BindComplete.
-  const head: Buffer[] = [];
-  if (job.describeStatement) head.push(...statementDescription);
-  if (!job.simple) head.push(be.bindComplete());
   const rowDescription = be.rowDescription(fields.map((f, i) => ({ ...f, format: formatCode(job.resultFormats, i) })));
-  if (job.simple || job.describePortal) head.push(rowDescription);
+  const head = headFor(fields);
   describedHead = head;
 
   // Freshness: after the session's own write, the mirror must have reached the WAL position seen now;

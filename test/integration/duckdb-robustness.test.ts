@@ -407,6 +407,32 @@ describe('a client that goes away, or reads slowly, or not at all', () => {
     expect((await other.query('SELECT count(*)::int AS n FROM big')).rows[0].n).toBe(ROWS);
   });
 
+  it('a cancel that arrives while the read waits for the freshness fence cancels it (57014), as it would the statement on Postgres', { timeout: 90_000 }, async () => {
+    const c = await raw('duckgate');
+    try {
+      const key = c.startup.find((m) => m.type === 'K')!.body;
+      await c.roundtrip([serialize.query('INSERT INTO w (x) SELECT g FROM generate_series(1, 150000) g')]);
+      c.send(serialize.parse({ text: 'SELECT v % 3 AS k, count(*) FROM big GROUP BY 1 ORDER BY 1' }), bind({}), serialize.execute({}), serialize.sync());
+      await sleep(40);
+      const u = new URL(dgUrl);
+      const cancel = await WireClient.open(u.hostname, Number(u.port));
+      const req = Buffer.alloc(16);
+      req.writeInt32BE(16, 0);
+      req.writeInt32BE(80877102, 4);
+      key.copy(req, 8, 0, 8);
+      cancel.send(req);
+      await cancel.waitClosed();
+      const got = await c.readUntil((m) => m.type === 'Z');
+      // as from Postgres: the statement was bound and running when the cancel came
+      expect(show(got)).toEqual(['1', '2', 'E 57014', 'Z']);
+      expect(errorFields(got.find((m) => m.type === 'E')!).M).toBe('canceling statement due to user request');
+    } finally {
+      c.close();
+    }
+    const lsn = (await (await connect('postgres')).query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l as string;
+    expect(await dg.mirror!.waitFor(lsn, 60_000)).toBe(true);
+  });
+
   it('a client reading a large DuckDB result slowly (pg-cursor, small batches, pauses) gets every row; its shape is not banned', async () => {
     const c = await connect('duckgate');
     const t0 = Date.now();
