@@ -584,6 +584,7 @@ export class Mirror extends EventEmitter {
         let files: string[] = [];
         let state: 'ready' | 'error' = 'ready';
         let error: string | undefined;
+        let dropped = false;
         // the serving copy is filled chunk by chunk while the snapshot streams (no second pass over the
         // Parquet afterwards), in a staging table that replaces the served one in one DuckDB transaction
         const staging = `${duckIdent(d.schema)}.${duckIdent(`_dg_snapshot_g${gen}`)}`;
@@ -606,6 +607,7 @@ export class Mirror extends EventEmitter {
           }
           state = 'error';
           error = (e as Error).message;
+          dropped = (e as { code?: string }).code === '42P01';
         }
         m.tables[key] = { relid: d.relid, schema: d.schema, name: d.name, columns: d.columns, key: d.key, partitionBy: d.partitionBy, state, error, validFrom, base: files, deltas: [] };
         if (old) this.dropFilesLater(old);
@@ -619,7 +621,9 @@ export class Mirror extends EventEmitter {
         } else {
           await this.duck!.run(`DROP TABLE IF EXISTS ${staging}`).catch(() => undefined);
           const delay = onFailed(rt, `snapshot failed: ${error}`, this.retry);
-          logger.error({ table: key, err: error, retryInMs: delay }, 'mirror: snapshot of table failed; the table is not served (statements go to PostgreSQL) and is copied again later');
+          // dropped while it was being copied (DDL churn): ordinary, and forgotten at the retry
+          if (dropped) logger.info({ table: key, retryInMs: delay }, 'mirror: table dropped while it was being copied');
+          else logger.error({ table: key, err: error, retryInMs: delay }, 'mirror: snapshot of table failed; the table is not served (statements go to PostgreSQL) and is copied again later');
         }
       }
       await c.query('COMMIT');
@@ -788,7 +792,9 @@ export class Mirror extends EventEmitter {
       if (this.stream === stream) this.onPayload(b);
     });
     this.stream = stream;
-    void this.repl!.query(stream as unknown as pg.QueryConfig);
+    // the connection may have been lost (and dropped) between the start's last step and this one
+    if (!this.repl) throw this.fatal ?? new Error('replication connection lost while starting');
+    void this.repl.query(stream as unknown as pg.QueryConfig);
     stream.finished.then(
       () => {
         if (!this.stopped && this.stream === stream) this.onFatal(new Error('replication stream ended'));

@@ -525,6 +525,62 @@ describe('mirror faults on the suite PostgreSQL', () => {
       await pgQuery(db.url, 'DROP SCHEMA churn CASCADE');
     }
   });
+  it('loses and duplicates nothing when its connections are killed again and again during writes and DDL', async () => {
+    const config = cfg('chaos', { catalogPollMs: 200, schemas: ['chaos'] });
+    await pgQuery(db.url, `CREATE SCHEMA chaos; CREATE TABLE chaos.acct (id int PRIMARY KEY, v int NOT NULL); INSERT INTO chaos.acct SELECT g, 0 FROM generate_series(1, 1000) g;`);
+    const r = await startMirror(config, db.url);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      expect(r.mirror.problem).toBeNull();
+      let writing = true;
+      const writer = (async () => {
+        const w = new pg.Client({ connectionString: db.url });
+        await w.connect();
+        let n = 0;
+        try {
+          while (writing) {
+            n++;
+            await w.query('BEGIN');
+            await w.query('UPDATE chaos.acct SET v = v + 1 WHERE id = $1', [1 + ((n * 7919) % 1000)]);
+            if (n % 5 === 0) await w.query('INSERT INTO chaos.acct VALUES ($1, $2)', [100_000 + n, n]);
+            if (n % 7 === 0) await w.query('DELETE FROM chaos.acct WHERE id = $1', [100_000 + n - 5]);
+            await w.query('COMMIT');
+          }
+        } finally {
+          await w.end();
+        }
+      })();
+      let kills = 0;
+      const end = Date.now() + 8_000;
+      let n = 0;
+      while (Date.now() < end) {
+        n++;
+        await c.query(`CREATE TABLE chaos.t${n} (id int PRIMARY KEY, v int); INSERT INTO chaos.t${n} SELECT g, g FROM generate_series(1, 5000) g`);
+        if (n % 2 === 0) await c.query(`DROP TABLE chaos.t${n - 1}`);
+        await new Promise((res) => setTimeout(res, 150 + (n % 5) * 60));
+        if (n % 3 === 0) {
+          await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'duckgate-mirror%'`);
+          kills++;
+        }
+      }
+      writing = false;
+      await writer;
+      expect(kills).toBeGreaterThanOrEqual(4);
+      const want = (await pgQuery<{ t: string }>(db.url, `SELECT 'chaos.' || relname AS t FROM pg_class WHERE relnamespace = 'chaos'::regnamespace AND relkind = 'r' ORDER BY 1`)).map((x) => x.t);
+      await servingAgain(r, db.url, want, 30_000);
+      await until('the mirrored set equals the tables', () => JSON.stringify(r.mirror.tables().map((t) => `${t.schema}.${t.name}`).sort()) === JSON.stringify(want), 30_000);
+      const sum = (await pgQuery<{ s: number; n: number }>(db.url, 'SELECT sum(v)::int AS s, count(*)::int AS n FROM chaos.acct'))[0]!;
+      const d = await r.duckdb.connect();
+      expect((await d.runAndReadAll('SELECT sum(v)::INT, count(*)::INT FROM chaos.acct')).getRows()).toEqual([[sum.s, sum.n]]);
+      d.closeSync();
+      expect(await verifyEqual(config, db.url, r.dataDir)).toEqual(want);
+    } finally {
+      await c.end();
+      await stopMirror(r);
+      await pgQuery(db.url, 'DROP SCHEMA chaos CASCADE');
+    }
+  });
 });
 
 describe('mirror faults on a PostgreSQL of its own (restarts)', () => {
