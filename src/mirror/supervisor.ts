@@ -102,6 +102,8 @@ export class Supervisor {
 
   /** Null when the mirror is streaming (or disabled, or taking its first snapshot), else why it is not. */
   notReadyReason(enabled: boolean): string | null {
+    // an attempt after a failure is not ready either (/readyz does not flap at every attempt)
+    if (this.phase === 'starting' && this.problem !== null) return `mirror not running: ${this.problem}; reconnecting now (reads go to PostgreSQL meanwhile)`;
     if (this.phase === 'retrying') {
       const wait = this.nextRetryAt === null ? '' : `; next attempt in ${Math.max(0, Math.round((this.nextRetryAt - Date.now()) / 1000))} s`;
       return `mirror not running: ${this.problem ?? 'reconnecting'}${wait} (reads go to PostgreSQL meanwhile)`;
