@@ -333,8 +333,11 @@ async function continuePortal(dp: DuckPortal, maxRows: number, sync: boolean, po
       await port.write(Buffer.concat([...head, be.commandComplete('SELECT 0'), ...end]));
       return;
     }
+    // running again: a cancel from now on is for it
+    dp.cursor.watch(port.cancelSignal());
     const r = await streamRows(dp.cursor, null, maxRows, head, end, port);
     if (r.exhausted) dp.cursor = null;
+    else dp.cursor.watch(undefined);
   } catch (e) {
     dp.cursor?.close();
     dp.cursor = null;
@@ -1063,6 +1066,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   const p = prefix();
   const first = p ? [p, ...head] : head;
   if (firstChunk === null) {
+    // bound, not yet executed: idle as Postgres sees it until its Execute (see DuckdbCursor.watch)
+    cursor.watch(undefined);
     port.duckPortal = { name: job.portal ?? '', cursor, fingerprint: r.fingerprint, rowDescription };
     await port.write(Buffer.concat(first));
     return;
@@ -1070,7 +1075,9 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   try {
     const { exhausted } = await streamRows(cursor, firstChunk, limit, first, end(), port);
     if (!sync) {
-      // Flush: the portal stays readable until the Sync (exhausted, it answers further Executes with no rows)
+      // Flush: the portal stays readable until the Sync (exhausted, it answers further Executes with no
+      // rows); suspended, it is idle as Postgres sees it (see DuckdbCursor.watch)
+      if (!exhausted) cursor.watch(undefined);
       port.duckPortal = { name: job.portal ?? '', cursor: exhausted ? null : cursor, fingerprint: r.fingerprint, rowDescription };
     } else if (!exhausted) cursor.close();
     metrics.duckdbStatementSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);

@@ -141,6 +141,19 @@ function show(ms: Msg[]): string[] {
   });
 }
 
+/** Sends a CancelRequest with the key a session got at startup, and waits until the server closes it. */
+async function sendCancel(via: 'duckgate' | 'postgres', c: WireClient): Promise<void> {
+  const key = c.startup.find((m) => m.type === 'K')!.body;
+  const u = new URL(via === 'duckgate' ? dgUrl : db.url);
+  const x = await WireClient.open(u.hostname, Number(u.port));
+  const req = Buffer.alloc(16);
+  req.writeInt32BE(16, 0);
+  req.writeInt32BE(80877102, 4);
+  key.copy(req, 8, 0, 8);
+  x.send(req);
+  await x.waitClosed();
+}
+
 /** Waits until `cond` holds (polling), at most ms. */
 async function until(cond: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
@@ -200,6 +213,30 @@ describe('what Postgres answers with an ERROR keeps the session', () => {
       c.close();
       d.close();
     }
+  });
+});
+
+describe('cancel and a portal read in pieces', () => {
+  it('a cancel that finds a DuckDB portal suspended between Executes is ignored, as Postgres ignores one that finds it idle', async () => {
+    const run = async (via: 'duckgate' | 'postgres'): Promise<string[]> => {
+      const x = await raw(via);
+      try {
+        x.send(serialize.parse({ text: 'SELECT id, v FROM big ORDER BY id' }), bind({ portal: 'c' }), serialize.execute({ portal: 'c', rows: 3 }), serialize.flush());
+        const a = await x.readUntil((m) => m.type === 's');
+        await sendCancel(via, x);
+        await sleep(100);
+        // beyond DuckDB's first chunk (2048 rows), so DuckDB has to produce more after the cancel
+        const b = await x.roundtrip([serialize.execute({ portal: 'c', rows: 3000 }), serialize.sync()]);
+        return show([...a, ...b]);
+      } finally {
+        x.close();
+      }
+    };
+    const want = await run('postgres');
+    const got = await onDuck(() => run('duckgate'));
+    expect(got.duckdb).toBe(1);
+    expect(got.value).toEqual(want);
+    expect(want.filter((m) => m.startsWith('D ')).length).toBe(3003);
   });
 });
 
@@ -410,18 +447,10 @@ describe('a client that goes away, or reads slowly, or not at all', () => {
   it('a cancel that arrives while the read waits for the freshness fence cancels it (57014), as it would the statement on Postgres', { timeout: 90_000 }, async () => {
     const c = await raw('duckgate');
     try {
-      const key = c.startup.find((m) => m.type === 'K')!.body;
       await c.roundtrip([serialize.query('INSERT INTO w (x) SELECT g FROM generate_series(1, 150000) g')]);
       c.send(serialize.parse({ text: 'SELECT v % 3 AS k, count(*) FROM big GROUP BY 1 ORDER BY 1' }), bind({}), serialize.execute({}), serialize.sync());
       await sleep(40);
-      const u = new URL(dgUrl);
-      const cancel = await WireClient.open(u.hostname, Number(u.port));
-      const req = Buffer.alloc(16);
-      req.writeInt32BE(16, 0);
-      req.writeInt32BE(80877102, 4);
-      key.copy(req, 8, 0, 8);
-      cancel.send(req);
-      await cancel.waitClosed();
+      await sendCancel('duckgate', c);
       const got = await c.readUntil((m) => m.type === 'Z');
       // as from Postgres: the statement was bound and running when the cancel came
       expect(show(got)).toEqual(['1', '2', 'E 57014', 'Z']);

@@ -572,10 +572,18 @@ class InterruptGuard {
   private readonly deadlineTimer: NodeJS.Timeout | null;
   private readonly onAbort = (): void => this.fire('canceled');
 
-  constructor(private readonly conn: DuckDBConnection, private readonly signal: AbortSignal | undefined, engineMs: number, sessionMs: number) {
+  constructor(private readonly conn: DuckDBConnection, private signal: AbortSignal | undefined, engineMs: number, sessionMs: number) {
     this.budget = engineMs > 0 ? engineMs : Infinity;
     this.deadlineTimer = sessionMs > 0 ? setTimeout(() => this.fire('statement_timeout'), sessionMs) : null;
     signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Listens to another cancel signal from now on (undefined: none). */
+  watch(signal: AbortSignal | undefined): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.signal = signal;
+    if (signal?.aborted) this.fire('canceled');
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** DuckDB starts working on the statement: the engine's clock runs. */
@@ -749,6 +757,16 @@ export class DuckdbCursor {
     } finally {
       this.close();
     }
+  }
+
+  /**
+   * Which cancel signal ends the statement from now on. A portal suspended between Execute messages is
+   * idle as Postgres sees it, and Postgres ignores a cancel that finds its backend idle (postgres.c,
+   * ProcessInterrupts while DoingCommandRead): the caller unwatches it then, and watches the session's
+   * signal again for the next Execute.
+   */
+  watch(signal: AbortSignal | undefined): void {
+    if (!this.released) this.guard.watch(signal);
   }
 
   /** Releases the DuckDB result and connection (idempotent). */
