@@ -94,6 +94,62 @@ describe.runIf(isRoot)('mirror: a full disk under the data dir', () => {
   }, 90_000);
 });
 
+// The group-commit flush itself on a full disk: a tiny full tmpfs mounted on one table's _delta folder,
+// so the change stream's staging files still fit and only the delta Parquet write fails for lack of space.
+describe.runIf(isRoot)('mirror: a delta file that cannot be written for lack of space', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const dataDir = lazyDir('duckgate-delta-');
+  const config = mirrorTestConfig('delta', { durableIntervalMs: 100, retryMinMs: 100, retryMaxMs: 500 } as never);
+  let mirror: Mirror;
+  const deltaDir = () => join(dataDir, 'lake', 'public', 't', '_delta');
+
+  beforeAll(async () => {
+    db = await createTestDatabase('delta', 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g; CREATE TABLE u (id int PRIMARY KEY, v int); INSERT INTO u VALUES (1, 1);');
+    mirror = new Mirror({ config, upstreamUrl: db.url, duckdb: await DuckDBInstance.create(':memory:'), dataDir });
+    await mirror.start();
+    expect(mirror.problem).toBeNull();
+  });
+  afterAll(async () => {
+    await mirror?.stop();
+    try {
+      execFileSync('umount', ['-l', deltaDir()]);
+    } catch {
+      /* not mounted */
+    }
+    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
+    await db?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('changes nothing in the lake, marks nothing broken, and is written once space returns', async () => {
+    const manifest = () => JSON.parse(readFileSync(join(dataDir, 'lake', '_manifest.json'), 'utf8')) as { appliedLsn: string; tables: Record<string, { base: string[]; deltas: unknown[] }> };
+    const before = manifest();
+    mkdirSync(deltaDir(), { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', deltaDir()]);
+    fill(join(deltaDir(), 'filler'));
+    const states = new Set<string>();
+    const watch = setInterval(() => {
+      for (const x of mirror.tables()) states.add(`${x.name}:${x.state}`);
+    }, 20);
+    try {
+      await pgQuery(db.url, 'UPDATE t SET v = v || 1 WHERE id <= 500; UPDATE u SET v = 2');
+      await new Promise((r) => setTimeout(r, 1500));
+      // nothing became durable: the slot still holds the changes, the manifest names no half flush
+      expect(manifest().appliedLsn).toBe(before.appliedLsn);
+      expect(manifest().tables['public.u']!.deltas).toEqual(before.tables['public.u']!.deltas);
+      rmSync(join(deltaDir(), 'filler'));
+      await until('the changes to be durable', () => manifest().tables['public.t']!.deltas.length > before.tables['public.t']!.deltas.length);
+      await until('the mirror to serve', async () => mirror.tables().every((x) => x.state === 'ready' && x.appliedLsn !== null) && (await mirror.waitFor(await currentLsn(db.url), 500)));
+    } finally {
+      clearInterval(watch);
+    }
+    expect([...states].filter((x) => x.endsWith(':error'))).toEqual([]);
+    expect(manifest().tables['public.t']!.base).toEqual(before.tables['public.t']!.base);
+    const r = await mirrorVerify({ config, upstreamUrl: db.url, dataDir });
+    expect(r.ok, formatVerifyTable(r)).toBe(true);
+  }, 90_000);
+});
+
 // the issue's case: a full disk kept the mirror from confirming anything while its slot retained WAL
 describe.runIf(isRoot)('mirror: a full disk does not let the slot retain WAL without bound', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
