@@ -138,9 +138,37 @@ export function readStartupPacket(buf: Buffer): { packet: StartupPacket; consume
   return { packet: { kind: 'startup', major, minor, params, raw }, consumed: len };
 }
 
+/**
+ * The bytes from a frame header Postgres would refuse on, to the end of what came: a message type it
+ * does not know (it answers FATAL 08P01 and closes) or a length outside its limits for the type (it
+ * closes without a word: pq_getmessage's "invalid message length" is only logged). Relayed as they came,
+ * so Postgres answers exactly as it would without duckgate, after every message before them. With an
+ * `error`, it is duckgate's own limit (maxMessageBytes) instead: the session reports that error once the
+ * messages before it are answered.
+ */
+export class BadFrame implements Frame {
+  readonly type = 0;
+  readonly body = Buffer.alloc(0);
+  constructor(
+    readonly raw: Buffer,
+    readonly error: PgError | null = null,
+  ) {}
+}
+
+/** Postgres's PQ_SMALL_MESSAGE_LIMIT (pqcomm.h) and PQ_LARGE_MESSAGE_LIMIT, by message type (postgres.c SocketBackend). */
+const PQ_SMALL_MESSAGE_LIMIT = 10_000;
+const PQ_LARGE_MESSAGE_LIMIT = 0x3fffffff;
+function postgresLimit(type: number): number {
+  return type === F.query || type === F.parse || type === F.bind || type === F.functionCall || type === F.copyData || type === F.password
+    ? PQ_LARGE_MESSAGE_LIMIT
+    : PQ_SMALL_MESSAGE_LIMIT;
+}
+
 /** Splits a byte stream of typed frontend messages into frames. */
 export class FrameReader {
   private pending: Buffer | null = null;
+  /** a BadFrame was returned: nothing after it is framed */
+  private broken = false;
 
   constructor(private readonly maxMessageBytes: number) {}
 
@@ -149,33 +177,47 @@ export class FrameReader {
     return this.pending?.length ?? 0;
   }
 
-  /** Appends bytes and returns every complete frame. Throws PgError (08P01) on a malformed stream. */
+  /**
+   * Appends bytes and returns every complete frame. A malformed header ends the list with a BadFrame
+   * (after the frames before it, which Postgres would have answered first); later bytes are dropped.
+   */
   push(chunk: Buffer): Frame[] {
+    if (this.broken) return [];
     // Only a frame split across reads costs a copy; the usual chunk of whole frames is framed in place.
     const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     const frames: Frame[] = [];
     const n = buf.length;
     let pos = 0;
-    while (n - pos >= 5) {
+    let bad: BadFrame | null = null;
+    while (pos < n) {
       const type = buf[pos]!;
+      // Postgres judges the type byte as soon as it has read it
       if (!isFrontendType(type)) {
-        throw protocolViolation(`invalid frontend message type ${type}`);
+        bad = new BadFrame(buf.subarray(pos));
+        break;
       }
+      if (n - pos < 5) break;
       const len = buf.readInt32BE(pos + 1);
-      if (len < 4) throw protocolViolation(`invalid message length ${len}`);
       if (len > this.maxMessageBytes) {
-        throw protocolViolation(`message of ${len} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
+        // duckgate's own limit, checked as soon as the header is known, before buffering the body
+        bad = new BadFrame(buf.subarray(pos), protocolViolation(`message of ${len} bytes exceeds the limit of ${this.maxMessageBytes} bytes`));
+        break;
+      }
+      if (len < 4 || len > postgresLimit(type)) {
+        bad = new BadFrame(buf.subarray(pos));
+        break;
       }
       if (n - pos < len + 1) break;
       frames.push(new WireFrame(type, buf, pos, pos + 1 + len));
       pos += len + 1;
     }
-    this.pending = pos < n ? Buffer.from(buf.subarray(pos)) : null;
-    if (this.pending && this.pending.length >= 5) {
-      // The header of the next frame is known: reject an oversized one before buffering it.
-      const len = this.pending.readInt32BE(1);
-      if (len > this.maxMessageBytes) throw protocolViolation(`message of ${len} bytes exceeds the limit of ${this.maxMessageBytes} bytes`);
+    if (bad) {
+      this.broken = true;
+      this.pending = null;
+      frames.push(bad);
+      return frames;
     }
+    this.pending = pos < n ? Buffer.from(buf.subarray(pos)) : null;
     return frames;
   }
 }

@@ -36,6 +36,7 @@ import {
   observedTypes,
 } from '../protocol/backend-scan.js';
 import {
+  BadFrame,
   decodeClose,
   decodeParse,
   decodeQuery,
@@ -166,6 +167,8 @@ export class Session implements SessionPort {
   private upstreamSentFatal = false;
   /** a CancelRequest connection: waiting for the upstream to take the cancel, nothing more is read */
   private cancelling = false;
+  /** a malformed frame reached the upstream (or our own limit): the session ends, nothing more is read */
+  private poisoned = false;
   private closing = false;
   private readonly log: Logger;
   /** client messages not yet handled (waiting for their Sync, or behind a local operation) */
@@ -248,7 +251,7 @@ export class Session implements SessionPort {
 
   private onClientData(chunk: Buffer): void {
     try {
-      if (this.cancelling) return; // Postgres reads nothing after a CancelRequest
+      if (this.cancelling || this.poisoned) return; // Postgres reads nothing after a CancelRequest or a bad frame
       if (this.state === 'startup') this.onStartupBytes(chunk);
       else if (this.state === 'auth' || this.state === 'ready') this.onFrames(this.frames.push(chunk));
     } catch (e) {
@@ -359,6 +362,10 @@ export class Session implements SessionPort {
     if (!up) throw protocolViolation('message received before the upstream connection was ready');
     if (this.state === 'auth') {
       for (const f of frames) {
+        if (f instanceof BadFrame) {
+          this.poison(f);
+          return;
+        }
         // During authentication the only legal frontend message is a password / SASL response.
         if (f.type !== F.password) throw protocolViolation(`expected password response, got message type "${String.fromCharCode(f.type)}"`);
         up.write(f.raw);
@@ -392,6 +399,12 @@ export class Session implements SessionPort {
     while (!this.localBusy && this.queue.length > 0 && this.state === 'ready') {
       let unit = this.takeUnit();
       if (!unit) return;
+      const head = unit[0]!;
+      if (head instanceof BadFrame) {
+        // judged even while Postgres skips to a Sync (SocketBackend reads the type before that)
+        this.poison(head);
+        return;
+      }
       if (this.discardUntilSync) {
         // An error was answered locally in a batch without Sync: Postgres ignores what follows up to
         // the Sync (postgres.c, ignore_till_sync), whose ReadyForQuery the upstream then gives.
@@ -415,6 +428,41 @@ export class Session implements SessionPort {
         this.close();
       });
     }
+  }
+
+  /**
+   * A malformed frame, after every message before it was handled: Postgres gets its bytes and answers
+   * as it would without duckgate (FATAL for an unknown type, a silent close for a bad length), and the
+   * session ends with the upstream. Past duckgate's own size limit, duckgate reports it once the upstream
+   * has answered what came before.
+   */
+  private poison(f: BadFrame): void {
+    this.poisoned = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+    const up = this.upstream;
+    if (f.error || !up) {
+      const err = f.error ?? protocolViolation('invalid message');
+      this.whenIdle(CLOSE_GRACE_MS)
+        .then(() => this.fail(err))
+        .catch(() => this.close());
+      return;
+    }
+    up.write(f.raw);
+    const t = setTimeout(() => this.close(), CLOSE_GRACE_MS);
+    t.unref();
+  }
+
+  /** Resolves once the upstream has answered everything relayed (or the session closed), at most after ms. */
+  private whenIdle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.ready.idle || this.state === 'closed') return resolve();
+      const t = setTimeout(resolve, ms);
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
   }
 
   /** The analytical path's plan for a unit, or null to relay it. */
@@ -814,7 +862,8 @@ export class Session implements SessionPort {
 
   private onUpstreamClosed(): void {
     if (this.state === 'closed' || this.closing) return;
-    if (!this.upstreamSentFatal) {
+    // after a bad frame the upstream closing is Postgres's own answer (it sent its FATAL, or nothing)
+    if (!this.upstreamSentFatal && !this.poisoned) {
       this.fail(connectionFailure(`connection to upstream server at ${describeTarget(this.deps.target)} was lost`, 'the upstream closed the connection unexpectedly'));
     } else {
       this.close();

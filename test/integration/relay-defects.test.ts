@@ -520,6 +520,27 @@ describe('protocol errors Postgres answers with an ERROR keep the session', () =
     });
   }
 
+  it('garbage after complete messages: Postgres answers them first, then its FATAL (the bytes are judged by Postgres)', async () => {
+    const garbage = Buffer.from([0xd7, 0xa1, 0x3a, 0xf7, 0xd9, 0x82, 0x18]);
+    for (const via of ['postgres', 'duckgate'] as const) {
+      const c = await wire(via);
+      try {
+        c.send(serialize.parse({ name: 'g1', text: MIRRORED_COUNT }), bind({ statement: 'g1' }), serialize.execute({}), serialize.close({ type: 'S', name: 'g1' }), serialize.sync(), garbage);
+        const got = (await c.readUntil(() => false)).map(shape);
+        expect(got.slice(0, 6), via).toEqual(['1', '2', 'D', 'C', '3', 'Z']);
+        expect(got.slice(6).every((m) => m === 'E:FATAL:08P01'), via).toBe(true);
+      } finally {
+        c.close();
+      }
+    }
+  });
+
+  it('an Execute longer than Postgres allows (10,000 bytes): closed at its header, not waited for', async () => {
+    const r = await bothWays([serialize.query('SELECT 1'), rawMessage('E', Buffer.from('\0\0\0\0\0'), 10_070)], 2, 3000);
+    expect(r.dg).toEqual(r.pg);
+    expect(r.pg).toEqual(['T', 'D', 'C', 'Z', 'closed']);
+  });
+
   it('fatal protocol violations stay fatal, as in Postgres (unknown message type, bad length)', async () => {
     // Postgres closes with unread bytes left, so its FATAL may be lost to the reset: compare what is certain
     for (const msgs of [[rawMessage('y', Buffer.from('x'))], [rawMessage('Q', Buffer.from('SELECT 1\0'), 2)]]) {

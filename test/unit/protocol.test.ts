@@ -8,6 +8,7 @@ import { BackendFrameReader, BackendScanner, decodeCommandTag, decodeDataRow, de
 import { B, CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from '../../src/protocol/codes.js';
 import { PgError, protocolViolation } from '../../src/protocol/errors.js';
 import {
+  BadFrame,
   decodeBind,
   decodeClose,
   decodeDescribe,
@@ -106,38 +107,53 @@ describe('FrameReader', () => {
     expect(frames[0]!.body.length).toBe(0);
   });
 
-  it('rejects a length below 4 (including negative lengths) with 08P01', () => {
-    expectPgError(() => new FrameReader(100).push(msg('Q', Buffer.alloc(0), 3)), '08P01', /invalid message length 3/);
-    expectPgError(() => new FrameReader(100).push(msg('Q', Buffer.alloc(0), -1)), '08P01', /invalid message length -1/);
-    expectPgError(() => new FrameReader(100).push(msg('Q', Buffer.alloc(0), -0x80000000)), '08P01');
+  /** The BadFrame ending a push, with what came before it. */
+  function bad(r: FrameReader, chunk: Buffer): { before: number; bad: BadFrame } {
+    const frames = r.push(chunk);
+    const last = frames.at(-1);
+    expect(last).toBeInstanceOf(BadFrame);
+    return { before: frames.length - 1, bad: last as BadFrame };
+  }
+
+  it('ends with a BadFrame (the raw bytes, for Postgres to judge) at a length below 4 or above Postgres\'s limit for the type', () => {
+    for (const len of [3, -1, -0x80000000]) {
+      const b = bad(new FrameReader(100), msg('Q', Buffer.alloc(0), len));
+      expect([b.before, b.bad.error, b.bad.raw[0]]).toEqual([0, null, 0x51]);
+    }
+    // Sync, Execute, Describe, Close, Flush, Terminate, CopyDone/CopyFail: at most 10,000 bytes (PQ_SMALL_MESSAGE_LIMIT)
+    expect(new FrameReader(1 << 20).push(msg('E', Buffer.alloc(9996)))).toHaveLength(1);
+    expect(bad(new FrameReader(1 << 20), hex('45 00002711')).bad.error).toBeNull();
+    // frames before it come first, and nothing after it is framed
+    const r = new FrameReader(100);
+    const b = bad(r, Buffer.concat([serialize.sync(), serialize.flush(), hex('53 00000002'), serialize.sync()]));
+    expect(b.before).toBe(2);
+    expect(b.bad.raw).toEqual(Buffer.concat([hex('53 00000002'), serialize.sync()]));
+    expect(r.push(serialize.sync())).toEqual([]);
   });
 
-  it('rejects an oversized message as soon as its header is known, before buffering the body', () => {
+  it('ends with a BadFrame carrying duckgate\'s own 08P01 at an oversized message, as soon as its header is known', () => {
     const r = new FrameReader(1024);
     // only the 5-byte header of a 1 MB message: rejected without waiting for the body
-    expectPgError(() => r.push(hex('51 00100000')), '08P01', /exceeds the limit of 1024 bytes/);
+    const e = bad(r, hex('51 00100000')).bad.error!;
+    expect([e.sqlstate, e.severity]).toEqual(['08P01', 'FATAL']);
+    expect(e.message).toMatch(/exceeds the limit of 1024 bytes/);
     // a header that arrives after a complete frame in the same chunk
-    const r2 = new FrameReader(1024);
-    expectPgError(() => r2.push(Buffer.concat([serialize.sync(), hex('51 7fffffff 00')])), '08P01', /exceeds/);
+    const b = bad(new FrameReader(1024), Buffer.concat([serialize.sync(), hex('51 00100000 00')]));
+    expect(b.before).toBe(1);
+    expect(b.bad.error?.message).toMatch(/exceeds/);
     // exactly at the limit is fine
     const atLimit = msg('Q', Buffer.alloc(1020, 0x41));
     expect(new FrameReader(1024).push(atLimit)).toHaveLength(1);
-    expectPgError(() => new FrameReader(1023).push(atLimit), '08P01');
+    expect(bad(new FrameReader(1023), atLimit).bad.error).not.toBeNull();
   });
 
-  it('rejects unknown message types with 08P01', () => {
+  it('ends with a BadFrame at an unknown message type, as soon as the type byte is in', () => {
     for (const t of ['Z', 'T', '\0', 'q', '!']) {
-      expectPgError(() => new FrameReader(100).push(msg(t, Buffer.alloc(0))), '08P01', /invalid frontend message type/);
+      expect(bad(new FrameReader(100), msg(t, Buffer.alloc(0))).bad.error).toBeNull();
     }
-    // also after valid frames and when split: the type byte alone is enough to reject only once 5 bytes are in
     const r = new FrameReader(100);
-    expect(r.push(Buffer.concat([serialize.sync(), Buffer.from('?')]))).toHaveLength(1);
-    expectPgError(() => r.push(hex('00000004')), '08P01');
-  });
-
-  it('is a protocol violation with a FATAL severity (the connection is then closed)', () => {
-    const e = expectPgError(() => new FrameReader(100).push(msg('Q', Buffer.alloc(0), 1)), '08P01');
-    expect(e.severity).toBe('FATAL');
+    const b = bad(r, Buffer.concat([serialize.sync(), Buffer.from('?')]));
+    expect([b.before, b.bad.raw.toString()]).toEqual([1, '?']);
   });
 });
 
