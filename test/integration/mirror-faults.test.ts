@@ -277,6 +277,31 @@ describe('mirror faults on the suite PostgreSQL', () => {
     }
   });
 
+  it('right after a kill -9 of the process that held the lake, takes the lake over by itself', async () => {
+    const config = cfg('kill9');
+    const dataDir = tempDataDir();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/mirror-child.ts', db.url, dataDir, JSON.stringify(config)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DUCKGATE_LOG_LEVEL: 'silent' },
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await until('the child mirror streams', () => out.includes('READY'), 30_000);
+    await pgQuery(db.url, 'UPDATE items SET v = v + 1 WHERE id <= 10');
+    const exited = new Promise((res) => child.once('exit', res));
+    child.kill('SIGKILL');
+    // at once, while the killed process may still hold the lock and the slot
+    const r = await startMirror(config, db.url, dataDir);
+    try {
+      await exited;
+      await pgQuery(db.url, 'UPDATE items SET v = v - 1 WHERE id <= 10');
+      await servingAgain(r, db.url, ['public.items', 'public.accounts'], 30_000);
+      await verifyEqual(config, db.url, dataDir);
+    } finally {
+      await stopMirror(r);
+    }
+  });
+
   it('takes a lake lock left by a dead process at once', async () => {
     const config = cfg('deadlock');
     const dataDir = tempDataDir();
