@@ -54,6 +54,19 @@
  *   check (new/dropped/renamed/altered tables), re-snapshots the table at a new consistent point
  *   (temporary slot with an exported snapshot) while the main stream continues; meanwhile the table is
  *   'resyncing' (not servable).
+ * - Resilience (issue 9): supervisor.ts holds the mirror's phase (starting, streaming, retrying, stopped)
+ *   and retries every ordinary failure with capped, jittered backoff (backoff.ts); after a failure while
+ *   streaming the applied changes are made durable first, so the next session resumes keeping the
+ *   serving tables. lifecycle.ts holds each table's state and its retry; catalog-sync.ts decides which
+ *   tables are mirrored (and why not) and keeps the publication equal to them; guard.ts installs the
+ *   event trigger that takes a table losing its replica identity out of the publication in the DDL's own
+ *   transaction; lock.ts is the lake's lock (stale when its owner is dead, a zombie or a reused pid).
+ *
+ * Module layout and what is left of the split (issue 9, "Shape of the mirror"): mirror.ts still holds
+ * the apply loop (pgoutput dispatch, staging, batching) together with the destination (serving tables
+ * and lake: copyTables, flush, flushLake, compact). The next step is a Destination interface with
+ * apply(batch) -> accepted and makeDurable() -> durable LSN, the loop confirming to the slot only what
+ * is durable, and the shared per-table runtime map (rt) owned by the lifecycle module.
  */
 export { Mirror, type MirrorOptions, type MirroredTable, type MirrorPhase, type MirrorStatus, type TableState } from './mirror.js';
 export { mirrorVerify, mirrorDrop, formatVerifyTable, type VerifyResult, type VerifyRow } from './verify.js';
