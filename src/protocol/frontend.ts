@@ -198,13 +198,14 @@ export class FrameReader {
       }
       if (n - pos < 5) break;
       const len = buf.readInt32BE(pos + 1);
-      if (len > this.maxMessageBytes) {
-        // duckgate's own limit, checked as soon as the header is known, before buffering the body
-        bad = new BadFrame(buf.subarray(pos), protocolViolation(`message of ${len} bytes exceeds the limit of ${this.maxMessageBytes} bytes`));
-        break;
-      }
       if (len < 4 || len > postgresLimit(type)) {
         bad = new BadFrame(buf.subarray(pos));
+        break;
+      }
+      if (len > this.maxMessageBytes) {
+        // duckgate's own limit (below Postgres's), checked as soon as the header is known, before
+        // buffering the body
+        bad = new BadFrame(buf.subarray(pos), protocolViolation(`message of ${len} bytes exceeds the limit of ${this.maxMessageBytes} bytes`));
         break;
       }
       if (n - pos < len + 1) break;
