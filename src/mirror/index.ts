@@ -22,6 +22,9 @@
  *   status()       MirrorStatus for /status: phase (starting/streaming/retrying/stopped), problem, next
  *                  retry, each table's state and last error, the tables not mirrored and why.
  *   notReadyReason()  why /readyz should fail (the mirror is retrying), else null.
+ *   whyNotServed(schema, name)  one line saying why a table is not served from DuckDB (mirror not
+ *                  running, the table's state and last error, skipped with the fix), null when served:
+ *                  the detail for `/* duckgate: explain *\/` when the route is not_mirrored/no_mirror.
  *   waitFor(lsn, timeoutMs)  resolves true once appliedLsn() >= lsn (read-your-writes fencing helper).
  *   event 'applied' { lsn, tables: ['schema.table', …] } after each applied batch (tables = those that
  *                  changed; [] when only the position advanced).

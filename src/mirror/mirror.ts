@@ -245,6 +245,28 @@ export class Mirror extends EventEmitter {
     };
   }
 
+  /**
+   * Why `schema.name` is not served from DuckDB right now, in one line (for `/* duckgate: explain *\/`'s
+   * detail), or null when it is served. Covers the mirror not running, the table's own state and last
+   * error, and a table the mirror leaves out (no key, UNLOGGED, missing privilege) with the fix.
+   */
+  whyNotServed(schema: string, name: string): string | null {
+    if (!this.cfg.enabled) return 'mirror disabled (mirror.enabled = false)';
+    const key = tableKey(schema, name);
+    const skipped = this.catalog.skippedTables().find((s) => s.table === key);
+    if (skipped) return skipped.reason;
+    const why = this.sup.notReadyReason(this.cfg.enabled);
+    if (why) return why;
+    const t = this.tables().find((x) => x.schema === schema && x.name === name);
+    if (!t) return `${key} is not mirrored (not selected by mirror.schemas / the rules' include and exclude)`;
+    if (t.state === 'ready' && t.appliedLsn !== null) return null;
+    if (t.state === 'error') {
+      const when = t.retryAt === null ? '' : `; retried in ${Math.max(0, Math.round((t.retryAt - Date.now()) / 1000))} s`;
+      return `${key} is not served: ${t.lastError ?? 'error'}${when}`;
+    }
+    return `${key} is ${t.state === 'ready' ? 'catching up with its copy' : t.state === 'snapshotting' ? 'being copied' : 'being copied again'}`;
+  }
+
   /** Checks the catalog (new, dropped, altered tables) at the next chance instead of at the next poll. */
   checkCatalog(): void {
     this.wantPoll = true;

@@ -211,6 +211,7 @@ describe('mirror faults on the suite PostgreSQL', () => {
       const r2 = await startMirror(config, db.url, r.dataDir);
       try {
         expect(r2.mirror.problem).toMatch(new RegExp(`in use by process ${sleeper.pid}`));
+        expect(r2.mirror.whyNotServed('public', 'items')).toMatch(/^mirror not running: the lake .* is in use by process/);
         const h2 = await startHttp({
           host: '127.0.0.1',
           port: 0,
@@ -391,6 +392,11 @@ describe('mirror faults on the suite PostgreSQL', () => {
       expect(await r.mirror.waitFor(lsn, 10_000)).toBe(true);
       const served = r.mirror.tables().filter((t) => t.state === 'ready').map((t) => t.name).sort();
       expect(served).toEqual(['accounts', 'items']);
+      // what explain can say about each
+      expect(r.mirror.whyNotServed('public', 'items')).toBeNull();
+      expect(r.mirror.whyNotServed('public', 'losing')).toMatch(/^not mirrored: public.losing has no primary key/);
+      expect(r.mirror.whyNotServed('public', 'scratch')).toMatch(/UNLOGGED/);
+      expect(r.mirror.whyNotServed('other', 'x')).toMatch(/is not mirrored \(not selected/);
       const pubTables = await pgQuery<{ t: string }>(db.url, 'SELECT tablename::text AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1', [config.mirror.publicationName]);
       expect(pubTables.map((x) => x.t)).toEqual(['accounts', 'items']);
       // the warning for the table without a key now is logged once, not at every poll
