@@ -159,7 +159,7 @@ describe.runIf(isRoot)('mirror: a full disk does not let the slot retain WAL wit
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   const mnt = lazyDir('duckgate-fullwal-');
   const dataDir = join(mnt, 'data');
-  const config = mirrorTestConfig('fullwal', { durableIntervalMs: 100, retryMinMs: 100, retryMaxMs: 500, maxRetainedWalBytes: 4 << 20, walCheckMs: 200 } as never);
+  const config = mirrorTestConfig('fullwal', { durableIntervalMs: 100, retryMinMs: 100, retryMaxMs: 500, maxRetainedWalBytes: 16 << 20, walCheckMs: 200 } as never);
   let mirror: Mirror;
 
   beforeAll(async () => {
@@ -186,13 +186,13 @@ describe.runIf(isRoot)('mirror: a full disk does not let the slot retain WAL wit
     const slot = async () => (await pgQuery<{ r: string }>(db.url, 'SELECT (pg_current_wal_lsn() - restart_lsn)::int8::text AS r FROM pg_replication_slots WHERE slot_name = $1', [config.mirror.slotName]))[0];
     fill(join(mnt, 'filler'));
     await pgQuery(db.url, 'INSERT INTO t SELECT g, md5(g::text) FROM generate_series(2001, 2500) g');
-    // ~10 MB of WAL the stuck mirror cannot confirm
-    await pgQuery(db.url, "INSERT INTO churn SELECT g, repeat('x', 1000) FROM generate_series(1, 10000) g");
+    // ~45 MB of WAL the stuck mirror cannot confirm
+    await pgQuery(db.url, "INSERT INTO churn SELECT g, repeat('x', 1000) FROM generate_series(1, 40000) g");
     await until('the slot to be given up', async () => (await slot()) === undefined, 20_000);
     rmSync(join(mnt, 'filler'));
     await until('the slot to be back', async () => (await slot()) !== undefined, 20_000);
     await until('the mirror to serve again', async () => mirror.tables().some((x) => x.state === 'ready' && x.appliedLsn !== null) && (await mirror.waitFor(await currentLsn(db.url), 500)));
-    expect(Number((await slot())!.r)).toBeLessThan(4 << 20);
+    expect(Number((await slot())!.r)).toBeLessThan(16 << 20);
     const r = await mirrorVerify({ config, upstreamUrl: db.url, dataDir });
     expect(r.ok, formatVerifyTable(r)).toBe(true);
     expect(r.rows.find((x) => x.table === 'public.t')!.pgRows).toBe(2500);
@@ -202,7 +202,7 @@ describe.runIf(isRoot)('mirror: a full disk does not let the slot retain WAL wit
 describe('mirror: WAL retained for the slot has a ceiling', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   const dataDir = lazyDir('duckgate-wal-');
-  const config = mirrorTestConfig('wal', { maxRetainedWalBytes: 4 << 20, walCheckMs: 200 });
+  const config = mirrorTestConfig('wal', { maxRetainedWalBytes: 16 << 20, walCheckMs: 200 });
 
   beforeAll(async () => {
     db = await createTestDatabase('wal', 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g; CREATE TABLE churn (id int, pad text);');
@@ -233,21 +233,22 @@ describe('mirror: WAL retained for the slot has a ceiling', () => {
   it('a slot left behind while duckgate was down is given up at start and the tables copied again', async () => {
     await run(async () => undefined);
     const before = manifest().tables['public.t']!.validFrom;
-    // ~10 MB of WAL while no mirror consumes the slot (churn is not mirrored: it has no key)
-    await pgQuery(db.url, "INSERT INTO churn SELECT g, repeat('x', 1000) FROM generate_series(1, 10000) g");
+    // ~45 MB of WAL while no mirror consumes the slot (churn is not mirrored: it has no key)
+    await pgQuery(db.url, "INSERT INTO churn SELECT g, repeat('x', 1000) FROM generate_series(1, 40000) g");
     await pgQuery(db.url, 'UPDATE t SET v = v || 1 WHERE id <= 10');
     const retained = Number((await pgQuery<{ r: string }>(db.url, 'SELECT (pg_current_wal_lsn() - restart_lsn)::int8::text AS r FROM pg_replication_slots WHERE slot_name = $1', [config.mirror.slotName]))[0]!.r);
-    expect(retained).toBeGreaterThan(4 << 20);
+    expect(retained).toBeGreaterThan(16 << 20);
     const n0 = await invalidations();
     await run(async (m) => {
-      expect(await invalidations()).toBe(n0 + 1);
+      // (at least once: on a busy shared cluster the new slot may pass the ceiling again)
+      expect(await invalidations()).toBeGreaterThanOrEqual(n0 + 1);
       expect(manifest().tables['public.t']!.validFrom).not.toEqual(before);
       expect(await m.waitFor(await currentLsn(db.url), 20_000)).toBe(true);
     });
     const r = await mirrorVerify({ config, upstreamUrl: db.url, dataDir });
     expect(r.ok, formatVerifyTable(r)).toBe(true);
     const after = Number((await pgQuery<{ r: string }>(db.url, 'SELECT (pg_current_wal_lsn() - restart_lsn)::int8::text AS r FROM pg_replication_slots WHERE slot_name = $1', [config.mirror.slotName]))[0]!.r);
-    expect(after).toBeLessThan(4 << 20);
+    expect(after).toBeLessThan(16 << 20);
   }, 60_000);
 
   it('decides from the slot state: lost is recreated, past the ceiling given up, unreserved warned', async () => {
