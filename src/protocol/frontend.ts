@@ -281,6 +281,10 @@ export class BodyReader {
   get remaining(): number {
     return this.body.length - this.pos;
   }
+  /** Bytes left over after the last field: Postgres's pq_getmsgend raises "invalid message format" (an ERROR). */
+  end(): void {
+    if (this.pos !== this.body.length) throw new PgError(SqlState.protocolViolation, 'invalid message format');
+  }
   private need(n: number): void {
     // an ERROR in Postgres (pq_copymsgbytes), not FATAL: the message is judged, the session goes on
     if (this.pos + n > this.body.length) throw new PgError(SqlState.protocolViolation, 'insufficient data left in message');
@@ -313,7 +317,10 @@ export interface CloseMessage {
 }
 
 export function decodeQuery(body: Buffer): string {
-  return new BodyReader(body).cstring();
+  const r = new BodyReader(body);
+  const sql = r.cstring();
+  r.end();
+  return sql;
 }
 
 export function decodeParse(body: Buffer): ParseMessage {
@@ -323,6 +330,7 @@ export function decodeParse(body: Buffer): ParseMessage {
   const n = r.uint16();
   const paramTypes: number[] = [];
   for (let i = 0; i < n; i++) paramTypes.push(r.uint32());
+  r.end();
   return { name, sql, paramTypes };
 }
 
@@ -345,6 +353,7 @@ export function decodeBind(body: Buffer): BindMessage {
   const nr = r.uint16();
   const resultFormats: number[] = [];
   for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
+  r.end();
   return { portal, statement, paramFormats, params, resultFormats };
 }
 
@@ -357,17 +366,23 @@ function target(b: number, what: 'DESCRIBE' | 'CLOSE'): 'S' | 'P' {
 
 export function decodeDescribe(body: Buffer): DescribeMessage {
   const r = new BodyReader(body);
-  return { target: target(r.byte(), 'DESCRIBE'), name: r.cstring() };
+  const m: DescribeMessage = { target: target(r.byte(), 'DESCRIBE'), name: r.cstring() };
+  r.end();
+  return m;
 }
 
 export function decodeClose(body: Buffer): CloseMessage {
   const r = new BodyReader(body);
-  return { target: target(r.byte(), 'CLOSE'), name: r.cstring() };
+  const m: CloseMessage = { target: target(r.byte(), 'CLOSE'), name: r.cstring() };
+  r.end();
+  return m;
 }
 
 export function decodeExecute(body: Buffer): ExecuteMessage {
   const r = new BodyReader(body);
-  return { portal: r.cstring(), maxRows: r.int32() };
+  const m: ExecuteMessage = { portal: r.cstring(), maxRows: r.int32() };
+  r.end();
+  return m;
 }
 
 export { F };

@@ -512,6 +512,9 @@ describe('protocol errors Postgres answers with an ERROR keep the session', () =
     ['a Bind with more format codes than parameters (mirrored)', [serialize.parse({ text: 'SELECT count(*) FROM m WHERE id > $1' }), bind({ params: ['1'], paramFormats: [0, 0] }), serialize.execute({}), serialize.sync()]],
     ['a Bind with a format code 7 (mirrored)', [serialize.parse({ text: 'SELECT count(*) FROM m WHERE id >= $1' }), bind({ params: ['1'], paramFormats: [7] }), serialize.execute({}), serialize.sync()]],
     ['a Close of a statement named in invalid UTF-8', [rawMessage('C', Buffer.from([0x53, 0xff, 0])), serialize.sync()]],
+    ['a Query with a byte after its terminator (mirrored)', [rawMessage('Q', Buffer.from(`${MIRRORED_COUNT}\0I`))]],
+    ['a SET duckgate.route with a NUL inside', [rawMessage('Q', Buffer.from('SET duckgate.route = pos\0tgres\0'))]],
+    ['an Execute with bytes after its row limit', [serialize.parse({ text: MIRRORED_COUNT }), bind({}), rawMessage('E', Buffer.from('\0\0\0\0\0\0')), serialize.sync()]],
   ];
   for (const [name, msgs, n] of cases) {
     it(name, async () => {

@@ -280,6 +280,12 @@ describe('frontend decoders', () => {
     expectPgError(() => decodeQuery(Buffer.from('SELECT 1')), '08P01', /invalid string/);
     expectPgError(() => decodeDescribe(Buffer.from('Xname\0')), '08P01', /subtype/);
     expectPgError(() => decodeExecute(Buffer.from('\0\0\0')), '08P01', /insufficient data/);
+    // bytes left over after the last field: "invalid message format" (pq_getmsgend)
+    expectPgError(() => decodeQuery(Buffer.from('SELECT 1\0I')), '08P01', /invalid message format/);
+    expectPgError(() => decodeQuery(Buffer.from('SET x = a\0b\0')), '08P01', /invalid message format/);
+    expectPgError(() => decodeExecute(Buffer.from('\0\0\0\0\0\0')), '08P01', /invalid message format/);
+    expectPgError(() => decodeDescribe(Buffer.from('Sname\0x')), '08P01', /invalid message format/);
+    expectPgError(() => decodeParse(Buffer.concat([new FrameReader(1 << 20).push(pipeline)[0]!.body, Buffer.from([0])])), '08P01', /invalid message format/);
     // as ERRORs, as Postgres reports them (pq_getmsg*): the session carries on
     expect(() => decodeExecute(Buffer.from('\0\0\0'))).toThrow(expect.objectContaining({ severity: 'ERROR' }));
     expect(() => decodeDescribe(Buffer.from('Xname\0'))).toThrow(expect.objectContaining({ severity: 'ERROR', message: 'invalid DESCRIBE message subtype 88' }));
