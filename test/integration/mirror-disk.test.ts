@@ -9,7 +9,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mirror, mirrorDrop, mirrorVerify, formatVerifyTable } from '../../src/mirror/index.js';
 import { parseLsn } from '../../src/mirror/lsn.js';
-import { createTestDatabase } from '../support/servers.js';
+import { createTestDatabase, startEmbeddedPostgres, type TestPostgres } from '../support/servers.js';
 import { currentLsn, mirrorTestConfig, pgQuery } from '../support/mirror-helpers.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -260,6 +260,64 @@ describe('mirror: WAL retained for the slot has a ceiling', () => {
     expect(retentionVerdict('s', { ...s, walStatus: 'lost', retained: null }, 0)).toMatchObject({ action: 'give-up', reason: 'lost' });
     expect(retentionVerdict('s', { ...s, walStatus: 'unreserved', safeWalSize: 5 }, 0).action).toBe('warn');
   });
+});
+
+// PostgreSQL's own bound: a server of its own (max_slot_wal_keep_size is cluster-wide) invalidates the slot
+// while the mirror is stopped; the mirror finds it 'lost' at start, drops it and copies the tables again.
+describe('mirror: a slot PostgreSQL invalidated (max_slot_wal_keep_size)', () => {
+  let server: TestPostgres;
+  let url: string;
+  const dataDir = lazyDir('duckgate-lost-');
+  const config = mirrorTestConfig('lost', { maxRetainedWalBytes: 0, walCheckMs: 200 });
+
+  beforeAll(async () => {
+    server = await startEmbeddedPostgres();
+    await pgQuery(server.url, "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    await pgQuery(server.url, 'SELECT pg_reload_conf()');
+    url = server.url;
+    await pgQuery(url, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g; CREATE TABLE churn (id int, pad text);');
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const run = async (f: (m: Mirror) => Promise<void>) => {
+    const m = new Mirror({ config, upstreamUrl: url, duckdb: await DuckDBInstance.create(':memory:'), dataDir });
+    await m.start();
+    try {
+      expect(m.problem).toBeNull();
+      await f(m);
+    } finally {
+      await m.stop();
+    }
+  };
+  const lost = async () => {
+    const { registry } = await import('../../src/observability/metrics.js');
+    const v = (await registry.getSingleMetric('duckgate_mirror_slot_invalidations_total')!.get()).values;
+    return v.filter((x) => x.labels['reason'] === 'lost').reduce((a, x) => a + x.value, 0);
+  };
+
+  it('is detected at start, dropped and recreated, and the tables copied again', async () => {
+    await run(async () => undefined);
+    // ~45 MB of WAL and checkpoints: past max_slot_wal_keep_size the checkpointer invalidates the slot
+    await pgQuery(url, "INSERT INTO churn SELECT g, repeat('x', 1000) FROM generate_series(1, 40000) g; UPDATE t SET v = 'after' WHERE id <= 10");
+    await pgQuery(url, 'SELECT pg_switch_wal()');
+    await pgQuery(url, 'CHECKPOINT');
+    await pgQuery(url, 'CHECKPOINT');
+    const status = (await pgQuery<{ s: string }>(url, 'SELECT wal_status AS s FROM pg_replication_slots WHERE slot_name = $1', [config.mirror.slotName]))[0]!.s;
+    expect(status).toBe('lost');
+    const n0 = await lost();
+    await run(async (m) => {
+      expect(await lost()).toBe(n0 + 1);
+      expect(await m.waitFor(await currentLsn(url), 20_000)).toBe(true);
+      const s = (await pgQuery<{ s: string }>(url, 'SELECT wal_status AS s FROM pg_replication_slots WHERE slot_name = $1', [config.mirror.slotName]))[0]!.s;
+      expect(s).not.toBe('lost');
+    });
+    const r = await mirrorVerify({ config, upstreamUrl: url, dataDir });
+    expect(r.ok, formatVerifyTable(r)).toBe(true);
+    await mirrorDrop({ config, upstreamUrl: url });
+  }, 90_000);
 });
 
 describe('mirror: the serving DuckDB file stays put across restarts', () => {
