@@ -95,7 +95,7 @@ async function main(): Promise<number> {
       pauseS: flags.pause ?? 10,
       log: (s) => process.stderr.write(`${s}\n`),
       onSession: (n) => {
-        if (n % 250 === 0) process.stderr.write(`${n}/${total} sessions, ${Math.round((Date.now() - t0) / 1000)} s\n`);
+        if (n % 100 === 0) process.stderr.write(`${n}/${total} sessions, ${Math.round((Date.now() - t0) / 1000)} s\n`);
       },
     });
     print(report);
@@ -151,6 +151,7 @@ function print(r: FuzzReport): void {
         ['connections closed by error', Object.entries(r.duckgate.connectionErrorsBySqlstate).map(([k, v]) => `${k} ${v}`).join(', ') || '-'],
         ['duckgate connections open after', String(r.duckgate.connectionsActiveAfter ?? '-')],
         ['Postgres client backends after', String(r.pgClientBackendsAfter ?? '-')],
+        ['ms per session p50/p99 (same outcome)', r.sessionMs ? `Postgres ${r.sessionMs.postgres.p50}/${r.sessionMs.postgres.p99}, duckgate ${r.sessionMs.duckgate.p50}/${r.sessionMs.duckgate.p99}` : '-'],
       ]),
   );
   if (r.findings.length) {

@@ -306,6 +306,8 @@ export interface FuzzReport {
   rss: { startKb: number | null; peakKb: number | null; endKb: number | null; afterPauseKb: number | null; pauseS: number };
   duckgate: { queriesByEngine: Record<string, number>; duckdbStatementsByOutcome: Record<string, number>; connectionsActiveAfter: number | null; connectionErrorsBySqlstate: Record<string, number> };
   pgClientBackendsAfter: number | null;
+  /** how long one run of a session took (sessions with the same outcome only): median and 99th percentile */
+  sessionMs: { postgres: { p50: number; p99: number }; duckgate: { p50: number; p99: number } } | null;
 }
 
 interface Outcome {
@@ -338,7 +340,9 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
     rss: { startKb: rssKb(env.duckgate.pid), peakKb: null, endKb: null, afterPauseKb: null, pauseS: opts.pauseS ?? 10 },
     duckgate: { queriesByEngine: {}, duckdbStatementsByOutcome: {}, connectionsActiveAfter: null, connectionErrorsBySqlstate: {} },
     pgClientBackendsAfter: null,
+    sessionMs: null,
   };
+  const okMs: { pg: number[]; dg: number[] } = { pg: [], dg: [] };
   // /metrics of each duckgate process (a crash restarts it): the first and the latest scrape of each
   const scrapes: Array<{ first: string; last: string }> = [{ first: await metricsText(env), last: '' }];
   let peak = report.rss.startKb ?? 0;
@@ -469,6 +473,8 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
       report.sessions++;
       if (!o.diff) {
         report.ok++;
+        okMs.pg.push(o.pg.ms);
+        okMs.dg.push(o.dg.ms);
       } else {
         // replay: a difference that comes back is confirmed
         let confirmed = false;
@@ -526,6 +532,11 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
   const active = metricBy(metricsAfter, 'duckgate_connections_active', 'x')[''];
   report.duckgate.connectionsActiveAfter = active ?? null;
   report.pgClientBackendsAfter = await pgBackends(env).catch(() => null);
+  const pct = (xs: number[], p: number) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? v[Math.min(v.length - 1, Math.floor((v.length * p) / 100))]! : 0;
+  };
+  if (okMs.pg.length) report.sessionMs = { postgres: { p50: pct(okMs.pg, 50), p99: pct(okMs.pg, 99) }, duckgate: { p50: pct(okMs.dg, 50), p99: pct(okMs.dg, 99) } };
   report.findings = [...findings.values()].sort((a, b) => b.confirmed - a.confirmed || b.count - a.count);
   report.seconds = Math.round((Date.now() - started) / 100) / 10;
   return report;

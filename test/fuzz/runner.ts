@@ -349,7 +349,8 @@ export function compare(pg: RunRecord, dg: RunRecord): Difference | null {
     const awaited = k < pgO.length ? pgO[k]! : endToken(pg);
     return {
       kind: 'hang',
-      signature: `hang: Postgres sent ${awaited}${k > 0 ? ` after ${pgO[k - 1]}` : ''}, duckgate nothing`,
+      // (what came before is in the detail: the signature groups by what was awaited)
+      signature: `hang: Postgres sent ${awaited}, duckgate nothing`,
       detail: `${dg.hangNote ?? ''}\n  postgres: ${summarize(pgO)} [${endToken(pg)}]\n  duckgate: ${summarize(dgO)} … (last: ${got})`,
     };
   }
@@ -366,11 +367,12 @@ export function compare(pg: RunRecord, dg: RunRecord): Difference | null {
       ? `startup: Postgres ${pg.startupTypes || '-'} / duckgate ${dg.startupTypes || '-'} then ${pgAt} / ${dgAt}`
       : !leftoverSame && at < 0 && endSame
         ? 'leftover bytes differ'
-        : `Postgres ${pgAt} / duckgate ${dgAt}${ctx}`;
+        : `Postgres ${pgAt} / duckgate ${dgAt}`;
     return {
       kind: 'outcome',
       signature: sig,
       detail:
+        `  first difference at reply message ${at >= 0 ? at + 1 : '(end)'}${ctx}\n` +
         `  postgres: ${summarize(pgO)} [${endToken(pg)}]${pg.leftover.length ? ` leftover ${m.hex(pg.leftover, 32)}` : ''}\n` +
         `  duckgate: ${summarize(dgO)} [${endToken(dg)}]${dg.leftover.length ? ` leftover ${m.hex(dg.leftover, 32)}` : ''}` +
         errorTexts(pg, dg, at),
