@@ -22,6 +22,8 @@ export interface SlotRetention {
   walStatus: string | null;
   /** bytes that can still be written before the slot is in danger of being lost (null: no limit) */
   safeWalSize: number | null;
+  /** confirmed_flush_lsn as a number (progress between two checks), null when unknown */
+  confirmed: bigint | null;
 }
 
 export type RetentionVerdict =
@@ -29,13 +31,23 @@ export type RetentionVerdict =
   | { action: 'warn'; message: string }
   | { action: 'give-up'; reason: 'ceiling' | 'lost'; message: string };
 
-/** What to do with the slot, given its state and the ceiling (0: none). Pure. */
-export function retentionVerdict(slot: string, r: SlotRetention, ceiling: number): RetentionVerdict {
+/**
+ * What to do with the slot, given its state and the ceiling (0: none). Pure. `progressing`: the mirror
+ * confirmed a newer position since the previous check: a mirror catching up a backlog (after a bulk load)
+ * is then only warned about up to twice the ceiling, since copying every table again would not be
+ * cheaper than finishing; a stuck one (no progress) or one falling further behind is given up.
+ */
+export function retentionVerdict(slot: string, r: SlotRetention, ceiling: number, progressing = false): RetentionVerdict {
   if (r.walStatus === 'lost')
     return {
       action: 'give-up',
       reason: 'lost',
       message: `replication slot ${slot} was invalidated by PostgreSQL (wal_status = lost: it retained more than max_slot_wal_keep_size); dropping it and copying the tables again`,
+    };
+  if (ceiling > 0 && r.retained !== null && r.retained > ceiling && progressing && r.retained <= 2 * ceiling)
+    return {
+      action: 'warn',
+      message: `replication slot ${slot} retains ${r.retained} bytes of WAL, more than mirror.maxRetainedWalBytes (${ceiling}), while the mirror catches up; it is given up if it stops progressing or passes twice the ceiling`,
     };
   if (ceiling > 0 && r.retained !== null && r.retained > ceiling)
     return {
@@ -53,8 +65,9 @@ export function retentionVerdict(slot: string, r: SlotRetention, ceiling: number
 
 export async function readSlotRetention(c: pg.Client, slot: string): Promise<SlotRetention | null> {
   const r = (
-    await c.query<{ active_pid: number | null; retained: string | null; wal_status: string | null; safe_wal_size: string | null }>(
-      `SELECT active_pid, (pg_current_wal_lsn() - restart_lsn)::int8::text AS retained, wal_status::text, safe_wal_size::text
+    await c.query<{ active_pid: number | null; retained: string | null; wal_status: string | null; safe_wal_size: string | null; confirmed: string | null }>(
+      `SELECT active_pid, (pg_current_wal_lsn() - restart_lsn)::int8::text AS retained, wal_status::text, safe_wal_size::text,
+              (confirmed_flush_lsn - '0/0'::pg_lsn)::text AS confirmed
          FROM pg_replication_slots WHERE slot_name = $1`,
       [slot],
     )
@@ -65,6 +78,7 @@ export async function readSlotRetention(c: pg.Client, slot: string): Promise<Slo
     retained: r.retained === null ? null : Number(r.retained),
     walStatus: r.wal_status,
     safeWalSize: r.safe_wal_size === null ? null : Number(r.safe_wal_size),
+    confirmed: r.confirmed === null ? null : BigInt(r.confirmed.split('.')[0]!),
   };
 }
 
@@ -88,7 +102,12 @@ export async function giveUpSlot(c: pg.Client, slot: string): Promise<void> {
  * or gone) and gives it up when the verdict says so. Returns the verdict; never throws (a failed check
  * is logged and retried at the next one).
  */
-export async function enforceRetention(upstreamUrl: string, cfg: Pick<Config['mirror'], 'slotName' | 'maxRetainedWalBytes'>): Promise<RetentionVerdict> {
+export async function enforceRetention(
+  upstreamUrl: string,
+  cfg: Pick<Config['mirror'], 'slotName' | 'maxRetainedWalBytes'>,
+  /** the periodic check's memory of the confirmed position (absent at start: the mirror was not running) */
+  progress?: { confirmed: bigint | null },
+): Promise<RetentionVerdict> {
   const c = controlClient(upstreamUrl, 'duckgate-mirror-retention');
   c.on('error', () => undefined);
   try {
@@ -103,7 +122,9 @@ export async function enforceRetention(upstreamUrl: string, cfg: Pick<Config['mi
     const r = await readSlotRetention(c, cfg.slotName);
     if (!r) return { action: 'keep' };
     if (r.retained !== null) mirrorRetainedWalBytes.set(r.retained);
-    const v = retentionVerdict(cfg.slotName, r, cfg.maxRetainedWalBytes);
+    const progressing = progress !== undefined && progress.confirmed !== null && r.confirmed !== null && r.confirmed > progress.confirmed;
+    if (progress) progress.confirmed = r.confirmed;
+    const v = retentionVerdict(cfg.slotName, r, cfg.maxRetainedWalBytes, progressing);
     if (v.action === 'warn') logger.warn({ slot: cfg.slotName, retained: r.retained, safeWalSize: r.safeWalSize }, `mirror: ${v.message}`);
     if (v.action === 'give-up') {
       logger.error({ slot: cfg.slotName, retained: r.retained, walStatus: r.walStatus, ceiling: cfg.maxRetainedWalBytes }, `mirror: ${v.message}`);
@@ -123,10 +144,11 @@ export async function enforceRetention(upstreamUrl: string, cfg: Pick<Config['mi
 /** The periodic check while the mirror streams (unref'd; one check at a time). */
 export function retentionTimer(upstreamUrl: string, cfg: Config['mirror']): NodeJS.Timeout {
   let busy = false;
+  const progress = { confirmed: null as bigint | null };
   const t = setInterval(() => {
     if (busy) return;
     busy = true;
-    void enforceRetention(upstreamUrl, cfg).finally(() => {
+    void enforceRetention(upstreamUrl, cfg, progress).finally(() => {
       busy = false;
     });
   }, Math.max(100, cfg.walCheckMs));

@@ -253,12 +253,16 @@ describe('mirror: WAL retained for the slot has a ceiling', () => {
 
   it('decides from the slot state: lost is recreated, past the ceiling given up, unreserved warned', async () => {
     const { retentionVerdict } = await import('../../src/mirror/retention.js');
-    const s = { activePid: null, retained: 100, walStatus: 'reserved', safeWalSize: null };
+    const s = { activePid: null, retained: 100, walStatus: 'reserved', safeWalSize: null, confirmed: null };
     expect(retentionVerdict('s', s, 1000).action).toBe('keep');
     expect(retentionVerdict('s', { ...s, retained: 1001 }, 1000)).toMatchObject({ action: 'give-up', reason: 'ceiling' });
     expect(retentionVerdict('s', { ...s, retained: 1e12 }, 0).action).toBe('keep');
     expect(retentionVerdict('s', { ...s, walStatus: 'lost', retained: null }, 0)).toMatchObject({ action: 'give-up', reason: 'lost' });
     expect(retentionVerdict('s', { ...s, walStatus: 'unreserved', safeWalSize: 5 }, 0).action).toBe('warn');
+    // catching up (progress since the last check): warned up to twice the ceiling, then given up
+    expect(retentionVerdict('s', { ...s, retained: 1500 }, 1000, true).action).toBe('warn');
+    expect(retentionVerdict('s', { ...s, retained: 2001 }, 1000, true)).toMatchObject({ action: 'give-up', reason: 'ceiling' });
+    expect(retentionVerdict('s', { ...s, retained: 1500 }, 1000, false)).toMatchObject({ action: 'give-up', reason: 'ceiling' });
   });
 });
 
