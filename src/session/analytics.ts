@@ -918,7 +918,10 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   if (bindFailed) return relayRest('bind_error', describeError ?? undefined, { sqlstate: describeSqlstate });
   if (askCost) {
     const cost = opts.costs.get(r.fingerprint);
-    if (cost === undefined || cost < opts.rules.costThreshold) return relayRest('not_analytical', `cost ${cost ?? 'unknown'} below ${opts.rules.costThreshold}`, { cost: cost ?? null });
+    // The explain hint of a statement with parameters has no values to EXPLAIN with: an execution asks
+    // Postgres's EXPLAIN with the values it binds, so the cost is not what decides here.
+    const atExecution = cost === undefined && job.explain === true && job.params.length === 0 && paramTypes.length > 0;
+    if (!atExecution && (cost === undefined || cost < opts.rules.costThreshold)) return relayRest('not_analytical', `cost ${cost ?? 'unknown'} below ${opts.rules.costThreshold}`, { cost: cost ?? null });
   }
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
     return relayRest('fallback', describeError ?? 'no row description', { sqlstate: describeSqlstate, detail: describeError === null ? 'no row description' : 'control query failed' });

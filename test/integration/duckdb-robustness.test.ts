@@ -195,6 +195,17 @@ describe('what Postgres answers with an ERROR keeps the session', () => {
     });
   }
 
+  it('a control query of duckgate\'s that fails half-way (the explain hint of a statement with a parameter) leaves the session\'s later statements on DuckDB', async () => {
+    const c = await connect('duckgate');
+    const r = await c.query('/* duckgate: explain */ SELECT count(*) FROM big WHERE v = $1');
+    for (const sql of ['SELECT max(v) AS m FROM big', 'SELECT count(*) AS n FROM big WHERE v = 3']) {
+      const got = await onDuck(() => c.query(sql));
+      expect(got.duckdb, sql).toBe(1);
+    }
+    // and the hint says where an execution would run: its EXPLAIN is asked with the values bound
+    expect(r.rows[0]).toMatchObject({ engine: 'duckdb' });
+  });
+
   it('a Describe of a portal DuckDB answers gives its RowDescription, as Postgres does', async () => {
     const c = await raw('duckgate');
     const d = await raw('postgres');
