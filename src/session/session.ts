@@ -420,6 +420,21 @@ export class Session implements SessionPort {
         this.relay(unit);
         continue;
       }
+      if (!this.upstreamSettled()) {
+        // Replies to messages relayed before are still due: an answer from here must follow them (a
+        // pipelined SET duckgate.route overtook the INSERT before it, with a stale transaction status),
+        // and be decided on the state they leave. Plan the unit again once they are in.
+        this.queue.unshift(...unit);
+        for (const f of unit) this.queuedBytes += f.raw.length;
+        this.localBusy = true;
+        this.whenSettled()
+          .then(() => {
+            this.localBusy = false;
+            if (this.state === 'ready') this.pump();
+          })
+          .catch(() => this.close());
+        return;
+      }
       this.localBusy = true;
       // A Parse answered on the analytical path still names a statement the client will use again.
       for (const f of unit) if (f.type === F.parse) this.rememberStatement(f);
@@ -451,6 +466,25 @@ export class Session implements SessionPort {
     up.write(f.raw);
     const t = setTimeout(() => this.close(), CLOSE_GRACE_MS);
     t.unref();
+  }
+
+  /**
+   * Nothing relayed is waiting for an answer, except the completions of a batch the client has not
+   * ended yet (Postgres sends those at its Sync or Flush).
+   */
+  private upstreamSettled(): boolean {
+    return this.ready.idle || (this.batchOpen && this.ready.pending === 0 && !this.ready.inCopyIn);
+  }
+
+  /** Resolves once upstreamSettled() (or the session closed). */
+  private whenSettled(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.state === 'closed' || this.upstreamSettled()) resolve();
+        else this.idleWaiters.push(check);
+      };
+      check();
+    });
   }
 
   /** Resolves once the upstream has answered everything relayed (or the session closed), at most after ms. */
@@ -848,12 +882,11 @@ export class Session implements SessionPort {
 
   /** After a reply: once everything relayed is answered, a batch ended by a Query is over and waiters run. */
   private afterReply(): void {
-    if (!this.ready.idle) return;
-    if (this.batchAwaitsEnd && !this.ready.skipping) {
+    if (this.ready.idle && this.batchAwaitsEnd && !this.ready.skipping) {
       this.batchOpen = false;
       this.batchAwaitsEnd = false;
     }
-    if (this.idleWaiters.length) {
+    if (this.idleWaiters.length && this.upstreamSettled()) {
       const w = this.idleWaiters;
       this.idleWaiters = [];
       for (const f of w) f();

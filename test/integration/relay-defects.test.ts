@@ -458,6 +458,39 @@ describe('COPY FROM STDIN by the extended protocol', () => {
   });
 });
 
+// ---- answers from duckgate itself come after the replies due before them ---------------------------------
+
+describe('a local answer pipelined behind relayed statements', () => {
+  it('SHOW duckgate.route after a slow statement: answered after it, in order', async () => {
+    const c = await wire('duckgate');
+    try {
+      c.send(serialize.query('SELECT pg_sleep(0.3) AS slept'), serialize.query('SHOW duckgate.route'), serialize.query(MIRRORED_COUNT));
+      const got = await c.readUntil((m) => m.type === 'Z');
+      const second = await c.readUntil((m) => m.type === 'Z');
+      const third = await c.readUntil((m) => m.type === 'Z');
+      expect(got.map(shape)).toEqual(['T', 'D', 'C', 'Z']);
+      expect(got[0]!.body.toString('utf8', 2, 7)).toBe('slept');
+      expect(second[1]!.body.toString('utf8', 6)).toBe('auto');
+      expect(third.map(shape)).toEqual(['T', 'D', 'C', 'Z']);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('in a transaction that failed upstream, the ReadyForQuery of a local answer says E', async () => {
+    const c = await wire('duckgate');
+    try {
+      c.send(serialize.query('BEGIN'), serialize.query('SELECT 1/0'), serialize.query('SHOW duckgate.route'), serialize.query('ROLLBACK'));
+      const replies: Msg[] = [];
+      for (let i = 0; i < 4; i++) replies.push(...(await c.readUntil((m) => m.type === 'Z')));
+      const statuses = replies.filter((m) => m.type === 'Z').map((m) => m.body.toString());
+      expect(statuses).toEqual(['T', 'E', 'E', 'I']);
+    } finally {
+      c.close();
+    }
+  });
+});
+
 // ---- 8. a client that gives up --------------------------------------------------------------------------
 
 describe('a client that gives up', () => {
