@@ -1,6 +1,6 @@
 // npm run fuzz -- [--sessions 2000] [--seed 42] [--jobs 2] [--only 17,23] [--start N] [--families simple,extended]
 //                 [--mutate-rate 0.4] [--hang-ms 10000] [--idle-ms 1000] [--pause 10] [--no-minimize]
-//                 [--pg-url postgres://...] [--out bench/results/fuzz.json] [--ref HEAD] [--verbose]
+//                 [--pg-url postgres://...] [--out bench/results/fuzz.json] [--ref HEAD] [--max-rss-growth-mb 150]
 //
 // The protocol fuzzer: every session is sent straight to PostgreSQL and through duckgate (a child
 // process, so a crash and its RSS are visible), and the two replies compared (test/fuzz/runner.ts says
@@ -43,6 +43,7 @@ async function main(): Promise<number> {
       'pg-url': 'string',
       out: 'string',
       ref: 'string',
+      'max-rss-growth-mb': 'number',
       verbose: 'boolean',
     },
   );
@@ -103,7 +104,11 @@ async function main(): Promise<number> {
     await mkdir(dirname(out), { recursive: true });
     await writeFile(out, JSON.stringify(report, null, 2) + '\n');
     console.log(`\nJSON: ${out}\nduckgate log: ${env.logFile}`);
-    return report.failed > 0 || report.crashes.length > 0 ? 1 : 0;
+    // RSS must come back near where it started: after the pause, at most this much above the start
+    const growthMb = report.rss.afterPauseKb !== null && report.rss.startKb !== null ? (report.rss.afterPauseKb - report.rss.startKb) / 1024 : 0;
+    const maxGrowth = flags['max-rss-growth-mb'] ?? 150;
+    if (growthMb > maxGrowth) console.log(`\nRSS after the pause is ${growthMb.toFixed(0)} MB above the start (allowed: ${maxGrowth} MB)`);
+    return report.failed > 0 || report.crashes.length > 0 || growthMb > maxGrowth ? 1 : 0;
   } finally {
     await env.stop();
     await server?.stop();
