@@ -102,6 +102,11 @@ export function errorResponse(e: PgError): Buffer {
   return noticeFields(B.errorResponse, { severity: e.severity, sqlstate: e.sqlstate, message: e.message, detail: e.detail, hint: e.hint });
 }
 
+/** An error in the protocol 2.0 format ('E' and one NUL-terminated line), for a client of that protocol. */
+export function errorResponseV2(e: PgError): Buffer {
+  return Buffer.concat([Buffer.from('E'), Buffer.from(`${e.severity}:  ${e.message}\n\0`, 'utf8')]);
+}
+
 export function noticeResponse(n: { severity?: string; sqlstate?: string; message: string; detail?: string }): Buffer {
   return noticeFields(B.noticeResponse, { severity: n.severity ?? 'NOTICE', sqlstate: n.sqlstate ?? '00000', message: n.message, detail: n.detail });
 }

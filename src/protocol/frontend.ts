@@ -81,6 +81,16 @@ export class SilentClose extends PgError {
   }
 }
 
+/**
+ * A FATAL for a client speaking protocol 2.0 or older: Postgres answers it in that protocol's format
+ * (send_message_to_frontend: 'E', then "FATAL:  message\n" NUL-terminated), which such a client reads.
+ */
+export class OldProtocolFatal extends PgError {
+  constructor(sqlstate: string, message: string) {
+    super(sqlstate, message, 'FATAL');
+  }
+}
+
 export type StartupPacket =
   | { kind: 'ssl' }
   | { kind: 'gssenc' }
@@ -116,7 +126,8 @@ export function readStartupPacket(buf: Buffer): { packet: StartupPacket; consume
   const major = code >>> 16;
   const minor = code & 0xffff;
   if (major !== 3) {
-    throw new PgError('0A000', `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`, 'FATAL');
+    const msg = `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`;
+    throw major < 3 ? new OldProtocolFatal('0A000', msg) : new PgError('0A000', msg, 'FATAL');
   }
   // Parameters: pairs of NUL-terminated strings, closed by an empty name.
   const params = new Map<string, string>();

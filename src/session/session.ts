@@ -24,6 +24,7 @@ import { Auth, B, F } from '../protocol/codes.js';
 import {
   backendKeyData,
   errorResponse,
+  errorResponseV2,
   SSL_ACCEPT,
   SSL_REFUSE,
 } from '../protocol/backend.js';
@@ -41,6 +42,7 @@ import {
   decodeParse,
   decodeQuery,
   FrameReader,
+  OldProtocolFatal,
   readStartupPacket,
   SilentClose,
   span,
@@ -932,7 +934,7 @@ export class Session implements SessionPort {
     metrics.connectionErrors.inc({ sqlstate: err.sqlstate });
     if (this.state !== 'closed' && this.socket.writable) {
       try {
-        this.socket.write(errorResponse(err));
+        this.socket.write(err instanceof OldProtocolFatal ? errorResponseV2(err) : errorResponse(err));
       } catch {
         /* socket already gone */
       }
