@@ -200,12 +200,12 @@ export async function syncPublication<T extends { schema: string; name: string }
   const bad = new Set<string>();
   if (add.length) {
     try {
-      await c.query(`ALTER PUBLICATION ${pgIdent(name)} ADD TABLE ${add.map((t) => qualified(t.schema, t.name)).join(', ')}`);
+      await addTables(c, name, add);
     } catch {
       // one table at a time, so the ones that can be added are
       for (const t of add) {
         try {
-          await c.query(`ALTER PUBLICATION ${pgIdent(name)} ADD TABLE ${qualified(t.schema, t.name)}`);
+          await addTables(c, name, [t]);
         } catch (e) {
           const k = tableKey(t.schema, t.name);
           bad.add(k);
@@ -223,6 +223,37 @@ export async function syncPublication<T extends { schema: string; name: string }
     }
   }
   return tables.filter((t) => !bad.has(tableKey(t.schema, t.name)));
+}
+
+/**
+ * ALTER PUBLICATION … ADD TABLE, kept only if every table still has a usable replica identity once it is
+ * in. Discovery ran on an earlier snapshot: a concurrent ALTER TABLE … DROP CONSTRAINT …_pkey may commit
+ * between it and the ADD (which waits for that DDL's lock), and the replica-identity guard (guard.ts),
+ * which ran inside that DDL before the table was published, cannot take it out again: the table would
+ * be published without an identity and the user's UPDATE/DELETE would fail. The check after the ADD
+ * reads the catalog as committed once the lock was granted, and rolls the ADD back if so.
+ */
+async function addTables(c: pg.Client, publication: string, tables: Array<{ schema: string; name: string }>): Promise<void> {
+  const names = tables.map((t) => qualified(t.schema, t.name));
+  await c.query('BEGIN');
+  try {
+    await c.query(`ALTER PUBLICATION ${pgIdent(publication)} ADD TABLE ${names.join(', ')}`);
+    const lacking = (
+      await c.query<{ t: string }>(
+        `SELECT c.oid::regclass::text AS t FROM pg_class c
+          WHERE c.oid = ANY($1::regclass[]) AND c.relreplident <> 'f'
+            AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisvalid
+                             AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END)`,
+        [names],
+      )
+    ).rows;
+    if (lacking.length)
+      throw Object.assign(new Error(`${lacking.map((r) => r.t).join(', ')} lost its replica identity while being published`), { code: '55000' });
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
 }
 
 /** The pid of the process streaming from `slot` (another duckgate?), or null when it is free. */

@@ -420,6 +420,42 @@ describe('mirror faults on the suite PostgreSQL', () => {
     expect(await pgQuery(db.url, "SELECT evtname FROM pg_event_trigger WHERE evtname LIKE 'duckgate_guard_%' AND evtname LIKE $1", [`%${config.mirror.publicationName}%`])).toEqual([]);
   });
 
+  it('a table losing its key while the mirror adds it to the publication is not published (writes keep working)', async () => {
+    const config = cfg('addrace', { catalogPollMs: 0 });
+    const r = await startMirror(config, db.url);
+    const ddl = new pg.Client({ connectionString: db.url });
+    await ddl.connect();
+    try {
+      await pgQuery(db.url, 'CREATE TABLE racing (id int PRIMARY KEY, v int); INSERT INTO racing VALUES (1, 1)');
+      // the key is dropped in a transaction still open while the mirror discovers the table (with its
+      // key: the drop is not committed) and adds it to its publication (which waits for the DDL's lock)
+      await ddl.query('BEGIN');
+      await ddl.query('ALTER TABLE racing DROP CONSTRAINT racing_pkey');
+      r.mirror.checkCatalog();
+      await until(
+        'the mirror waits to add racing',
+        async () =>
+          (await pgQuery(db.url, `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND l.relation = 'racing'::regclass AND a.application_name = 'duckgate-mirror'`)).length > 0,
+      );
+      await ddl.query('COMMIT');
+      await until(
+        'the mirror is past the ADD',
+        async () =>
+          (await pgQuery(db.url, `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND l.relation = 'racing'::regclass AND a.application_name = 'duckgate-mirror'`)).length === 0,
+      );
+      await new Promise((res) => setTimeout(res, 300));
+      expect((await pgQuery(db.url, 'UPDATE racing SET v = 2 RETURNING id')).length).toBe(1);
+      await until('the catalog check is done', () => r.mirror.status().skipped.some((s) => s.table === 'public.racing'));
+      const pub = await pgQuery<{ t: string }>(db.url, 'SELECT tablename::text AS t FROM pg_publication_tables WHERE pubname = $1', [config.mirror.publicationName]);
+      expect(pub.map((x) => x.t)).not.toContain('racing');
+      expect(r.mirror.tables().some((t) => t.name === 'racing')).toBe(false);
+    } finally {
+      await ddl.end();
+      await stopMirror(r);
+      await pgQuery(db.url, 'DROP TABLE IF EXISTS racing');
+    }
+  });
+
   it('with a control role that is not a superuser: says what the risk is, and the catalog check closes it', async () => {
     const role = `h4ctl_${process.pid}`;
     await pgQuery(
