@@ -101,7 +101,8 @@ export class ReadyTracker {
       case F.copyDone:
       case F.copyFail:
         if (this.copyOpen) this.copyOpen = false;
-        else if (!this.ignoring) this.push(COPY_END);
+        // only a copy started by a message still queued can read it; otherwise the server ignores it
+        else if (!this.ignoring && this.len > 0) this.push(COPY_END);
         return;
       default:
         return;
@@ -112,6 +113,12 @@ export class ReadyTracker {
   received(type: number): void {
     if (!IS_TRACKED[type]) return; // rows, notices, parameter changes: nothing owed changes
     this.dropCopyEnds();
+    this.handle(type);
+    // a CopyDone/CopyFail left first has no copy before it to end (the server ignored it)
+    this.dropCopyEnds();
+  }
+
+  private handle(type: number): void {
     const first = this.len > 0 ? this.ring[this.head]! : 0;
     switch (type) {
       case B.readyForQuery:

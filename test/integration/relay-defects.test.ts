@@ -439,6 +439,23 @@ describe('COPY FROM STDIN by the extended protocol', () => {
     await direct((d) => d.query('TRUNCATE cp'));
   });
 
+  it('a COPY that fails before it starts (invalid UTF-8), then its CopyData/CopyDone: nothing stays owed, DuckDB answers next', async () => {
+    const bad = rawMessage('Q', Buffer.concat([Buffer.from('COPY cp (n, s) FRO'), Buffer.from([0xff]), Buffer.from('M STDIN\0')]));
+    const r = await bothWays([bad, copyData('1\ta\n'), copyDone(), serialize.query(MIRRORED_COUNT)], 2);
+    expect(r.dg).toEqual(r.pg);
+    const c = await wire('duckgate');
+    try {
+      const before = await duckdbAnswers();
+      c.send(bad, copyData('1\ta\n'), copyDone(), serialize.query(MIRRORED_COUNT));
+      const got = await c.readUntil((m) => m.type === 'Z');
+      expect(got.map(shape)).toEqual(['E:ERROR:22021', 'Z']);
+      expect((await c.readUntil((m) => m.type === 'Z', 3000)).map(shape)).toEqual(['T', 'D', 'C', 'Z']);
+      expect((await duckdbAnswers()) - before).toBe(1);
+    } finally {
+      c.close();
+    }
+  });
+
   it('an error in an extended batch makes Postgres skip a Query up to the Sync: no ReadyForQuery is owed for it', async () => {
     // Parse fails; the Query and FunctionCall-free rest is skipped until Sync, which gives the one ReadyForQuery
     const r = await bothWays([serialize.parse({ text: 'SELEC oops' }), serialize.query('select 1'), serialize.sync(), serialize.query(MIRRORED_COUNT)], 2);

@@ -537,6 +537,16 @@ describe('ReadyTracker', () => {
     expect(t.idle).toBe(true);
   });
 
+  it('a CopyDone after a Query that failed before any COPY is ignored: nothing stays owed', () => {
+    const t = new ReadyTracker();
+    send(t, 'Qdc');
+    reply(t, 'EZ');
+    expect(t.idle).toBe(true);
+    // and one sent with nothing queued
+    send(t, 'c');
+    expect(t.idle).toBe(true);
+  });
+
   it('FunctionCall owes a ReadyForQuery; Flush and Terminate owe nothing', () => {
     const t = new ReadyTracker();
     send(t, 'F');
