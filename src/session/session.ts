@@ -226,7 +226,8 @@ export class Session implements SessionPort {
   }
   /** true while a statement runs or a transaction is open: shutdown lets such sessions finish */
   get busy(): boolean {
-    return this.state !== 'ready' || !this.ready.idle || this.txStatus !== 'I' || this.localBusy || this.duckPortal !== null;
+    // a ReadyForQuery owed or a COPY open: a statement runs (completions of a batch without its Sync are not that)
+    return this.state !== 'ready' || this.ready.pending > 0 || this.ready.inCopyIn || this.txStatus !== 'I' || this.localBusy || this.duckPortal !== null;
   }
 
   start(): void {
