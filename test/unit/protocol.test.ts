@@ -21,6 +21,7 @@ import {
   type Frame,
 } from '../../src/protocol/frontend.js';
 import { ReadyTracker } from '../../src/session/ready-tracker.js';
+import { SessionRegistry } from '../../src/session/registry.js';
 import { Writer } from '../../src/protocol/writer.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -555,6 +556,30 @@ describe('ReadyTracker', () => {
     send(t, 'PH');
     reply(t, '1');
     expect(t.idle).toBe(true);
+  });
+});
+
+describe('SessionRegistry', () => {
+  const session = () => ({ cancel: async () => undefined });
+  it('keys sessions by their upstream pid and a secret of its own; two sessions on one pid stay apart', () => {
+    const r = new SessionRegistry<ReturnType<typeof session>>();
+    const a = session();
+    const b = session();
+    const ka = r.add(a, 4242);
+    const kb = r.add(b, 4242); // a reused backend pid before the old session closed
+    expect([ka.pid, kb.pid]).toEqual([4242, 4242]);
+    expect(ka.secret).not.toBe(kb.secret);
+    expect(r.find(4242, ka.secret)).toBe(a);
+    expect(r.find(4242, kb.secret)).toBe(b);
+    expect(r.find(4242, ka.secret ^ 1)).toBeUndefined();
+    expect(r.size).toBe(2);
+    r.remove(4242, a);
+    expect(r.find(4242, ka.secret)).toBeUndefined();
+    expect(r.find(4242, kb.secret)).toBe(b);
+    r.remove(4242, a); // twice is harmless
+    expect(r.size).toBe(1);
+    r.remove(4242, b);
+    expect([r.size, r.all()]).toEqual([0, []]);
   });
 });
 
