@@ -515,6 +515,18 @@ describe('DuckDB engine refusals, streaming, cancel', () => {
     })().catch((e: unknown) => e);
     short.close();
     expect((err3 as DuckdbEngineError).kind).toBe('timeout');
+    // a cancel landing at any moment of open() (setup, prepare, the query's start, which for an
+    // aggregate runs it to the end) stops it: DuckDB clears an interrupt when a query starts
+    for (const ms of [0, 2, 5, 10, 20, 40]) {
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(), ms);
+      const t0 = Date.now();
+      const e = await (async () => {
+        for await (const _ of engine.execute({ sql: 'SELECT count(*) FROM big a, big b WHERE a.i + b.i = 8', fields, session: defaultSessionOptions, resolve: res, signal: abort.signal })) void _;
+      })().catch((x: unknown) => x);
+      expect((e as DuckdbEngineError).kind, `abort after ${ms} ms`).toBe('canceled');
+      expect(Date.now() - t0, `abort after ${ms} ms`).toBeLessThan(5_000);
+    }
     // the connection is usable afterwards
     const ok: Buffer[] = [];
     for await (const b of engine.execute({ sql: 'SELECT count(*) FROM events', fields, session: defaultSessionOptions, resolve })) ok.push(b);

@@ -475,6 +475,8 @@ export class DuckdbEngine {
       if (prepared.parameterCount !== params.length)
         throw new DuckdbEngineError('refused', `statement has ${prepared.parameterCount} parameters, ${params.length} bound`);
       params.forEach((p, i) => (p === null ? prepared!.bindNull(i + 1) : prepared!.bindVarchar(i + 1, p)));
+      // canceled or timed out while being set up: not started at all
+      if (guard.fired) throw new Error('interrupted');
       const result = await prepared.stream();
       // An interrupt that fired while DuckDB was preparing is cleared when the query starts: repeat it
       // now that the query is pending, or a cancel or timeout in that window would be lost.
@@ -575,7 +577,9 @@ class InterruptGuard {
   constructor(private readonly conn: DuckDBConnection, private signal: AbortSignal | undefined, engineMs: number, sessionMs: number) {
     this.budget = engineMs > 0 ? engineMs : Infinity;
     this.deadlineTimer = sessionMs > 0 ? setTimeout(() => this.fire('statement_timeout'), sessionMs) : null;
-    signal?.addEventListener('abort', this.onAbort, { once: true });
+    // A cancel that came while the statement waited for its slot or connection fires no event any more.
+    if (signal?.aborted) this.fire('canceled');
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
   /** Listens to another cancel signal from now on (undefined: none). */
@@ -605,6 +609,18 @@ class InterruptGuard {
   private fire(r: 'timeout' | 'statement_timeout' | 'canceled'): void {
     if (this.reason) return;
     this.reason = r;
+    this.interrupt();
+    // DuckDB clears an interrupt when a query starts: one that lands between two of the statement's
+    // calls (setup, prepare, the start of the query, which for an aggregate runs it to the end) would be
+    // lost and the statement run to completion. Repeated until the statement is disposed, it stops the
+    // query whenever it runs.
+    this.again = setInterval(() => this.interrupt(), 25);
+    this.again.unref();
+  }
+
+  private again: NodeJS.Timeout | null = null;
+
+  private interrupt(): void {
     try {
       this.conn.interrupt();
     } catch {
@@ -639,6 +655,8 @@ class InterruptGuard {
 
   dispose(): void {
     this.pause();
+    if (this.again) clearInterval(this.again);
+    this.again = null;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.signal?.removeEventListener('abort', this.onAbort);
   }
