@@ -7,7 +7,9 @@
 //   retrying ──backoff (capped exponential, jittered) elapsed──▶ starting ──────────────────┘
 //   any ──stop()──▶ stopped          (mirror.enabled = false: disabled, for good)
 //
-// A session that streamed for a minute was a success: the next failure starts the backoff over. The
+// A session that streamed for 10 s was a success: the next failure starts the backoff over (measured
+// with a 60 s threshold: a connection killed every few seconds, as node-postgres's pool tests do to idle
+// sessions, pushed the reconnect delay to the 30 s cap after 8 kills). The
 // same problem at every attempt (wal_level not yet logical, a slot held elsewhere) is logged in full
 // once, then as a short line per attempt.
 import { logger } from '../observability/logger.js';
@@ -17,7 +19,7 @@ import { backoffMs, type BackoffPolicy } from './backoff.js';
 export type MirrorPhase = 'disabled' | 'starting' | 'streaming' | 'retrying' | 'stopped';
 
 /** How long a session must stream before its failure counts as a fresh start of the backoff. */
-const HEALTHY_MS = 60_000;
+const HEALTHY_MS = 10_000;
 
 export class Supervisor {
   phase: MirrorPhase = 'stopped';
