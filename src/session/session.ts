@@ -171,6 +171,8 @@ export class Session implements SessionPort {
   private cancelling = false;
   /** a malformed frame reached the upstream (or our own limit): the session ends, nothing more is read */
   private poisoned = false;
+  /** the client sent FIN and it was passed on upstream: the upstream's close ends the session */
+  private clientEnded = false;
   private closing = false;
   private readonly log: Logger;
   /** client messages not yet handled (waiting for their Sync, or behind a local operation) */
@@ -241,6 +243,9 @@ export class Session implements SessionPort {
   }
 
   private attachClient(sock: Socket | TLSSocket): void {
+    // The client's FIN is handled here (onClientEnd), not by ending our side at once.
+    sock.allowHalfOpen = true;
+    sock.on('end', () => this.onClientEnd());
     sock.on('data', (chunk: Buffer) => this.onClientData(chunk));
     sock.on('error', (e) => {
       this.log.debug({ err: e.message }, 'client socket error');
@@ -251,6 +256,24 @@ export class Session implements SessionPort {
   }
 
   // ---- client → duckgate -------------------------------------------------------------------------
+
+  /**
+   * The client sent FIN. Postgres reads EOF after the messages before it, sends what it still has to
+   * say (an open COPY or transaction ends with its errors) and closes; the EOF is passed on the same way
+   * and the session ends when the upstream closes (or after a grace period). With messages still
+   * waiting here, or no upstream session yet, the session simply ends.
+   */
+  private onClientEnd(): void {
+    const up = this.upstream;
+    if (this.state !== 'ready' || !up || this.localBusy || this.queue.length > 0 || this.poisoned || this.ready.idle) {
+      this.close();
+      return;
+    }
+    this.clientEnded = true;
+    up.end();
+    const t = setTimeout(() => this.close(), CLOSE_GRACE_MS);
+    t.unref();
+  }
 
   private onClientData(chunk: Buffer): void {
     try {
@@ -323,6 +346,7 @@ export class Session implements SessionPort {
     raw.removeAllListeners('error');
     raw.removeAllListeners('close');
     raw.removeAllListeners('drain');
+    raw.removeAllListeners('end');
     const tls = new TLSSocket(raw, { isServer: true, secureContext: ctx });
     tls.on('error', (e) => {
       this.log.debug({ err: e.message }, 'TLS error');
@@ -899,7 +923,7 @@ export class Session implements SessionPort {
   private onUpstreamClosed(): void {
     if (this.state === 'closed' || this.closing) return;
     // after a bad frame the upstream closing is Postgres's own answer (it sent its FATAL, or nothing)
-    if (!this.upstreamSentFatal && !this.poisoned) {
+    if (!this.upstreamSentFatal && !this.poisoned && !this.clientEnded) {
       this.fail(connectionFailure(`connection to upstream server at ${describeTarget(this.deps.target)} was lost`, 'the upstream closed the connection unexpectedly'));
     } else {
       this.close();

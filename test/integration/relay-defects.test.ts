@@ -526,6 +526,23 @@ describe('a client that gives up', () => {
   });
 });
 
+describe('a client that half-closes (FIN) in the middle of a COPY', () => {
+  it('gets what Postgres says about it before the connection ends, as from Postgres', async () => {
+    const out: Record<string, string[]> = {};
+    for (const via of ['postgres', 'duckgate'] as const) {
+      const c = await wire(via);
+      c.send(serialize.query('COPY cp (n, s) FROM STDIN'));
+      await c.readUntil((m) => m.type === 'G');
+      c.send(rawMessage('d', Buffer.from('1\ta\n')));
+      c.socket.end();
+      out[via] = (await c.readUntil(() => false)).map(shape);
+      expect(await c.waitClosed()).toBe(true);
+    }
+    expect(out.duckgate).toEqual(out.postgres);
+    expect(out.postgres!.length).toBeGreaterThan(0);
+  });
+});
+
 // ---- 9. the process must survive a malformed message behind a DuckDB answer ---------------------------
 
 describe('a malformed message queued behind a statement DuckDB answers', () => {
