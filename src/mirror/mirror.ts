@@ -997,7 +997,7 @@ export class Mirror extends EventEmitter {
     const rt = key ? this.rt.get(key) : undefined;
     if (!key || !rt) return;
     onEvent(rt, 'failed');
-    rt.lastError = 'lost its replica identity (primary key dropped or REPLICA IDENTITY changed): removed from the publication; mirrored again once it has a primary key';
+    rt.lastError = "removed from the publication by duckgate's guard (it lost its primary key or replica identity, or is being made UNLOGGED); mirrored again once it can be";
     rt.retryAt = null;
     this.stages.get(key)?.discard();
     this.stages.delete(key);
