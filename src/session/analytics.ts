@@ -451,6 +451,24 @@ function planQuery(sql: string, unit: Frame[], port: SessionPort, opts: Analytic
       return () => runDuckdb({ sql, params: [], paramFormats: [], resultFormats: [], unit, simple: true, route: inner, explain: true }, port, opts);
     }
     case 'set':
+    case 'show':
+    case 'error':
+      // In a failed transaction block Postgres answers every statement but its end with 25P02
+      // (postgres.c, IsTransactionExitStmt): so do duckgate's own settings, which it would accept as
+      // placeholder variables.
+      if (port.txStatus === 'E')
+        return async () => {
+          const err = new PgError('25P02', 'current transaction is aborted, commands ignored until end of transaction block');
+          await port.write(Buffer.concat([be.errorResponse(err), be.readyForQuery(port.txStatus)]));
+        };
+      return localAnswer(r, port);
+  }
+}
+
+/** duckgate's own statements: SET / SHOW duckgate.*, and the router's errors. */
+function localAnswer(r: Extract<Route, { engine: 'set' | 'show' | 'error' }>, port: SessionPort): Plan {
+  switch (r.engine) {
+    case 'set':
       return async () => {
         port.sessionRoute = r.value;
         await port.write(Buffer.concat([be.commandComplete('SET'), be.readyForQuery(port.txStatus)]));

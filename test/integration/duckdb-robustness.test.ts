@@ -206,6 +206,29 @@ describe('what Postgres answers with an ERROR keeps the session', () => {
     expect(r.rows[0]).toMatchObject({ engine: 'duckdb' });
   });
 
+  it('SET and SHOW duckgate.route in a failed transaction block get 25P02, as every statement there does', async () => {
+    const c = await raw('duckgate');
+    const d = await raw('postgres');
+    try {
+      const steps = ['BEGIN', 'SELECT 1/0', 'SET duckgate.route = postgres', 'SHOW duckgate.route', 'ROLLBACK', 'SHOW duckgate.route'];
+      const run = async (x: WireClient): Promise<string[]> => {
+        const out: string[] = [];
+        for (const q of steps) out.push(...show(await x.roundtrip([serialize.query(q)])).map((m) => (m.startsWith('D ') || m === 'T' ? 'row' : m)));
+        return out;
+      };
+      // Postgres knows duckgate.route only as a placeholder variable (SHOW answers it once SET), so
+      // its last SHOW differs: compared up to the ROLLBACK
+      const want = await run(d);
+      const got = await run(c);
+      expect(got.slice(0, 10)).toEqual(want.slice(0, 10));
+      expect(got.filter((m) => m === 'E 25P02').length).toBe(2);
+      expect(got.slice(-4)).toEqual(['row', 'row', `C ${Buffer.from('SHOW\0').toString('hex')}`, 'Z']);
+    } finally {
+      c.close();
+      d.close();
+    }
+  });
+
   it('a Describe of a portal DuckDB answers gives its RowDescription, as Postgres does', async () => {
     const c = await raw('duckgate');
     const d = await raw('postgres');
