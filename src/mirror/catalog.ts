@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { rolePrivilegeProblems } from './privileges.js';
 import { isIncluded, type MirrorRules, type PartitionKey } from './rules.js';
-import { duckType, mapColumn, pgIdent, type ColumnMapping, type PgColumnInfo } from './types.js';
+import { duckType, mapColumn, pgIdent, qualified, tableKey, type ColumnMapping, type PgColumnInfo } from './types.js';
 
 export interface ColumnDef extends PgColumnInfo {
   mapping: ColumnMapping;
@@ -22,19 +22,7 @@ export interface TableDef {
   partitionBy: PartitionKey | null;
 }
 
-/**
- * The key of a table in the manifest and the mirror's maps: 'schema.name', which is unambiguous as long as
- * the schema has no '.' (the first '.' then separates). A schema with a '.' (or starting with '"') is
- * quoted: schema '.' table '..' and schema '..' table '.' would otherwise both be '...' and share one
- * entry. Keys of ordinary schemas are unchanged, so existing manifests read on.
- */
-export function tableKey(schema: string, name: string): string {
-  return schema.includes('.') || schema.startsWith('"') ? `${pgIdent(schema)}.${name}` : `${schema}.${name}`;
-}
-
-export function qualified(schema: string, name: string): string {
-  return `${pgIdent(schema)}.${pgIdent(name)}`;
-}
+export { qualified, tableKey } from './types.js';
 
 export interface PreconditionResult {
   ok: boolean;

@@ -8,8 +8,8 @@
 //     (membership in the owning role counts: pg_class_ownercheck → has_privs_of_role);
 //   - the snapshot (COPY … TO STDOUT of each table) needs USAGE on its schema and SELECT on the table.
 import type pg from 'pg';
-import { tableKey } from './catalog.js';
-import { pgIdent } from './types.js';
+import { pgIdent, tableKey } from './types.js';
+
 
 /** Problems with the role itself, the database or the publication: the mirror cannot run without these. */
 export async function rolePrivilegeProblems(c: pg.Client, publication: string): Promise<string[]> {

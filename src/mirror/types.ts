@@ -195,6 +195,20 @@ export function pgIdent(s: string): string {
 }
 
 /**
+ * The key of a table in the manifest and the mirror's maps: 'schema.name', which is unambiguous as long as
+ * the schema has no '.' (the first '.' then separates). A schema with a '.' (or starting with '"') is
+ * quoted: schema '.' table '..' and schema '..' table '.' would otherwise both be '...' and share one
+ * entry. Keys of ordinary schemas are unchanged, so existing manifests read on.
+ */
+export function tableKey(schema: string, name: string): string {
+  return schema.includes('.') || schema.startsWith('"') ? `${pgIdent(schema)}.${name}` : `${schema}.${name}`;
+}
+
+export function qualified(schema: string, name: string): string {
+  return `${pgIdent(schema)}.${pgIdent(name)}`;
+}
+
+/**
  * Postgres expression used in the snapshot's COPY for this column, producing the same staged text the
  * change stream path produces (see stageText).
  */
