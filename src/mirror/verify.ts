@@ -90,6 +90,9 @@ async function verifyOnce(opts: VerifyOptions, lakeDir: string, duck: DuckDBConn
   const cfg = opts.config.mirror;
   const repl = replicationClient(opts.upstreamUrl, 'duckgate-mirror-verify');
   const ctl = controlClient(opts.upstreamUrl, 'duckgate-mirror-verify');
+  // A backend terminated while its client is idle (waiting for the lake) emits 'error' on the client, which
+  // with no listener ends the process; the loss surfaces instead as the next query's rejection.
+  for (const c of [repl, ctl]) c.on('error', () => undefined);
   await repl.connect();
   await ctl.connect();
   const tmp = mkdtempSync(join(tmpdir(), 'duckgate-verify-'));

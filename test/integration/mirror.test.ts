@@ -1,6 +1,7 @@
 // Snapshot + CDC against the suite's real PostgreSQL: every change kind, verified by reading the DuckDB
 // serving table and by mirrorVerify (Postgres vs lake at the same LSN).
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Mirror, mirrorDrop, mirrorVerify, formatVerifyTable } from '../../src/mirror/index.js';
@@ -150,5 +151,38 @@ describe('mirror: snapshot and change data capture', () => {
     await sync();
     expect(await duckRows('SELECT count(*)::INT FROM "public"."items" WHERE id IN (1, 777777)')).toEqual([[1]]);
     await verify();
+  });
+});
+
+describe('mirror verify: its own connections', () => {
+  it('a verify whose backends are terminated while it waits for the lake fails with an error, not a crash', async () => {
+    const db = await createTestDatabase('mirror_verify_kill', 'CREATE TABLE t (id int PRIMARY KEY)');
+    const dataDir = tempDataDir();
+    try {
+      // A lake owned by a live process (this one) with nothing applied: verify waits for that owner to reach
+      // the comparison point, idle on its connections.
+      mkdirSync(join(dataDir, 'lake'), { recursive: true });
+      writeFileSync(join(dataDir, 'lake', 'LOCK'), String(process.pid));
+      const run = mirrorVerify({ config: mirrorTestConfig('verify_kill'), upstreamUrl: db.url, dataDir, timeoutMs: 5_000 });
+      const outcome = run.then(
+        () => 'resolved',
+        (e: Error) => e.message,
+      );
+      const deadline = Date.now() + 4_000;
+      let killed = 0;
+      while (killed === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        const rows = await pgQuery<{ n: number }>(
+          db.url,
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'duckgate-mirror-verify' AND pid <> pg_backend_pid()`,
+        );
+        killed = rows[0]!.n;
+      }
+      expect(killed).toBeGreaterThan(0);
+      expect(await outcome).toMatch(/did not reach|terminat|connection/i);
+    } finally {
+      await db.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
