@@ -802,6 +802,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   const canceled = (): Promise<void> => answerError(new PgError('57014', 'canceling statement due to user request'), describedHead);
   const statementTimedOut = (): Promise<void> => answerError(new PgError('57014', 'canceling statement due to statement timeout'), describedHead);
 
+  if (readsByteaWithLiteral(r, job.sql, opts.mirror.view())) return fallback('inexact_column', 'a bytea column read by a statement with a string literal', { detail: 'bytea and string literal' });
   if (opts.breakerOpen()) return fallback('fallback', 'breaker open', { detail: 'breaker open' });
   const knownCost = r.needsCostCheck ? opts.costs.get(r.fingerprint) : undefined;
   if (knownCost !== undefined && knownCost < opts.rules.costThreshold) return fallback('not_analytical', `cost ${knownCost}`, { cost: knownCost });
@@ -1111,6 +1112,26 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     await port.write(Buffer.concat([be.errorResponse(streamError(e, r.fingerprint, opts)), ...end()]));
     afterError();
   }
+}
+
+/**
+ * A bytea column compared with an untyped string literal: Postgres reads the literal as bytea input (hex
+ * '\x0000000c' is four bytes, or its escape format), DuckDB as a BLOB in its own escape format ('\x0c'
+ * is one byte, every other character itself), so b = '\x0000000c' matched a row on Postgres and none on
+ * DuckDB. Which literal meets which column is not known here: a statement that reads a bytea column
+ * and has any string literal goes to Postgres (an explicit '…'::bytea is translated exactly, see
+ * rewrite.ts, but is kept on the safe side too).
+ */
+function readsByteaWithLiteral(r: DuckdbRoute, sql: string, view: MirrorView | null): boolean {
+  if (!view || !(sql.includes("'") || /\$[A-Za-z_]*\$/.test(sql))) return false;
+  for (const t of r.tables) {
+    const table = view.tables.get(t);
+    if (!table) continue;
+    const used = r.columns.get(t);
+    const names = !used || used.has('*') ? [...table.columns.keys()] : [...used];
+    if (names.some((c) => /^bytea(\[\])*$/.test(table.columns.get(c)?.pgType ?? ''))) return true;
+  }
+  return false;
 }
 
 /** Statement shapes whose EXPLAIN cost is kept (the oldest is dropped first). */

@@ -42,7 +42,9 @@ beforeAll(async () => {
     'dgrob',
     `CREATE TABLE big (id int PRIMARY KEY, v int NOT NULL, d date NOT NULL, s text NOT NULL);
      INSERT INTO big SELECT g, g % 1000, date '2020-01-01' + (g % 1000), repeat(md5(g::text), 3) FROM generate_series(1, ${ROWS}) g;
-     CREATE TABLE w (id bigserial PRIMARY KEY, x int);`,
+     CREATE TABLE w (id bigserial PRIMARY KEY, x int);
+     CREATE TABLE bin (id int PRIMARY KEY, b bytea);
+     INSERT INTO bin VALUES (1, '\\x0000000c'), (2, 'ab\\000c'), (3, '\\x5c78'), (4, ''), (5, NULL), (6, '\\x00'), (7, 'x');`,
   );
   rulesDir = await mkdtemp(join(tmpdir(), 'duckgate-rules-'));
   await writeFile(join(rulesDir, 'rules.yaml'), 'routing:\n  cost_threshold: 0\n');
@@ -73,7 +75,7 @@ beforeAll(async () => {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const ready = dg.mirror!.tables().filter((t) => t.state === 'ready' && t.appliedLsn !== null).map((t) => t.name);
-    if (ready.includes('big')) break;
+    if (ready.includes('big') && ready.includes('bin')) break;
     if (Date.now() > deadline) throw new Error('mirror not ready');
     await sleep(100);
   }
@@ -226,6 +228,25 @@ describe('what Postgres answers with an ERROR keeps the session', () => {
     } finally {
       c.close();
       d.close();
+    }
+  });
+
+  it('bytea literals mean on DuckDB what they mean on Postgres (hex and escape formats)', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    for (const lit of ["'\\x0000000c'::bytea", "'ab\\000c'::bytea", "'\\x5c78'::bytea", "'\\\\x'::bytea", "''::bytea", "'\\x 00'::bytea", "'x'::bytea", "'\\x0000000c'", "'x'"]) {
+      const sql = `SELECT count(*)::int AS n, min(id) AS first FROM bin WHERE b = ${lit}`;
+      const got = await onDuck(() => viaDg.query(sql));
+      expect(got.value.rows, sql).toEqual((await direct.query(sql)).rows);
+    }
+    // a bytea literal DuckDB computes with: decoded as Postgres does
+    for (const sql of [
+      "SELECT count(*)::int AS n, 'ab\\000c'::bytea AS e, '\\x0000000c'::bytea AS h, '\\x 5c 78'::bytea AS s FROM big",
+      'SELECT id, b FROM bin ORDER BY id',
+    ]) {
+      const got = await onDuck(() => viaDg.query(sql));
+      expect(got.value.rows, sql).toEqual((await direct.query(sql)).rows);
+      expect(got.duckdb, sql).toBe(1);
     }
   });
 

@@ -662,6 +662,49 @@ function constant(c: Node): string {
   return refuse('constant kind');
 }
 
+/**
+ * A bytea literal as Postgres's byteain reads it (varlena.c): '\x' then pairs of hex digits (whitespace
+ * between pairs), else the escape format ('\\' a backslash, '\ooo' an octal byte, any other character
+ * its UTF-8 bytes). null where Postgres raises an error.
+ */
+export function pgByteaInput(text: string): Buffer | null {
+  if (text.startsWith('\\x')) {
+    const out: number[] = [];
+    const h = text.slice(2);
+    for (let i = 0; i < h.length; ) {
+      if (/[ \t\n\r\f\v]/.test(h[i]!)) {
+        i++;
+        continue;
+      }
+      const pair = h.slice(i, i + 2);
+      if (!/^[0-9a-fA-F]{2}$/.test(pair)) return null;
+      out.push(parseInt(pair, 16));
+      i += 2;
+    }
+    return Buffer.from(out);
+  }
+  const out: Buffer[] = [];
+  for (let i = 0; i < text.length; ) {
+    if (text[i] !== '\\') {
+      const cp = text.codePointAt(i)!;
+      const ch = String.fromCodePoint(cp);
+      out.push(Buffer.from(ch, 'utf8'));
+      i += ch.length;
+      continue;
+    }
+    if (text[i + 1] === '\\') {
+      out.push(Buffer.from([0x5c]));
+      i += 2;
+      continue;
+    }
+    const oct = text.slice(i + 1, i + 4);
+    if (!/^[0-3][0-7]{2}$/.test(oct)) return null;
+    out.push(Buffer.from([parseInt(oct, 8)]));
+    i += 4;
+  }
+  return Buffer.concat(out);
+}
+
 function stringConst(n: Node): string | null {
   return n?.A_Const?.sval !== undefined ? (n.A_Const.sval.sval ?? '') : null;
 }
@@ -687,6 +730,16 @@ function expr(n: Node, ctx: Ctx): string {
     case 'TypeCast': {
       const t = duckTypeName(v.typeName);
       if (t === 'VARCHAR' && stringConst(v.arg) === null) refuse('cast to text of a non-literal');
+      if (t === 'BLOB') {
+        // DuckDB reads a string as a BLOB in its own escape format ('\x0c' is one byte, every other
+        // character itself), Postgres in hex ('\x0000000c' is four bytes) or its escape format: the
+        // literal is decoded here as Postgres does and shipped as hex.
+        const text = stringConst(v.arg);
+        if (text === null) refuse('cast to bytea of a non-literal');
+        const bytes = pgByteaInput(text);
+        if (bytes === null) refuse('bytea literal Postgres would reject');
+        return `from_hex(${lit(bytes.toString('hex'))})`;
+      }
       if (t.startsWith('DECIMAL') && !v.arg?.A_Const) {
         // Postgres rounds the exact value (a float through its 15-digit text, numeric division and
         // avg at their exact scale); DuckDB rounds a DOUBLE's binary value, or reads text its own way:
