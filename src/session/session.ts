@@ -264,6 +264,8 @@ export class Session implements SessionPort {
    * waiting here, or no upstream session yet, the session simply ends.
    */
   private onClientEnd(): void {
+    // a CancelRequest connection closes once the cancel was delivered, whether or not the client half-closed
+    if (this.cancelling) return;
     const up = this.upstream;
     if (this.state !== 'ready' || !up || this.localBusy || this.queue.length > 0 || this.poisoned || this.ready.idle) {
       this.close();
@@ -684,6 +686,12 @@ export class Session implements SessionPort {
             }
             this.socket.write(Buffer.from(f.raw));
             continue;
+          }
+          // a FATAL ends the session whatever it answers (an administrator's pg_terminate_backend): the
+          // client gets it as Postgres sends it, not a lost-connection error of ours
+          if (f.type === B.errorResponse && decodeErrorFields(f.body).get('V') === 'FATAL') {
+            this.upstreamSentFatal = true;
+            this.socket.write(Buffer.from(f.raw));
           }
           out.push({ type: f.type, body: Buffer.from(f.body), raw: Buffer.from(f.raw) });
           if (f.type === B.readyForQuery && ++seen === readyCount) {

@@ -125,9 +125,9 @@ async function waitFor(cond: () => Promise<boolean> | boolean, what: string, tim
 }
 
 /** A CancelRequest on a new connection; resolves once the server closed that connection. */
-function cancelRequest(host: string, port: number, pid: number, secret: number): Promise<void> {
+function cancelRequest(host: string, port: number, pid: number, secret: number, halfClose = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const s = netConnect({ host, port });
+    const s = netConnect({ host, port, allowHalfOpen: true });
     s.on('error', reject);
     s.on('connect', () => {
       const b = Buffer.alloc(16);
@@ -135,9 +135,11 @@ function cancelRequest(host: string, port: number, pid: number, secret: number):
       b.writeInt32BE(80877102, 4);
       b.writeInt32BE(pid, 8);
       b.writeInt32BE(secret | 0, 12);
-      s.write(b);
+      if (halfClose) s.end(b);
+      else s.write(b);
     });
     s.resume();
+    s.on('end', () => s.end());
     s.on('close', () => resolve());
   });
 }
@@ -266,8 +268,9 @@ describe('CancelRequest', () => {
           await cancelRequest(dg.host, dg.port, k.processID, k.secretKey);
           expect(((await sleeping) as pg.DatabaseError).code).toBe('57014');
         } else {
-          // a cancel that arrives when nothing runs is ignored (Postgres ignores it while reading a command)
-          await cancelRequest(dg.host, dg.port, k.processID, k.secretKey);
+          // a cancel that arrives when nothing runs is ignored (Postgres ignores it while reading a
+          // command); some clients half-close the cancel connection once the request is written
+          await cancelRequest(dg.host, dg.port, k.processID, k.secretKey, i % 4 === 3);
         }
         try {
           await c.query('SELECT pg_sleep(0.05)');
@@ -280,6 +283,39 @@ describe('CancelRequest', () => {
     } finally {
       await c.end();
     }
+  });
+});
+
+describe('an upstream FATAL during a control round trip', () => {
+  it("pg_terminate_backend while duckgate's own check waits on a lock: the client gets Postgres's 57P01, as directly", async () => {
+    const codes: Record<string, string | undefined> = {};
+    for (const via of ['postgres', 'duckgate'] as const) {
+      const app = `dg_ctl_fatal_${via}`;
+      const locker = new pg.Client({ connectionString: db.url });
+      await locker.connect();
+      const c = new pg.Client({ connectionString: via === 'duckgate' ? dg.url : db.url, application_name: app });
+      c.on('error', () => undefined);
+      await c.connect();
+      try {
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE m IN ACCESS EXCLUSIVE MODE');
+        const running = c.query(MIRRORED_COUNT).then(
+          () => undefined,
+          (e: pg.DatabaseError) => e.code,
+        );
+        await waitFor(
+          async () => direct(async (d) => (await d.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'", [app])).rows[0].n === 1),
+          'the statement to wait on the lock',
+        );
+        await direct((d) => d.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]));
+        codes[via] = await running;
+      } finally {
+        await locker.query('ROLLBACK').catch(() => undefined);
+        await locker.end();
+        await c.end().catch(() => undefined);
+      }
+    }
+    expect(codes).toEqual({ postgres: '57P01', duckgate: '57P01' });
   });
 });
 
