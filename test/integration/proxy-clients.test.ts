@@ -316,7 +316,9 @@ describe('pg (node-postgres)', () => {
     await withPg(async (c) => {
       const client = c as pg.Client & { processID: number; secretKey: number };
       await c.query("SET application_name = 'dg_cancel_me'");
-      const sleeping = c.query('SELECT pg_sleep(30)');
+      // caught from the start: the cancel connection closes only once the cancel was delivered, by
+      // which time the statement may have failed already
+      const sleeping = catchPg(c.query('SELECT pg_sleep(30)'));
       const running = () =>
         direct(async (d) => (await d.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'dg_cancel_me' AND state = 'active'")).rows[0].n === 1);
       await waitFor(running, 'pg_sleep to start');
@@ -325,7 +327,7 @@ describe('pg (node-postgres)', () => {
       await new Promise((r) => setTimeout(r, 200));
       expect(await running()).toBe(true);
       await cancelRequest(dg.host, dg.port, client.processID, client.secretKey);
-      const err = await catchPg(sleeping);
+      const err = await sleeping;
       expect(err.code).toBe('57014');
       expect(err.message).toBe('canceling statement due to user request');
       expect((await c.query('SELECT 41 + 1 AS n')).rows).toEqual([{ n: 42 }]);
