@@ -19,6 +19,8 @@
 // jittered backoff that grows with each consecutive failure and is reset by a successful copy. One
 // table's failure never stops the mirror or its other tables.
 import { backoffMs, type BackoffPolicy } from './backoff.js';
+import type { TableDef } from './catalog.js';
+import type { Lsn } from './lsn.js';
 
 export type TableState = 'snapshotting' | 'ready' | 'resyncing' | 'error';
 
@@ -104,4 +106,18 @@ export class OnceNotices {
   entries(): Array<[string, string]> {
     return [...this.last];
   }
+}
+
+/**
+ * A mirrored table's runtime record, shared by the mirror (status, tables()), the apply loop (which
+ * changes it accepts, lastAppliedAt, resyncing -> ready once the stream passed validFrom) and the
+ * destination (a table whose changes fail goes to 'error').
+ */
+export interface TableRuntime extends TableLife {
+  def: TableDef;
+  /** changes committed before this position are in the table's copy already */
+  validFrom: Lsn;
+  lastAppliedAt: number | null;
+  /** its serving table exists in the destination */
+  served: boolean;
 }

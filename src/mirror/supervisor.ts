@@ -114,3 +114,10 @@ export class Supervisor {
     return null;
   }
 }
+
+/** Thrown by a step of a start (or of a copy under way) when stop() was called meanwhile. */
+export class StoppedError extends Error {
+  constructor() {
+    super('mirror stopped');
+  }
+}
