@@ -154,7 +154,7 @@ export const mirrorTablesInError = new client.Gauge({
 // DuckDB engine (src/engines/duckdb)
 export const duckdbStatements = new client.Counter({
   name: 'duckgate_duckdb_statements_total',
-  help: 'Statements the DuckDB engine was asked to run, by outcome (ok, refused, failed, timeout, canceled)',
+  help: 'Statements the DuckDB engine was asked to run, by outcome (ok, refused, busy, input: a value DuckDB rejects, failed, timeout: duckdb.statementTimeoutMs, statement_timeout: the session statement_timeout, canceled)',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
