@@ -180,6 +180,11 @@ export class FrameReader {
   private pending: Buffer | null = null;
   /** a BadFrame was returned: nothing after it is framed */
   private broken = false;
+  /**
+   * A password/SASL response is a message only during authentication: afterwards Postgres refuses its
+   * type like any unknown one (SocketBackend: FATAL "invalid frontend message type 112").
+   */
+  acceptPassword = true;
 
   constructor(private readonly maxMessageBytes: number) {}
 
@@ -203,7 +208,7 @@ export class FrameReader {
     while (pos < n) {
       const type = buf[pos]!;
       // Postgres judges the type byte as soon as it has read it
-      if (!isFrontendType(type)) {
+      if (!isFrontendType(type) || (type === F.password && !this.acceptPassword)) {
         bad = new BadFrame(buf.subarray(pos));
         break;
       }

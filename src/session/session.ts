@@ -444,7 +444,9 @@ export class Session implements SessionPort {
       }
       // a simple Query drops the unnamed statement, whoever answers it (exec_simple_query)
       if (unit[0]!.type === F.query) this.preparedStatements.delete('');
-      const plan = this.planFor(unit);
+      // In COPY FROM STDIN Postgres reads only copy messages (anything else is its protocol error):
+      // nothing is answered here meanwhile.
+      const plan = this.ready.inCopyIn ? null : this.planFor(unit);
       if (!plan) {
         this.relay(unit);
         continue;
@@ -505,11 +507,11 @@ export class Session implements SessionPort {
     return this.ready.idle || (this.batchOpen && this.ready.pending === 0 && !this.ready.inCopyIn);
   }
 
-  /** Resolves once upstreamSettled() (or the session closed). */
+  /** Resolves once upstreamSettled(), the upstream entered COPY FROM STDIN, or the session closed. */
   private whenSettled(): Promise<void> {
     return new Promise((resolve) => {
       const check = (): void => {
-        if (this.state === 'closed' || this.upstreamSettled()) resolve();
+        if (this.state === 'closed' || this.upstreamSettled() || this.ready.inCopyIn) resolve();
         else this.idleWaiters.push(check);
       };
       check();
@@ -601,7 +603,7 @@ export class Session implements SessionPort {
     if (!a) return false;
     // an open DuckDB portal: its Describe/Execute are answered here, the batch planned whole (as before)
     if (this.duckPortal) return true;
-    if (this.flushPending || this.batchOpen) return false;
+    if (this.flushPending || this.batchOpen || this.ready.inCopyIn) return false;
     // positions in the one shape answered: Parse, Describe S, Bind, Describe P, Execute
     let at = -1;
     for (let i = 0; i < q.length; i++) {
@@ -840,6 +842,7 @@ export class Session implements SessionPort {
           out.push(f.raw);
           this.txStatus = String.fromCharCode(f.body[0]!) as TxStatus;
           this.state = 'ready';
+          this.frames.acceptPassword = false;
           if (this.startupTimer) clearTimeout(this.startupTimer);
           this.startupTimer = null;
           this.socket.write(Buffer.concat(out));
@@ -921,7 +924,7 @@ export class Session implements SessionPort {
       this.batchOpen = false;
       this.batchAwaitsEnd = false;
     }
-    if (this.idleWaiters.length && this.upstreamSettled()) {
+    if (this.idleWaiters.length && (this.upstreamSettled() || this.ready.inCopyIn)) {
       const w = this.idleWaiters;
       this.idleWaiters = [];
       for (const f of w) f();

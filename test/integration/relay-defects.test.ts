@@ -641,6 +641,31 @@ describe('protocol errors Postgres answers with an ERROR keep the session', () =
     }
   });
 
+  it('a password message after authentication is an unknown type, as in Postgres (not a frame to wait for)', async () => {
+    // a 'p' announcing 5 MB: Postgres refuses the type at once; duckgate must not wait for the body
+    const r = await bothWays([serialize.query('SELECT 1'), Buffer.from([0x70, 0x00, 0x51, 0x00, 0x00, 0x01])], 2, 3000);
+    for (const got of [r.pg, r.dg]) {
+      expect(got.slice(0, 4)).toEqual(['T', 'D', 'C', 'Z']);
+      expect(got.at(-1)).toBe('closed');
+      expect(got.slice(4, -1).every((m) => m === 'E:FATAL:08P01')).toBe(true);
+    }
+  });
+
+  it('a Query naming a mirrored table sent in the middle of COPY FROM STDIN: Postgres\'s protocol error, not a hang', async () => {
+    for (const via of ['postgres', 'duckgate'] as const) {
+      const c = await wire(via);
+      try {
+        c.send(serialize.query('COPY cp (n, s) FROM STDIN'), rawMessage('d', Buffer.from('1\ta\n')), serialize.query(MIRRORED_COUNT), rawMessage('c', Buffer.alloc(0)));
+        const got = (await c.readUntil(() => false, 5000)).map(shape);
+        expect(got[0], via).toBe('G');
+        expect(got.slice(1).every((m) => m === 'E:ERROR:08P01' || m === 'E:FATAL:08P01'), `${via}: ${got.join(' ')}`).toBe(true);
+        expect(await c.waitClosed(), via).toBe(true);
+      } finally {
+        c.close();
+      }
+    }
+  });
+
   it('an Execute longer than Postgres allows (10,000 bytes): closed at its header, not waited for', async () => {
     const r = await bothWays([serialize.query('SELECT 1'), rawMessage('E', Buffer.from('\0\0\0\0\0'), 10_070)], 2, 3000);
     expect(r.dg).toEqual(r.pg);
