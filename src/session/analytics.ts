@@ -55,6 +55,8 @@ export interface MirrorSource {
   lagMs(): number | null;
   /** resolves true once appliedLsn() >= lsn, false after timeoutMs */
   waitForLsn(lsn: string, timeoutMs: number): Promise<boolean>;
+  /** why the mirror does not serve this table now (state, last error, next retry), null when it does */
+  whyNotServed(schema: string, name: string): string | null;
 }
 
 export interface AnalyticsOptions {
@@ -1174,11 +1176,30 @@ interface ExplainAnswer {
   fingerprint?: string;
 }
 
+/**
+ * The detail of an explain answer; a statement that went to Postgres because its tables are not served
+ * also says why the mirror does not serve each (being copied, last error and next retry, skipped and how
+ * to fix it, mirror not running), which the router alone cannot know.
+ */
+function explainDetail(r: ExplainAnswer, port: SessionPort, opts: AnalyticsOptions): string {
+  const detail = r.detail ?? '';
+  if (r.engine !== 'postgres' || (r.reason !== 'no_mirror' && r.reason !== 'not_mirrored')) return detail;
+  const whys = new Set<string>();
+  for (const written of r.tables) {
+    const dot = written.indexOf('.');
+    const schema = dot < 0 ? port.searchPath.find((x) => x !== 'pg_catalog' && !x.startsWith('pg_temp')) : written.slice(0, dot);
+    if (schema === undefined) continue;
+    const why = opts.mirror.whyNotServed(schema, dot < 0 ? written : written.slice(dot + 1));
+    if (why) whys.add(why);
+  }
+  return [detail, ...whys].filter((x) => x !== '').join('; ');
+}
+
 /** One row: where the statement would run and why. lagMs: 0 when the mirror is known to be current. */
 async function answerExplain(r: ExplainAnswer, port: SessionPort, opts: AnalyticsOptions, lagMs?: number): Promise<void> {
   const cols = ['engine', 'reason', 'detail', 'tables', 'mirror_lag_ms', 'mirror_lsn', 'fingerprint'];
   const lag = lagMs ?? opts.mirror.lagMs();
-  const values = [r.engine, r.reason, r.detail ?? '', r.tables.join(', '), lag === null ? null : String(lag), opts.mirror.appliedLsn(), r.fingerprint ?? ''];
+  const values = [r.engine, r.reason, explainDetail(r, port, opts), r.tables.join(', '), lag === null ? null : String(lag), opts.mirror.appliedLsn(), r.fingerprint ?? ''];
   await port.write(
     Buffer.concat([
       be.rowDescription(cols.map((name) => ({ name, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typmod: -1, format: 0 }))),

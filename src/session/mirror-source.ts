@@ -67,6 +67,9 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
       }
       return oldest === null ? null : Math.max(0, Date.now() - oldest);
     },
+    whyNotServed(schema, name) {
+      return mirror.whyNotServed(schema, name);
+    },
     waitForLsn(lsn, timeoutMs) {
       // A mirror that cannot answer is a mirror that is not fresh: the statement goes to Postgres.
       if (timeoutMs <= 0) return Promise.resolve(mirror.appliedLsn() !== null && compareLsn(mirror.appliedLsn()!, lsn) >= 0);

@@ -279,6 +279,26 @@ describe('analytical path gates', () => {
     expect(t.rows[0]).toMatchObject({ engine: 'postgres' });
   });
 
+  it('explain says why the mirror does not serve a table the statement reads', async () => {
+    const c = await connect('duckgate');
+    await c.query('CREATE TABLE explain_nokey (a int, b text)');
+    try {
+      dg.dg.mirror!.checkCatalog();
+      let detail = '';
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+        const r = await c.query('/* duckgate: explain */ SELECT count(*) FROM explain_nokey');
+        expect(r.rows[0]).toMatchObject({ engine: 'postgres', reason: 'not_mirrored' });
+        detail = String(r.rows[0]!.detail);
+        if (/primary key/.test(detail)) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      // the router's reason, then the mirror's: the table is skipped for want of a key, and what to do
+      expect(detail).toMatch(/^explain_nokey: public\.explain_nokey \(first schema of search_path\) is not mirrored; .*public\.explain_nokey has no primary key/);
+    } finally {
+      await c.query('DROP TABLE explain_nokey');
+    }
+  });
+
   it('explain checks a DuckDB route all the way: what DuckDB cannot translate, and what the user may not read, are reported as going to Postgres', async () => {
     const c = await connect('duckgate');
     // the router calls it analytical; the DuckDB translation refuses ROLLUP
