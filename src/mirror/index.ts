@@ -65,11 +65,22 @@
  *   event trigger that takes a table losing its replica identity out of the publication in the DDL's own
  *   transaction; lock.ts is the lake's lock (stale when its owner is dead, a zombie or a reused pid).
  *
- * Module layout and what is left of the split (issue 9, "Shape of the mirror"): mirror.ts still holds
- * the apply loop (pgoutput dispatch, staging, batching) together with the destination (serving tables
- * and lake: copyTables, flush, flushLake, compact). The next step is a Destination interface with
- * apply(batch) -> accepted and makeDurable() -> durable LSN, the loop confirming to the slot only what
- * is durable, and the shared per-table runtime map (rt) owned by the lifecycle module.
+ * Module layout (issue 9, "Shape of the mirror"):
+ * - mirror.ts: the composition (public API above, supervision, start/resume/reconcile, re-snapshots,
+ *   catalog poll); it wires the pieces below together and holds the per-table runtime map they share.
+ * - apply.ts: the apply loop. Consumes the replication stream (pgoutput), assembles transactions, forms
+ *   batches of whole committed transactions (adaptive size), hands them to a Destination and sends the
+ *   slot its status. Knows nothing of DuckDB. `applied` moves when a batch is accepted; `confirmed` (the
+ *   only position ever sent to the slot) moves only to what Destination.makeDurable() returned.
+ * - destination.ts: the Destination interface (stage / discard / applyBatch -> accepted /
+ *   makeDurable(upTo) -> durable LSN / durableLsn), after supabase etl's Accepted/Durable.
+ * - duckdb-destination.ts: the DuckDB + lake destination (staged CSV, serving tables, delta files and
+ *   manifest, table copies into base files and serving tables, loading from the lake, compaction).
+ * - lifecycle.ts (table states and TableRuntime), supervisor.ts (phases, retry schedule),
+ *   catalog-sync.ts (which tables, publication, guard).
+ * Left: the per-table runtime map is still a Map shared by reference between mirror, loop and
+ * destination (one owner in lifecycle.ts would be cleaner); table copies (copyTables) still drive the
+ * lifecycle from inside the destination.
  */
 export { Mirror, type MirrorOptions, type MirroredTable, type MirrorPhase, type MirrorStatus, type TableState } from './mirror.js';
 export { mirrorVerify, mirrorDrop, formatVerifyTable, type VerifyResult, type VerifyRow } from './verify.js';
