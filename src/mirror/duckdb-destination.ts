@@ -11,7 +11,6 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 import { logger } from '../observability/logger.js';
 import { mirrorCompactions } from '../observability/metrics.js';
-import type { BackoffPolicy } from './backoff.js';
 import { tableKey, type TableDef } from './catalog.js';
 import type { Accepted, Batch, Destination, RowChange } from './destination.js';
 import { checkTableFiles } from './integrity.js';
@@ -33,13 +32,12 @@ import {
   type Manifest,
   type ManifestTable,
 } from './lake.js';
-import { newLife, onCopied, onFailed, type TableRuntime } from './lifecycle.js';
+import type { TableRuntime } from './lifecycle.js';
 import { formatLsn, lsnKey, parseLsn, type Lsn } from './lsn.js';
 import { removeInLake, removeTableFiles } from './paths.js';
 import type { TupleValue } from './pgoutput.js';
 import { snapshotTable } from './snapshot.js';
 import { csvField, stagePath, TableStage } from './stage.js';
-import { StoppedError } from './supervisor.js';
 import { castExpr, sqlString, stageText } from './types.js';
 
 export interface DuckDbDestinationOptions {
@@ -47,14 +45,21 @@ export interface DuckDbDestinationOptions {
   /** staged CSV files of the batch being received */
   tmpDir: string;
   snapshotChunkRows: number;
-  /** a table whose changes cannot be applied is retried on this schedule (lifecycle.ts) */
-  retry: BackoffPolicy;
+  /** a table's changes could not be applied: it goes to 'error' and is retried (lifecycle.ts) */
+  tableFailed(key: string, e: Error): void;
   /** the mirrored tables, shared with the mirror and the apply loop */
   tables: Map<string, TableRuntime>;
   /** relid -> table key, shared with the apply loop */
   byRelid: Map<number, string>;
-  /** throws StoppedError when the mirror is stopping (checked between the tables of a copy) */
-  checkStopped(): void;
+}
+
+/** A copy of one table under way (beginCopy -> copyTable -> finishCopy). */
+export interface TableCopy {
+  def: TableDef;
+  /** the manifest generation its files are named by */
+  gen: number;
+  /** the DuckDB table the serving copy is filled in */
+  staging: string;
 }
 
 export class DuckDbDestination implements Destination {
@@ -68,8 +73,6 @@ export class DuckDbDestination implements Destination {
   private readonly tmpDir: string;
   private readonly rt: Map<string, TableRuntime>;
   private readonly byRelid: Map<number, string>;
-  private readonly retry: BackoffPolicy;
-  private readonly checkStopped: () => void;
   private stages = new Map<string, TableStage>();
   private seq = 0;
   private batchNo = 0;
@@ -83,8 +86,6 @@ export class DuckDbDestination implements Destination {
     this.tmpDir = opts.tmpDir;
     this.rt = opts.tables;
     this.byRelid = opts.byRelid;
-    this.retry = opts.retry;
-    this.checkStopped = opts.checkStopped;
   }
 
   durableLsn(): Lsn {
@@ -443,78 +444,48 @@ export class DuckDbDestination implements Destination {
     return out;
   }
 
+  /** A table whose changes cannot be applied: not served, in 'error' (the lifecycle's part is the mirror's). */
   private tableError(key: string, e: Error): void {
-    const rt = this.rt.get(key);
-    const delay = rt ? onFailed(rt, `a change could not be applied: ${e.message}`, this.retry) : null;
+    this.opts.tableFailed(key, e);
     const t = this.manifest?.tables[key];
     if (t) {
       t.state = 'error';
       t.error = e.message;
     }
-    logger.error({ table: key, err: e, retryInMs: delay }, 'mirror: a change could not be applied to this table; it is no longer served (statements go to PostgreSQL) and is copied again later');
   }
 
-  /** Copies tables inside a transaction on `snapshot` into new base files and serving tables. */
-  async copyTables(c: pg.Client, snapshot: string, defs: TableDef[], validFrom: string): Promise<void> {
+  /**
+   * A new copy of `d` (snapshot or re-snapshot): its file generation, and the DuckDB table its serving
+   * copy fills chunk by chunk while the snapshot streams (no second pass over the Parquet afterwards),
+   * which replaces the served one in one DuckDB transaction (finishCopy).
+   */
+  beginCopy(d: TableDef): TableCopy {
+    const gen = ++this.manifest!.generation;
+    return { def: d, gen, staging: `${duckIdent(d.schema)}.${duckIdent(`_dg_snapshot_g${gen}`)}` };
+  }
+
+  /** Copies the table's rows, read on `c` (inside the snapshot's transaction), into base files and the staging table. */
+  async copyTable(c: pg.Client, copy: TableCopy): Promise<string[]> {
+    await this.duck!.run(`CREATE SCHEMA IF NOT EXISTS ${duckIdent(copy.def.schema)}`);
+    await this.duck!.run(createTableSql(copy.staging, copy.def));
+    return (await snapshotTable(c, this.duck!, this.lakeDir, copy.def, copy.gen, this.opts.snapshotChunkRows, copy.staging)).files;
+  }
+
+  /**
+   * Records the copy in the manifest (written by the caller) in place of the table's earlier files, and
+   * swaps its serving table in; a failed copy (`error`) leaves the table in 'error' and serves nothing.
+   */
+  async finishCopy(copy: TableCopy, rt: TableRuntime, files: string[], error: string | undefined, validFrom: string): Promise<void> {
     const m = this.manifest!;
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    try {
-      await c.query(`SET TRANSACTION SNAPSHOT ${sqlString(snapshot)}`);
-      for (const d of defs) {
-        this.checkStopped();
-        const key = tableKey(d.schema, d.name);
-        const gen = ++m.generation;
-        const old = m.tables[key];
-        let files: string[] = [];
-        let state: 'ready' | 'error' = 'ready';
-        let error: string | undefined;
-        let dropped = false;
-        // the serving copy is filled chunk by chunk while the snapshot streams (no second pass over the
-        // Parquet afterwards), in a staging table that replaces the served one in one DuckDB transaction
-        const staging = `${duckIdent(d.schema)}.${duckIdent(`_dg_snapshot_g${gen}`)}`;
-        // One table's failure (dropped meanwhile, a value that does not convert, …) must not abort the
-        // shared snapshot transaction and fail the tables after it: each table is copied under its own
-        // savepoint and a failure rolls back to it. When even that fails, the transaction or the
-        // connection is broken and the whole copy fails (the session is retried).
-        await c.query('SAVEPOINT dg_table');
-        try {
-          await this.duck!.run(`CREATE SCHEMA IF NOT EXISTS ${duckIdent(d.schema)}`);
-          await this.duck!.run(createTableSql(staging, d));
-          files = (await snapshotTable(c, this.duck!, this.lakeDir, d, gen, this.opts.snapshotChunkRows, staging)).files;
-          await c.query('RELEASE SAVEPOINT dg_table');
-        } catch (e) {
-          if (e instanceof StoppedError) throw e;
-          try {
-            await c.query('ROLLBACK TO SAVEPOINT dg_table');
-          } catch {
-            throw e;
-          }
-          state = 'error';
-          error = (e as Error).message;
-          dropped = (e as { code?: string }).code === '42P01';
-        }
-        m.tables[key] = { relid: d.relid, schema: d.schema, name: d.name, columns: d.columns, key: d.key, partitionBy: d.partitionBy, state, error, validFrom, base: files, deltas: [] };
-        if (old) this.dropFilesLater(old);
-        this.byRelid.set(d.relid, key);
-        const prev = this.rt.get(key);
-        const rt: TableRuntime = { ...newLife(prev?.state ?? 'snapshotting'), ...(prev ? { lastError: prev.lastError, failures: prev.failures, retryAt: prev.retryAt } : {}), def: d, validFrom: parseLsn(validFrom), lastAppliedAt: Date.now(), served: false };
-        this.rt.set(key, rt);
-        if (state === 'ready') {
-          await this.swapServing(staging, m.tables[key]!, rt);
-          onCopied(rt);
-        } else {
-          await this.duck!.run(`DROP TABLE IF EXISTS ${staging}`).catch(() => undefined);
-          const delay = onFailed(rt, `snapshot failed: ${error}`, this.retry);
-          // dropped while it was being copied (DDL churn): ordinary, and forgotten at the retry
-          if (dropped) logger.info({ table: key, retryInMs: delay }, 'mirror: table dropped while it was being copied');
-          else logger.error({ table: key, err: error, retryInMs: delay }, 'mirror: snapshot of table failed; the table is not served (statements go to PostgreSQL) and is copied again later');
-        }
-      }
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    }
+    const d = copy.def;
+    const key = tableKey(d.schema, d.name);
+    const old = m.tables[key];
+    const state = error === undefined ? 'ready' : 'error';
+    m.tables[key] = { relid: d.relid, schema: d.schema, name: d.name, columns: d.columns, key: d.key, partitionBy: d.partitionBy, state, error, validFrom, base: files, deltas: [] };
+    if (old) this.dropFilesLater(old);
+    this.byRelid.set(d.relid, key);
+    if (state === 'ready') await this.swapServing(copy.staging, m.tables[key]!, rt);
+    else await this.duck!.run(`DROP TABLE IF EXISTS ${copy.staging}`).catch(() => undefined);
   }
 
   private servingRef(schema: string, name: string): string {

@@ -15,7 +15,7 @@ import type { BackoffPolicy } from './backoff.js';
 import { StoppedError, Supervisor, type MirrorPhase } from './supervisor.js';
 import { MirrorCatalog } from './catalog-sync.js';
 import { DuckDbDestination, listDirs } from './duckdb-destination.js';
-import { newLife, onEvent, retryDue, type TableRuntime, type TableState } from './lifecycle.js';
+import { newLife, onCopied, onEvent, onFailed, retryDue, type TableRuntime, type TableState } from './lifecycle.js';
 import { acquireLakeLock, LakeLockedError, releaseLakeLock } from './lock.js';
 import { duckIdent, fileList, lakeSizeBytes, readManifest, removeOrphans, writeManifest, type Manifest } from './lake.js';
 import { formatLsn, parseLsn, type Lsn } from './lsn.js';
@@ -126,10 +126,13 @@ export class Mirror extends EventEmitter {
       lakeDir: this.lakeDir,
       tmpDir: this.tmpDir,
       snapshotChunkRows: this.cfg.snapshotChunkRows,
-      retry: this.retry,
       tables: this.rt,
       byRelid: this.byRelid,
-      checkStopped: () => this.checkStopped(),
+      tableFailed: (key, e) => {
+        const rt = this.rt.get(key);
+        const delay = rt ? onFailed(rt, `a change could not be applied: ${e.message}`, this.retry) : null;
+        logger.error({ table: key, err: e, retryInMs: delay }, 'mirror: a change could not be applied to this table; it is no longer served (statements go to PostgreSQL) and is copied again later');
+      },
     });
     this.loop = new ApplyLoop(
       this.dest,
@@ -505,9 +508,62 @@ export class Mirror extends EventEmitter {
     };
     this.dest.manifest = m;
     for (const d of defs) this.rt.set(tableKey(d.schema, d.name), { def: d, state: 'snapshotting', validFrom: parseLsn(r.consistent_point), lastAppliedAt: null, served: false });
-    await this.dest.copyTables(this.ctl!, r.snapshot_name, defs, r.consistent_point);
+    await this.copyTables(this.ctl!, r.snapshot_name, defs, r.consistent_point);
     writeManifest(this.lakeDir, m);
     return m;
+  }
+
+  /**
+   * Copies tables inside a transaction on `snapshot` into new base files and serving tables (the
+   * destination's beginCopy/copyTable/finishCopy), each table's lifecycle moving with its outcome.
+   */
+  private async copyTables(c: pg.Client, snapshot: string, defs: TableDef[], validFrom: string): Promise<void> {
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      await c.query(`SET TRANSACTION SNAPSHOT ${sqlString(snapshot)}`);
+      for (const d of defs) {
+        this.checkStopped();
+        const key = tableKey(d.schema, d.name);
+        const copy = this.dest.beginCopy(d);
+        let files: string[] = [];
+        let error: string | undefined;
+        let dropped = false;
+        // One table's failure (dropped meanwhile, a value that does not convert, …) must not abort the
+        // shared snapshot transaction and fail the tables after it: each table is copied under its own
+        // savepoint and a failure rolls back to it. When even that fails, the transaction or the
+        // connection is broken and the whole copy fails (the session is retried).
+        await c.query('SAVEPOINT dg_table');
+        try {
+          files = await this.dest.copyTable(c, copy);
+          await c.query('RELEASE SAVEPOINT dg_table');
+        } catch (e) {
+          if (e instanceof StoppedError) throw e;
+          try {
+            await c.query('ROLLBACK TO SAVEPOINT dg_table');
+          } catch {
+            throw e;
+          }
+          error = (e as Error).message;
+          dropped = (e as { code?: string }).code === '42P01';
+        }
+        const prev = this.rt.get(key);
+        const rt: TableRuntime = { ...newLife(prev?.state ?? 'snapshotting'), ...(prev ? { lastError: prev.lastError, failures: prev.failures, retryAt: prev.retryAt } : {}), def: d, validFrom: parseLsn(validFrom), lastAppliedAt: Date.now(), served: false };
+        this.rt.set(key, rt);
+        await this.dest.finishCopy(copy, rt, files, error, validFrom);
+        if (error === undefined) {
+          onCopied(rt);
+        } else {
+          const delay = onFailed(rt, `snapshot failed: ${error}`, this.retry);
+          // dropped while it was being copied (DDL churn): ordinary, and forgotten at the retry
+          if (dropped) logger.info({ table: key, retryInMs: delay }, 'mirror: table dropped while it was being copied');
+          else logger.error({ table: key, err: error, retryInMs: delay }, 'mirror: snapshot of table failed; the table is not served (statements go to PostgreSQL) and is copied again later');
+        }
+      }
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    }
   }
 
   /** After a restart: tables added, dropped, renamed or changed while we were away. */
@@ -558,7 +614,7 @@ export class Mirror extends EventEmitter {
         await r.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${pgIdent(slot)} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'export')`)
       ).rows[0]!;
       logger.info({ tables: defs.map((d) => tableKey(d.schema, d.name)), lsn: res.consistent_point }, 'mirror: re-snapshotting tables');
-      await this.dest.copyTables(c, res.snapshot_name, defs, res.consistent_point);
+      await this.copyTables(c, res.snapshot_name, defs, res.consistent_point);
       this.dest.writeManifest();
     } finally {
       await c.end().catch(() => undefined);
