@@ -17,7 +17,7 @@ import { mirrorApplyLatency, mirrorAppliedLsn, mirrorLagBytes, mirrorLagSeconds,
 import { tableKey } from './catalog.js';
 import type { Commit, Destination, RowChange } from './destination.js';
 import { guardMessageRelid } from './guard.js';
-import { onEvent, retryDue, type TableRuntime } from './lifecycle.js';
+import { onEvent, retryDue, type TableRegistry, type TableRuntime } from './lifecycle.js';
 import type { Lsn } from './lsn.js';
 import { decodePgOutput, decodeReplicationMessage, encodeStandbyStatus, pgNowMicros, type PgOutputMessage } from './pgoutput.js';
 
@@ -85,9 +85,8 @@ export class ApplyLoop {
 
   constructor(
     private readonly dest: Destination,
-    /** the mirrored tables and relid -> key, shared with the mirror and the destination */
-    private readonly rt: Map<string, TableRuntime>,
-    private readonly byRelid: Map<number, string>,
+    /** the mirrored tables, shared with the mirror and the destination */
+    private readonly rt: TableRegistry,
     private readonly cfg: ApplySettings,
     private readonly host: ApplyHost,
   ) {}
@@ -248,7 +247,7 @@ export class ApplyLoop {
     if (!msg.transactional || this.inTx?.skip) return;
     const relid = guardMessageRelid(this.cfg.publicationName, msg.prefix, msg.content);
     if (relid === null) return;
-    const key = this.byRelid.get(relid);
+    const key = this.rt.byRelid.get(relid);
     const rt = key ? this.rt.get(key) : undefined;
     if (!key || !rt) return;
     onEvent(rt, 'failed');
@@ -266,7 +265,7 @@ export class ApplyLoop {
   }
 
   private onRelation(msg: Extract<PgOutputMessage, { tag: 'relation' }>): void {
-    const known = this.byRelid.get(msg.relid);
+    const known = this.rt.byRelid.get(msg.relid);
     const key = tableKey(msg.schema, msg.name);
     if (known && known !== key) {
       // renamed: follow it under the new name (re-snapshot), drop the old
@@ -275,7 +274,7 @@ export class ApplyLoop {
     }
     const rt = this.rt.get(key);
     if (!rt) return;
-    this.byRelid.set(msg.relid, key);
+    this.rt.byRelid.set(msg.relid, key);
     const same =
       msg.columns.length === rt.def.columns.length &&
       msg.columns.every((c, i) => c.name === rt.def.columns[i]!.name && c.typeOid === rt.def.columns[i]!.typeOid && c.typmod === rt.def.columns[i]!.typmod);
@@ -287,7 +286,7 @@ export class ApplyLoop {
   }
 
   private onRowChange(relid: number, change: RowChange): void {
-    const key = this.byRelid.get(relid);
+    const key = this.rt.byRelid.get(relid);
     const rt = key ? this.rt.get(key) : undefined;
     if (!key || !rt || !this.accepts(rt)) return;
     this.dest.stage(key, this.inTx!.commitLsn, change);

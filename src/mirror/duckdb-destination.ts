@@ -32,7 +32,7 @@ import {
   type Manifest,
   type ManifestTable,
 } from './lake.js';
-import type { TableRuntime } from './lifecycle.js';
+import type { TableRegistry, TableRuntime } from './lifecycle.js';
 import { formatLsn, lsnKey, parseLsn, type Lsn } from './lsn.js';
 import { removeInLake, removeTableFiles } from './paths.js';
 import type { TupleValue } from './pgoutput.js';
@@ -48,9 +48,7 @@ export interface DuckDbDestinationOptions {
   /** a table's changes could not be applied: it goes to 'error' and is retried (lifecycle.ts) */
   tableFailed(key: string, e: Error): void;
   /** the mirrored tables, shared with the mirror and the apply loop */
-  tables: Map<string, TableRuntime>;
-  /** relid -> table key, shared with the apply loop */
-  byRelid: Map<number, string>;
+  tables: TableRegistry;
 }
 
 /** A copy of one table under way (beginCopy -> copyTable -> finishCopy). */
@@ -71,8 +69,7 @@ export class DuckDbDestination implements Destination {
   durable: Lsn = 0n;
   private readonly lakeDir: string;
   private readonly tmpDir: string;
-  private readonly rt: Map<string, TableRuntime>;
-  private readonly byRelid: Map<number, string>;
+  private readonly rt: TableRegistry;
   private stages = new Map<string, TableStage>();
   private seq = 0;
   private batchNo = 0;
@@ -85,7 +82,6 @@ export class DuckDbDestination implements Destination {
     this.lakeDir = opts.lakeDir;
     this.tmpDir = opts.tmpDir;
     this.rt = opts.tables;
-    this.byRelid = opts.byRelid;
   }
 
   durableLsn(): Lsn {
@@ -483,7 +479,7 @@ export class DuckDbDestination implements Destination {
     const state = error === undefined ? 'ready' : 'error';
     m.tables[key] = { relid: d.relid, schema: d.schema, name: d.name, columns: d.columns, key: d.key, partitionBy: d.partitionBy, state, error, validFrom, base: files, deltas: [] };
     if (old) this.dropFilesLater(old);
-    this.byRelid.set(d.relid, key);
+    this.rt.byRelid.set(d.relid, key);
     if (state === 'ready') await this.swapServing(copy.staging, m.tables[key]!, rt);
     else await this.duck!.run(`DROP TABLE IF EXISTS ${copy.staging}`).catch(() => undefined);
   }
@@ -527,7 +523,7 @@ export class DuckDbDestination implements Destination {
     for (const [key, t] of Object.entries(m.tables)) {
       const rt: TableRuntime = { def: tableDefOf(t), state: t.state, validFrom: parseLsn(t.validFrom), lastAppliedAt: Date.now(), served: false };
       this.rt.set(key, rt);
-      this.byRelid.set(t.relid, key);
+      this.rt.byRelid.set(t.relid, key);
       if (t.state !== 'ready') continue;
       // what is loaded must be what was written (integrity.ts): a table whose files fail is not served
       // and goes to 'error', which reconcile() re-snapshots
@@ -549,7 +545,7 @@ export class DuckDbDestination implements Destination {
     if (rt?.served || t) await this.duck!.run(`DROP TABLE IF EXISTS ${this.servingRef(t?.schema ?? rt!.def.schema, t?.name ?? rt!.def.name)}`);
     if (t) {
       delete m.tables[key];
-      this.byRelid.delete(t.relid);
+      this.rt.byRelid.delete(t.relid);
       writeManifest(this.lakeDir, m);
       removeTableFiles(this.lakeDir, t.schema, t.name, [...t.base, ...t.deltas.map((d) => d.file)]);
     }

@@ -121,3 +121,17 @@ export interface TableRuntime extends TableLife {
   /** its serving table exists in the destination */
   served: boolean;
 }
+
+/**
+ * The mirrored tables by key ('schema.table'), with the key of each relation id the stream names them
+ * by. One registry per mirror, shared by the mirror, the apply loop and the destination.
+ */
+export class TableRegistry extends Map<string, TableRuntime> {
+  readonly byRelid = new Map<number, string>();
+
+  /** Forgets every table and relation id. */
+  override clear(): void {
+    super.clear();
+    this.byRelid.clear();
+  }
+}

@@ -15,7 +15,7 @@ import type { BackoffPolicy } from './backoff.js';
 import { StoppedError, Supervisor, type MirrorPhase } from './supervisor.js';
 import { MirrorCatalog } from './catalog-sync.js';
 import { DuckDbDestination, listDirs } from './duckdb-destination.js';
-import { newLife, onCopied, onEvent, onFailed, retryDue, type TableRuntime, type TableState } from './lifecycle.js';
+import { newLife, onCopied, onEvent, onFailed, retryDue, TableRegistry, type TableRuntime, type TableState } from './lifecycle.js';
 import { acquireLakeLock, LakeLockedError, releaseLakeLock } from './lock.js';
 import { duckIdent, fileList, lakeSizeBytes, readManifest, removeOrphans, writeManifest, type Manifest } from './lake.js';
 import { formatLsn, parseLsn, type Lsn } from './lsn.js';
@@ -82,8 +82,7 @@ export class Mirror extends EventEmitter {
   private ctl: pg.Client | null = null;
   private repl: pg.Client | null = null;
   /** the mirrored tables, shared by the apply loop and the destination (lifecycle.ts) */
-  private readonly rt = new Map<string, TableRuntime>();
-  private readonly byRelid = new Map<number, string>();
+  private readonly rt = new TableRegistry();
   /** the serving tables and the lake (duckdb-destination.ts) */
   private readonly dest: DuckDbDestination;
   /** the stream, its transactions and batches, the confirmed position (apply.ts) */
@@ -127,7 +126,6 @@ export class Mirror extends EventEmitter {
       tmpDir: this.tmpDir,
       snapshotChunkRows: this.cfg.snapshotChunkRows,
       tables: this.rt,
-      byRelid: this.byRelid,
       tableFailed: (key, e) => {
         const rt = this.rt.get(key);
         const delay = rt ? onFailed(rt, `a change could not be applied: ${e.message}`, this.retry) : null;
@@ -137,7 +135,6 @@ export class Mirror extends EventEmitter {
     this.loop = new ApplyLoop(
       this.dest,
       this.rt,
-      this.byRelid,
       { batchMaxRows: this.cfg.batchMaxRows, batchMaxMs: this.cfg.batchMaxMs, durableIntervalMs: this.cfg.durableIntervalMs, publicationName: this.cfg.publicationName },
       {
         stopped: () => this.stopped,
@@ -366,7 +363,6 @@ export class Mirror extends EventEmitter {
   private async resetState(): Promise<void> {
     await this.dest.reset();
     this.rt.clear();
-    this.byRelid.clear();
     this.discardStaged();
     this.loop.reset();
   }

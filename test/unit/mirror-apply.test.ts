@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ApplyLoop, type ApplyHost, type StreamLike } from '../../src/mirror/apply.js';
 import type { ColumnDef, TableDef } from '../../src/mirror/catalog.js';
 import type { Accepted, Batch, Destination, RowChange } from '../../src/mirror/destination.js';
-import type { TableRuntime } from '../../src/mirror/lifecycle.js';
+import { TableRegistry } from '../../src/mirror/lifecycle.js';
 import type { Lsn } from '../../src/mirror/lsn.js';
 
 // ---- pgoutput / replication message encoding (formats: protocol-logicalrep-message-formats.html) ----
@@ -118,8 +118,8 @@ function setup(opts: { start: Lsn; batchMaxRows?: number; batchMaxMs?: number })
     key: ['id'],
     partitionBy: null,
   } satisfies TableDef;
-  const tables = new Map<string, TableRuntime>([['public.items', { def, state: 'ready', validFrom: 0n, lastAppliedAt: null, served: true }]]);
-  const byRelid = new Map([[RELID, 'public.items']]);
+  const tables = new TableRegistry([['public.items', { def, state: 'ready', validFrom: 0n, lastAppliedAt: null, served: true }]]);
+  tables.byRelid.set(RELID, 'public.items');
   const dest = new MemoryDestination(opts.start);
   const applied: Lsn[] = [];
   const failures: Error[] = [];
@@ -134,7 +134,6 @@ function setup(opts: { start: Lsn; batchMaxRows?: number; batchMaxMs?: number })
   const loop = new ApplyLoop(
     dest,
     tables,
-    byRelid,
     // durability only when asked: the test decides when makeDurable runs
     { batchMaxRows: opts.batchMaxRows ?? 1_000_000, batchMaxMs: opts.batchMaxMs ?? 3_600_000, durableIntervalMs: 3_600_000, publicationName: 'duckgate_pub' },
     host,
