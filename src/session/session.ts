@@ -38,6 +38,7 @@ import {
 } from '../protocol/backend-scan.js';
 import {
   BadFrame,
+  WireFrame,
   decodeClose,
   decodeParse,
   decodeQuery,
@@ -92,6 +93,13 @@ const UPSTREAM_READ_BYTES = 64 * 1024;
 
 /** Extended-protocol messages held until their Sync/Flush beyond this many bytes are relayed at once. */
 const MAX_HELD_BYTES = 1 << 20;
+
+/**
+ * How long a batch may be held for its Sync or Flush when nothing more comes. A client writes a batch at
+ * once (its pieces arrive within milliseconds); one that stops mid-batch gets Postgres's behaviour
+ * after this: the messages go upstream (Postgres runs them as they come and sends an error at once).
+ */
+const HOLD_MS = 100;
 
 
 /**
@@ -166,6 +174,9 @@ export class Session implements SessionPort {
   private batchAwaitsEnd = false;
   /** the upstream socket's buffer is full: the client is not read until it drains */
   private upstreamFull = false;
+  /** a batch held for its Sync: the timer that sends it on after HOLD_MS (see takeUnit) */
+  private holdTimer: NodeJS.Timeout | null = null;
+  private holdExpired = false;
   private upstreamSentFatal = false;
   /** a CancelRequest connection: waiting for the upstream to take the cancel, nothing more is read */
   private cancelling = false;
@@ -534,6 +545,8 @@ export class Session implements SessionPort {
   private planFor(unit: Frame[]): (() => Promise<void>) | null {
     const a = this.deps.analytics;
     if (!a) return null;
+    // a Sync or Flush with a body is Postgres's to refuse (pq_getmsgend: invalid message format)
+    for (const f of unit) if ((f.type === F.sync || f.type === F.flush) && f instanceof WireFrame && f.end - f.start !== 5) return null;
     try {
       // nothing of a batch relayed without its Sync may be answered here: Postgres holds the rest of it
       return planUnit(unit, this, a, this.flushPending || this.batchOpen);
@@ -580,16 +593,32 @@ export class Session implements SessionPort {
         // Sync or Flush ends the batch and goes with it; any other message ends it and goes on its own.
         const t = q[i]!.type;
         n = t === F.sync || t === F.flush ? i + 1 : i;
-      } else if (this.queuedBytes >= MAX_HELD_BYTES || !this.mayAnswerLocally(q)) {
+      } else if (this.holdExpired || this.queuedBytes >= MAX_HELD_BYTES || !this.mayAnswerLocally(q)) {
         // No Sync/Flush yet. Held only while the analytical path might answer the batch (it needs the
         // whole of it); otherwise Postgres gets each message at once, as it would without duckgate, and
         // an error in a long pipeline comes back as soon as Postgres sends it.
         n = i;
-      } else return null;
+      } else {
+        this.armHold(q[0]!);
+        return null;
+      }
     }
+    this.holdExpired = false;
     const unit = q.splice(0, n);
     for (const f of unit) this.queuedBytes -= f.raw.length;
     return unit;
+  }
+
+  /** Holding `head`: if nothing more comes for HOLD_MS and it is still held, what came of its batch goes upstream. */
+  private armHold(head: Frame): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      if (this.state !== 'ready' || this.queue[0] !== head || this.localBusy) return;
+      this.holdExpired = true;
+      this.pump();
+    }, HOLD_MS);
+    this.holdTimer.unref();
   }
 
   /**
@@ -989,6 +1018,7 @@ export class Session implements SessionPort {
     this.state = 'closed';
     this.closing = true;
     if (this.startupTimer) clearTimeout(this.startupTimer);
+    if (this.holdTimer) clearTimeout(this.holdTimer);
     if (this.key) this.deps.registry.remove(this.key.pid, this);
     this.cancelController.abort();
     closeDuckPortal(this);

@@ -213,6 +213,20 @@ describe('pipelined extended messages without Sync', () => {
     });
   }
 
+  it('a batch naming a mirrored table left unfinished goes upstream after a moment: its error comes, as from Postgres', async () => {
+    // Bind of a date Postgres rejects (22008); then an Execute whose length announces more than ever comes
+    const msgs = [
+      serialize.parse({ name: 'd0', text: 'SELECT id FROM m WHERE id = $1', types: [23] }),
+      serialize.describe({ type: 'S', name: 'd0' }),
+      bind({ statement: 'd0', params: ['x'] }),
+      serialize.describe({ type: 'P', name: '' }),
+      rawMessage('E', Buffer.from('\0\0\0\0\0'), 521),
+    ];
+    const r = await bothWays(msgs, 1, 2000);
+    expect(r.pg.slice(0, 4)).toEqual(['1', 't', 'T', 'E:ERROR:22P02']);
+    expect(r.dg.slice(0, 4)).toEqual(r.pg.slice(0, 4));
+  });
+
   it('a single Parse naming no mirrored table goes upstream without waiting for Sync (its error comes at once)', async () => {
     for (const via of ['postgres', 'duckgate'] as const) {
       const c = await wire(via);
@@ -237,9 +251,9 @@ describe('pipelined extended messages without Sync', () => {
     try {
       const before = await duckdbAnswers();
       c.send(serialize.parse({ text: MIRRORED_COUNT }));
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 30));
       c.send(bind({}), serialize.describe({ type: 'P', name: '' }));
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 30));
       c.send(serialize.execute({}), serialize.sync());
       const got = await c.readUntil((m) => m.type === 'Z');
       expect(got.map((m) => m.type).join('')).toBe('12TDCZ');
@@ -613,6 +627,8 @@ describe('protocol errors Postgres answers with an ERROR keep the session', () =
     ['a Bind with a negative parameter length (mirrored)', [serialize.parse({ text: 'SELECT count(*) FROM m WHERE id > $1' }), rawMessage('B', Buffer.from('\0\0\0\0\0\x01\xff\xff\xff\xfe\0\0')), serialize.execute({}), serialize.sync()]],
     ['a Bind with a bad text parameter (mirrored)', [serialize.parse({ text: 'SELECT count(*) FROM m WHERE id > $1' }), bind({ params: ['x'] }), serialize.execute({}), serialize.sync()]],
     ['a Bind with more format codes than parameters (mirrored)', [serialize.parse({ text: 'SELECT count(*) FROM m WHERE id > $1' }), bind({ params: ['1'], paramFormats: [0, 0] }), serialize.execute({}), serialize.sync()]],
+    ['a Sync with a body after a batch naming a mirrored table', [serialize.parse({ text: MIRRORED_COUNT }), bind({}), serialize.execute({}), rawMessage('S', Buffer.from('xx'))]],
+    ['a Flush with a body after a batch naming a mirrored table', [serialize.parse({ text: MIRRORED_COUNT }), bind({}), serialize.execute({}), rawMessage('H', Buffer.from('xx')), serialize.sync()]],
     ['a Bind with a format code 7 (mirrored)', [serialize.parse({ text: 'SELECT count(*) FROM m WHERE id >= $1' }), bind({ params: ['1'], paramFormats: [7] }), serialize.execute({}), serialize.sync()]],
     ['a Close of a statement named in invalid UTF-8', [rawMessage('C', Buffer.from([0x53, 0xff, 0])), serialize.sync()]],
     ['a Query with a byte after its terminator (mirrored)', [rawMessage('Q', Buffer.from(`${MIRRORED_COUNT}\0I`))]],
