@@ -208,9 +208,9 @@ export class DuckDbDestination implements Destination {
   /**
    * Makes every staged committed transaction visible: each table's events are loaded into a typed DuckDB
    * temp table, then ALL tables of the batch are changed in ONE DuckDB transaction (readers see all of
-   * the batch or none of it) and appliedLsn moves. Durability is decoupled from visibility (group
-   * commit): the temp tables stay pending until flushLake() writes them as delta Parquet files, fsyncs
-   * them and the manifest, and only then tells the slot the new flushed LSN. A crash before that loses
+   * the batch or none of it): accepted. Durability is decoupled from visibility (group commit): the
+   * temp tables stay pending until makeDurable() writes them as delta Parquet files and fsyncs them and
+   * the manifest; only the LSN it returns is confirmed to the slot (apply.ts). A crash before that loses
    * only the in-memory serving copy, which is rebuilt from the lake, and the slot replays from the last
    * durable LSN: nothing is lost or duplicated. Measured (bench/mirror.ts): the per-batch Parquet write
    * + 3 fsyncs were most of a batch's time; visibility no longer waits for them.
@@ -315,8 +315,9 @@ export class DuckDbDestination implements Destination {
 
   /**
    * Group commit to the lake: everything applied so far (pending event tables) becomes delta Parquet
-   * files, fsync'd, then the manifest (atomic, fsync'd) names them with appliedLsn; from here it is
-   * durable and the slot is told so. One fsync per file and per folder, one manifest per flush.
+   * files, fsync'd, then the manifest (atomic, fsync'd) names them with appliedLsn = upTo; from here it
+   * is durable (the apply loop then tells the slot). One fsync per file and per folder, one manifest per
+   * flush.
    */
   async makeDurable(upTo: Lsn): Promise<Lsn> {
     const m = this.manifest;

@@ -45,8 +45,8 @@
  *   (up to the last batch's apply time), and a batch's loads + serving changes are one DuckDB call.
  * - Serving = native DuckDB tables (duckdbRef '"schema"."table"' in the shared instance), rebuilt from
  *   the lake at start and kept in sync from the same apply loop: each micro-batch is applied in ONE
- *   DuckDB transaction (DELETE the touched keys, INSERT the latest upsert per key) after it is durable in
- *   the lake, so readers never see half a transaction. Chosen over views on read_parquet with
+ *   DuckDB transaction (DELETE the touched keys, INSERT the latest upsert per key), before it is durable
+ *   in the lake (group commit, above), so readers never see half a transaction. Chosen over views on read_parquet with
  *   merge-on-read because native tables scan several times faster (no Parquet decode, no window over the
  *   deltas per query) — see the bench figures; the lake stays the portable, crash-safe copy.
  * - Values travel as Postgres text (COPY csv for the snapshot, pgoutput proto 1 for changes) and are
@@ -76,11 +76,12 @@
  *   makeDurable(upTo) -> durable LSN / durableLsn), after supabase etl's Accepted/Durable.
  * - duckdb-destination.ts: the DuckDB + lake destination (staged CSV, serving tables, delta files and
  *   manifest, table copies into base files and serving tables, loading from the lake, compaction).
- * - lifecycle.ts (table states and TableRuntime), supervisor.ts (phases, retry schedule),
- *   catalog-sync.ts (which tables, publication, guard).
- * Left: the per-table runtime map is still a Map shared by reference between mirror, loop and
- * destination (one owner in lifecycle.ts would be cleaner); table copies (copyTables) still drive the
- * lifecycle from inside the destination.
+ * - lifecycle.ts (table states, TableRuntime, and the TableRegistry of them all, shared by the three
+ *   above), supervisor.ts (phases, retry schedule), catalog-sync.ts (which tables, publication, guard).
+ * Left: the mirror drives the destination's table operations (beginCopy/copyTable/finishCopy,
+ * removeTable, loadServing, compact, reset) on the concrete DuckDbDestination, not through an
+ * interface; the snapshot copy (snapshot.ts) reads PostgreSQL and writes DuckDB in one stream, so it
+ * stays on the destination's side.
  */
 export { Mirror, type MirrorOptions, type MirroredTable, type MirrorPhase, type MirrorStatus, type TableState } from './mirror.js';
 export { mirrorVerify, mirrorDrop, formatVerifyTable, type VerifyResult, type VerifyRow } from './verify.js';
