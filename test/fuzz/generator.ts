@@ -144,15 +144,19 @@ class Gen {
     this.steps.push(...s);
   }
 
-  /** Any statement, weighted towards the analytical path. */
-  private stmt(allowWrites = true): Stmt {
+  /**
+   * Any statement, weighted towards the analytical path. `SET duckgate.route` is duckgate's own: alone
+   * in a Query it answers as Postgres does (SET), but duckgate refuses it combined with other
+   * statements in one Query (0A000, by design), so a multi-statement Query never gets it.
+   */
+  private stmt(allowWrites = true, ownSettings = true): Stmt {
     const r = this.rng;
     const pool = r.weighted<Stmt[]>([
       [45, analyticalReads()],
       [15, relayedReads()],
       [12, errors()],
       [allowWrites ? 14 : 0, writes(this.ctx.uid)],
-      [6, settings()],
+      [6, settings().filter((x) => ownSettings || !x.sql.includes('duckgate.'))],
     ]);
     return r.pick(pool);
   }
@@ -179,7 +183,7 @@ class Gen {
       else if (kind === 'empty') this.push(m.query(r.pick(['', ' ', ';', '-- nothing'])));
       else if (kind === 'tx') this.push(m.query(r.pick(txControl()).sql));
       else {
-        const parts = [this.inline(this.stmt()), this.inline(this.stmt(false)), ...(r.chance(0.5) ? [this.inline(this.stmt(false))] : [])];
+        const parts = [this.inline(this.stmt(true, false)), this.inline(this.stmt(false, false)), ...(r.chance(0.5) ? [this.inline(this.stmt(false, false))] : [])];
         this.push(m.query(parts.join('; ')));
       }
     }
