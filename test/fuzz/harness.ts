@@ -364,7 +364,9 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
   }, 2000);
 
   /** One run of a session on both sides; attempt picks fresh fz_log ids. */
-  const once = async (index: number, attempt: number, keep?: (steps: FuzzSession['steps']) => FuzzSession['steps'], timing = opts.timing): Promise<Outcome> => {
+  const once = async (index: number, attempt: number, keep?: (steps: FuzzSession['steps']) => FuzzSession['steps'], timing = opts.timing, alone = false): Promise<Outcome> => {
+    // while a crash is handled its suspects run alone (a replay from a worker would muddle the culprit)
+    while (restarting && !alone) await restarting;
     const sPg = generateSession(opts.seed, index, ctx(index, 0, attempt), gen);
     const sDg = generateSession(opts.seed, index, ctx(index, 1, attempt), gen);
     if (keep) {
@@ -422,7 +424,7 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
     await env.restart();
     scrapes.push({ first: await metricsText(env), last: '' });
     for (const idx of suspects) {
-      const o = await once(idx, 15);
+      const o = await once(idx, 15, undefined, opts.timing, true);
       if (env.duckgate.hasExited()) {
         crash.culprit = idx;
         const s = o.session;
