@@ -55,8 +55,10 @@ const badLength: Mutator = (rng, steps) => {
     [1, -1],
     [1, 10_001 + rng.int(100)],
   ]);
-  b.writeInt32BE(value, 1);
-  return { steps: replace(steps, i, { label: `${s.label} with length ${value} (true ${len}): ${hex(b)}`, bytes: b }), description: `length of message ${i + 1} (${typeOf(s)}) set to ${value}` };
+  // (the Int32 as sent: an earlier mutation may have left a length near the top of the range)
+  b.writeUInt32BE(value >>> 0, 1);
+  const sent = b.readInt32BE(1);
+  return { steps: replace(steps, i, { label: `${s.label} with length ${sent} (true ${len}): ${hex(b)}`, bytes: b }), description: `length of message ${i + 1} (${typeOf(s)}) set to ${sent}` };
 };
 
 const unknownType: Mutator = (rng, steps) => {
