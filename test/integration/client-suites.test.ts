@@ -24,6 +24,7 @@ const SETUP = `
   INSERT INTO gs SELECT g FROM generate_series(0, ${ROWS - 1}) g;
   CREATE TABLE ts_series (ts timestamp PRIMARY KEY);
   INSERT INTO ts_series SELECT generate_series('1983-12-30 00:00'::timestamp, '2013-12-30 00:00', '1 years');
+  CREATE TABLE ryw (id int PRIMARY KEY, v int);
   ANALYZE;
 `;
 
@@ -40,9 +41,9 @@ beforeAll(async () => {
   const rules = join(rulesDir, 'rules.yaml');
   // Small tables: their scans would go to Postgres on cost alone; the rule sends them to DuckDB (what
   // DuckDB cannot serve faithfully still goes to Postgres, whatever the rule says).
-  await writeFile(rules, 'routing:\n  rules:\n    - table: public.gs\n      route: duckdb\n    - table: public.ts_series\n      route: duckdb\n');
+  await writeFile(rules, 'routing:\n  rules:\n    - table: public.gs\n      route: duckdb\n    - table: public.ts_series\n      route: duckdb\n    - table: public.ryw\n      route: duckdb\n');
   dg = await startTestDuckgate(db.url, { rules: [rules], mirror: quickMirror(slot), duckdb: { threads: 1, connections: 2 } });
-  await waitForMirrorReady(dg, ['gs', 'ts_series']);
+  await waitForMirrorReady(dg, ['gs', 'ts_series', 'ryw']);
 }, 90_000);
 
 afterAll(async () => {
@@ -267,5 +268,24 @@ describe('postgres.js on statements DuckDB answers', () => {
     expect(await run(jsClient('duckgate'))).toEqual(want);
     expect(want[1]).toEqual({ code: '22012', message: 'division by zero' });
     expect(want[3]).toBe(ROWS);
+  });
+
+  it('read-your-writes in a pipeline: an INSERT and a read of the same table sent back to back, before the INSERT is answered', async () => {
+    const run = async (sql: postgres.Sql): Promise<unknown[]> => {
+      await sql`truncate ryw`;
+      const seen: unknown[] = [];
+      for (let i = 1; i <= 30; i++) {
+        // postgres.js writes both statements before reading any answer
+        const [, r] = await Promise.all([sql`insert into ryw values (${i}, ${i})`, sql`select count(*)::int as c, sum(v)::int as s from ryw`]);
+        seen.push(r[0]);
+      }
+      return seen;
+    };
+    const want = await run(jsClient('postgres'));
+    const got = await onDuck(() => run(jsClient('duckgate')));
+    expect(got.value).toEqual(want);
+    expect(want[29]).toEqual({ c: 30, s: 465 });
+    // the reads ran on DuckDB, each after the mirror reached its own session's write
+    expect(got.duckdb).toBe(30);
   });
 });
