@@ -69,11 +69,13 @@ async function main(): Promise<number> {
       // a replay: both replies in full
       const index = only[0]!;
       const gen = { families, mutateRate: flags['mutate-rate'] };
-      const sPg = generateSession(seed, index, { database: env.database, user: env.user, uid: uidFor(index, 0, 0) }, gen);
-      const sDg = generateSession(seed, index, { database: env.database, user: env.user, uid: uidFor(index, 1, 0) }, gen);
+      const sPg = generateSession(seed, index, { database: env.database, user: env.user, uid: uidFor(index) }, gen);
+      const sDg = generateSession(seed, index, { database: env.database, user: env.user, uid: uidFor(index) }, gen);
       console.log(describeSession(sPg));
       const t = { ...timing, waitingForClient: (pid: number) => env.waitingForClient(pid) };
+      await env.resetRows(uidFor(index));
       const a = await runSession(env.pg, sPg, t);
+      await env.resetRows(uidFor(index));
       const b = await runSession(env.dg, sDg, t, a);
       console.log(`\npostgres (${a.end}, ${a.ms} ms): ${summarize(a.messages.map(fullToken), 400)}`);
       console.log(`duckgate (${b.end}, ${b.ms} ms): ${summarize(b.messages.map(fullToken), 400)}`);

@@ -28,9 +28,9 @@ export interface FuzzContext {
   database: string;
   user: string;
   /**
-   * Base of the fz_log ids this run of the session may write (9 digits, so every run of a session has
-   * messages of the same lengths and a mutation hits the same field): unique per session, side
-   * (Postgres or duckgate) and attempt, so no two runs touch the same row.
+   * Base of the fz_log ids the session may write (uid … uid+7): one block per session index. Both runs of
+   * a session (Postgres, duckgate) and every replay use the same ids, so a mutation that hits an id's
+   * digits changes both runs alike; the runner deletes the block before each run (FuzzEnv.resetRows).
    */
   uid: number;
 }
@@ -49,9 +49,9 @@ export interface FuzzSession {
   splits: number[];
 }
 
-/** The fz_log id base for one run: 100000000 + (index, side, attempt) in disjoint blocks of 8. */
-export function uidFor(index: number, side: 0 | 1, attempt: number): number {
-  return 100_000_000 + ((index * 2 + side) * 16 + (attempt % 16)) * 8;
+/** The fz_log id block of a session: 9 digits (every run sends messages of the same lengths). */
+export function uidFor(index: number): number {
+  return 100_000_000 + index * 8;
 }
 
 export interface GenerateOptions {

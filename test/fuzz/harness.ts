@@ -38,6 +38,8 @@ export interface FuzzEnv {
   duckgate: DuckgateProcess;
   workDir: string;
   logFile: string;
+  /** deletes a session's fz_log id block (uid … uid+7), so each run of it starts from the same rows */
+  resetRows(uid: number): Promise<void>;
   /** true when this Postgres backend is waiting to read from its client (see RunTiming) */
   waitingForClient(pid: number): Promise<boolean>;
   /** restarts duckgate (after a crash) on a fresh data dir and waits for the mirror */
@@ -104,6 +106,8 @@ export async function startFuzzEnv(opts: {
   const user = decodeURIComponent(u.username || 'postgres');
   const activity = new pg.Pool({ connectionString: opts.adminUrl, max: 2 });
   activity.on('error', () => undefined);
+  const rows = new pg.Pool({ connectionString: dbUrl, max: 2 });
+  rows.on('error', () => undefined);
   const env: FuzzEnv = {
     adminUrl: opts.adminUrl,
     dbUrl,
@@ -114,6 +118,9 @@ export async function startFuzzEnv(opts: {
     duckgate: undefined as unknown as DuckgateProcess,
     workDir,
     logFile,
+    async resetRows(uid: number) {
+      await rows.query('DELETE FROM fz_log WHERE id BETWEEN $1 AND $2', [uid, uid + 7]);
+    },
     async waitingForClient(pid: number) {
       const r = await activity.query<{ w: string | null }>('SELECT wait_event AS w FROM pg_stat_activity WHERE pid = $1', [pid]);
       // gone: it closed (the socket says so next)
@@ -128,6 +135,7 @@ export async function startFuzzEnv(opts: {
     async stop() {
       await env.duckgate?.child.stop(15_000).catch(() => undefined);
       await activity.end().catch(() => undefined);
+      await rows.end().catch(() => undefined);
       const a = new pg.Client({ connectionString: opts.adminUrl });
       await a.connect();
       try {
@@ -324,7 +332,7 @@ interface Outcome {
 export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzReport> {
   const log = opts.log ?? (() => undefined);
   const gen: GenerateOptions = { families: opts.families ?? FAMILIES, mutateRate: opts.mutateRate };
-  const ctx = (index: number, side: 0 | 1, attempt: number) => ({ database: env.database, user: env.user, uid: uidFor(index, side, attempt) });
+  const ctx = (index: number) => ({ database: env.database, user: env.user, uid: uidFor(index) });
   const started = Date.now();
   opts = { ...opts, timing: { ...opts.timing, waitingForClient: (pid) => env.waitingForClient(pid) } };
   const report: FuzzReport = {
@@ -367,14 +375,16 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
   const once = async (index: number, attempt: number, keep?: (steps: FuzzSession['steps']) => FuzzSession['steps'], timing = opts.timing, alone = false): Promise<Outcome> => {
     // while a crash is handled its suspects run alone (a replay from a worker would muddle the culprit)
     while (restarting && !alone) await restarting;
-    const sPg = generateSession(opts.seed, index, ctx(index, 0, attempt), gen);
-    const sDg = generateSession(opts.seed, index, ctx(index, 1, attempt), gen);
+    const sPg = generateSession(opts.seed, index, ctx(index), gen);
+    const sDg = generateSession(opts.seed, index, ctx(index), gen);
     if (keep) {
       sPg.steps = keep(sPg.steps);
       sDg.steps = keep(sDg.steps);
       sPg.splits = sDg.splits = [];
     }
+    await env.resetRows(uidFor(index));
     const pgRec = await runSession(env.pg, sPg, timing);
+    await env.resetRows(uidFor(index));
     const dgRec = await runSession(env.dg, sDg, timing, pgRec);
     return { session: sPg, pg: pgRec, dg: dgRec, diff: compare(pgRec, dgRec) };
   };

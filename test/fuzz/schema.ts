@@ -1,9 +1,10 @@
 // The fuzz database: a few mirrored tables (primary keys, every type the analytical path encodes) whose
 // rows never change during a run, so two runs of one session see the same data and replies can be
 // compared byte for byte; and the places sessions may write without disturbing that:
-//   fz_log   mirrored, written only at ids unique to one run of one session (see FuzzContext.uid), and
-//            only ever read back at those ids: committed writes there exercise replication and the
-//            read-your-writes fence without changing what any other session reads;
+//   fz_log   mirrored, written only at ids of one session's own block (see FuzzContext.uid), emptied
+//            before each run of that session, and only ever read back at those ids: committed writes
+//            there exercise replication and the read-your-writes fence without changing what any other
+//            session reads;
 //   fz_tmp   a temporary table a session creates for itself (also the COPY FROM STDIN target).
 // A write to fz_items / fz_tags is generated only where it must fail (a duplicate key).
 
@@ -132,7 +133,7 @@ export function errors(): Stmt[] {
   ];
 }
 
-/** Writes of one run of one session: uid is a 9-digit id unique to that run (see FuzzContext). */
+/** Writes of one session: uid is the 9-digit base of its own id block (see FuzzContext). */
 export function writes(uid: number): Stmt[] {
   return [
     { kind: 'write', sql: 'CREATE TEMP TABLE IF NOT EXISTS fz_tmp (id int, v text, d date)' },
