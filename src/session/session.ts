@@ -708,7 +708,9 @@ export class Session implements SessionPort {
       };
       up.once('close', onClose);
       this.tap = (chunk) => {
-        for (const f of reader.push(chunk)) {
+        const frames = reader.push(chunk);
+        for (let i = 0; i < frames.length; i++) {
+          const f = frames[i]!;
           // Asynchronous messages (NOTIFY, parameter changes) belong to the client, not to this round trip.
           if (f.type === B.notificationResponse || f.type === B.parameterStatus) {
             if (f.type === B.parameterStatus) {
@@ -728,9 +730,13 @@ export class Session implements SessionPort {
           if (f.type === B.readyForQuery && ++seen === readyCount) {
             this.tap = null;
             up.off('close', onClose);
+            // What came after that ReadyForQuery in the same read is the client's: whole frames (a NOTIFY
+            // sent as the backend went idle, a FATAL from pg_terminate_backend) as well as a partial one.
+            const after = frames.slice(i + 1).map((x) => x.raw);
             const rest = reader.takeRemainder();
+            if (rest) after.push(rest);
             resolve(out);
-            if (rest) this.onUpstreamData(rest);
+            if (after.length) this.onUpstreamData(Buffer.concat(after));
             return;
           }
         }

@@ -7,12 +7,14 @@
 // Postgres directly, and where a statement ran is read from duckgate_queries_total (duckgate runs
 // in-process).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mirrorDrop } from '../../src/mirror/index.js';
 import { registry } from '../../src/observability/metrics.js';
 import { createTestDatabase } from '../support/servers.js';
 import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
@@ -287,5 +289,78 @@ describe('postgres.js on statements DuckDB answers', () => {
     expect(want[29]).toEqual({ c: 30, s: 465 });
     // the reads ran on DuckDB, each after the mirror reached its own session's write
     expect(got.duckdb).toBe(30);
+  });
+});
+
+describe('LISTEN/NOTIFY on a session whose statements DuckDB answers', () => {
+  it('every notification reaches the client, also those that come in the same read as the end of duckgate\'s own round trip', async () => {
+    // A relay in front of PostgreSQL that holds Postgres's bytes for 20 ms and delivers them in one write
+    // (a slow or busy network): the ReadyForQuery ending duckgate's control round trip (Describe, checks)
+    // and a NOTIFY sent meanwhile then arrive together. Frames after that ReadyForQuery were dropped.
+    const target = new URL(db.url);
+    const relay = createServer((down) => {
+      const up = connect(Number(target.port), target.hostname);
+      let held: Buffer[] = [];
+      let timer: NodeJS.Timeout | null = null;
+      up.on('data', (d: Buffer) => {
+        held.push(d);
+        timer ??= setTimeout(() => {
+          timer = null;
+          down.write(Buffer.concat(held));
+          held = [];
+        }, 20);
+      });
+      down.on('data', (d: Buffer) => up.write(d));
+      const end = (): void => {
+        up.destroy();
+        down.destroy();
+      };
+      for (const s of [up, down]) {
+        s.on('close', end);
+        s.on('error', end);
+      }
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const relayUrl = new URL(db.url);
+    relayUrl.port = String((relay.address() as AddressInfo).port);
+    const slow = await startTestDuckgate(relayUrl.toString(), { rules: dg.config.rules, mirror: quickMirror(`${slot}_n`), duckdb: { threads: 1, connections: 2 } });
+    try {
+      await waitForMirrorReady(slow, ['gs']);
+      const listener = new pg.Client({ connectionString: slow.url });
+      const notifier = new pg.Client({ connectionString: db.url });
+      await listener.connect();
+      await notifier.connect();
+      try {
+        let received = 0;
+        listener.on('notification', () => received++);
+        await listener.query('LISTEN dg_chan');
+        let stop = false;
+        let sent = 0;
+        const sending = (async () => {
+          while (!stop) {
+            await notifier.query("NOTIFY dg_chan, 'x'");
+            sent++;
+            await new Promise((r) => setTimeout(r, 3));
+          }
+        })();
+        const before = await queries({ engine: 'duckdb' });
+        for (let i = 0; i < 60; i++) await listener.query('SELECT count(*) FROM gs WHERE n < $1', [i]);
+        stop = true;
+        await sending;
+        expect((await queries({ engine: 'duckdb' })) - before).toBe(60);
+        // what is still on its way arrives with the next answer at the latest
+        await new Promise((r) => setTimeout(r, 200));
+        await listener.query('SELECT 1');
+        expect(sent).toBeGreaterThan(20);
+        expect(received).toBe(sent);
+      } finally {
+        await listener.end().catch(() => undefined);
+        await notifier.end().catch(() => undefined);
+      }
+    } finally {
+      await slow.close();
+      relay.close();
+      await mirrorDrop({ config: slow.config, upstreamUrl: db.url }).catch(() => undefined);
+    }
   });
 });
