@@ -48,4 +48,33 @@ describe('protocol fuzzer (short run)', () => {
     // every session ended: none left open in duckgate or upstream
     expect(report.duckgate.connectionsActiveAfter).toBe(0);
   }, 900_000);
+
+  // The sessions that first showed each failure class in the long runs (test/fuzz, /work notes): a
+  // regression corpus. Seed 42, at commit f13e875: 28 hang (Parse without Sync, then Query), 182/466
+  // hangs (an error or a reply held for a Sync), 122 hang after an error answered, 6/61/57 framing
+  // error before earlier messages were answered, 14/234 bad length (Postgres closes silently), 8 a
+  // CopyDone over Postgres's small-message limit, 3/36 an ERROR where Postgres carries on, 837
+  // trailing bytes after a Query, 200/586 a local answer overtaking relayed replies, 39/69/598 the
+  // control round trip aborting the client's transaction, 330 FunctionCall's ReadyForQuery taken by a
+  // control round trip, 719 an ErrorResponse written into a DataRow, 66 a bytea literal answered wrongly
+  // by DuckDB, 243 a protocol 2.0 startup, 141/733/2180 sessions in flight at the crashes. Seed 7, at
+  // 59c68ec: 1270/3053 COPY FROM STDIN whose CopyData claims more bytes than come, then the client's
+  // FIN: Postgres reports 08006 and closes, duckgate keeps the connection open.
+  const found: Array<[number, number[]]> = [
+    [42, [3, 6, 8, 14, 28, 36, 39, 57, 61, 66, 69, 122, 141, 182, 200, 234, 243, 330, 466, 586, 598, 719, 733, 837, 2180]],
+    [7, [1270, 3053]],
+  ];
+  it('the sessions that found each failure class in the long runs: same outcome and bytes as Postgres', async () => {
+    const texts: string[] = [];
+    let failed = 0;
+    let crashes = 0;
+    for (const [seed, only] of found) {
+      const report = await runFuzz(env, { seed, sessions: only.length, only, jobs: 2, timing: { hangMs: 5_000, idleMs: 1_000 }, confirm: 1, minimize: false, pauseS: 0 });
+      failed += report.failed;
+      crashes += report.crashes.length;
+      const text = findingsText(report);
+      if (text) texts.push(text);
+    }
+    expect(crashes + failed, `regression sessions differ from Postgres, hang or crash:\n${texts.join('\n\n')}`).toBe(0);
+  }, 300_000);
 });
