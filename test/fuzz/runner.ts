@@ -55,6 +55,8 @@ export interface RunRecord {
   end: End;
   /** for end 'idle': whether the server closed after the client's FIN */
   closedAfterFin: boolean | null;
+  /** for end 'idle': messages (after startup) received before the client's FIN */
+  messagesBeforeFin?: number;
   /** bytes that never formed a whole message (e.g. a protocol-2 error, which has no length) */
   leftover: Buffer;
   ms: number;
@@ -230,7 +232,8 @@ export async function runSession(target: Target, session: FuzzSession, timing: R
       if (!expect || expect.end !== 'marker') {
         // Postgres: idle means it waits for the client. duckgate, when Postgres went idle: once it has
         // said as much as Postgres did, idle likewise.
-        const enough = !expect || msgs.length >= expect.messages.length;
+        // (what Postgres said before the FIN: its answer to the FIN itself comes after ours)
+        const enough = !expect || msgs.length >= (expect.messagesBeforeFin ?? expect.messages.length);
         if (quiet >= timing.idleMs && enough) {
           if (!expect && timing.waitingForClient && backendPid !== null && quiet < PG_STUCK_MS) {
             const waiting = await timing.waitingForClient(backendPid).catch(() => true);
@@ -251,6 +254,7 @@ export async function runSession(target: Target, session: FuzzSession, timing: R
     }
     if (rec.end === 'idle') {
       // the client gives up: FIN, then the server must close
+      rec.messagesBeforeFin = rd.messages.length - from;
       sock.end();
       const deadline = Date.now() + timing.hangMs;
       while (!rd.closed && Date.now() < deadline) await rd.wait(deadline - Date.now());
