@@ -16,9 +16,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDemo } from '../../src/demo/index.js';
 import { DEMO_TABLES } from '../../src/demo/schema.js';
-import { registry } from '../../src/observability/metrics.js';
 import { createTestDatabase, testPostgres } from '../support/servers.js';
-import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
+import { queries, onDuck, quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 import { bind, serialize, WireClient, type Msg } from '../support/wire-client.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -88,21 +87,6 @@ async function connect(via: 'duckgate' | 'postgres', user = 'postgres'): Promise
   await c.connect();
   clients.push(c);
   return c;
-}
-
-/** duckgate_queries_total summed over the labels given. */
-async function queries(labels: { engine?: string; reason?: string }): Promise<number> {
-  const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
-  return m.values
-    .filter((v) => (labels.engine === undefined || v.labels['engine'] === labels.engine) && (labels.reason === undefined || v.labels['reason'] === labels.reason))
-    .reduce((a, v) => a + v.value, 0);
-}
-
-/** Runs fn and returns its result with the number of statements duckgate answered on DuckDB meanwhile. */
-async function onDuck<T>(fn: () => Promise<T>): Promise<{ value: T; duckdb: number }> {
-  const before = await queries({ engine: 'duckdb' });
-  const value = await fn();
-  return { value, duckdb: (await queries({ engine: 'duckdb' })) - before };
 }
 
 /** Runs sql through duckgate and straight to Postgres: Postgres's rows, answered by `engine`. */

@@ -15,9 +15,8 @@ import Cursor from 'pg-cursor';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mirrorDrop } from '../../src/mirror/index.js';
-import { registry } from '../../src/observability/metrics.js';
 import { createTestDatabase } from '../support/servers.js';
-import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
+import { queries, onDuck, quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 
 /** rows in gs (n = 0 … ROWS-1): enough for several cursor batches, small enough for seconds */
 const ROWS = 20_000;
@@ -67,21 +66,6 @@ function jsClient(via: 'duckgate' | 'postgres', opts: postgres.Options<Record<st
   const s = postgres(via === 'duckgate' ? dg.url : db.url, { max: 1, idle_timeout: 5, onnotice: () => undefined, ...opts });
   jsClients.push(s);
   return s;
-}
-
-/** duckgate_queries_total summed over the labels given. */
-async function queries(labels: { engine?: string; reason?: string }): Promise<number> {
-  const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
-  return m.values
-    .filter((v) => (labels.engine === undefined || v.labels['engine'] === labels.engine) && (labels.reason === undefined || v.labels['reason'] === labels.reason))
-    .reduce((a, v) => a + v.value, 0);
-}
-
-/** Runs fn and returns its result with the number of statements answered on DuckDB meanwhile. */
-async function onDuck<T>(fn: () => Promise<T>): Promise<{ value: T; duckdb: number }> {
-  const before = await queries({ engine: 'duckdb' });
-  const value = await fn();
-  return { value, duckdb: (await queries({ engine: 'duckdb' })) - before };
 }
 
 /** The error fields a client reports, or the value when there is none. */

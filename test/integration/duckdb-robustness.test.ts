@@ -16,7 +16,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { startDuckgate, type Duckgate } from '../../src/main.js';
 import { registry } from '../../src/observability/metrics.js';
 import { createTestDatabase, testPostgres } from '../support/servers.js';
-import { quickMirror, viaProxy } from '../support/duckgate.js';
+import { queries, onDuck, quickMirror, viaProxy } from '../support/duckgate.js';
 import { bind, errorFields, rawMessage, serialize, WireClient, type Msg } from '../support/wire-client.js';
 
 const ROWS = 60_000;
@@ -105,23 +105,10 @@ async function raw(via: 'duckgate' | 'postgres'): Promise<WireClient> {
   return WireClient.connect(u.hostname, Number(u.port), { user: 'postgres', database: db.name });
 }
 
-async function queries(labels: { engine?: string; reason?: string }): Promise<number> {
-  const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
-  return m.values
-    .filter((v) => (labels.engine === undefined || v.labels['engine'] === labels.engine) && (labels.reason === undefined || v.labels['reason'] === labels.reason))
-    .reduce((a, v) => a + v.value, 0);
-}
-
 /** duckgate_duckdb_statements_total for one outcome */
 async function duckOutcomes(outcome: string): Promise<number> {
   const m = await registry.getSingleMetric('duckgate_duckdb_statements_total')!.get();
   return m.values.filter((v) => v.labels['outcome'] === outcome).reduce((a, v) => a + v.value, 0);
-}
-
-async function onDuck<T>(fn: () => Promise<T>): Promise<{ value: T; duckdb: number }> {
-  const before = await queries({ engine: 'duckdb' });
-  const value = await fn();
-  return { value, duckdb: (await queries({ engine: 'duckdb' })) - before };
 }
 
 async function errorOf(p: Promise<unknown>): Promise<{ code?: string; message?: string } | null> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { startDuckgate, type Duckgate } from '../../src/main.js';
+import { registry } from '../../src/observability/metrics.js';
 
 export interface TestDuckgate {
   dg: Duckgate;
@@ -62,4 +63,19 @@ export async function waitForMirrorReady(t: TestDuckgate, tables: readonly strin
     if (Date.now() > deadline) throw new Error(`mirror not ready: ${JSON.stringify(mirror.tables().map((x) => [x.name, x.state]))}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** duckgate_queries_total of the in-process duckgate, summed over the labels given. */
+export async function queries(labels: { engine?: string; reason?: string }): Promise<number> {
+  const m = await registry.getSingleMetric('duckgate_queries_total')!.get();
+  return m.values
+    .filter((v) => (labels.engine === undefined || v.labels['engine'] === labels.engine) && (labels.reason === undefined || v.labels['reason'] === labels.reason))
+    .reduce((a, v) => a + v.value, 0);
+}
+
+/** Runs fn and returns its result with the number of statements duckgate answered on DuckDB meanwhile. */
+export async function onDuck<T>(fn: () => Promise<T>): Promise<{ value: T; duckdb: number }> {
+  const before = await queries({ engine: 'duckdb' });
+  const value = await fn();
+  return { value, duckdb: (await queries({ engine: 'duckdb' })) - before };
 }
