@@ -45,7 +45,9 @@ export interface MirroredTable {
   appliedLsn: string | null;
   lastAppliedAt: number | null;
   /** compares: how Postgres compares the values the mirror holds as text (see MirrorColumn.compares) */
-  columns: Array<{ name: string; pgType: string; typeOid: number; exact: boolean; compares?: 'equality' | 'none' }>;
+  columns: Array<{ name: string; pgType: string; typeOid: number; typmod: number; exact: boolean; compares?: 'equality' | 'none' }>;
+  /** the Postgres relation (pg_class oid) the mirror copied: a same-named table made later is another */
+  relid: number;
   duckdbRef: string;
   /** the primary key (or replica identity index) columns, in key order */
   primaryKey: string[];
@@ -166,7 +168,8 @@ export class Mirror extends EventEmitter {
         state: r.state === 'ready' && !ready ? 'resyncing' : r.state,
         appliedLsn: ready ? formatLsn(this.loop.applied!) : null,
         lastAppliedAt: ready ? r.lastAppliedAt : null,
-        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, exact: c.mapping.exact, compares: textComparison(c) })),
+        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, typmod: c.typmod, exact: c.mapping.exact, compares: textComparison(c) })),
+        relid: r.def.relid,
         duckdbRef: `${duckIdent(r.def.schema)}.${duckIdent(r.def.name)}`,
         primaryKey: [...r.def.key],
         lastError: r.lastError ?? null,

@@ -63,6 +63,9 @@ export function decide(sql: string, ctx: RouteContext, hints: Hints | null): Rou
   return decideSelect(sql, f, fingerprint, ctx, hints, base);
 }
 
+/** An identifier as Postgres reads it back unchanged (quoted: case and any character kept). */
+const quoteIdent = (s: string): string => '"' + s.replace(/"/g, '""') + '"';
+
 function written(t: { schema: string | null; name: string }): string {
   return t.schema ? `${t.schema}.${t.name}` : t.name;
 }
@@ -134,6 +137,16 @@ function decideSelect(
   }
   const ok = resolved as Array<Extract<Resolved, { ok: true }>>;
   const tableKeys = [...new Set(ok.map((r) => r.key))];
+  // How each table is named in the statement: the session resolves these very names in Postgres
+  // (a temporary table, or another session's DDL, may make a name mean another relation than the router's).
+  const names = new Map<string, string[]>();
+  ok.forEach((r, i) => {
+    const t = f.tables[i]!;
+    const text = t.schema === null ? quoteIdent(t.name) : `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+    const list = names.get(r.key) ?? [];
+    if (!list.includes(text)) list.push(text);
+    names.set(r.key, list);
+  });
   const more = { ...base, tables: tableKeys };
 
   const unsafe = f.functions.filter((fn) => !SAFE_FUNCTIONS.has(fn));
@@ -150,7 +163,7 @@ function decideSelect(
   const maxLagMs = lagBound(hints, rules.statement, rules.table, ctx.rules.defaultMaxLagMs);
   const duck = (reason: Reason, needsCostCheck: boolean, detail?: string): DuckdbRoute => {
     const r: DuckdbRoute = {
-      engine: 'duckdb', reason, tables: tableKeys, columns: cols.columns, maxLagMs, needsCostCheck, timeDependent: f.timeDependent, fingerprint,
+      engine: 'duckdb', reason, tables: tableKeys, columns: cols.columns, names, maxLagMs, needsCostCheck, timeDependent: f.timeDependent, fingerprint,
     };
     if (detail !== undefined) r.detail = detail;
     return r;

@@ -80,6 +80,9 @@ export type Reason =
   | 'multi_statement'
   | 'unsupported_syntax'
   | 'stale'
+  /** a table name does not resolve, in the session, to the relation (or the columns) the mirror holds:
+   *  another session's DDL not yet seen by the mirror, or a temporary table shadowing it */
+  | 'stale_mirror'
   | 'privilege'
   | 'rls'
   | 'fallback'
@@ -89,7 +92,7 @@ export type Reason =
 export const REASONS: readonly Reason[] = [
   'write', 'in_transaction', 'catalog', 'utility', 'unsafe_function', 'not_mirrored', 'inexact_column', 'locking',
   'point_lookup', 'not_analytical', 'analytical', 'rule', 'hint', 'session_setting', 'parse_error', 'temp_table',
-  'multi_statement', 'unsupported_syntax', 'stale', 'privilege', 'rls', 'fallback', 'no_mirror', 'too_complex',
+  'multi_statement', 'unsupported_syntax', 'stale', 'stale_mirror', 'privilege', 'rls', 'fallback', 'no_mirror', 'too_complex',
 ];
 
 /** What a statement relayed to Postgres changes in the session, so the session can track it
@@ -124,6 +127,11 @@ export interface DuckdbRoute {
   tables: string[];
   /** per table, the columns touched ('*' = all): for privilege checks */
   columns: Map<string, Set<string>>;
+  /**
+   * per table, how the statement names it, as SQL identifier text (`"name"` or `"schema"."name"`,
+   * quoted): the session resolves each in Postgres (to_regclass) to prove it is the mirrored relation
+   */
+  names: Map<string, string[]>;
   /** freshness bound for this statement (rules / hint / default) */
   maxLagMs: number;
   /** shape alone does not decide: the caller asks Postgres's EXPLAIN cost (cached per fingerprint) and

@@ -55,6 +55,13 @@ export interface MirrorSource {
   lagMs(): number | null;
   /** resolves true once appliedLsn() >= lsn, false after timeoutMs */
   waitForLsn(lsn: string, timeoutMs: number): Promise<boolean>;
+  /**
+   * The Postgres relation a mirrored table was copied from (pg_class oid) and its columns as
+   * columnsIdentity (mirror-source.ts) lists them; null when not served
+   */
+  identity(schema: string, name: string): { relid: number; columns: string } | null;
+  /** asks the mirror to check the catalog now (a statement saw DDL it has not caught up with) */
+  checkCatalog(): void;
   /** why the mirror does not serve this table now (state, last error, next retry), null when it does */
   whyNotServed(schema: string, name: string): string | null;
 }
@@ -646,8 +653,38 @@ function localeSql(libcColumn: 'datcollate' | 'datctype'): string {
 /** Built once: the same for every statement. */
 const COLLATION_PROBE_SQL = collationProbeSql();
 
-/** The per-statement check query: session settings, WAL position, privileges and RLS of touched tables. */
-function checkSql(r: DuckdbRoute): string {
+/**
+ * Whether `name` (as the statement writes it) means, in this session now, the relation the mirror holds
+ * with the same columns: 'ok', 'temp' (a temporary table of the session shadows it: pg_temp comes first
+ * in every search path, namespace.c recomputeNamespacePath), 'missing', 'other' (another relation: a
+ * table dropped and made again, or swapped in by rename) or 'columns' (columns renamed, retyped, added,
+ * dropped). to_regclass resolves exactly as the statement's own name is resolved, without raising an
+ * error for a missing one. The columns are listed as columnsIdentity (mirror-source.ts) does, from the
+ * same pg_attribute rows the mirror's catalog reads (catalog.ts describeColumns), and compared here on
+ * the server: one text value, no hash function needed.
+ */
+function identitySql(name: string, want: { relid: number; columns: string } | null): string {
+  if (want === null) return "'missing'";
+  const cols =
+    `(SELECT string_agg('"' || replace(a.attname, '"', '""') || '" ' || a.atttypid::int8 || ' ' || a.atttypmod, ',' ORDER BY a.attnum) ` +
+    "FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')";
+  return (
+    "(SELECT CASE WHEN c.oid IS NULL THEN 'missing' WHEN c.relnamespace = pg_my_temp_schema() THEN 'temp' " +
+    `WHEN c.oid <> ${want.relid}::oid THEN 'other' WHEN ${cols} IS DISTINCT FROM ${lit(want.columns)} THEN 'columns' ELSE 'ok' END ` +
+    `FROM (SELECT to_regclass(${lit(name)})::oid AS oid) r LEFT JOIN pg_class c ON c.oid = r.oid)`
+  );
+}
+
+/** The (table, name as written) pairs the check query proves, in the order of its identity columns. */
+function identityChecks(r: DuckdbRoute): Array<{ table: string; name: string }> {
+  return r.tables.flatMap((t) => (r.names?.get(t) ?? [qualified(t)]).map((name) => ({ table: t, name })));
+}
+
+/**
+ * The per-statement check query: session settings, WAL position, privileges and RLS of touched tables,
+ * and (last) whether each table's name still means the relation and columns the mirror holds.
+ */
+function checkSql(r: DuckdbRoute, mirror: MirrorSource): string {
   const cols = [
     "current_setting('search_path')",
     "array_to_string(current_schemas(false), ',')",
@@ -685,6 +722,10 @@ function checkSql(r: DuckdbRoute): string {
       priv = `(${priv} OR (${each}))`;
     }
     cols.push(`(${priv} AND NOT coalesce(row_security_active(${rel}), false))::text`);
+  }
+  for (const { table, name } of identityChecks(r)) {
+    const dot = table.indexOf('.');
+    cols.push(identitySql(name, mirror.identity(table.slice(0, dot), table.slice(dot + 1))));
   }
   return `SELECT ${cols.join(', ')}`;
 }
@@ -837,7 +878,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       ...(job.simple && !job.explain ? [serialize.close({ type: 'S', name: '' })] : []),
       serialize.sync(),
     );
-  msgs.push(...namedQuery(CHECK_NAME, checkSql(r)));
+  msgs.push(...namedQuery(CHECK_NAME, checkSql(r, opts.mirror)));
   if (askCost) {
     const values = job.params.map((p, i) => {
       if (p === null) return null;
@@ -945,6 +986,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     if (!atExecution && (cost === undefined || cost < opts.rules.costThreshold)) return relayRest('not_analytical', `cost ${cost ?? 'unknown'} below ${opts.rules.costThreshold}`, { cost: cost ?? null });
   }
   if (describeError !== null || fields === null || fields.length === 0 || check === null) {
+    // a table or column the router took for mirrored is gone: the mirror has not seen that DDL yet
+    if ((describeSqlstate === '42P01' || describeSqlstate === '42703') && !job.explain) opts.mirror.checkCatalog();
     return relayRest('fallback', describeError ?? 'no row description', { sqlstate: describeSqlstate, detail: describeError === null ? 'no row description' : 'control query failed' });
   }
   const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeoutSetting, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe, clientEncoding] = check;
@@ -959,7 +1002,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   }
   // Messages decoded as UTF-8 mean what the client sent only under client_encoding UTF8.
   if (clientEncoding !== 'UTF8') return relayRest('fallback', `client_encoding ${clientEncoding}`, { detail: 'client_encoding not UTF8' });
-  const privOk = check.slice(CHECK_FIXED_COLUMNS).every((v) => v === 'true');
+  const privOk = check.slice(CHECK_FIXED_COLUMNS, CHECK_FIXED_COLUMNS + r.tables.length).every((v) => v === 'true');
   if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies', { detail: 'privilege' });
   // DuckDB compares text bytewise, as Postgres does only under a code point collation (C, C.UTF-8…):
   // under any other, a statement that orders or compares values stays on Postgres.
@@ -975,6 +1018,20 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     port.searchPath = searchPath;
     const again = route(job.sql, context(port, opts.mirror.view() ?? { tables: new Map() }, opts));
     if (again.engine !== 'duckdb' || again.tables.join() !== r.tables.join()) return relayRest(again.engine === 'postgres' ? again.reason : 'fallback', 'search_path changed', { detail: 'search_path changed' });
+  }
+  // Each table name must mean, in this session now, the very relation (and columns) the mirror holds:
+  // a temporary table duckgate did not see created (pg_temp.t, in a DO block or a function) shadows
+  // it, and another session's DDL (a swap by rename, drop and create, a column renamed) is seen by
+  // the mirror only at its next catalog poll (pgoutput sends a Relation message only with the next
+  // change of the table). Postgres answers; the mirror is asked to look at the catalog now.
+  const identities = check.slice(CHECK_FIXED_COLUMNS + r.tables.length);
+  const checks = identityChecks(r);
+  const wrong = checks.map((c, i) => ({ ...c, state: identities[i] ?? 'missing' })).filter((c) => c.state !== 'ok');
+  if (wrong.length > 0) {
+    const detail = wrong.map((c) => `${c.name}: ${c.state === 'temp' ? 'a temporary table' : c.state === 'columns' ? 'columns changed' : c.state === 'other' ? 'another relation' : 'not found'}`).join('; ');
+    if (wrong.every((c) => c.state === 'temp')) return relayRest('temp_table', detail, { detail: 'temporary table shadows a mirrored table' });
+    if (!job.explain) opts.mirror.checkCatalog();
+    return relayRest('stale_mirror', detail, { detail: 'mirror behind the catalog' });
   }
 
   const rowDescription = be.rowDescription(fields.map((f, i) => ({ ...f, format: formatCode(job.resultFormats, i) })));

@@ -15,11 +15,20 @@ const compareLsn = (a: string, b: string): number => {
 /** How long the hot path may use the table list before asking the mirror again. */
 const VIEW_TTL_MS = 250;
 
+/**
+ * The columns as the check query lists them from pg_attribute (attnum order): each name quoted (so no
+ * name can run into the next), its type oid and typmod. See analytics.ts identitySql: both must agree.
+ */
+export function columnsIdentity(columns: ReadonlyArray<{ name: string; typeOid: number; typmod: number }>): string {
+  return columns.map((c) => `"${c.name.replace(/"/g, '""')}" ${c.typeOid} ${c.typmod}`).join(',');
+}
+
 export function mirrorSource(mirror: Mirror): MirrorSource {
   let signature = '';
   let refreshedAt = 0;
   let view: MirrorView | null = null;
   let refs = new Map<string, string>();
+  let identities = new Map<string, { relid: number; columns: string }>();
   let servable: MirroredTable[] = [];
 
   const refresh = (): void => {
@@ -30,15 +39,17 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
     const seen = new Map<string, number>();
     for (const t of servable) seen.set(`${t.schema}.${t.name}`, (seen.get(`${t.schema}.${t.name}`) ?? 0) + 1);
     servable = servable.filter((t) => seen.get(`${t.schema}.${t.name}`) === 1);
-    const sig = servable.map((t) => `${t.schema}.${t.name}[${t.primaryKey.join(',')}](${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.exact ? 1 : 0}${c.compares ?? ''}`).join(',')})`).join(';');
+    const sig = servable.map((t) => `${t.schema}.${t.name}[${t.primaryKey.join(',')}](${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.typmod}:${c.exact ? 1 : 0}${c.compares ?? ''}`).join(',')})#${t.relid}`).join(';');
     if (sig === signature && view) return;
     signature = sig;
     refs = new Map();
+    identities = new Map();
     const tables = new Map<string, MirrorTable>();
     for (const t of servable) {
       const columns = new Map<string, MirrorColumn>(t.columns.map((c) => [c.name, { exact: c.exact, pgType: c.pgType, compares: c.compares }]));
       tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name, columns, primaryKey: t.primaryKey, lagMs: null, appliedLsn: t.appliedLsn });
       refs.set(`${t.schema}.${t.name}`, t.duckdbRef);
+      identities.set(`${t.schema}.${t.name}`, { relid: t.relid, columns: columnsIdentity(t.columns) });
     }
     view = tables.size ? { tables } : null;
   };
@@ -51,6 +62,12 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
     },
     relation(schema, name) {
       return refs.get(`${schema}.${name}`) ?? null;
+    },
+    identity(schema, name) {
+      return identities.get(`${schema}.${name}`) ?? null;
+    },
+    checkCatalog() {
+      mirror.checkCatalog();
     },
     revalidate() {
       // The slow path asks again right before DuckDB runs, so a table that just left 'ready' is not used.

@@ -1,0 +1,142 @@
+// A table name must mean, for the statement DuckDB answers, the very relation (and columns) the mirror
+// copied: checked in the per-statement control round trip with to_regclass(<name as written>) (which
+// resolves through the session's search_path, pg_temp first) and the columns from pg_attribute.
+// Cases from /work/notes/client-findings.md: a temporary table duckgate did not see created
+// (pg_temp.name, inside a DO block) shadows the mirrored table; another session's DDL (swap by rename
+// in a transaction, columns swapped by rename, drop and create again) must be seen at once, not at the
+// next catalog poll. The mirror here never polls the catalog on its own (catalogPollMs 0): only the
+// statement's check asking it (Mirror.checkCatalog) brings it up to date.
+// Each answer through duckgate (pg client) is compared with Postgres's own; duckdb_queries_total says
+// which engine answered.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../support/servers.js';
+import { onDuck, quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let dg: TestDuckgate;
+let rulesDir: string;
+const slot = `dgri_${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
+const clients: pg.Client[] = [];
+const TABLES = ['gs', 'swapt', 'colsw', 'dropt'];
+
+beforeAll(async () => {
+  db = await createTestDatabase('relid');
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  try {
+    await admin.query(`
+      CREATE TABLE gs (id int PRIMARY KEY, n int);
+      INSERT INTO gs SELECT g, g FROM generate_series(1, 1000) g;
+      CREATE TABLE swapt (id int PRIMARY KEY, v int);
+      INSERT INTO swapt SELECT g, g FROM generate_series(1, 100) g;
+      CREATE TABLE swapt_new (id int PRIMARY KEY, v int);
+      INSERT INTO swapt_new SELECT g, g FROM generate_series(1, 7) g;
+      CREATE TABLE colsw (id int PRIMARY KEY, a int, b int);
+      INSERT INTO colsw SELECT g, 1, 2 FROM generate_series(1, 100) g;
+      CREATE TABLE dropt (id int PRIMARY KEY, v int);
+      INSERT INTO dropt SELECT g, g FROM generate_series(1, 50) g;
+    `);
+  } finally {
+    await admin.end();
+  }
+  rulesDir = await mkdtemp(join(tmpdir(), 'duckgate-rules-'));
+  const rules = join(rulesDir, 'rules.yaml');
+  await writeFile(rules, `routing:\n  rules:\n${TABLES.map((t) => `    - table: public.${t}\n      route: duckdb\n`).join('')}`);
+  dg = await startTestDuckgate(db.url, { rules: [rules], mirror: quickMirror(slot), duckdb: { threads: 1, connections: 2 } });
+  await waitForMirrorReady(dg, TABLES);
+}, 90_000);
+
+afterAll(async () => {
+  for (const c of clients) await c.end().catch(() => undefined);
+  await dg?.close();
+  await db?.drop();
+  if (rulesDir) await rm(rulesDir, { recursive: true, force: true });
+});
+
+async function connect(via: 'duckgate' | 'postgres'): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: via === 'duckgate' ? dg.url : db.url });
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+/** sql through duckgate and straight to Postgres: the same rows; returns how many DuckDB answered. */
+async function compare(viaDg: pg.Client, direct: pg.Client, sql: string): Promise<number> {
+  const got = await onDuck(() => viaDg.query(sql));
+  expect(got.value.rows, sql).toEqual((await direct.query(sql)).rows);
+  return got.duckdb;
+}
+
+/** Repeats sql (each answer equal to Postgres's) until DuckDB answers it again. */
+async function untilDuckdbServes(viaDg: pg.Client, direct: pg.Client, sql: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await compare(viaDg, direct, sql)) === 1) return;
+    if (Date.now() > deadline) throw new Error(`DuckDB did not serve again: ${sql}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('a table name means the relation the mirror holds', () => {
+  it('a temporary table created as pg_temp.name shadows the mirrored table; the qualified name still reads the mirror', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    expect(await compare(viaDg, direct, 'SELECT count(*) FROM gs')).toBe(1);
+    await viaDg.query('CREATE TABLE pg_temp.gs (n int)');
+    await direct.query('CREATE TABLE pg_temp.gs (n int)');
+    expect(await compare(viaDg, direct, 'SELECT count(*) FROM gs')).toBe(0);
+    expect((await viaDg.query('SELECT count(*)::int AS c FROM gs')).rows).toEqual([{ c: 0 }]);
+    // written with its schema, the name is the mirrored table's: DuckDB may answer it
+    expect(await compare(viaDg, direct, 'SELECT count(*) FROM public.gs')).toBe(1);
+    await viaDg.query('DROP TABLE pg_temp.gs');
+    await direct.query('DROP TABLE pg_temp.gs');
+    expect(await compare(viaDg, direct, 'SELECT count(*) FROM gs')).toBe(1);
+  });
+
+  it('a temporary table created inside a DO block shadows the mirrored table', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    const make = "DO $$ BEGIN EXECUTE 'CREATE TEMP TABLE gs (n int)'; END $$";
+    await viaDg.query(make);
+    await direct.query(make);
+    expect(await compare(viaDg, direct, 'SELECT count(*), sum(n) FROM gs')).toBe(0);
+    expect((await viaDg.query('SELECT count(*)::int AS c FROM gs')).rows).toEqual([{ c: 0 }]);
+    // other sessions still read the mirrored table on DuckDB
+    const other = await connect('duckgate');
+    expect(await compare(other, await connect('postgres'), 'SELECT count(*) FROM gs')).toBe(1);
+  });
+
+  it('a table swapped in by rename inside a transaction (another session) is answered at once, then DuckDB serves it again', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    expect(await compare(viaDg, direct, 'SELECT count(*) FROM swapt')).toBe(1);
+    await direct.query('BEGIN; ALTER TABLE swapt RENAME TO swapt_old; ALTER TABLE swapt_new RENAME TO swapt; COMMIT');
+    expect(await compare(viaDg, direct, 'SELECT count(*), sum(v) FROM swapt')).toBe(0);
+    expect((await viaDg.query('SELECT count(*)::int AS c FROM swapt')).rows).toEqual([{ c: 7 }]);
+    await untilDuckdbServes(viaDg, direct, 'SELECT count(*), sum(v) FROM swapt');
+  });
+
+  it('columns swapped by rename (a <-> b, another session) are answered at once, then DuckDB serves again', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    expect(await compare(viaDg, direct, 'SELECT sum(a) AS a, sum(b) AS b FROM colsw')).toBe(1);
+    await direct.query('ALTER TABLE colsw RENAME COLUMN a TO tmp; ALTER TABLE colsw RENAME COLUMN b TO a; ALTER TABLE colsw RENAME COLUMN tmp TO b');
+    expect(await compare(viaDg, direct, 'SELECT sum(a) AS a, sum(b) AS b FROM colsw')).toBe(0);
+    expect((await viaDg.query('SELECT sum(a)::int AS a FROM colsw')).rows).toEqual([{ a: 200 }]);
+    await untilDuckdbServes(viaDg, direct, 'SELECT sum(a) AS a, sum(b) AS b FROM colsw');
+  });
+
+  it('a table dropped and created again under the same name is answered at once, then DuckDB serves it again', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    expect(await compare(viaDg, direct, 'SELECT count(*), sum(v) FROM dropt')).toBe(1);
+    await direct.query('BEGIN; DROP TABLE dropt; CREATE TABLE dropt (id int PRIMARY KEY, v int); INSERT INTO dropt VALUES (1, 10), (2, 20), (3, 30); COMMIT');
+    expect(await compare(viaDg, direct, 'SELECT count(*), sum(v) FROM dropt')).toBe(0);
+    expect((await viaDg.query('SELECT count(*)::int AS c FROM dropt')).rows).toEqual([{ c: 3 }]);
+    await untilDuckdbServes(viaDg, direct, 'SELECT count(*), sum(v) FROM dropt');
+  });
+});
