@@ -661,17 +661,23 @@ const COLLATION_PROBE_SQL = collationProbeSql();
  * dropped). to_regclass resolves exactly as the statement's own name is resolved, without raising an
  * error for a missing one. The columns are listed as columnsIdentity (mirror-source.ts) does, from the
  * same pg_attribute rows the mirror's catalog reads (catalog.ts describeColumns), and compared here on
- * the server: one text value, no hash function needed.
+ * the server: one text value, no hash function needed. Written without a subquery over the resolution
+ * (a plain CASE): measured ~70 us less per table than a join with pg_class.
  */
 function identitySql(name: string, want: { relid: number; columns: string } | null): string {
   if (want === null) return "'missing'";
+  const relid = `${want.relid}::oid`;
   const cols =
     `(SELECT string_agg('"' || replace(a.attname, '"', '""') || '" ' || a.atttypid::int8 || ' ' || a.atttypmod, ',' ORDER BY a.attnum) ` +
-    "FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')";
+    `FROM pg_attribute a WHERE a.attrelid = ${relid} AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')`;
+  // an unqualified name that is not the mirrored relation: a temporary table of the session, if one of
+  // that name exists (it is found first); a qualified one names no temporary table (the router relays pg_temp.x)
+  const unqualified = /^"(?:[^"]|"")*"$/.test(name);
+  const other = unqualified ? `CASE WHEN to_regclass(${lit('pg_temp.' + name)}) IS NOT NULL THEN 'temp' ELSE 'other' END` : "'other'";
   return (
-    "(SELECT CASE WHEN c.oid IS NULL THEN 'missing' WHEN c.relnamespace = pg_my_temp_schema() THEN 'temp' " +
-    `WHEN c.oid <> ${want.relid}::oid THEN 'other' WHEN ${cols} IS DISTINCT FROM ${lit(want.columns)} THEN 'columns' ELSE 'ok' END ` +
-    `FROM (SELECT to_regclass(${lit(name)})::oid AS oid) r LEFT JOIN pg_class c ON c.oid = r.oid)`
+    `CASE (to_regclass(${lit(name)})::oid = ${relid}) ` +
+    `WHEN true THEN CASE WHEN ${cols} IS DISTINCT FROM ${lit(want.columns)} THEN 'columns' ELSE 'ok' END ` +
+    `WHEN false THEN ${other} ELSE 'missing' END`
   );
 }
 
