@@ -110,7 +110,7 @@ async function main(): Promise<number> {
     const growthMb = report.rss.afterPauseKb !== null && report.rss.startKb !== null ? (report.rss.afterPauseKb - report.rss.startKb) / 1024 : 0;
     const maxGrowth = flags['max-rss-growth-mb'] ?? 150;
     if (growthMb > maxGrowth) console.log(`\nRSS after the pause is ${growthMb.toFixed(0)} MB above the start (allowed: ${maxGrowth} MB)`);
-    return report.failed > 0 || report.crashes.length > 0 || growthMb > maxGrowth ? 1 : 0;
+    return report.failed > 0 || report.crashes.length > 0 || report.fuzzerErrors.length > 0 || growthMb > maxGrowth ? 1 : 0;
   } finally {
     await env.stop();
     await server?.stop();
@@ -149,6 +149,7 @@ function print(r: FuzzReport): void {
         ['failed (confirmed)', String(r.failed)],
         ['unconfirmed (not on replay)', String(r.unconfirmed)],
         ['crashes', String(r.crashes.length)],
+        ['fuzzer errors (its own bugs)', String(r.fuzzerErrors.length)],
         ['hangs', String(r.findings.filter((f) => f.kind === 'hang').reduce((a, f) => a + f.confirmed, 0))],
         ['outcome differences', String(r.findings.filter((f) => f.kind === 'outcome').reduce((a, f) => a + f.confirmed, 0))],
         ['byte differences', String(r.findings.filter((f) => f.kind === 'bytes').reduce((a, f) => a + f.confirmed, 0))],

@@ -313,6 +313,8 @@ export interface FuzzReport {
   failed: number;
   /** differences seen once and not again on replay (timing on a busy machine) */
   unconfirmed: number;
+  /** sessions the fuzzer itself failed on (its own bug; they count as failed) */
+  fuzzerErrors: Array<{ index: number; error: string }>;
   crashes: Array<{ at: string; exit: string; inFlight: number[]; culprit: number | null; logTail: string }>;
   findings: Finding[];
   rss: { startKb: number | null; peakKb: number | null; endKb: number | null; afterPauseKb: number | null; pauseS: number };
@@ -347,6 +349,7 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
     ok: 0,
     failed: 0,
     unconfirmed: 0,
+    fuzzerErrors: [],
     crashes: [],
     findings: [],
     rss: { startKb: rssKb(env.duckgate.pid), peakKb: null, endKb: null, afterPauseKb: null, pauseS: opts.pauseS ?? 10 },
@@ -469,6 +472,12 @@ export async function runFuzz(env: FuzzEnv, opts: FuzzOptions): Promise<FuzzRepo
       let o: Outcome;
       try {
         o = await once(index, 0);
+      } catch (e) {
+        // a bug of the fuzzer itself (generator, runner): say so and go on, a long run is not lost
+        report.fuzzerErrors.push({ index, error: (e as Error).stack ?? String(e) });
+        log(`fuzzer error in session ${index}: ${(e as Error).stack ?? e}`);
+        done++;
+        continue;
       } finally {
         inFlight.delete(index);
         recent.set(index, Date.now());
@@ -590,6 +599,7 @@ async function minimize(
 /** Every crash and confirmed finding with its reproduction (what a failing test prints). */
 export function findingsText(r: FuzzReport): string {
   const out: string[] = [];
+  for (const e of r.fuzzerErrors) out.push(`FUZZER ERROR in session ${e.index}: ${e.error}`);
   for (const c of r.crashes) out.push(`CRASH (${c.exit}): sessions in flight ${c.inFlight.join(', ')}; culprit ${c.culprit ?? 'not found on replay'}\n${c.logTail}`);
   for (const f of r.findings.filter((x) => x.confirmed > 0)) {
     out.push(

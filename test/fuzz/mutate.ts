@@ -43,7 +43,9 @@ const bitFlip: Mutator = (rng, steps) => {
 };
 
 const badLength: Mutator = (rng, steps) => {
-  const i = rng.int(steps.length);
+  // (a step may be shorter than a header: garbage, or a message an earlier mutation cut)
+  const i = pickIndex(rng, steps, (x) => x.bytes.length >= 5);
+  if (i === null) return null;
   const s = steps[i]!;
   const b = Buffer.from(s.bytes);
   const len = b.readInt32BE(1);

@@ -41,6 +41,7 @@ describe('protocol fuzzer (short run)', () => {
       `fuzz: ${report.sessions} sessions in ${report.seconds} s (${JSON.stringify(report.families)}, ${report.mutated} mutated); ` +
         `statements by engine ${JSON.stringify(report.duckgate.queriesByEngine)}`,
     );
+    expect(report.fuzzerErrors.length, `the fuzzer failed:\n${text}`).toBe(0);
     expect(report.crashes.length, `duckgate crashed:\n${text}`).toBe(0);
     expect(report.failed, `${report.failed} session(s) differ from Postgres or hang:\n${text}`).toBe(0);
     // the run reached the analytical path (a fuzzer that only ever talks to Postgres proves little)
@@ -71,7 +72,7 @@ describe('protocol fuzzer (short run)', () => {
     for (const [seed, only] of found) {
       const report = await runFuzz(env, { seed, sessions: only.length, only, jobs: 2, timing: { hangMs: 5_000, idleMs: 1_000 }, confirm: 1, minimize: false, pauseS: 0 });
       failed += report.failed;
-      crashes += report.crashes.length;
+      crashes += report.crashes.length + report.fuzzerErrors.length;
       const text = findingsText(report);
       if (text) texts.push(text);
     }
