@@ -128,13 +128,14 @@ export async function describeColumns(c: pg.Client, relids: number[]): Promise<M
       name: string;
       typeoid: string;
       typmod: number;
+      attnum: number;
       pgtype: string;
       baseoid: string;
       typtype: string;
       elemoid: string;
       elemtyptype: string;
     }>(
-      `SELECT a.attrelid::int8::text AS relid, a.attname::text AS name, a.atttypid::int8::text AS typeoid, a.atttypmod AS typmod,
+      `SELECT a.attrelid::int8::text AS relid, a.attname::text AS name, a.atttypid::int8::text AS typeoid, a.atttypmod AS typmod, a.attnum::int AS attnum,
               format_type(a.atttypid, a.atttypmod) AS pgtype, bt.oid::int8::text AS baseoid, bt.typtype::text AS typtype,
               COALESCE(et.oid, 0)::int8::text AS elemoid, COALESCE(et.typtype::text, '') AS elemtyptype
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
@@ -151,6 +152,7 @@ export async function describeColumns(c: pg.Client, relids: number[]): Promise<M
       name: r.name,
       typeOid: Number(r.typeoid),
       typmod: r.typmod,
+      attnum: r.attnum,
       pgType: r.pgtype,
       baseOid: Number(r.baseoid),
       typtype: r.typtype,

@@ -45,7 +45,7 @@ export interface MirroredTable {
   appliedLsn: string | null;
   lastAppliedAt: number | null;
   /** compares: how Postgres compares the values the mirror holds as text (see MirrorColumn.compares) */
-  columns: Array<{ name: string; pgType: string; typeOid: number; typmod: number; exact: boolean; compares?: 'equality' | 'none' }>;
+  columns: Array<{ name: string; pgType: string; typeOid: number; typmod: number; attnum?: number; exact: boolean; compares?: 'equality' | 'none' }>;
   /** the Postgres relation (pg_class oid) the mirror copied: a same-named table made later is another */
   relid: number;
   duckdbRef: string;
@@ -168,7 +168,7 @@ export class Mirror extends EventEmitter {
         state: r.state === 'ready' && !ready ? 'resyncing' : r.state,
         appliedLsn: ready ? formatLsn(this.loop.applied!) : null,
         lastAppliedAt: ready ? r.lastAppliedAt : null,
-        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, typmod: c.typmod, exact: c.mapping.exact, compares: textComparison(c) })),
+        columns: r.def.columns.map((c) => ({ name: c.name, pgType: c.pgType, typeOid: c.typeOid, typmod: c.typmod, attnum: c.attnum, exact: c.mapping.exact, compares: textComparison(c) })),
         relid: r.def.relid,
         duckdbRef: `${duckIdent(r.def.schema)}.${duckIdent(r.def.name)}`,
         primaryKey: [...r.def.key],
@@ -749,7 +749,8 @@ export class Mirror extends EventEmitter {
 }
 
 function sameColumns(a: ColumnDef[], b: ColumnDef[]): boolean {
-  return a.length === b.length && a.every((c, i) => c.name === b[i]!.name && c.typeOid === b[i]!.typeOid && c.typmod === b[i]!.typmod);
+  // attnum where both know it: a column dropped and added again (same name and type) holds other values
+  return a.length === b.length && a.every((c, i) => c.name === b[i]!.name && c.typeOid === b[i]!.typeOid && c.typmod === b[i]!.typmod && (c.attnum === undefined || b[i]!.attnum === undefined || c.attnum === b[i]!.attnum));
 }
 
 export function processAlive(pid: number): boolean {

@@ -10,6 +10,11 @@ export interface PgColumnInfo {
   /** the column's own type (a domain's oid for a domain column) */
   typeOid: number;
   typmod: number;
+  /**
+   * pg_attribute.attnum: a column dropped and added again under the same name and type is another
+   * column (its values are gone). Absent in table definitions written by older versions.
+   */
+  attnum?: number;
   /** format_type(atttypid, atttypmod) */
   pgType: string;
   /** base type oid (the domain's base type, else typeOid) */

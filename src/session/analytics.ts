@@ -59,7 +59,7 @@ export interface MirrorSource {
    * The Postgres relation a mirrored table was copied from (pg_class oid) and its columns as
    * columnsIdentity (mirror-source.ts) lists them; null when not served
    */
-  identity(schema: string, name: string): { relid: number; columns: string } | null;
+  identity(schema: string, name: string): { relid: number; columns: string; withAttnum: boolean } | null;
   /** asks the mirror to check the catalog now (a statement saw DDL it has not caught up with) */
   checkCatalog(): void;
   /** why the mirror does not serve this table now (state, last error, next retry), null when it does */
@@ -658,17 +658,17 @@ const COLLATION_PROBE_SQL = collationProbeSql();
  * with the same columns: 'ok', 'temp' (a temporary table of the session shadows it: pg_temp comes first
  * in every search path, namespace.c recomputeNamespacePath), 'missing', 'other' (another relation: a
  * table dropped and made again, or swapped in by rename) or 'columns' (columns renamed, retyped, added,
- * dropped). to_regclass resolves exactly as the statement's own name is resolved, without raising an
+ * dropped, or dropped and added again). to_regclass resolves exactly as the statement's own name is resolved, without raising an
  * error for a missing one. The columns are listed as columnsIdentity (mirror-source.ts) does, from the
  * same pg_attribute rows the mirror's catalog reads (catalog.ts describeColumns), and compared here on
  * the server: one text value, no hash function needed. Written without a subquery over the resolution
  * (a plain CASE): measured ~70 us less per table than a join with pg_class.
  */
-function identitySql(name: string, want: { relid: number; columns: string } | null): string {
+function identitySql(name: string, want: { relid: number; columns: string; withAttnum: boolean } | null): string {
   if (want === null) return "'missing'";
   const relid = `${want.relid}::oid`;
   const cols =
-    `(SELECT string_agg('"' || replace(a.attname, '"', '""') || '" ' || a.atttypid::int8 || ' ' || a.atttypmod, ',' ORDER BY a.attnum) ` +
+    `(SELECT string_agg('"' || replace(a.attname, '"', '""') || '" ' || a.atttypid::int8 || ' ' || a.atttypmod${want.withAttnum ? " || ' ' || a.attnum" : ''}, ',' ORDER BY a.attnum) ` +
     `FROM pg_attribute a WHERE a.attrelid = ${relid} AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '')`;
   // an unqualified name that is not the mirrored relation: a temporary table of the session, if one of
   // that name exists (it is found first); a qualified one names no temporary table (the router relays pg_temp.x)

@@ -17,10 +17,12 @@ const VIEW_TTL_MS = 250;
 
 /**
  * The columns as the check query lists them from pg_attribute (attnum order): each name quoted (so no
- * name can run into the next), its type oid and typmod. See analytics.ts identitySql: both must agree.
+ * name can run into the next), its type oid and typmod, and its attnum when the mirror knows every
+ * column's (withAttnum). See analytics.ts identitySql: both must agree.
  */
-export function columnsIdentity(columns: ReadonlyArray<{ name: string; typeOid: number; typmod: number }>): string {
-  return columns.map((c) => `"${c.name.replace(/"/g, '""')}" ${c.typeOid} ${c.typmod}`).join(',');
+export function columnsIdentity(columns: ReadonlyArray<{ name: string; typeOid: number; typmod: number; attnum?: number }>): { columns: string; withAttnum: boolean } {
+  const withAttnum = columns.every((c) => c.attnum !== undefined);
+  return { columns: columns.map((c) => `"${c.name.replace(/"/g, '""')}" ${c.typeOid} ${c.typmod}${withAttnum ? ` ${c.attnum}` : ''}`).join(','), withAttnum };
 }
 
 export function mirrorSource(mirror: Mirror): MirrorSource {
@@ -28,7 +30,7 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
   let refreshedAt = 0;
   let view: MirrorView | null = null;
   let refs = new Map<string, string>();
-  let identities = new Map<string, { relid: number; columns: string }>();
+  let identities = new Map<string, { relid: number; columns: string; withAttnum: boolean }>();
   let servable: MirroredTable[] = [];
 
   const refresh = (): void => {
@@ -39,7 +41,7 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
     const seen = new Map<string, number>();
     for (const t of servable) seen.set(`${t.schema}.${t.name}`, (seen.get(`${t.schema}.${t.name}`) ?? 0) + 1);
     servable = servable.filter((t) => seen.get(`${t.schema}.${t.name}`) === 1);
-    const sig = servable.map((t) => `${t.schema}.${t.name}[${t.primaryKey.join(',')}](${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.typmod}:${c.exact ? 1 : 0}${c.compares ?? ''}`).join(',')})#${t.relid}`).join(';');
+    const sig = servable.map((t) => `${t.schema}.${t.name}[${t.primaryKey.join(',')}](${t.columns.map((c) => `${c.name}:${c.typeOid}:${c.typmod}:${c.attnum ?? ''}:${c.exact ? 1 : 0}${c.compares ?? ''}`).join(',')})#${t.relid}`).join(';');
     if (sig === signature && view) return;
     signature = sig;
     refs = new Map();
@@ -49,7 +51,7 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
       const columns = new Map<string, MirrorColumn>(t.columns.map((c) => [c.name, { exact: c.exact, pgType: c.pgType, compares: c.compares }]));
       tables.set(`${t.schema}.${t.name}`, { schema: t.schema, name: t.name, columns, primaryKey: t.primaryKey, lagMs: null, appliedLsn: t.appliedLsn });
       refs.set(`${t.schema}.${t.name}`, t.duckdbRef);
-      identities.set(`${t.schema}.${t.name}`, { relid: t.relid, columns: columnsIdentity(t.columns) });
+      identities.set(`${t.schema}.${t.name}`, { relid: t.relid, ...columnsIdentity(t.columns) });
     }
     view = tables.size ? { tables } : null;
   };

@@ -21,7 +21,7 @@ let dg: TestDuckgate;
 let rulesDir: string;
 const slot = `dgri_${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
 const clients: pg.Client[] = [];
-const TABLES = ['gs', 'swapt', 'colsw', 'dropt'];
+const TABLES = ['gs', 'swapt', 'colsw', 'dropt', 'readd'];
 
 beforeAll(async () => {
   db = await createTestDatabase('relid');
@@ -39,6 +39,8 @@ beforeAll(async () => {
       INSERT INTO colsw SELECT g, 1, 2 FROM generate_series(1, 100) g;
       CREATE TABLE dropt (id int PRIMARY KEY, v int);
       INSERT INTO dropt SELECT g, g FROM generate_series(1, 50) g;
+      CREATE TABLE readd (id int PRIMARY KEY, b int);
+      INSERT INTO readd SELECT g, 5 FROM generate_series(1, 100) g;
       CREATE TABLE "Odd ""Name""" (id int PRIMARY KEY, "Col ""x"", y" numeric(10,2), ":" text);
       INSERT INTO "Odd ""Name""" SELECT g, g / 4.0, 'v' || g FROM generate_series(1, 40) g;
     `);
@@ -147,6 +149,17 @@ describe('a table name means the relation the mirror holds', () => {
     // the first statement after the DDL: Postgres answers, as the name no longer means what the mirror holds
     expect(await relayedFor('stale_mirror', async () => expect(await compare(viaDg, direct, 'SELECT count(*), sum(v) FROM dropt')).toBe(0))).toBe(1);
     await untilDuckdbServes(viaDg, direct, 'SELECT count(*), sum(v) FROM dropt');
+  });
+
+  it('a column dropped and added again under the same name and type (another session) is answered at once, then DuckDB serves again', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    const sql = 'SELECT count(*) AS n, sum(b) AS s, count(b) AS nb FROM readd';
+    expect(await compare(viaDg, direct, sql)).toBe(1);
+    await direct.query('ALTER TABLE readd DROP COLUMN b; ALTER TABLE readd ADD COLUMN b int');
+    // same names, types and order as before: only the attnum says the values are gone (all NULL now)
+    expect(await relayedFor('stale_mirror', async () => expect(await compare(viaDg, direct, sql)).toBe(0))).toBe(1);
+    await untilDuckdbServes(viaDg, direct, sql);
   });
 
   it('names and column names that need quoting still prove the mirrored relation: DuckDB answers', async () => {
