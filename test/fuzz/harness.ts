@@ -119,7 +119,25 @@ export async function startFuzzEnv(opts: {
     workDir,
     logFile,
     async resetRows(uid: number) {
-      await rows.query('DELETE FROM fz_log WHERE id BETWEEN $1 AND $2', [uid, uid + 7]);
+      const del = await rows.query('DELETE FROM fz_log WHERE id BETWEEN $1 AND $2', [uid, uid + 7]);
+      if (!del.rowCount) return;
+      // The next run may read the block from DuckDB: wait until the mirror has applied the delete.
+      // (Today a DuckDB read does not wait for writes committed by other connections, only for the
+      // session's own: fuzz-findings, class 15. The fuzzer must not depend on that either way.)
+      const c = new pg.Client({ host: '127.0.0.1', port: env.dg.port, user, database, password: u.password || undefined });
+      try {
+        await c.connect();
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline) {
+          const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM fz_log WHERE id BETWEEN $1 AND $2', [uid, uid + 7]);
+          if (r.rows[0]!.n === 0) return;
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      } catch {
+        // duckgate down (a crash is being handled): the run will tell
+      } finally {
+        await c.end().catch(() => undefined);
+      }
     },
     async waitingForClient(pid: number) {
       const r = await activity.query<{ w: string | null }>('SELECT wait_event AS w FROM pg_stat_activity WHERE pid = $1', [pid]);
