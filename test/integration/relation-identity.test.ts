@@ -121,6 +121,20 @@ describe('a table name means the relation the mirror holds', () => {
     expect(await compare(other, await connect('postgres'), 'SELECT count(*) FROM gs')).toBe(1);
   });
 
+  it('a temporary table created by a function shadows the mirrored table, also for a statement with parameters', async () => {
+    const viaDg = await connect('duckgate');
+    const direct = await connect('postgres');
+    await direct.query("CREATE FUNCTION pg_temp.make_gs() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE TEMP TABLE gs AS SELECT 1 AS id, 7 AS n; END $$");
+    await viaDg.query("CREATE FUNCTION pg_temp.make_gs() RETURNS void LANGUAGE plpgsql AS $$ BEGIN CREATE TEMP TABLE gs AS SELECT 1 AS id, 7 AS n; END $$");
+    await viaDg.query('SELECT pg_temp.make_gs()');
+    await direct.query('SELECT pg_temp.make_gs()');
+    const q = { text: 'SELECT count(*), sum(n) FROM gs WHERE n > $1', values: [0] };
+    const got = await onDuck(() => viaDg.query(q));
+    expect(got.value.rows).toEqual((await direct.query(q)).rows);
+    expect(got.value.rows).toEqual([{ count: '1', sum: '7' }]);
+    expect(got.duckdb).toBe(0);
+  });
+
   it('a table swapped in by rename inside a transaction (another session) is answered at once, then DuckDB serves it again', async () => {
     const viaDg = await connect('duckgate');
     const direct = await connect('postgres');
