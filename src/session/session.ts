@@ -455,9 +455,10 @@ export class Session implements SessionPort {
       }
       // a simple Query drops the unnamed statement, whoever answers it (exec_simple_query)
       if (unit[0]!.type === F.query) this.preparedStatements.delete('');
-      // In COPY FROM STDIN Postgres reads only copy messages (anything else is its protocol error):
-      // nothing is answered here meanwhile.
-      const plan = this.ready.inCopyIn ? null : this.planFor(unit);
+      // In COPY FROM STDIN Postgres reads only copy messages (anything else is its protocol error), and
+      // after an error in an extended-protocol batch it skips everything up to the next Sync, a Query
+      // too (postgres.c, ignore_till_sync): nothing is answered here meanwhile.
+      const plan = this.ready.inCopyIn || this.ready.skipping ? null : this.planFor(unit);
       if (!plan) {
         this.relay(unit);
         continue;

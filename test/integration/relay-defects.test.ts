@@ -506,6 +506,24 @@ describe('COPY FROM STDIN by the extended protocol', () => {
     }
   });
 
+  it('a COPY by the extended protocol that fails on its data makes Postgres skip a Query up to the next Sync: DuckDB does not answer it either', async () => {
+    // The Sync after Execute is read during COPY (dropped), so when the error comes every relayed Sync is
+    // consumed and Postgres skips the Query sent meanwhile (fuzzer seed 11, session 1417)
+    const msgs = [
+      serialize.parse({ text: 'COPY cp (n, s) FROM STDIN' }),
+      bind({}),
+      serialize.execute({}),
+      serialize.sync(),
+      copyData('x\ty\n'),
+      serialize.query(MIRRORED_COUNT),
+      copyDone(),
+      serialize.sync(),
+    ];
+    const r = await bothWays(msgs, 1);
+    expect(r.pg.slice(0, 5)).toEqual(['1', '2', 'G', 'E:ERROR:22P02', 'Z']);
+    expect(r.dg).toEqual(r.pg);
+  });
+
   it('an error in an extended batch makes Postgres skip a Query up to the Sync: no ReadyForQuery is owed for it', async () => {
     // Parse fails; the Query and FunctionCall-free rest is skipped until Sync, which gives the one ReadyForQuery
     const r = await bothWays([serialize.parse({ text: 'SELEC oops' }), serialize.query('select 1'), serialize.sync(), serialize.query(MIRRORED_COUNT)], 2);
