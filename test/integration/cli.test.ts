@@ -9,24 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { options } from '../../src/config/load.js';
 import { viaProxy } from '../support/duckgate.js';
 import { createTestDatabase, freePort } from '../support/servers.js';
+import { duckgateCli } from '../support/cli.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['bin/duckgate.js', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // bin/duckgate.js says so when a local dist/ is older than src/ (it then runs the sources)
-    p.on('close', (code) => resolve({ code, stdout, stderr: stderr.replace(/^duckgate: src\/ is newer than dist\/.*\n/m, '') }));
-  });
-}
+const cli = duckgateCli;
 
 describe('duckgate --help and argument errors', () => {
   it('--help lists every flag and the environment variable of each', async () => {

@@ -15,23 +15,11 @@ import { generateSelfSignedCert, type TestCert } from '../fixtures/tls/self-sign
 import { startTestDuckgate, type TestDuckgate } from '../support/duckgate.js';
 import { createTestDatabase, withClient } from '../support/servers.js';
 import { serialize } from '../support/wire-client.js';
+import { duckgateCli, type CliRun } from '../support/cli.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['bin/duckgate.js', ...args], { env: { ...process.env, DUCKGATE_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr: stderr.replace(/^duckgate: src\/ is newer than dist\/.*\n/m, '') }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => duckgateCli(args, { DUCKGATE_LOG_LEVEL: 'warn', ...env });
 
 function run(cmd: string, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
