@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestDuckgate, viaProxy, type TestDuckgate } from '../support/duckgate.js';
 import { createTestDatabase, freePort, testPostgres, withClient } from '../support/servers.js';
-import { errorFields, rawMessage, serialize, WireClient } from '../support/wire-client.js';
+import { errorFields, rawMessage, serialize, WireClient, rawExchange } from '../support/wire-client.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 /** duckgate with small limits, shared by the tests that do not need their own */
@@ -80,17 +80,6 @@ async function waitFor(cond: () => Promise<boolean> | boolean, what: string, tim
 const activeBackends = (app: string) =>
   direct(async (c) => (await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0].n as number);
 
-/** Sends bytes on a new connection and returns everything received until the server closes it. */
-function rawExchange(host: string, port: number, bytes: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const got: Buffer[] = [];
-    const s = netConnect({ host, port });
-    s.on('error', reject);
-    s.on('connect', () => s.write(bytes));
-    s.on('data', (d) => got.push(d));
-    s.on('close', () => resolve(Buffer.concat(got)));
-  });
-}
 
 function int32(n: number): Buffer {
   const b = Buffer.alloc(4);

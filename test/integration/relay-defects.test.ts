@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registry } from '../../src/observability/metrics.js';
 import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 import { createTestDatabase, withClient } from '../support/servers.js';
-import { bind, errorFields, rawMessage, serialize, WireClient, type Msg } from '../support/wire-client.js';
+import { bind, errorFields, rawMessage, serialize, WireClient, type Msg, rawExchange } from '../support/wire-client.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let dg: TestDuckgate;
@@ -416,17 +416,7 @@ describe('BackendKeyData', () => {
 // ---- 6. an invalid startup packet length ----------------------------------------------------------------
 
 describe('startup packet', () => {
-  async function silentClose(host: string, port: number, bytes: Buffer): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const got: Buffer[] = [];
-      const s = netConnect({ host, port });
-      s.on('error', reject);
-      s.on('connect', () => s.write(bytes));
-      s.on('data', (d) => got.push(d));
-      s.on('close', () => resolve(Buffer.concat(got)));
-      setTimeout(() => reject(new Error('not closed')), 5000).unref();
-    });
-  }
+  const silentClose = rawExchange;
 
   it('an invalid length is closed silently, as Postgres does (a Terminate before the startup, a huge length)', async () => {
     for (const bytes of [Buffer.from([0x58, 0, 0, 0, 4]), Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 3, 0, 0])]) {

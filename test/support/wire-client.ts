@@ -180,3 +180,26 @@ export function rawMessage(type: string, body: Buffer, lengthOverride?: number):
 }
 
 export { serialize };
+
+/**
+ * Sends bytes on a new connection and returns everything received until the server closes it; rejects
+ * when it has not closed within timeoutMs.
+ */
+export function rawExchange(host: string, port: number, bytes: Buffer, timeoutMs = 5000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const got: Buffer[] = [];
+    const s = connect({ host, port });
+    const t = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`connection to ${host}:${port} not closed within ${timeoutMs} ms`));
+    }, timeoutMs);
+    t.unref();
+    s.on('error', reject);
+    s.on('connect', () => s.write(bytes));
+    s.on('data', (d) => got.push(d));
+    s.on('close', () => {
+      clearTimeout(t);
+      resolve(Buffer.concat(got));
+    });
+  });
+}
