@@ -11,7 +11,7 @@ import { pgIdent } from '../../src/mirror/types.js';
 import pg from 'pg';
 import { createTestDatabase } from '../support/servers.js';
 import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
-import { currentLsn, mirrorTestConfig, pgQuery } from '../support/mirror-helpers.js';
+import { currentLsn, mirrorTestConfig, pgQuery, startTestMirror, stopTestMirror, type TestMirror } from '../support/mirror-helpers.js';
 
 async function until(what: string, f: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -26,7 +26,7 @@ const SCHEMAS = ['public', '..', '.', '/'];
 
 describe('mirror: hostile table and schema names stay inside the lake', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let duckdb: DuckDBInstance;
+  let m: TestMirror | undefined;
   let conn: DuckDBConnection;
   let mirror: Mirror;
   const root = lazyDir('duckgate-safety-');
@@ -44,17 +44,12 @@ describe('mirror: hostile table and schema names stay inside the lake', () => {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(root, 'outside.txt'), 'outside the data dir');
     writeFileSync(join(dataDir, 'inside.txt'), 'in the data dir, outside the lake');
-    duckdb = await DuckDBInstance.create(':memory:');
-    conn = await duckdb.connect();
-    mirror = new Mirror({ config, upstreamUrl: db.url, duckdb, dataDir });
-    await mirror.start();
-    expect(mirror.problem).toBeNull();
+    m = await startTestMirror(config, db.url, dataDir);
+    ({ mirror, conn } = m);
   });
 
   afterAll(async () => {
-    await mirror?.stop();
-    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
-    conn?.closeSync();
+    await stopTestMirror(m, config, db?.url);
     await db?.drop();
     rmSync(root, { recursive: true, force: true });
   });

@@ -1,11 +1,11 @@
 // Every listed type through the snapshot and the change stream, and schema changes followed (or the
 // table re-snapshotted), with mirrorVerify equal after each step.
 import { rmSync } from 'node:fs';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatVerifyTable, Mirror, mirrorDrop, mirrorVerify } from '../../src/mirror/index.js';
+import { formatVerifyTable, mirrorVerify, type Mirror } from '../../src/mirror/index.js';
 import { createTestDatabase } from '../support/servers.js';
-import { currentLsn, mirrorTestConfig, pgQuery, tempDataDir } from '../support/mirror-helpers.js';
+import { currentLsn, mirrorTestConfig, pgQuery, tempDataDir, startTestMirror, stopTestMirror, type TestMirror } from '../support/mirror-helpers.js';
 
 const ROW = `(
   $1, 32767, 2147483647, 9223372036854775807, 1234567890.12, 3.14159::numeric, 1.5, 0.1, 'Infinity', 'NaN',
@@ -65,7 +65,7 @@ const CHECKS: Record<string, string> = {
 
 describe('mirror: types and schema changes', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let duckdb: DuckDBInstance;
+  let m: TestMirror | undefined;
   let conn: DuckDBConnection;
   let mirror: Mirror;
   const config = mirrorTestConfig('types', { catalogPollMs: 300 });
@@ -87,16 +87,11 @@ describe('mirror: types and schema changes', () => {
   beforeAll(async () => {
     db = await createTestDatabase('mirrortypes', SETUP);
     await pgQuery(db.url, `INSERT INTO t VALUES ${ROW}`, [1]);
-    duckdb = await DuckDBInstance.create(':memory:');
-    conn = await duckdb.connect();
-    mirror = new Mirror({ config, upstreamUrl: db.url, duckdb, dataDir });
-    await mirror.start();
-    expect(mirror.problem).toBeNull();
+    m = await startTestMirror(config, db.url, dataDir);
+    ({ mirror, conn } = m);
   });
   afterAll(async () => {
-    await mirror?.stop();
-    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
-    conn?.closeSync();
+    await stopTestMirror(m, config, db?.url);
     await db?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });

@@ -2,11 +2,11 @@
 // serving table and by mirrorVerify (Postgres vs lake at the same LSN).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Mirror, mirrorDrop, mirrorVerify, formatVerifyTable } from '../../src/mirror/index.js';
+import { mirrorVerify, formatVerifyTable, type Mirror } from '../../src/mirror/index.js';
 import { createTestDatabase } from '../support/servers.js';
-import { currentLsn, mirrorTestConfig, pgQuery, tempDataDir } from '../support/mirror-helpers.js';
+import { currentLsn, mirrorTestConfig, pgQuery, tempDataDir, startTestMirror, stopTestMirror, type TestMirror } from '../support/mirror-helpers.js';
 
 const SETUP = `
 CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int, price numeric(12,2), doc text, tags text[]);
@@ -20,7 +20,7 @@ INSERT INTO composite VALUES (1, 'x', 'one'), (2, 'y', 'two');
 
 describe('mirror: snapshot and change data capture', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
-  let duckdb: DuckDBInstance;
+  let m: TestMirror | undefined;
   let conn: DuckDBConnection;
   let mirror: Mirror;
   const config = mirrorTestConfig('cdc');
@@ -39,17 +39,12 @@ describe('mirror: snapshot and change data capture', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('mirror', SETUP);
-    duckdb = await DuckDBInstance.create(':memory:');
-    conn = await duckdb.connect();
-    mirror = new Mirror({ config, upstreamUrl: db.url, duckdb, dataDir });
-    await mirror.start();
-    expect(mirror.problem).toBeNull();
+    m = await startTestMirror(config, db.url, dataDir);
+    ({ mirror, conn } = m);
   });
 
   afterAll(async () => {
-    await mirror?.stop();
-    await mirrorDrop({ config, upstreamUrl: db.url }).catch(() => undefined);
-    conn?.closeSync();
+    await stopTestMirror(m, config, db?.url);
     await db?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -142,12 +137,9 @@ describe('mirror: snapshot and change data capture', () => {
   it('resumes after a stop from the durable LSN, catching up what changed meanwhile', async () => {
     await mirror.stop();
     await pgQuery(db.url, `INSERT INTO items VALUES (777777, 'while stopped', 0, 0, NULL, NULL); DELETE FROM items WHERE id = 1`);
-    duckdb = await DuckDBInstance.create(':memory:');
     conn.closeSync();
-    conn = await duckdb.connect();
-    mirror = new Mirror({ config, upstreamUrl: db.url, duckdb, dataDir });
-    await mirror.start();
-    expect(mirror.problem).toBeNull();
+    m = await startTestMirror(config, db.url, dataDir);
+    ({ mirror, conn } = m);
     await sync();
     expect(await duckRows('SELECT count(*)::INT FROM "public"."items" WHERE id IN (1, 777777)')).toEqual([[1]]);
     await verify();
