@@ -84,13 +84,13 @@ export const schema = {
     retryMaxMs: opt('number', 30_000, 'The retry delay doubles (with jitter) up to this ceiling; the mirror never gives up.'),
     maxRetainedWalBytes: opt('number', 1024 * 1024 * 1024, "Ceiling on the WAL the upstream keeps for the mirror's slot (pg_current_wal_lsn() - restart_lsn): beyond it the slot is given up (dropped) and the tables copied again, so a stuck or long-stopped duckgate cannot fill the server's disk (a mirror still catching up a backlog is given up only past twice the ceiling); 0: no ceiling. Checked every walCheckMs while streaming and at each start. While duckgate is not running only the server can bound it: set max_slot_wal_keep_size (a slot it invalidates is detected and recreated)."),
     walCheckMs: opt('number', 10_000, 'How often the WAL retained for the slot is checked against maxRetainedWalBytes (and for a slot PostgreSQL invalidated).'),
-    maxLagMs: opt('number', 5_000, 'Reads may use the mirror only when it is at most this far behind (used by the router).'),
+    maxLagMs: opt('number', 0, 'Freshness of DuckDB reads when no rule, hint or SET duckgate.max_lag says otherwise. 0 (strict): a read sees every transaction committed anywhere before it began, as a READ COMMITTED statement on Postgres does (it waits up to analytics.freshnessWaitMs for the mirror to reach the WAL position at its start, else Postgres answers). A number of milliseconds opts every read into that much staleness instead.'),
   },
   // ---- the analytical path (src/session/analytics.ts) ----
   analytics: {
     enabled: opt('boolean', true, 'Answer analytical reads over mirrored tables from DuckDB; false: duckgate is a pure relay.', { env: 'DUCKGATE_ANALYTICS' }),
-    freshnessWaitMs: opt('number', 500, 'Read-your-writes: how long a read after the session\'s own write may wait for the mirror before it goes to Postgres.'),
-    allowReadOnlyTransactions: opt('boolean', false, 'Let DuckDB answer inside BEGIN READ ONLY transactions (their snapshot is then the mirror\'s, not the transaction\'s).'),
+    freshnessWaitMs: opt('number', 500, 'How long a strictly fresh read (and, under an opt-in max_lag, a read after the session\'s own write) may wait for the mirror to reach the WAL position at its start before it goes to Postgres.'),
+    allowReadOnlyTransactions: opt('boolean', false, 'Also let DuckDB answer inside READ ONLY transactions at REPEATABLE READ or SERIALIZABLE, each statement then seeing the mirror at its own start instead of the transaction\'s snapshot. READ COMMITTED transaction blocks need no option: their reads are served until the transaction\'s first write.'),
     breakerErrorPercent: opt('number', 50, 'The DuckDB circuit breaker opens when this percentage of statements in its window fail.'),
     breakerResetMs: opt('number', 30_000, 'How long the DuckDB breaker stays open before it lets a trial statement through.'),
     failedFingerprintTtlMs: opt('number', 600_000, 'A statement shape that failed on DuckDB goes to Postgres for this long.'),

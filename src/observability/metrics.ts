@@ -176,6 +176,12 @@ export const duckdbStatementSeconds = new client.Histogram({
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   registers: [registry],
 });
+export const fenceWaitSeconds = new client.Histogram({
+  name: 'duckgate_freshness_fence_wait_seconds',
+  help: 'Time a strictly fresh DuckDB read waited for the mirror to reach the WAL position at its start (0 when it already had)',
+  buckets: [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+  registers: [registry],
+});
 export const duckdbFallbacks = new client.Counter({
   name: 'duckgate_duckdb_fallbacks_total',
   help: 'Statements DuckDB failed on (before the first row) that were re-run on Postgres',

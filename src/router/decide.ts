@@ -5,7 +5,7 @@ import { USE_GROUPED, USE_ORDERED, USE_OUTPUT, type ColumnUse, type StatementFac
 import { SAFE_FUNCTIONS } from './functions.js';
 import { parseText } from './parse.js';
 import { applicableRules, assertNever } from './rules.js';
-import { leadingKind, looksLikeCatalog, mentionsMirroredTable, touchesSession, type Hints } from './text.js';
+import { leadingKind, looksLikeCatalog, mentionsMirroredTable, parseDuration, touchesSession, type Hints } from './text.js';
 import type { DuckdbRoute, MirrorTable, PostgresRoute, Reason, Route, RouteContext, RoutingRule, SessionEffect, SessionRoute } from './types.js';
 
 /** A LIMIT at or below this, with no ORDER BY and no aggregation, is an OLTP-style peek: Postgres. */
@@ -21,8 +21,10 @@ function pg(reason: Reason, detail?: string, more: Partial<PostgresRoute> = {}):
   return r;
 }
 
+/** In a failed transaction block Postgres answers 25P02; an open one is judged by the session's check
+ *  query (isolation level, whether the transaction has written), which the router cannot see. */
 export function transactionAllowsDuckdb(ctx: RouteContext): boolean {
-  return !ctx.inTransaction || (ctx.allowReadOnlyTransactions && ctx.transactionReadOnly === true);
+  return !ctx.transactionFailed;
 }
 
 /**
@@ -72,11 +74,22 @@ function written(t: { schema: string | null; name: string }): string {
 
 function duckgateCommand(c: NonNullable<StatementFacts['duckgate']>): Route {
   if (c.kind === 'show') return { engine: 'show', name: c.name };
-  if (c.name !== 'duckgate.route') {
+  if (c.name !== 'duckgate.route' && c.name !== 'duckgate.max_lag') {
     // duckgate reserves its prefix, as an extension does with MarkGUCPrefixReserved (SQLSTATE 42602)
     return { engine: 'error', error: new PgError('42602', `invalid configuration parameter name "${c.name}"`, 'ERROR', '"duckgate" is a reserved prefix.') };
   }
   if (c.bad) return { engine: 'error', error: new PgError('22023', c.bad) };
+  if (c.name === 'duckgate.max_lag') {
+    if (c.value === null || c.value.toLowerCase() === 'default') return { engine: 'set', name: 'duckgate.max_lag', value: null, local: c.local };
+    const ms = parseDuration(c.value);
+    if (ms === null) {
+      return {
+        engine: 'error',
+        error: new PgError('22023', `invalid value for parameter "duckgate.max_lag": "${c.value}"`, 'ERROR', undefined, 'Available values: strict, default, or a duration such as 500ms, 5s, 2min, 1h.'),
+      };
+    }
+    return { engine: 'set', name: 'duckgate.max_lag', value: ms, local: c.local };
+  }
   const v = (c.value ?? 'auto').toLowerCase();
   if (v !== 'auto' && v !== 'postgres' && v !== 'duckdb') {
     return {
@@ -160,10 +173,10 @@ function decideSelect(
   // Overrides: the most specific, closest to the user wins: hint > SET duckgate.route > statement rule > table rule.
   const rules = applicableRules(ctx.rules, sql, fingerprint, ok.map((r) => ({ schema: r.table.schema, name: r.table.name })));
   const forced = override(hints, ctx.sessionRoute, rules.statement, rules.table, ok);
-  const maxLagMs = lagBound(hints, rules.statement, rules.table, ctx.rules.defaultMaxLagMs);
+  const lag = lagBound(hints, ctx.sessionMaxLagMs ?? null, rules.statement, rules.table, ctx.rules.defaultMaxLagMs);
   const duck = (reason: Reason, needsCostCheck: boolean, detail?: string): DuckdbRoute => {
     const r: DuckdbRoute = {
-      engine: 'duckdb', reason, tables: tableKeys, columns: cols.columns, names, maxLagMs, needsCostCheck, timeDependent: f.timeDependent, fingerprint,
+      engine: 'duckdb', reason, tables: tableKeys, columns: cols.columns, names, maxLagMs: lag.ms, lagOrigin: lag.origin, needsCostCheck, timeDependent: f.timeDependent, fingerprint,
     };
     if (detail !== undefined) r.detail = detail;
     return r;
@@ -220,12 +233,19 @@ function override(
   return duckRule ? { route: 'duckdb', reason: 'rule', detail: duckRule.origin } : null;
 }
 
-function lagBound(hints: Hints | null, statementRules: RoutingRule[], tableRules: RoutingRule[], dflt: number): number {
-  if (hints?.maxLagMs != null) return hints.maxLagMs;
+/** The statement's freshness, closest to the user first: hint > SET duckgate.max_lag > statement rule >
+ *  the strictest rule of a touched table > the default (strict unless routing.max_lag says otherwise). */
+function lagBound(hints: Hints | null, session: number | null, statementRules: RoutingRule[], tableRules: RoutingRule[], dflt: number): { ms: number; origin: string } {
+  if (hints?.maxLagMs != null) return { ms: hints.maxLagMs, origin: 'hint' };
+  if (session !== null) return { ms: session, origin: 'duckgate.max_lag' };
   const st = [...statementRules].reverse().find((r) => r.maxLagMs !== null);
-  if (st) return st.maxLagMs!;
-  const lags = tableRules.map((r) => r.maxLagMs).filter((x): x is number => x !== null);
-  return lags.length > 0 ? Math.min(...lags) : dflt;
+  if (st) return { ms: st.maxLagMs!, origin: st.origin };
+  const lags = tableRules.filter((r) => r.maxLagMs !== null);
+  if (lags.length > 0) {
+    const strictest = lags.reduce((a, b) => (b.maxLagMs! < a.maxLagMs! ? b : a));
+    return { ms: strictest.maxLagMs!, origin: strictest.origin };
+  }
+  return { ms: dflt, origin: 'default' };
 }
 
 const BPCHAR_TYPE = /^(character|bpchar|char)(\(\d+\))?(\[\])?$/;

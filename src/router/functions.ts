@@ -23,8 +23,8 @@ export const WINDOW_FUNCTIONS: ReadonlySet<string> = new Set([
 /** now() and friends: stable within a statement, DuckDB has them. Allowed, with a flag on the route:
  *  DuckDB must run with the session's TimeZone (date_trunc('day', now()) and timestamptz→timestamp
  *  casts depend on it), and a result computed from them must not be cached. The instant is the DuckDB
- *  statement's start: what a Postgres autocommit statement started at that moment would see. Inside an
- *  explicit transaction (where now() is the transaction start) statements stay on Postgres anyway. */
+ *  statement's start as Postgres reports it in the session's check query: in a transaction block, the
+ *  transaction's start, as now() is there. */
 export const TIME_FUNCTIONS: ReadonlySet<string> = new Set([
   'now', 'current_timestamp', 'current_date', 'current_time', 'localtimestamp', 'localtime', 'transaction_timestamp',
 ]);

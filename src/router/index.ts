@@ -15,13 +15,15 @@
  * - `postgres`: relay; `effects` lists what the statement changes in the session (SET search_path,
  *   BEGIN READ ONLY, CREATE TEMP TABLE, GRANT…) for the session to track.
  * - `duckdb`: candidate for DuckDB. The caller still applies, in this order: `needsCostCheck` (Postgres
- *   EXPLAIN total cost < `rules.costThreshold` → Postgres, reason `not_analytical`), freshness (mirror lag
- *   ≤ `maxLagMs`, read-your-writes LSN → else `stale`), privileges on `columns` (→ `privilege`), RLS
+ *   EXPLAIN total cost < `rules.costThreshold` → Postgres, reason `not_analytical`), freshness (strict,
+ *   `maxLagMs` 0: the mirror reaches the WAL position at the statement's start; an opt-in bound: lag ≤
+ *   `maxLagMs` → else `stale`), inside a transaction block READ COMMITTED with nothing written yet (→
+ *   `in_transaction`), privileges on `columns` (→ `privilege`), RLS
  *   (→ `rls`); DuckDB failure → `fallback`. `columns` per table: names touched, '*' = all, an empty set =
  *   none by name (count(*)): SELECT on the table or on any column is needed.
  * - `explain`: `/* duckgate: explain *\/ <statement>`: answer with a one-row result (route, reason,
  *   detail, tables, fingerprint, lag) instead of running it.
- * - `set` / `show` / `error`: `SET|RESET duckgate.route`, `SHOW duckgate.*`, or a refusal (22023 bad
+ * - `set` / `show` / `error`: `SET|RESET duckgate.route|duckgate.max_lag`, `SHOW duckgate.*`, or a refusal (22023 bad
  *   value, 42602 unknown duckgate.* name, 0A000 duckgate SET inside a multi-statement query).
  * Routes come from a shared cache: treat them as read-only.
  *
@@ -34,7 +36,7 @@
  *   │ mirror empty ──────────────────────────────────────────────────────────▶ postgres  no_mirror │
  *   │ starts with INSERT/UPDATE/DELETE/…  | EXPLAIN/COMMIT/… ───────────▶ postgres  write|utility │
  *   │ names no mirrored table ───────────────────────────────────▶ postgres  not_mirrored|catalog │
- *   │ in a transaction (not an allowed READ ONLY one) ──────────────────▶ postgres  in_transaction │
+ *   │ in a failed transaction block ───────────────────────────────────▶ postgres  in_transaction │
  *   │ hint route=postgres | SET duckgate.route=postgres (no hint) ───▶ postgres  hint|session_setting│
  *   └───────────────────────────────────────────────────────────────────────────────────────────────┘
  *                  ▼ parse (libpg-query, facts cached by text)
@@ -109,8 +111,8 @@ function cacheFor(ctx: RouteContext): LRUCache<string, Route> {
 /** What, besides the text, a decision depends on (the user does not matter: privileges are the caller's). */
 function contextKey(ctx: RouteContext): string {
   const temp = ctx.tempTables && ctx.tempTables.size > 0 ? [...ctx.tempTables].join(',') : '';
-  const tx = `${ctx.inTransaction ? 1 : 0}${ctx.transactionReadOnly ? 1 : 0}${ctx.allowReadOnlyTransactions ? 1 : 0}`;
-  return `${ctx.searchPath.join(',')}\u0001${ctx.sessionRoute}\u0001${tx}\u0001${temp}\u0001`;
+  const tx = ctx.transactionFailed ? 1 : 0;
+  return `${ctx.searchPath.join(',')}\u0001${ctx.sessionRoute}\u0001${ctx.sessionMaxLagMs ?? ''}\u0001${tx}\u0001${temp}\u0001`;
 }
 
 /** Where a statement goes, and why. Never throws. */

@@ -2,7 +2,9 @@
 // reads and splits them). Validated here; unknown keys are rejected with the path that was wrong.
 //
 //   routing:
-//     max_lag: 5s              # freshness bound for DuckDB reads (ms number, or '500ms', '5s', '2m', '1h')
+//     max_lag: strict          # freshness of DuckDB reads: strict (default; every transaction committed
+//                              # before the statement began is seen) or an opt-in bound ('500ms', '5s', '2m',
+//                              # '1h', or a number of milliseconds) for dashboards that prefer speed
 //     cost_threshold: 10000    # Postgres EXPLAIN total cost below which a scan stays on Postgres
 //     rules:
 //       - table: public.events # 'schema.table', or 'table' for that name in any schema
@@ -21,7 +23,8 @@ export class RoutingRulesError extends Error {
   override name = 'RoutingRulesError';
 }
 
-export const DEFAULT_MAX_LAG_MS = 5_000;
+/** 0: strict freshness (the LSN fence), as a READ COMMITTED statement on Postgres sees its data. */
+export const DEFAULT_MAX_LAG_MS = 0;
 export const DEFAULT_COST_THRESHOLD = 10_000;
 
 export function defaultRoutingRules(): RoutingRules {
@@ -66,7 +69,7 @@ export function parseRoutingRules(
 
 function duration(v: unknown, where: string): number {
   const ms = parseDuration(v);
-  if (ms === null) throw new RoutingRulesError(`${where} must be a duration like 500ms, 5s, 2m, 1h (or milliseconds), got ${JSON.stringify(v)}`);
+  if (ms === null) throw new RoutingRulesError(`${where} must be strict or a duration like 500ms, 5s, 2m, 1h (or milliseconds), got ${JSON.stringify(v)}`);
   return ms;
 }
 

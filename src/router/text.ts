@@ -112,10 +112,12 @@ export function readHints(sql: string): Hints | null {
   return found ? out : null;
 }
 
-/** '5s', '500ms', '2m', '1h', or a number of milliseconds. null if not a duration. */
+/** '5s', '500ms', '2m', '1h', or a number of milliseconds; 'strict' is 0 (no lag: the LSN fence).
+ *  null if not a duration. */
 export function parseDuration(v: unknown): number | null {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : null;
   if (typeof v !== 'string') return null;
+  if (/^\s*strict\s*$/i.test(v)) return 0;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/i.exec(v);
   if (!m) return null;
   const n = Number(m[1]);

@@ -44,15 +44,15 @@ export interface RouteContext {
    *  schemas that do not exist dropped (Postgres skips them too), pg_catalog / pg_temp need not be listed. */
   searchPath: string[];
   user: string;
-  /** from ReadyForQuery status ('T' or 'E') */
-  inTransaction: boolean;
-  /** the open transaction is READ ONLY (BEGIN READ ONLY, SET TRANSACTION READ ONLY, or
-   *  default_transaction_read_only): only consulted with allowReadOnlyTransactions */
-  transactionReadOnly?: boolean;
+  /** from ReadyForQuery status 'E': a failed transaction block, whose statements Postgres answers
+   *  with 25P02. An open one ('T') is no reason by itself: the session's check query decides whether the
+   *  transaction still reads as autocommit statements do (READ COMMITTED, nothing written yet). */
+  transactionFailed: boolean;
   /** SET duckgate.route */
   sessionRoute: SessionRoute;
+  /** SET duckgate.max_lag (null: not set, the rules decide) */
+  sessionMaxLagMs?: number | null;
   rules: RoutingRules;
-  allowReadOnlyTransactions: boolean;
   /** temporary relations this session created (see SessionEffect 'create_temp'): they shadow
    *  same-named mirrored tables for unqualified references */
   tempTables?: ReadonlySet<string>;
@@ -132,8 +132,11 @@ export interface DuckdbRoute {
    * quoted): the session resolves each in Postgres (to_regclass) to prove it is the mirrored relation
    */
   names: Map<string, string[]>;
-  /** freshness bound for this statement (rules / hint / default) */
+  /** freshness of this statement (hint > SET duckgate.max_lag > statement rule > table rule > default):
+   *  0 is strict (fenced on the WAL position at its start), more is an opt-in staleness bound in ms */
   maxLagMs: number;
+  /** where maxLagMs came from, for `/* duckgate: explain *\/` */
+  lagOrigin: string;
   /** shape alone does not decide: the caller asks Postgres's EXPLAIN cost (cached per fingerprint) and
    *  sends the statement to Postgres (reason 'not_analytical') below rules.costThreshold */
   needsCostCheck: boolean;
@@ -150,6 +153,8 @@ export type Route =
   | { engine: 'explain'; route: DecidedRoute; fingerprint: string | null }
   /** SET/RESET duckgate.route: the session's own */
   | { engine: 'set'; name: 'duckgate.route'; value: SessionRoute; local: boolean }
+  /** SET/RESET duckgate.max_lag: 0 strict, ms an opt-in staleness bound, null (RESET) back to the rules */
+  | { engine: 'set'; name: 'duckgate.max_lag'; value: number | null; local: boolean }
   /** SHOW duckgate.*: the session / admin console answers */
   | { engine: 'show'; name: string }
   /** a duckgate.* command the session must refuse (bad value, unknown name) */

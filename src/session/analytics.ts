@@ -76,8 +76,10 @@ export interface AnalyticsOptions {
   costs: Map<string, number>;
   mirror: MirrorSource;
   rules: RoutingRules;
-  /** read-your-writes: how long a read may wait for the mirror to reach the session's last write */
+  /** strict freshness: how long a read may wait for the mirror to reach the WAL position at its start */
   freshnessWaitMs: number;
+  /** also serve reads in READ ONLY transactions at REPEATABLE READ or SERIALIZABLE (an opt-in: each
+   *  statement then sees the mirror at its own start, not the transaction's snapshot) */
   allowReadOnlyTransactions: boolean;
   /** true while the DuckDB breaker is open: everything goes to Postgres */
   breakerOpen(): boolean;
@@ -93,7 +95,15 @@ export interface SessionPort {
   readonly user: string;
   readonly txStatus: 'I' | 'T' | 'E';
   sessionRoute: SessionRoute;
-  /** the session wrote since its last fenced DuckDB read (read-your-writes) */
+  /** SET duckgate.max_lag: null when not set (the rules decide) */
+  sessionMaxLagMs: number | null;
+  /**
+   * duckgate's settings as they were when the open transaction block first changed one, and as its
+   * COMMIT keeps them: Postgres undoes SET at ROLLBACK and SET LOCAL at either end (guc.c AtEOXact_GUC);
+   * the session puts them back when the block ends. null outside a block or when none was changed.
+   */
+  settingsTx: { before: DuckgateSettings; committed: DuckgateSettings } | null;
+  /** the session wrote since its last fenced DuckDB read (read-your-writes under an opt-in max_lag) */
   dirty: boolean;
   /** search path as current_schemas(false) gave it at the last control round trip */
   searchPath: string[];
@@ -116,6 +126,11 @@ export interface SessionPort {
   duckPortal: DuckPortal | null;
   /** after an error answered locally in a batch without Sync: drop client messages up to the Sync */
   discardUntilSync: boolean;
+}
+
+export interface DuckgateSettings {
+  route: SessionRoute;
+  maxLagMs: number | null;
 }
 
 export interface DuckPortal {
@@ -417,10 +432,10 @@ function context(port: SessionPort, view: MirrorView, opts: AnalyticsOptions) {
     mirror: view,
     searchPath: port.searchPath,
     user: port.user,
-    inTransaction: port.txStatus !== 'I',
+    transactionFailed: port.txStatus === 'E',
     sessionRoute: port.sessionRoute,
+    sessionMaxLagMs: port.sessionMaxLagMs,
     rules: opts.rules,
-    allowReadOnlyTransactions: opts.allowReadOnlyTransactions,
     tempTables: port.tempTables,
   };
 }
@@ -479,12 +494,21 @@ function localAnswer(r: Extract<Route, { engine: 'set' | 'show' | 'error' }>, po
   switch (r.engine) {
     case 'set':
       return async () => {
-        port.sessionRoute = r.value;
-        await port.write(Buffer.concat([be.commandComplete('SET'), be.readyForQuery(port.txStatus)]));
+        const notices: Buffer[] = [];
+        if (r.local && port.txStatus === 'I') {
+          // Postgres: SET LOCAL outside a transaction block has no effect (guc.c, WARNING 25P01)
+          notices.push(be.noticeResponse({ severity: 'WARNING', sqlstate: '25P01', message: 'SET LOCAL can only be used in transaction blocks' }));
+        } else {
+          if (port.txStatus !== 'I' && port.settingsTx === null) port.settingsTx = { before: currentSettings(port), committed: currentSettings(port) };
+          if (r.name === 'duckgate.route') port.sessionRoute = r.value;
+          else port.sessionMaxLagMs = r.value;
+          if (!r.local && port.settingsTx) port.settingsTx.committed = currentSettings(port);
+        }
+        await port.write(Buffer.concat([...notices, be.commandComplete('SET'), be.readyForQuery(port.txStatus)]));
       };
     case 'show':
       return async () => {
-        const value = r.name === 'duckgate.route' ? port.sessionRoute : null;
+        const value = r.name === 'duckgate.route' ? port.sessionRoute : r.name === 'duckgate.max_lag' ? formatLag(port.sessionMaxLagMs) : null;
         if (value === null) {
           await port.write(
             Buffer.concat([be.errorResponse(new PgError('42704', `unrecognized configuration parameter "${r.name}"`)), be.readyForQuery(port.txStatus)]),
@@ -505,6 +529,25 @@ function localAnswer(r: Extract<Route, { engine: 'set' | 'show' | 'error' }>, po
         await port.write(Buffer.concat([be.errorResponse(r.error), be.readyForQuery(port.txStatus)]));
       };
   }
+}
+
+function currentSettings(port: SessionPort): DuckgateSettings {
+  return { route: port.sessionRoute, maxLagMs: port.sessionMaxLagMs };
+}
+
+/** At the end of a transaction block: COMMIT keeps plain SETs, ROLLBACK undoes them; SET LOCAL ends. */
+export function endSettingsTransaction(port: SessionPort, committed: boolean): void {
+  const t = port.settingsTx;
+  if (!t) return;
+  const keep = committed ? t.committed : t.before;
+  port.sessionRoute = keep.route;
+  port.sessionMaxLagMs = keep.maxLagMs;
+  port.settingsTx = null;
+}
+
+/** SHOW duckgate.max_lag: 'default' (the rules decide), 'strict', or a duration in ms. */
+function formatLag(ms: number | null): string {
+  return ms === null ? 'default' : ms === 0 ? 'strict' : `${ms}ms`;
 }
 
 /**
@@ -718,6 +761,14 @@ function checkSql(r: DuckdbRoute, mirror: MirrorSource): string {
     COLLATION_PROBE_SQL,
     // the client's messages are decoded as UTF-8: only right under client_encoding UTF8
     "current_setting('client_encoding')",
+    // Inside a transaction block: a READ COMMITTED statement takes its own snapshot, which the fence
+    // matches, until the transaction has written (any write, row lock or temporary object assigns it
+    // a transaction id: txid_current_if_assigned, PostgreSQL 10+); REPEATABLE READ and SERIALIZABLE
+    // read the transaction's snapshot, which the mirror does not keep.
+    "current_setting('transaction_isolation')",
+    "current_setting('transaction_read_only')",
+    '(txid_current_if_assigned() IS NOT NULL)::text',
+    SETTINGS_PROBLEM_SQL,
   ];
   for (const t of r.tables) {
     const rel = lit(qualified(t));
@@ -757,6 +808,8 @@ function parseIntervalMs(v: string): number {
 
 const DESCRIBE_NAME = '__duckgate_describe';
 const CHECK_NAME = '__duckgate_check';
+/** the savepoint (and the statement that sets it) under which control queries run in a transaction block */
+const SAVEPOINT_NAME = '__duckgate_savepoint';
 
 /**
  * A control query as Parse/Bind/Execute/Close/Sync on a named statement and portal. A simple Query
@@ -771,13 +824,40 @@ function namedQuery(name: string, sql: string, values: Array<string | Buffer | n
     // pg-protocol sends a Buffer value in binary format, a string in text
     serialize.bind({ portal: name, statement: name, values }),
     serialize.execute({ portal: name }),
+    // inside a transaction block a portal outlives the Sync (until the block ends): closed here, or the
+    // next control query's Bind of the same name fails with 42P03
+    serialize.close({ type: 'P', name }),
     serialize.close({ type: 'S', name }),
     serialize.sync(),
   ];
 }
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
-const CHECK_FIXED_COLUMNS = 17;
+const CHECK_FIXED_COLUMNS = 21;
+
+/**
+ * Settings that change a statement's answer and that the DuckDB path does not follow, each with the one
+ * value it assumes; the check names those that differ ('' when none do). The others that can change an
+ * answer are read and followed (search_path, TimeZone, DateStyle, IntervalStyle, extra_float_digits,
+ * bytea_output, client_encoding, statement_timeout, the transaction's isolation) or cannot concern a
+ * statement DuckDB is given (xmloption, default_text_search_config: no such function is shipped;
+ * lc_time/lc_numeric/lc_monetary: no to_char pattern that reads them is translated). Planner settings
+ * (enable_*, jit, work_mem, …) change only the order of rows a statement leaves unordered.
+ *  - standard_conforming_strings off: backslashes in '…' are escapes (scan.l), DuckDB reads them as is
+ *  - transform_null_equals on: `x = NULL` becomes `x IS NULL` (parse_expr.c)
+ *  - array_nulls off: NULL in an array literal is the string 'NULL' (arrayfuncs.c)
+ *  - timezone_abbreviations: which abbreviations a timestamptz literal may name, and their offsets
+ *  - gin_fuzzy_search_limit: a GIN index scan may return a subset of the rows
+ */
+const SETTINGS_PROBLEM_SQL = `concat_ws(', ', ${[
+  ['standard_conforming_strings', 'on'],
+  ['transform_null_equals', 'off'],
+  ['array_nulls', 'on'],
+  ['timezone_abbreviations', 'Default'],
+  ['gin_fuzzy_search_limit', '0'],
+]
+  .map(([name, value]) => `CASE WHEN current_setting('${name}') <> '${value}' THEN '${name} = ' || current_setting('${name}') END`)
+  .join(', ')})`;
 // Ordering, not equality: a database's default collation is deterministic, and Postgres breaks a
 // strcoll() tie bytewise (varstr_cmp), so GROUP BY, DISTINCT, = and joins match DuckDB's under any.
 const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bgreatest\b|\bleast\b|\bpercentile/i;
@@ -809,7 +889,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
    * batch left open by Flush cannot take a round trip of ours).
    */
   const fallback = async (reason: string, detail?: string, logged?: Record<string, unknown>, prefixed?: Buffer | null): Promise<void> => {
-    if (job.explain) return answerExplain({ engine: 'postgres', reason, detail, tables: r.tables, fingerprint: r.fingerprint }, port, opts);
+    if (job.explain) return answerExplain({ engine: 'postgres', reason, detail, tables: r.tables, fingerprint: r.fingerprint, freshness: freshnessOf(r) }, port, opts);
     count('postgres', reason);
     // Never the detail itself: it may quote a client's values (a DuckDB or Postgres error message).
     opts.log.debug({ reason, fingerprint: r.fingerprint, ...logged }, 'DuckDB route declined');
@@ -840,6 +920,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   const relayRest = (reason: string, detail?: string, logged?: Record<string, unknown>): Promise<void> => fallback(reason, detail, logged, prefix());
   /** An error ending the statement before any row (rows can no longer follow), as Postgres sends it. */
   const answerError = async (err: PgError, head: Buffer[] = []): Promise<void> => {
+    await abortTransactionBlock(port);
     const p = prefix();
     await port.write(Buffer.concat([...(p ? [p] : []), ...head, be.errorResponse(err), ...end()]));
     afterError();
@@ -859,6 +940,13 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   // (and the parameter types its Parse declared); the cost is then kept for the statement's shape.
   const askCost = r.needsCostCheck && knownCost === undefined;
   if (opts.recentlyFailed(r.fingerprint)) return fallback('fallback', 'failed recently on DuckDB', { detail: 'failed recently on DuckDB' });
+  // Inside a transaction block a portal outlives the Sync (pgjdbc with a fetch size reads it in pieces
+  // across Syncs); a DuckDB portal ends at the Sync, so a read in pieces, or bound now and executed
+  // later, goes to Postgres.
+  const inBlock = port.txStatus === 'T';
+  if (inBlock && !job.explain && ((job.maxRows ?? 0) > 0 || job.execute === false)) {
+    return fallback('in_transaction', 'a portal read in pieces inside a transaction block', { detail: 'portal in a transaction block' });
+  }
 
   // One round trip: the client's own Parse first (so a named statement exists upstream for later
   // executions), then a Describe of the statement, then the check query. In the extended protocol the
@@ -870,6 +958,9 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   // and one left by an earlier round trip that failed half-way must not make every later one fail.
   const msgs: Buffer[] = [];
   if (job.parse) msgs.push(job.parse.raw, serialize.sync());
+  // In a transaction block an error in a control query (a bad parameter, a table gone) would abort the
+  // client's transaction: they run under a savepoint of ours, released after, rolled back to on error.
+  if (inBlock) msgs.push(...namedQuery(SAVEPOINT_NAME, `SAVEPOINT ${SAVEPOINT_NAME}`));
   if (job.statementName !== undefined) {
     msgs.push(serialize.describe({ type: 'S', name: job.statementName }));
     if (job.bind) msgs.push(rebind(job.bind, DESCRIBE_NAME), serialize.close({ type: 'P', name: DESCRIBE_NAME }));
@@ -893,8 +984,9 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     const declared = job.parse ? decodeParse(job.parse.body).paramTypes : [];
     msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`, values, declared));
   }
+  if (inBlock) msgs.push(...namedQuery(SAVEPOINT_NAME, `RELEASE SAVEPOINT ${SAVEPOINT_NAME}`));
   parseSent = true;
-  const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0));
+  const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0) + (inBlock ? 2 : 0));
   let idx = 0;
   if (job.parse) {
     // Relay what Postgres said of the client's Parse; an error there ends the batch like Postgres would.
@@ -935,14 +1027,17 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     if (job.simple || job.describePortal) h.push(be.rowDescription(described.map((f, i) => ({ ...f, format: formatCode(job.resultFormats, i) }))));
     return h;
   };
-  // Replies come in segments, one per ReadyForQuery: our Describe, the check query, then EXPLAIN.
-  let segment = 0;
+  // Replies come in segments, one per ReadyForQuery: our Describe, the check query, then EXPLAIN (in a
+  // transaction block: after SAVEPOINT, before RELEASE).
+  let segment = inBlock ? -1 : 0;
+  let controlFailed = false;
   for (; idx < replies.length; idx++) {
     const m = replies[idx]!;
     if (m.type === B.readyForQuery) {
       segment++;
       continue;
     }
+    if (m.type === B.errorResponse) controlFailed = true;
     if (segment === 0) {
       if (m.type === B.parameterDescription || m.type === B.rowDescription || m.type === B.noData) statementDescription.push(m.raw);
       if (m.type === B.parameterDescription) paramTypes = decodeParameterDescription(m.body);
@@ -977,6 +1072,11 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       }
     }
   }
+  // the client's transaction as it was before the round trip; the statement then goes to Postgres,
+  // which raises its own error for it
+  if (inBlock && controlFailed && (port.txStatus as SessionPort['txStatus']) === 'E') {
+    await port.control([...namedQuery(SAVEPOINT_NAME, `ROLLBACK TO SAVEPOINT ${SAVEPOINT_NAME}`), ...namedQuery(SAVEPOINT_NAME, `RELEASE SAVEPOINT ${SAVEPOINT_NAME}`)], 2);
+  }
   // A cancel that came during the round trip was for this statement (Postgres may have canceled one of
   // ours instead): end it as Postgres would have ended the statement itself.
   if (signal.aborted && !job.explain) {
@@ -996,7 +1096,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     if ((describeSqlstate === '42P01' || describeSqlstate === '42703') && !job.explain) opts.mirror.checkCatalog();
     return relayRest('fallback', describeError ?? 'no row description', { sqlstate: describeSqlstate, detail: describeError === null ? 'no row description' : 'control query failed' });
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeoutSetting, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe, clientEncoding] = check;
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeoutSetting, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe, clientEncoding, isolation, txReadOnly, txWritten, settingsProblem] = check;
   // The statement's clock starts when Postgres has answered the round trip, the closest duckgate sees to
   // when Postgres would have started the statement (earlier, the session may still have been waiting
   // for statements relayed before this one). The freshness fence counts, as it is this statement's.
@@ -1008,6 +1108,14 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   }
   // Messages decoded as UTF-8 mean what the client sent only under client_encoding UTF8.
   if (clientEncoding !== 'UTF8') return relayRest('fallback', `client_encoding ${clientEncoding}`, { detail: 'client_encoding not UTF8' });
+  if (settingsProblem) return relayRest('setting', `${settingsProblem}: DuckDB does not follow it`, { detail: 'a setting DuckDB does not follow' });
+  if (inBlock) {
+    // From the transaction's first write (or row lock, or temporary object) its later reads must see
+    // it; under REPEATABLE READ or SERIALIZABLE they read the transaction's snapshot: Postgres answers.
+    if (txWritten === 'true') return relayRest('in_transaction', 'the transaction has written', { detail: 'transaction has written' });
+    const readOnlyOptIn = opts.allowReadOnlyTransactions && txReadOnly === 'on';
+    if (isolation !== 'read committed' && !readOnlyOptIn) return relayRest('in_transaction', `${isolation ?? 'unknown'} isolation`, { detail: 'isolation above READ COMMITTED' });
+  }
   const privOk = check.slice(CHECK_FIXED_COLUMNS, CHECK_FIXED_COLUMNS + r.tables.length).every((v) => v === 'true');
   if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies', { detail: 'privilege' });
   // DuckDB compares text bytewise, as Postgres does only under a code point collation (C, C.UTF-8…):
@@ -1044,15 +1152,19 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   const head = headFor(fields);
   describedHead = head;
 
-  // Freshness: after the session's own write, the mirror must have reached the WAL position seen now;
-  // otherwise the mirror may lag at most the route's max_lag.
-  if (port.dirty) {
+  // Freshness, strict by default: the mirror must have applied everything up to the WAL position read
+  // in the round trip (after the statement arrived, so every transaction committed before it began is
+  // at or below it), as a READ COMMITTED statement's snapshot would show. An opt-in max_lag lets the
+  // mirror lag that far behind instead, except after the session's own write (read-your-writes).
+  if (r.maxLagMs === 0 || port.dirty) {
     const applied = opts.mirror.appliedLsn();
     let ok = walLsn !== null && applied !== null && compareLsn(applied, walLsn) >= 0;
+    const waitStart = performance.now();
     if (!ok && walLsn !== null) ok = await waitFence(opts.mirror, walLsn, Math.min(opts.freshnessWaitMs, left()), signal);
+    metrics.fenceWaitSeconds.observe((performance.now() - waitStart) / 1000);
     if (signal.aborted && !job.explain) return canceled();
     if (!ok && left() <= 0 && !job.explain) return statementTimedOut();
-    if (!ok) return relayRest('stale', `mirror has not reached ${walLsn} yet`, { detail: 'mirror behind the session\'s write' });
+    if (!ok) return relayRest('stale', `mirror has not reached ${walLsn} yet`, { detail: r.maxLagMs === 0 ? 'mirror behind the statement start' : 'mirror behind the session\'s write' });
     // explain only looks: the next real read still proves the fence itself
     if (!job.explain) port.dirty = false;
   } else {
@@ -1095,7 +1207,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     const plan = opts.engine.plan(job.sql, resolve, pgFields.map((f) => f.typeOid), paramTypes, session);
     if (!plan.ok) return fallback('unsupported_syntax', plan.reason);
     const current = walLsn !== null && opts.mirror.appliedLsn() !== null && compareLsn(opts.mirror.appliedLsn()!, walLsn) >= 0;
-    return answerExplain({ engine: 'duckdb', reason: r.reason, detail: r.detail, tables: r.tables, fingerprint: r.fingerprint }, port, opts, current ? 0 : undefined);
+    return answerExplain({ engine: 'duckdb', reason: r.reason, detail: r.detail, tables: r.tables, fingerprint: r.fingerprint, freshness: freshnessOf(r) }, port, opts, current ? 0 : undefined);
   }
   // Parameters as text for DuckDB; binary ones are read by the type Postgres gave them.
   let params: Array<string | null>;
@@ -1174,9 +1286,21 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     // session ends, and nothing is held against DuckDB.
     cursor.close();
     if (!(e instanceof DuckdbEngineError)) throw e;
-    await port.write(Buffer.concat([be.errorResponse(streamError(e, r.fingerprint, opts)), ...end()]));
+    const err = streamError(e, r.fingerprint, opts);
+    await abortTransactionBlock(port);
+    await port.write(Buffer.concat([be.errorResponse(err), ...end()]));
     afterError();
   }
+}
+
+/**
+ * Postgres aborts a transaction block at any statement's error: one answered here (a cancel, a
+ * statement_timeout, DuckDB failing after rows were sent) must leave the upstream transaction failed
+ * too, or the client's next statements would succeed where Postgres answers 25P02.
+ */
+async function abortTransactionBlock(port: SessionPort): Promise<void> {
+  if (port.txStatus !== 'T') return;
+  await port.control(namedQuery(CHECK_NAME, "SELECT 'duckgate: a statement of this transaction block failed'::int4"), 1);
 }
 
 /**
@@ -1237,6 +1361,12 @@ interface ExplainAnswer {
   detail?: string;
   tables: string[];
   fingerprint?: string;
+  /** for a statement DuckDB could serve: 'strict', or the opt-in staleness bound and where it came from */
+  freshness?: string;
+}
+
+function freshnessOf(r: DuckdbRoute): string {
+  return r.maxLagMs === 0 ? `strict (${r.lagOrigin})` : `max_lag ${r.maxLagMs} ms (${r.lagOrigin})`;
 }
 
 /**
@@ -1260,9 +1390,9 @@ function explainDetail(r: ExplainAnswer, port: SessionPort, opts: AnalyticsOptio
 
 /** One row: where the statement would run and why. lagMs: 0 when the mirror is known to be current. */
 async function answerExplain(r: ExplainAnswer, port: SessionPort, opts: AnalyticsOptions, lagMs?: number): Promise<void> {
-  const cols = ['engine', 'reason', 'detail', 'tables', 'mirror_lag_ms', 'mirror_lsn', 'fingerprint'];
+  const cols = ['engine', 'reason', 'detail', 'tables', 'mirror_lag_ms', 'mirror_lsn', 'fingerprint', 'freshness'];
   const lag = lagMs ?? opts.mirror.lagMs();
-  const values = [r.engine, r.reason, explainDetail(r, port, opts), r.tables.join(', '), lag === null ? null : String(lag), opts.mirror.appliedLsn(), r.fingerprint ?? ''];
+  const values = [r.engine, r.reason, explainDetail(r, port, opts), r.tables.join(', '), lag === null ? null : String(lag), opts.mirror.appliedLsn(), r.fingerprint ?? '', r.freshness ?? ''];
   await port.write(
     Buffer.concat([
       be.rowDescription(cols.map((name) => ({ name, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typmod: -1, format: 0 }))),

@@ -54,7 +54,7 @@ import { connectionFailure, PgError, protocolViolation, SqlState } from '../prot
 import { connectUpstream, describeTarget, sendCancel, type UpstreamTarget } from '../engines/postgres/upstream.js';
 import type { SessionRegistry } from './registry.js';
 import { trackSettingChange } from './settings.js';
-import { closeDuckPortal, planUnit, type AnalyticsOptions, type DuckPortal, type SessionPort } from './analytics.js';
+import { closeDuckPortal, endSettingsTransaction, planUnit, type AnalyticsOptions, type DuckgateSettings, type DuckPortal, type SessionPort } from './analytics.js';
 import { ReadyTracker, TRACKED_REPLIES } from './ready-tracker.js';
 import { mentionsMirroredTable, type SessionRoute } from '../router/index.js';
 
@@ -213,6 +213,10 @@ export class Session implements SessionPort {
 
   // ---- SessionPort (state the analytical path reads and updates) ----
   sessionRoute: SessionRoute = 'auto';
+  sessionMaxLagMs: number | null = null;
+  settingsTx: { before: DuckgateSettings; committed: DuckgateSettings } | null = null;
+  /** the last CommandComplete tag while settingsTx is open: COMMIT keeps duckgate's SETs, else undone */
+  private lastTagCommits = false;
   dirty = false;
   /** a batch ending in Flush was relayed and its Sync has not come: replies of unknown length are due */
   flushPending = false;
@@ -728,6 +732,9 @@ export class Session implements SessionPort {
             this.socket.write(Buffer.from(f.raw));
           }
           out.push({ type: f.type, body: Buffer.from(f.body), raw: Buffer.from(f.raw) });
+          // the upstream's transaction state as the control queries leave it (a client's Parse that
+          // failed in a transaction block, a statement answered here that aborted it)
+          if (f.type === B.readyForQuery) this.txStatus = String.fromCharCode(f.body[0]!) as TxStatus;
           if (f.type === B.readyForQuery && ++seen === readyCount) {
             this.tap = null;
             up.off('close', onClose);
@@ -924,6 +931,7 @@ export class Session implements SessionPort {
       case B.readyForQuery:
         this.ready.received(type);
         this.txStatus = String.fromCharCode(body[0]!) as TxStatus;
+        if (this.settingsTx && this.txStatus === 'I') endSettingsTransaction(this, this.lastTagCommits);
         this.flushPending = false;
         this.afterReply();
         // Not now: this runs inside scan(), before the chunk holding this ReadyForQuery (and the
@@ -944,6 +952,7 @@ export class Session implements SessionPort {
         this.ready.received(type);
         // Read-your-writes: anything that may have changed table data fences the next DuckDB read.
         if (!this.dirty && !isSelectTag(body) && !READ_TAGS.test(decodeCommandTag(body))) this.dirty = true;
+        if (this.settingsTx) this.lastTagCommits = /^(COMMIT|PREPARE TRANSACTION)\b/.test(decodeCommandTag(body));
         this.afterReply();
         return;
       default:

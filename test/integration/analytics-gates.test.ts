@@ -252,7 +252,7 @@ describe('analytical path gates', () => {
   it('the explain hint returns the route without running the statement', async () => {
     const c = await connect('duckgate');
     const r = await c.query('/* duckgate: explain */ SELECT tld, count(*) FROM domains GROUP BY tld ORDER BY tld');
-    expect(r.fields.map((f) => f.name)).toEqual(['engine', 'reason', 'detail', 'tables', 'mirror_lag_ms', 'mirror_lsn', 'fingerprint']);
+    expect(r.fields.map((f) => f.name)).toEqual(['engine', 'reason', 'detail', 'tables', 'mirror_lag_ms', 'mirror_lsn', 'fingerprint', 'freshness']);
     expect(r.rows[0]).toMatchObject({ engine: 'duckdb', reason: 'analytical', tables: 'public.domains' });
     expect(r.rows[0]!.mirror_lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     const w = await c.query("/* duckgate: explain */ DELETE FROM domains WHERE tld = 'com'");

@@ -307,7 +307,7 @@ describe('LISTEN/NOTIFY on a session whose statements DuckDB answers', () => {
     await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
     const relayUrl = new URL(db.url);
     relayUrl.port = String((relay.address() as AddressInfo).port);
-    const slow = await startTestDuckgate(relayUrl.toString(), { rules: dg.config.rules, mirror: quickMirror(`${slot}_n`), duckdb: { threads: 1, connections: 2 } });
+    const slow = await startTestDuckgate(relayUrl.toString(), { rules: dg.config.rules, mirror: quickMirror(`${slot}_n`), duckdb: { threads: 1, connections: 2 }, analytics: { freshnessWaitMs: 5_000 } });
     try {
       await waitForMirrorReady(slow, ['gs']);
       const listener = new pg.Client({ connectionString: slow.url });

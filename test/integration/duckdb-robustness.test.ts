@@ -47,7 +47,9 @@ beforeAll(async () => {
      INSERT INTO bin VALUES (1, '\\x0000000c'), (2, 'ab\\000c'), (3, '\\x5c78'), (4, ''), (5, NULL), (6, '\\x00'), (7, 'x');`,
   );
   rulesDir = await mkdtemp(join(tmpdir(), 'duckgate-rules-'));
-  await writeFile(join(rulesDir, 'rules.yaml'), 'routing:\n  cost_threshold: 0\n');
+  // max_lag 1h: only a session's own write fences its next read (the fence tests below write first), so
+  // the timing tests here do not also depend on how fast the mirror follows other databases' WAL
+  await writeFile(join(rulesDir, 'rules.yaml'), 'routing:\n  cost_threshold: 0\n  max_lag: 1h\n');
   dataDir = await mkdtemp(join(tmpdir(), 'duckgate-rob-'));
   const config = loadConfig({
     env: {},

@@ -30,7 +30,17 @@ export async function startTestDuckgate(upstreamUrl: string, overrides: Record<s
   const dataDir = await mkdtemp(join(tmpdir(), 'duckgate-test-'));
   const config = loadConfig({
     env: {},
-    overrides: { upstream: upstreamUrl, listen: '127.0.0.1:0', http: '127.0.0.1:0', dataDir, ...overrides },
+    overrides: {
+      upstream: upstreamUrl,
+      listen: '127.0.0.1:0',
+      http: '127.0.0.1:0',
+      dataDir,
+      ...overrides,
+      // Reads are strictly fresh: each waits for the mirror to reach the WAL position at its start, and
+      // the suite's PostgreSQL is shared by test files writing at once on a 2-core machine. A generous
+      // wait keeps a read that must run on DuckDB there; tests of the wait itself set their own.
+      analytics: { freshnessWaitMs: 5_000, ...((overrides['analytics'] as Record<string, unknown> | undefined) ?? {}) },
+    },
   });
   const dg = await startDuckgate(config);
   return {

@@ -26,7 +26,7 @@ function table(name: string, cols: string[], pk = ['id']): [string, MirrorTable]
 const MIRROR: MirrorView = { tables: new Map([table('events', ['id', 'user_id', 'kind']), table('orders', ['id', 'user_id', 'total'])]) };
 
 function ctx(rules: RoutingRules, over: Partial<RouteContext> = {}): RouteContext {
-  return { mirror: MIRROR, searchPath: ['public'], user: 'u', inTransaction: false, sessionRoute: 'auto', rules, allowReadOnlyTransactions: false, ...over };
+  return { mirror: MIRROR, searchPath: ['public'], user: 'u', transactionFailed: false, sessionRoute: 'auto', rules, ...over };
 }
 
 describe('parseRoutingRules', () => {
@@ -67,8 +67,8 @@ describe('parseRoutingRules', () => {
   test.each([
     [[[]], 'x.yaml: routing must be a mapping'],
     [[{ maxlag: '5s' }], 'x.yaml: unknown key routing.maxlag (known: max_lag, cost_threshold, rules)'],
-    [[{ max_lag: 'soon' }], 'x.yaml: routing.max_lag must be a duration like 500ms, 5s, 2m, 1h (or milliseconds), got "soon"'],
-    [[{ max_lag: -1 }], 'x.yaml: routing.max_lag must be a duration'],
+    [[{ max_lag: 'soon' }], 'x.yaml: routing.max_lag must be strict or a duration like 500ms, 5s, 2m, 1h (or milliseconds), got "soon"'],
+    [[{ max_lag: -1 }], 'x.yaml: routing.max_lag must be strict or a duration'],
     [[{ cost_threshold: 'big' }], 'x.yaml: routing.cost_threshold must be a number ≥ 0'],
     [[{ rules: { table: 't' } }], 'x.yaml: routing.rules must be a list'],
     [[{ rules: ['t'] }], 'x.yaml: routing.rules[0]: a rule must be a mapping'],
@@ -113,7 +113,7 @@ describe('rules in routing decisions', () => {
     expect(route(lookup, ctx(rules))).toMatchObject({ engine: 'duckdb', reason: 'rule', needsCostCheck: false });
     expect(route(`SELECT nextval('s') FROM events`, ctx(rules))).toMatchObject({ engine: 'postgres', reason: 'unsafe_function' });
     expect(route(`SELECT * FROM events FOR UPDATE`, ctx(rules))).toMatchObject({ engine: 'postgres', reason: 'locking' });
-    expect(route(agg, ctx(rules, { inTransaction: true }))).toMatchObject({ engine: 'postgres', reason: 'in_transaction' });
+    expect(route(agg, ctx(rules, { transactionFailed: true }))).toMatchObject({ engine: 'postgres', reason: 'in_transaction' });
   });
 
   test('postgres on one table beats duckdb on another', () => {
@@ -150,5 +150,9 @@ describe('rules in routing decisions', () => {
     expect(route('/* duckgate: max_lag=250ms */ SELECT sum(total) FROM orders', ctx(rules))).toMatchObject({ engine: 'duckdb', maxLagMs: 250 });
     const plain = parseRoutingRules([{ max_lag: '3s' }]);
     expect(route('SELECT count(*) FROM orders', ctx(plain))).toMatchObject({ engine: 'duckdb', maxLagMs: 3_000 });
+    // strict unless a rules file opts in, and `strict` spelled out in a rule holds a table to the fence
+    expect(route('SELECT count(*) FROM orders', ctx(parseRoutingRules([])))).toMatchObject({ engine: 'duckdb', maxLagMs: 0, lagOrigin: 'default' });
+    const strictEvents = parseRoutingRules([{ max_lag: '1m', rules: [{ table: 'events', max_lag: 'strict' }] }]);
+    expect(route('SELECT count(*) FROM events JOIN orders USING (user_id)', ctx(strictEvents))).toMatchObject({ engine: 'duckdb', maxLagMs: 0 });
   });
 });

@@ -77,10 +77,9 @@ function ctx(over: Partial<RouteContext> = {}): RouteContext {
     mirror: MIRROR,
     searchPath: ['public'],
     user: 'alice',
-    inTransaction: false,
+    transactionFailed: false,
     sessionRoute: 'auto',
     rules: DEFAULT_RULES,
-    allowReadOnlyTransactions: false,
     ...over,
   };
 }
@@ -182,7 +181,7 @@ const CASES: Case[] = [
   ['TRUNCATE', `TRUNCATE events`, PG('write')],
   ['insert into an unmirrored table', `INSERT INTO audit_log VALUES (1)`, PG('write')],
   ['COMMIT', `COMMIT`, PG('utility')],
-  ['ROLLBACK in a transaction', `ROLLBACK`, PG('utility'), { inTransaction: true }],
+  ['ROLLBACK in a failed transaction', `ROLLBACK`, PG('utility'), { transactionFailed: true }],
   ['CALL', `CALL refresh_stats()`, PG('write')],
   ['multi-statement', `SELECT 1; SELECT count(*) FROM events`, PG('multi_statement')],
   ['parse error', `select count(*) from events where`, PG('parse_error')],
@@ -227,11 +226,9 @@ const CASES: Case[] = [
   ['NATURAL join counts every column', `SELECT count(*) FROM events NATURAL JOIN users`, PG('inexact_column')],
 
   // ---- transactions ----
-  ['in a transaction', `SELECT count(*) FROM events`, PG('in_transaction'), { inTransaction: true }],
-  ['in a READ ONLY transaction, not allowed', `SELECT count(*) FROM events`, PG('in_transaction'), { inTransaction: true, transactionReadOnly: true }],
-  ['in a READ ONLY transaction, allowed', `SELECT count(*) FROM events`, DUCK(false), { inTransaction: true, transactionReadOnly: true, allowReadOnlyTransactions: true }],
-  ['in a read-write transaction, allowed flag', `SELECT count(*) FROM events`, PG('in_transaction'), { inTransaction: true, transactionReadOnly: false, allowReadOnlyTransactions: true }],
-  ['a write in a transaction', `UPDATE events SET event_type = 'x'`, PG('write'), { inTransaction: true }],
+  // an open transaction is judged by the session's check query (isolation, written yet), not here
+  ['in a failed transaction', `SELECT count(*) FROM events`, PG('in_transaction'), { transactionFailed: true }],
+  ['a write in a failed transaction', `UPDATE events SET event_type = 'x'`, PG('write'), { transactionFailed: true }],
 
   // ---- hints ----
   ['hint postgres', `/* duckgate: route=postgres */ SELECT count(*) FROM events`, PG('hint')],
@@ -243,7 +240,7 @@ const CASES: Case[] = [
   ['hint duckdb cannot pass a catalog query', `/* duckgate: route=duckdb */ SELECT count(*) FROM pg_class`, PG('catalog')],
   ['hint duckdb cannot pass locking', `/* duckgate: route=duckdb */ SELECT * FROM events FOR UPDATE`, PG('locking')],
   ['hint duckdb cannot pass an unmirrored table', `/* duckgate: route=duckdb */ SELECT count(*) FROM audit_log, events`, PG('not_mirrored')],
-  ['hint duckdb cannot pass a transaction', `/* duckgate: route=duckdb */ SELECT count(*) FROM events`, PG('in_transaction'), { inTransaction: true }],
+  ['hint duckdb cannot pass a failed transaction', `/* duckgate: route=duckdb */ SELECT count(*) FROM events`, PG('in_transaction'), { transactionFailed: true }],
   ['hint auto beats session postgres', `/* duckgate: route=auto */ SELECT count(*) FROM events`, DUCK(false), { sessionRoute: 'postgres' }],
   ['unknown hint options are ignored', `/* duckgate: fast=yes */ SELECT count(*) FROM events`, DUCK(false)],
 
@@ -270,7 +267,8 @@ describe('route() over client statements', () => {
     if (r.engine === 'duckdb') {
       if (expected.cost !== undefined) expect(r.needsCostCheck).toBe(expected.cost);
       expect(r.fingerprint).toMatch(/^[0-9a-f]{16}$/);
-      expect(r.maxLagMs).toBe(5000);
+      // strict by default: fenced on the WAL position at the statement's start
+      expect(r.maxLagMs).toBe(0);
       for (const t of r.tables) expect(MIRROR.tables.has(t)).toBe(true);
       if (expected.columns) {
         const got = Object.fromEntries([...r.columns].map(([t, s]) => [t, [...s].sort()]));
@@ -332,6 +330,12 @@ describe('details the caller relies on', () => {
     expect(f(`SELECT count(*) FROM events WHERE user_id = 1`)).not.toBe(f(`SELECT count(*) FROM events WHERE project_id = 1`));
   });
 
+  test('SET duckgate.max_lag opts the session into bounded staleness; a hint still beats it', () => {
+    expect(route(`SELECT count(*) FROM events`, ctx({ sessionMaxLagMs: 30_000 }))).toMatchObject({ engine: 'duckdb', maxLagMs: 30_000, lagOrigin: 'duckgate.max_lag' });
+    expect(route(`SELECT count(*) FROM events`, ctx({ sessionMaxLagMs: null }))).toMatchObject({ engine: 'duckdb', maxLagMs: 0, lagOrigin: 'default' });
+    expect(route(`/* duckgate: max_lag=strict */ SELECT count(*) FROM events`, ctx({ sessionMaxLagMs: 30_000 }))).toMatchObject({ engine: 'duckdb', maxLagMs: 0, lagOrigin: 'hint' });
+  });
+
   test('hint max_lag sets the freshness bound', () => {
     expect(route(`/* duckgate: max_lag=30s */ SELECT count(*) FROM events`, ctx())).toMatchObject({ engine: 'duckdb', maxLagMs: 30_000 });
   });
@@ -347,6 +351,11 @@ describe('duckgate.* settings', () => {
     ['SET duckgate.route TO DEFAULT', { engine: 'set', value: 'auto' }],
     ['SHOW duckgate.route', { engine: 'show', name: 'duckgate.route' }],
     ['show duckgate.status', { engine: 'show', name: 'duckgate.status' }],
+    [`SET duckgate.max_lag = '30s'`, { engine: 'set', name: 'duckgate.max_lag', value: 30_000, local: false }],
+    ['SET duckgate.max_lag TO strict', { engine: 'set', name: 'duckgate.max_lag', value: 0 }],
+    ['SET LOCAL duckgate.max_lag = 500', { engine: 'set', name: 'duckgate.max_lag', value: 500, local: true }],
+    ['RESET duckgate.max_lag', { engine: 'set', name: 'duckgate.max_lag', value: null }],
+    ['SET duckgate.max_lag TO DEFAULT', { engine: 'set', name: 'duckgate.max_lag', value: null }],
   ])('%s', (sql, expected) => {
     expect(route(sql, ctx())).toMatchObject(expected);
   });
@@ -355,6 +364,7 @@ describe('duckgate.* settings', () => {
     [`SET duckgate.route = 'fast'`, '22023', 'invalid value for parameter "duckgate.route": "fast"'],
     ['SET duckgate.route = a, b', '22023', 'SET duckgate.route takes only one argument'],
     ['SET duckgate.fast = on', '42602', 'invalid configuration parameter name "duckgate.fast"'],
+    [`SET duckgate.max_lag = 'soon'`, '22023', 'invalid value for parameter "duckgate.max_lag": "soon"'],
     ['SET duckgate.route = duckdb; SELECT 1', '0A000', 'duckgate settings cannot be combined with other statements in one query'],
   ])('%s is refused with %s', (sql, code, message) => {
     const r = route(sql, ctx());
@@ -413,7 +423,7 @@ describe('hot path', () => {
       route(`SELECT balance FROM accounts WHERE id = ${i}`, ctx());
       route(`INSERT INTO events (user_id) VALUES (${i})`, ctx());
       route(`UPDATE users SET credits = ${i} WHERE id = 1`, ctx());
-      route(`SELECT count(*) FROM events WHERE user_id = ${i}`, ctx({ inTransaction: true }));
+      route(`SELECT count(*) FROM events WHERE user_id = ${i}`, ctx({ transactionFailed: true }));
     }
     expect(routerStats().parses).toBe(before);
   });
@@ -426,7 +436,7 @@ describe('hot path', () => {
     expect(b).toBe(a);
     expect(routerStats().parses).toBe(before + 1);
     // another context: a different decision from the same (cached) facts
-    expect(route(sql, ctx({ inTransaction: true }))).toMatchObject({ engine: 'postgres', reason: 'in_transaction' });
+    expect(route(sql, ctx({ transactionFailed: true }))).toMatchObject({ engine: 'postgres', reason: 'in_transaction' });
     expect(routerStats().parses).toBe(before + 1);
   });
 
