@@ -176,7 +176,7 @@ function decideSelect(
   const lag = lagBound(hints, ctx.sessionMaxLagMs ?? null, rules.statement, rules.table, ctx.rules.defaultMaxLagMs);
   const duck = (reason: Reason, needsCostCheck: boolean, detail?: string): DuckdbRoute => {
     const r: DuckdbRoute = {
-      engine: 'duckdb', reason, tables: tableKeys, columns: cols.columns, names, maxLagMs: lag.ms, lagOrigin: lag.origin, needsCostCheck, timeDependent: f.timeDependent, fingerprint,
+      engine: 'duckdb', reason, tables: tableKeys, columns: cols.columns, names, calls: { functions: f.functions, operators: f.operators }, maxLagMs: lag.ms, lagOrigin: lag.origin, needsCostCheck, timeDependent: f.timeDependent, fingerprint,
     };
     if (detail !== undefined) r.detail = detail;
     return r;

@@ -132,6 +132,9 @@ export interface DuckdbRoute {
    * quoted): the session resolves each in Postgres (to_regclass) to prove it is the mirrored relation
    */
   names: Map<string, string[]>;
+  /** functions (names, lowercased) and operators the statement calls: the session checks the user's
+   *  EXECUTE privilege on each, as Postgres does when it runs the statement */
+  calls: { functions: string[]; operators: string[] };
   /** freshness of this statement (hint > SET duckgate.max_lag > statement rule > table rule > default):
    *  0 is strict (fenced on the WAL position at its start), more is an opt-in staleness bound in ms */
   maxLagMs: number;

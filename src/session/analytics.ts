@@ -769,6 +769,7 @@ function checkSql(r: DuckdbRoute, mirror: MirrorSource): string {
     "current_setting('transaction_read_only')",
     '(txid_current_if_assigned() IS NOT NULL)::text',
     SETTINGS_PROBLEM_SQL,
+    executeDeniedSql(r),
   ];
   for (const t of r.tables) {
     const rel = lit(qualified(t));
@@ -833,7 +834,34 @@ function namedQuery(name: string, sql: string, values: Array<string | Buffer | n
 }
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
-const CHECK_FIXED_COLUMNS = 21;
+const CHECK_FIXED_COLUMNS = 22;
+
+/**
+ * Operators every statement may call without naming them: equality for GROUP BY, DISTINCT, joins and
+ * IN; ordering for ORDER BY, min/max and BETWEEN; LIKE's.
+ */
+const IMPLIED_OPERATORS = ['=', '<>', '<', '>', '<=', '>=', '~~', '!~~', '~~*', '!~~*'];
+
+/**
+ * The functions the statement would call that the user may not EXECUTE (null when none): Postgres
+ * checks EXECUTE on every function, operator and cast function when it starts the plan (execExpr.c
+ * ExecInitFunc, ExecBuildGroupingEqual), also for built-ins such as abs(int) once revoked from PUBLIC;
+ * DuckDB runs none of them, so the check is made here. Conservative: every overload of a called name,
+ * every function behind a named or implied operator, every cast function. Only functions with an ACL
+ * of their own (proacl not null) can deny anyone, so the scan stays small.
+ */
+function executeDeniedSql(r: DuckdbRoute): string {
+  const names = [...new Set(r.calls.functions.map((f) => f.slice(f.lastIndexOf('.') + 1)))];
+  const ops = [...new Set([...IMPLIED_OPERATORS, ...r.calls.operators])];
+  const arr = (xs: string[]): string => (xs.length ? `ARRAY[${xs.map(lit).join(', ')}]` : "'{}'::text[]");
+  return (
+    '(SELECT string_agg(p.oid::regprocedure::text, \', \' ORDER BY p.oid) FROM pg_catalog.pg_proc p ' +
+    "WHERE p.proacl IS NOT NULL AND NOT has_function_privilege(p.oid, 'EXECUTE') AND (" +
+    `p.proname = ANY (${arr(names)}) ` +
+    `OR p.oid IN (SELECT o.oprcode FROM pg_catalog.pg_operator o WHERE o.oprname = ANY (${arr(ops)})) ` +
+    'OR p.oid IN (SELECT c.castfunc FROM pg_catalog.pg_cast c)))'
+  );
+}
 
 /**
  * Settings that change a statement's answer and that the DuckDB path does not follow, each with the one
@@ -1096,7 +1124,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     if ((describeSqlstate === '42P01' || describeSqlstate === '42703') && !job.explain) opts.mirror.checkCatalog();
     return relayRest('fallback', describeError ?? 'no row description', { sqlstate: describeSqlstate, detail: describeError === null ? 'no row description' : 'control query failed' });
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeoutSetting, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe, clientEncoding, isolation, txReadOnly, txWritten, settingsProblem] = check;
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeoutSetting, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe, clientEncoding, isolation, txReadOnly, txWritten, settingsProblem, executeDenied] = check;
   // The statement's clock starts when Postgres has answered the round trip, the closest duckgate sees to
   // when Postgres would have started the statement (earlier, the session may still have been waiting
   // for statements relayed before this one). The freshness fence counts, as it is this statement's.
@@ -1118,6 +1146,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   }
   const privOk = check.slice(CHECK_FIXED_COLUMNS, CHECK_FIXED_COLUMNS + r.tables.length).every((v) => v === 'true');
   if (!privOk) return relayRest('privilege', 'no SELECT privilege or row-level security applies', { detail: 'privilege' });
+  if (executeDenied) return relayRest('privilege', `no EXECUTE privilege on ${executeDenied}`, { detail: 'function privilege' });
   // DuckDB compares text bytewise, as Postgres does only under a code point collation (C, C.UTF-8…):
   // under any other, a statement that orders or compares values stays on Postgres.
   if (!isBytewiseCollation(collation ?? null, collationProbe ?? null) && ORDER_SENSITIVE.test(job.sql)) {

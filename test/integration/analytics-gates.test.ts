@@ -145,6 +145,32 @@ describe('analytical path gates', () => {
     expect(duckdb).toBe(1);
   });
 
+  it('EXECUTE revoked on a function, an operator\'s function or an implicit cast\'s: Postgres\'s 42501, never rows from DuckDB', async () => {
+    const viaDg = await connect('duckgate', roles.none);
+    const direct = await connect('postgres', roles.none);
+    const admin = await connect('postgres');
+    for (const [fn, sql] of [
+      ['abs(integer)', 'SELECT status, sum(abs(user_id)) FROM projects GROUP BY status ORDER BY status'],
+      ['int4pl(integer, integer)', 'SELECT status, sum(user_id + 1) FROM projects GROUP BY status ORDER BY status'],
+      // int4 + numeric: the int4 is cast to numeric by the function numeric(integer), never named
+      ['pg_catalog."numeric"(integer)', 'SELECT status, sum(user_id + 1.5) FROM projects GROUP BY status ORDER BY status'],
+    ] as const) {
+      const served = await onDuck(() => viaDg.query(sql));
+      expect(served.duckdb, sql).toBe(1);
+      await admin.query(`REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`);
+      try {
+        const { value: got, duckdb } = await onDuck(() => errorOf(viaDg, sql));
+        const want = await errorOf(direct, sql);
+        expect(want?.code, sql).toBe('42501');
+        expect(got, sql).toEqual(want);
+        expect(duckdb, sql).toBe(0);
+      } finally {
+        await admin.query(`GRANT EXECUTE ON FUNCTION ${fn} TO PUBLIC`);
+      }
+      expect((await onDuck(() => viaDg.query(sql))).duckdb, sql).toBe(1);
+    }
+  });
+
   it('a user with SELECT on some columns: those columns answer (from DuckDB), another column gets Postgres\'s 42501', async () => {
     const viaDg = await connect('duckgate', roles.cols);
     const direct = await connect('postgres', roles.cols);
