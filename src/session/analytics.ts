@@ -969,10 +969,10 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   const askCost = r.needsCostCheck && knownCost === undefined;
   if (opts.recentlyFailed(r.fingerprint)) return fallback('fallback', 'failed recently on DuckDB', { detail: 'failed recently on DuckDB' });
   // Inside a transaction block a portal outlives the Sync (pgjdbc with a fetch size reads it in pieces
-  // across Syncs); a DuckDB portal ends at the Sync, so a read in pieces, or bound now and executed
-  // later, goes to Postgres.
+  // across Syncs); a DuckDB portal ends at the Sync, so a read in pieces, bound now and executed later,
+  // or left open with Flush, goes to Postgres.
   const inBlock = port.txStatus === 'T';
-  if (inBlock && !job.explain && ((job.maxRows ?? 0) > 0 || job.execute === false)) {
+  if (inBlock && !job.explain && ((job.maxRows ?? 0) > 0 || job.execute === false || !sync)) {
     return fallback('in_transaction', 'a portal read in pieces inside a transaction block', { detail: 'portal in a transaction block' });
   }
 
