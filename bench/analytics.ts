@@ -1,4 +1,5 @@
 // npm run bench:analytics -- [--rows 1000000,10000000] [--repeat 3] [--pg-url postgres://...] [--keep] [--threads N] [--only a,b]
+//                             [--write-rate 1000]
 //
 // Analytical reads three ways on the same data, per row count of cdx_records:
 //   pg       PostgreSQL directly (node-postgres, simple protocol)
@@ -15,6 +16,11 @@
 // Postgres: --pg-url (must have wal_level=logical), else the local 127.0.0.1:5432 if logical, else an
 // embedded PostgreSQL 15 kept in /tmp (bench/lib/analytics-pg.ts). One database per row count
 // (duckgate_bench_1m, …), rebuilt unless --keep finds it complete. Writes bench/results/analytics.json.
+//
+// Freshness is strict (the default): every DuckDB read waits for the mirror to reach the WAL position at
+// its start. The fence's cost per statement is read from duckgate_freshness_fence_wait_seconds, first
+// over the timed runs (no writes), then over one more round of every statement through duckgate while
+// a writer commits --write-rate rows/s (default 1000, in 10 commits/s) into events on another connection.
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -23,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { PgField } from '../src/engines/duckdb/align.js';
 import { formatTable, parseFlags } from './lib/args.js';
-import { countsDelta, explain, queryCounts, startAnalyticsDuckgate, type AnalyticsDuckgate, type ExplainRow } from './lib/analytics-duckgate.js';
+import { countsDelta, explain, fenceWait, queryCounts, startAnalyticsDuckgate, type AnalyticsDuckgate, type ExplainRow } from './lib/analytics-duckgate.js';
 import { openDuckdbLeg, type DuckdbLeg } from './lib/analytics-duckdb.js';
 import { benchDatabaseName, dropSlotByUrl, ensureDemoDatabase, openBenchPostgres, redact, type DemoDatabase } from './lib/analytics-pg.js';
 import { STATEMENTS, type BenchStatement } from './lib/analytics-queries.js';
@@ -69,7 +75,14 @@ interface SizeResult {
   restartReadySeconds: number;
   statements: StatementResult[];
   summary: Summary;
+  fence: FenceResult;
   loadAverage: { before: number[]; after: number[] };
+}
+
+/** The strict-freshness fence's wait per DuckDB read, without writes and under a steady write rate. */
+interface FenceResult {
+  noWrites: { reads: number; meanWaitMs: number };
+  withWrites: { rowsPerSecond: number; rowsWritten: number; reads: number; meanWaitMs: number; duckgateMedianMs: number; medianSpeedup: number; onDuckdb: number; statements: number };
 }
 
 interface Summary {
@@ -101,7 +114,9 @@ function median(xs: readonly number[]): number {
 const log = (m: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
 
 async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2), { rows: 'string', repeat: 'number', 'pg-url': 'string', keep: 'boolean', threads: 'number', only: 'string' });
+  const flags = parseFlags(process.argv.slice(2), { rows: 'string', repeat: 'number', 'pg-url': 'string', keep: 'boolean', threads: 'number', only: 'string', 'write-rate': 'number' });
+  const writeRate = flags['write-rate'] ?? 1000;
+  if (!Number.isFinite(writeRate) || writeRate < 10) throw new Error(`--write-rate takes rows per second (at least 10), got ${flags['write-rate']}`);
   const sizes = (flags.rows ?? '1000000').split(',').map((s) => Number(s.trim().replace(/_/g, '')));
   if (sizes.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new Error(`--rows takes a comma-separated list of positive integers, got ${flags.rows}`);
   const repeat = flags.repeat ?? 3;
@@ -124,7 +139,7 @@ async function main(): Promise<void> {
     stops.push(() => server.stop());
     pgVersion = server.version;
     for (const rows of sizes) {
-      results.push(await benchSize(server.adminUrl, rows, statements, { repeat, keep: flags.keep ?? false, threads, stops }));
+      results.push(await benchSize(server.adminUrl, rows, statements, { repeat, keep: flags.keep ?? false, threads, stops, writeRate }));
     }
   } finally {
     await cleanup();
@@ -160,7 +175,7 @@ async function benchSize(
   adminUrl: string,
   rows: number,
   statements: readonly BenchStatement[],
-  opts: { repeat: number; keep: boolean; threads: number; stops: Array<() => Promise<void>> },
+  opts: { repeat: number; keep: boolean; threads: number; stops: Array<() => Promise<void>>; writeRate: number },
 ): Promise<SizeResult> {
   const slotName = benchDatabaseName(rows);
   console.log();
@@ -216,10 +231,15 @@ async function benchSize(
   await through.connect();
   const loadBefore = loadavg();
   const results: StatementResult[] = [];
+  let fence: FenceResult;
   try {
     const pgTimeZone = (await direct.query<{ tz: string }>("SELECT current_setting('TimeZone') AS tz")).rows[0]!.tz;
     leg = await openDuckdbLeg(copyFile, { pgTimeZone, threads: opts.threads || undefined });
+    const fence0 = await fenceWait(dg.httpPort);
     for (const st of statements) results.push(await measure(st, { direct, through, leg, dg }, opts.repeat));
+    const fence1 = await fenceWait(dg.httpPort);
+    const noWrites = { reads: fence1.count - fence0.count, meanWaitMs: fence1.count > fence0.count ? ((fence1.sumSeconds - fence0.sumSeconds) * 1000) / (fence1.count - fence0.count) : 0 };
+    fence = { noWrites, withWrites: await measureUnderWrites(db.url, statements, results, { through, dg }, opts.writeRate) };
   } finally {
     await direct.end().catch(() => undefined);
     await through.end().catch(() => undefined);
@@ -229,6 +249,11 @@ async function benchSize(
   const loadAfter = loadavg();
   const summary = summarise(results);
   printSize(rows, results, summary);
+  console.log(
+    `\nfreshness fence (strict): ${fence.noWrites.meanWaitMs.toFixed(2)} ms mean wait over ${fence.noWrites.reads} DuckDB reads without writes; ` +
+      `${fence.withWrites.meanWaitMs.toFixed(2)} ms over ${fence.withWrites.reads} reads while ${fence.withWrites.rowsPerSecond} rows/s were written ` +
+      `(${fence.withWrites.rowsWritten} rows; median speedup then ${fence.withWrites.medianSpeedup.toFixed(1)}x, ${fence.withWrites.onDuckdb}/${fence.withWrites.statements} on DuckDB)`,
+  );
   return {
     rows,
     database: db.name,
@@ -238,7 +263,71 @@ async function benchSize(
     restartReadySeconds,
     statements: results,
     summary,
+    fence,
     loadAverage: { before: loadBefore, after: loadAfter },
+  };
+}
+
+/**
+ * One more round of every statement through duckgate while another connection commits `rate` rows/s
+ * into events (10 commits a second): what strict freshness costs when the mirror has work to do. The
+ * speedup is against the timed Postgres median of the same statement (measured without writes).
+ */
+async function measureUnderWrites(
+  url: string,
+  statements: readonly BenchStatement[],
+  measured: readonly StatementResult[],
+  t: { through: pg.Client; dg: AnalyticsDuckgate },
+  rate: number,
+): Promise<FenceResult['withWrites']> {
+  const writer = new pg.Client({ connectionString: url, application_name: 'bench-analytics-writer' });
+  await writer.connect();
+  const perCommit = Math.max(1, Math.round(rate / 10));
+  let stop = false;
+  let written = 0;
+  const writing = (async () => {
+    while (!stop) {
+      const s = performance.now();
+      await writer.query(
+        `INSERT INTO events (user_id, event_type, occurred_at, session_id) SELECT 1 + g % 100, 'bench_write', now(), gen_random_uuid() FROM generate_series(1, ${perCommit}) g`,
+      );
+      written += perCommit;
+      await new Promise((r) => setTimeout(r, Math.max(0, 100 - (performance.now() - s))));
+    }
+  })();
+  const before = await fenceWait(t.dg.httpPort);
+  const counts = await queryCounts(t.dg.httpPort);
+  const speedups: number[] = [];
+  const times: number[] = [];
+  try {
+    await new Promise((r) => setTimeout(r, 1000)); // the mirror is following the writes by now
+    for (const st of statements) {
+      const s = performance.now();
+      await t.through.query({ text: st.sql, rowMode: 'array' });
+      const ms = performance.now() - s;
+      times.push(ms);
+      const pgMs = measured.find((m) => m.name === st.name)?.pgMedianMs;
+      if (pgMs !== undefined) speedups.push(pgMs / ms);
+    }
+  } finally {
+    stop = true;
+    await writing;
+    await writer.query(`DELETE FROM events WHERE event_type = 'bench_write'`);
+    await writer.end();
+  }
+  const after = await fenceWait(t.dg.httpPort);
+  const ran = countsDelta(counts, await queryCounts(t.dg.httpPort));
+  const onDuckdb = Object.entries(ran).filter(([k]) => k.startsWith('duckdb/')).reduce((a, [, v]) => a + v, 0);
+  const reads = after.count - before.count;
+  return {
+    rowsPerSecond: rate,
+    rowsWritten: written,
+    reads,
+    meanWaitMs: reads > 0 ? ((after.sumSeconds - before.sumSeconds) * 1000) / reads : 0,
+    duckgateMedianMs: median(times),
+    medianSpeedup: median(speedups),
+    onDuckdb,
+    statements: statements.length,
   };
 }
 

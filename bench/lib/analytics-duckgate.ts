@@ -87,6 +87,15 @@ export async function queryCounts(httpPort: number): Promise<QueryCounts> {
   return parseQueryCounts(await res.text());
 }
 
+/** duckgate_freshness_fence_wait_seconds: how many strictly fresh DuckDB reads waited, and for how long in all. */
+export async function fenceWait(httpPort: number): Promise<{ count: number; sumSeconds: number }> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
+  const text = await res.text();
+  const read = (name: string): number => Number(new RegExp(`^${name}\\s+([0-9.eE+-]+)`, 'm').exec(text)?.[1] ?? 0);
+  return { count: read('duckgate_freshness_fence_wait_seconds_count'), sumSeconds: read('duckgate_freshness_fence_wait_seconds_sum') };
+}
+
 /** Reads `duckgate_queries_total{engine="duckdb",reason="analytical"} 12` lines from the Prometheus text. */
 export function parseQueryCounts(text: string): QueryCounts {
   const out: QueryCounts = new Map();
