@@ -20,6 +20,8 @@ import { initRouter, parseRoutingRules } from './router/index.js';
 import type { AnalyticsOptions } from './session/analytics.js';
 import { DuckdbGuard } from './session/duckdb-guard.js';
 import { mirrorSource } from './session/mirror-source.js';
+import { Shadow } from './session/shadow.js';
+import { ShadowRunner } from './engines/postgres/shadow-run.js';
 
 export interface Duckgate {
   /** where clients connect */
@@ -84,6 +86,8 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
   let duck: Awaited<ReturnType<typeof openDuckdbInstance>> | null = null;
   let engine: DuckdbEngine | null = null;
   let analytics: AnalyticsOptions | null = null;
+  let shadowRunner: ShadowRunner | null = null;
+  let shadow: Shadow | null = null;
   if (cfg.analytics.enabled && cfg.mirror.enabled) {
     await Promise.all([initRouter(), DuckdbEngine.init()]);
     const duckOpts = instanceOptionsFromConfig({ dataDir, duckdb: cfg.duckdb });
@@ -99,16 +103,24 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
       log,
     });
     const g = guard;
+    const source = mirrorSource(mirror);
+    // Shadow execution runs its Postgres side on duckgate's own connection, bounded like DuckDB's own
+    // statements (duckdb.statementTimeoutMs): a sample must not hold a backend for long.
+    if (cfg.analytics.shadowSampleRate > 0) {
+      shadowRunner = new ShadowRunner(upstreamUrl, cfg.duckdb.statementTimeoutMs);
+      shadow = new Shadow({ sampleRate: Math.min(1, cfg.analytics.shadowSampleRate), maxRows: cfg.analytics.shadowMaxRows, runner: shadowRunner, history: source, log });
+    }
     analytics = {
       engine: g,
       costs: new Map(),
-      mirror: mirrorSource(mirror),
+      mirror: source,
       rules: routingRules,
       freshnessWaitMs: cfg.analytics.freshnessWaitMs,
       allowReadOnlyTransactions: cfg.analytics.allowReadOnlyTransactions,
       breakerOpen: () => g.isOpen,
       reportFailure: (fp, e) => g.reportFailure(fp, e),
       recentlyFailed: (fp) => g.recentlyFailed(fp),
+      ...(shadow ? { shadow } : {}),
       log,
     };
   }
@@ -193,6 +205,7 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
         await proxy.close(cfg.limits.shutdownTimeoutMs);
         if (http) await new Promise<void>((r) => http.server.close(() => r()));
         guard?.shutdown();
+        await shadowRunner?.close();
         await mirror?.stop().catch((e: unknown) => log.error({ err: e }, 'mirror stop failed'));
         // A snapshot may still be running (stop() ends its connections, so it fails soon): DuckDB is
         // closed only once nothing uses it, since closing under a running statement can crash the process.

@@ -94,6 +94,8 @@ export const schema = {
     breakerErrorPercent: opt('number', 50, 'The DuckDB circuit breaker opens when this percentage of statements in its window fail.'),
     breakerResetMs: opt('number', 30_000, 'How long the DuckDB breaker stays open before it lets a trial statement through.'),
     failedFingerprintTtlMs: opt('number', 600_000, 'A statement shape that failed on DuckDB goes to Postgres for this long.'),
+    shadowSampleRate: opt('number', 0, 'Shadow execution: the share (0 to 1) of DuckDB answers run again on PostgreSQL after the client has its answer, on duckgate\'s own connection, one at a time, and compared (duckgate_shadow_total by outcome). A difference is logged (the statement\'s fingerprint and tables, never values) and that statement shape goes to PostgreSQL from then on. Samples whole text results of statements without a clock or declared parameter types, outside transaction blocks. 0: off.'),
+    shadowMaxRows: opt('number', 10_000, 'Shadow execution compares results of at most this many rows (larger ones are not kept).'),
   },
   embedded: {
     port: opt('number', 0, 'Port of the embedded PostgreSQL (0: a free port chosen at start).'),

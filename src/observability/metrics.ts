@@ -176,6 +176,12 @@ export const duckdbStatementSeconds = new client.Histogram({
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   registers: [registry],
 });
+export const shadowTotal = new client.Counter({
+  name: 'duckgate_shadow_total',
+  help: 'Shadow execution: DuckDB answers compared with PostgreSQL\'s, by outcome (same, different, inconclusive: a table changed in between or the mirror did not catch up, error: the Postgres run failed)',
+  labelNames: ['outcome'],
+  registers: [registry],
+});
 export const fenceWaitSeconds = new client.Histogram({
   name: 'duckgate_freshness_fence_wait_seconds',
   help: 'Time a strictly fresh DuckDB read waited for the mirror to reach the WAL position at its start (0 when it already had)',

@@ -34,6 +34,7 @@ import { parseLsn } from '../mirror/lsn.js';
 import { PgError } from '../protocol/errors.js';
 import { collationProbeSql, isBytewiseCollation } from './collation.js';
 import { loggableError } from './duckdb-guard.js';
+import type { Shadow } from './shadow.js';
 
 const compareLsn = (a: string, b: string): number => {
   const x = parseLsn(a);
@@ -55,6 +56,8 @@ export interface MirrorSource {
   lagMs(): number | null;
   /** resolves true once appliedLsn() >= lsn, false after timeoutMs */
   waitForLsn(lsn: string, timeoutMs: number): Promise<boolean>;
+  /** whether a batch applied in (from, to] changed one of `tables`; null when not known that far back */
+  changedBetween(tables: readonly string[], from: string, to: string): boolean | null;
   /**
    * The Postgres relation a mirrored table was copied from (pg_class oid) and its columns as
    * columnsIdentity (mirror-source.ts) lists them; null when not served
@@ -87,6 +90,8 @@ export interface AnalyticsOptions {
   reportFailure(fingerprint: string, e: unknown): void;
   /** fingerprints recently failed on DuckDB: sent to Postgres until they expire */
   recentlyFailed(fingerprint: string): boolean;
+  /** shadow execution (analytics.shadowSampleRate > 0): samples compared with Postgres off the client's path */
+  shadow?: Shadow;
   log: Logger;
 }
 
@@ -388,24 +393,40 @@ async function streamRows(
   head: Buffer[],
   tail: Buffer[],
   port: SessionPort,
-): Promise<{ suspended: boolean; exhausted: boolean }> {
+  keep?: (data: Buffer, rows: number) => boolean,
+): Promise<{ suspended: boolean; exhausted: boolean; kept: boolean }> {
   let left = limit > 0 ? limit : Infinity;
   let sent = 0;
+  let kept = keep !== undefined;
   let chunk = first ?? (await cursor.next(Math.min(CHUNK_ROWS, left)));
   let parts = [...head, chunk.data];
   for (;;) {
     left -= chunk.rows;
     sent += chunk.rows;
+    if (kept) kept = keep!(chunk.data, chunk.rows);
     if (chunk.done || left <= 0) {
       const suspended = left <= 0;
       parts.push(suspended ? be.portalSuspended() : be.commandComplete(`SELECT ${sent}`), ...tail);
       await port.write(Buffer.concat(parts));
-      return { suspended, exhausted: chunk.done };
+      return { suspended, exhausted: chunk.done, kept };
     }
     await port.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
     chunk = await cursor.next(Math.min(CHUNK_ROWS, left));
     parts = [chunk.data];
   }
+}
+
+/** The text values of the DataRow messages in these chunks (results sent in text format). */
+function dataRowsText(chunks: readonly Buffer[]): Array<Array<string | null>> {
+  const rows: Array<Array<string | null>> = [];
+  for (const data of chunks) {
+    for (let at = 0; at < data.length; ) {
+      const len = data.readInt32BE(at + 1);
+      if (data[at] === B.dataRow) rows.push(textColumns(data.subarray(at + 5, at + 1 + len)));
+      at += 1 + len;
+    }
+  }
+  return rows;
 }
 
 /**
@@ -968,6 +989,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   // (and the parameter types its Parse declared); the cost is then kept for the statement's shape.
   const askCost = r.needsCostCheck && knownCost === undefined;
   if (opts.recentlyFailed(r.fingerprint)) return fallback('fallback', 'failed recently on DuckDB', { detail: 'failed recently on DuckDB' });
+  if (opts.shadow?.differs(r.fingerprint)) return fallback('shadow_difference', 'its DuckDB answer differed from Postgres\'s in shadow execution', { detail: 'shadow difference' });
   // Inside a transaction block a portal outlives the Sync (pgjdbc with a fetch size reads it in pieces
   // across Syncs); a DuckDB portal ends at the Sync, so a read in pieces, bound now and executed later,
   // or left open with Flush, goes to Postgres.
@@ -1260,6 +1282,22 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   };
   let cursor;
   const started = process.hrtime.bigint();
+  // Shadow execution samples only what it can replay exactly on its own connection: a whole result in
+  // text, text parameters whose types Postgres infers (none declared), outside a transaction block, with
+  // no clock.
+  const declaredTypes = job.parse ? decodeParse(job.parse.body).paramTypes : [];
+  const shadowing =
+    opts.shadow !== undefined &&
+    sync &&
+    (job.maxRows ?? 0) === 0 &&
+    job.execute !== false &&
+    port.txStatus === 'I' &&
+    !r.timeDependent &&
+    pgFields.every((f) => f.format === 0) &&
+    job.params.every((_, i) => formatCode(job.paramFormats, i) === 0) &&
+    declaredTypes.every((t) => t === 0) &&
+    opts.shadow.wants();
+  const lsnFrom = opts.mirror.appliedLsn();
   try {
     cursor = await opts.engine.open({
       sql: job.sql,
@@ -1289,6 +1327,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     cursor.close();
     return declined(e);
   }
+  const lsnTo = opts.mirror.appliedLsn();
   // From here on the client sees DuckDB's answer.
   count('duckdb', r.reason);
   const p = prefix();
@@ -1300,8 +1339,32 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     await port.write(Buffer.concat(first));
     return;
   }
+  const kept: Buffer[] | null = shadowing && lsnFrom !== null && lsnTo !== null ? [] : null;
+  let keptRows = 0;
+  const keep = kept
+    ? (data: Buffer, rows: number): boolean => {
+        keptRows += rows;
+        if (keptRows > opts.shadow!.maxRows) return false;
+        kept.push(data);
+        return true;
+      }
+    : undefined;
   try {
-    const { exhausted } = await streamRows(cursor, firstChunk, limit, first, end(), port);
+    const { exhausted, kept: complete } = await streamRows(cursor, firstChunk, limit, first, end(), port, keep);
+    if (kept && complete && exhausted) {
+      // off the client's path: its answer is out, the comparison runs on duckgate's own connection
+      void opts.shadow!.submit({
+        fingerprint: r.fingerprint,
+        sql: job.sql,
+        params: params,
+        tables: r.tables,
+        settings: { searchPath: port.searchPath.join(','), timeZone: session.timeZone, dateStyle: session.dateStyle, intervalStyle: session.intervalStyle, extraFloatDigits: String(session.extraFloatDigits), byteaOutput: session.byteaOutput },
+        typeOids: pgFields.map((f) => f.typeOid),
+        lsnFrom: lsnFrom!,
+        lsnTo: lsnTo!,
+        rows: dataRowsText(kept),
+      });
+    }
     if (!sync) {
       // Flush: the portal stays readable until the Sync (exhausted, it answers further Executes with no
       // rows); suspended, it is idle as Postgres sees it (see DuckdbCursor.watch)

@@ -25,7 +25,20 @@ export function columnsIdentity(columns: ReadonlyArray<{ name: string; typeOid: 
   return { columns: columns.map((c) => `"${c.name.replace(/"/g, '""')}" ${c.typeOid} ${c.typmod}${withAttnum ? ` ${c.attnum}` : ''}`).join(','), withAttnum };
 }
 
+/** Applied batches remembered for shadow execution's comparisons (changedBetween). */
+const HISTORY_MAX = 20_000;
+
 export function mirrorSource(mirror: Mirror): MirrorSource {
+  // Each applied batch that changed tables: its end position and the tables it touched ('schema.name').
+  // A batch covers the positions after the previous one recorded up to its end.
+  const history: Array<{ lsn: bigint; tables: readonly string[] }> = [];
+  /** positions at or before this are no longer covered (older batches were dropped) */
+  let historyFrom = -1n;
+  mirror.on('applied', (e: { lsn: string; tables: string[] }) => {
+    if (e.tables.length === 0) return;
+    history.push({ lsn: parseLsn(e.lsn), tables: e.tables });
+    if (history.length > HISTORY_MAX) historyFrom = history.shift()!.lsn;
+  });
   let signature = '';
   let refreshedAt = 0;
   let view: MirrorView | null = null;
@@ -88,6 +101,19 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
     },
     whyNotServed(schema, name) {
       return mirror.whyNotServed(schema, name);
+    },
+    changedBetween(tables, from, to) {
+      const lo = parseLsn(from);
+      const hi = parseLsn(to);
+      if (lo < historyFrom) return null;
+      let prev = historyFrom;
+      for (const h of history) {
+        // the batch (prev, h.lsn] overlaps (lo, hi]; a quoted key (a schema with a dot) is matched
+        // conservatively, as the router writes such names differently
+        if (h.lsn > lo && prev < hi && h.tables.some((t) => tables.includes(t) || t.startsWith('"'))) return true;
+        prev = h.lsn;
+      }
+      return false;
     },
     waitForLsn(lsn, timeoutMs) {
       // A mirror that cannot answer is a mirror that is not fresh: the statement goes to Postgres.
