@@ -30,7 +30,7 @@ import { decodeBind, decodeDescribe, decodeExecute, decodeParse, decodeQuery, ty
 import { mentionsMirroredTable, route, type DuckdbRoute, type MirrorView, type Route, type RoutingRules, type SessionRoute } from '../router/index.js';
 import { serialize } from 'pg-protocol';
 import { isUtf8 } from 'node:buffer';
-import { parseLsn } from '../mirror/lsn.js';
+import { formatLsn, parseLsn } from '../mirror/lsn.js';
 import { PgError } from '../protocol/errors.js';
 import { collationProbeSql, isBytewiseCollation } from './collation.js';
 import { loggableError } from './duckdb-guard.js';
@@ -764,7 +764,10 @@ function checkSql(r: DuckdbRoute, mirror: MirrorSource): string {
     "current_setting('extra_float_digits')",
     "current_setting('bytea_output')",
     "current_setting('statement_timeout')",
-    '(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text',
+    // The insert position, not the write position: a transaction committed with synchronous_commit = off
+    // is visible to others before its commit record is written (xact.c RecordTransactionCommit). With
+    // the WAL block size, to step back over a page header (see fenceTarget).
+    "(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_insert_lsn() END)::text || ' ' || current_setting('wal_block_size')",
     // the database's default collation (see localeSql)
     localeSql('datcollate'),
     // the session clock for now()/current_date/localtimestamp (exact integers, independent of DateStyle);
@@ -852,6 +855,21 @@ function namedQuery(name: string, sql: string, values: Array<string | Buffer | n
     serialize.close({ type: 'S', name }),
     serialize.sync(),
   ];
+}
+
+/**
+ * The fence's target from the check's 'X/Y blocksize'. The insert position just past a page's short
+ * header (offset 24: no record can end there, a continuation carries at least one byte and records are
+ * 8-byte aligned) means "everything before this page": the walsender reports positions as record ends,
+ * so the mirror would never reach the header's end while nothing more is written.
+ */
+export function fenceTarget(text: string | null): string | null {
+  if (text === null) return null;
+  const [lsn, blockSize] = text.split(' ');
+  if (!lsn) return null;
+  const block = BigInt(Number(blockSize) > 0 ? Number(blockSize) : 8192);
+  const at = parseLsn(lsn);
+  return at % block === 24n ? formatLsn(at - 24n) : lsn;
 }
 
 /** settings, WAL LSN and collation come first in the check row; privilege flags follow */
@@ -1146,10 +1164,11 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     if ((describeSqlstate === '42P01' || describeSqlstate === '42703') && !job.explain) opts.mirror.checkCatalog();
     return relayRest('fallback', describeError ?? 'no row description', { sqlstate: describeSqlstate, detail: describeError === null ? 'no row description' : 'control query failed' });
   }
-  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeoutSetting, walLsn, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe, clientEncoding, isolation, txReadOnly, txWritten, settingsProblem, executeDenied] = check;
+  const [, schemas, timeZone, dateStyle, intervalStyle, efd, byteaOutput, stmtTimeoutSetting, walPosition, collation, nowUs, today, localUs, ctype, collatedColumns, collationProbe, clientEncoding, isolation, txReadOnly, txWritten, settingsProblem, executeDenied] = check;
   // The statement's clock starts when Postgres has answered the round trip, the closest duckgate sees to
   // when Postgres would have started the statement (earlier, the session may still have been waiting
   // for statements relayed before this one). The freshness fence counts, as it is this statement's.
+  const walLsn = fenceTarget(walPosition);
   stmtTimeout = stmtTimeoutSetting ?? '0';
   const stmtMs = parseIntervalMs(stmtTimeout);
   if (stmtMs > 0) {

@@ -97,6 +97,17 @@ describe('strict freshness', () => {
     expect(duck).toBe(rounds);
   });
 
+  it('a write committed with synchronous_commit = off (visible before its commit record is written) is seen too', async () => {
+    const writer = await connect('postgres');
+    const reader = await connect('duckgate');
+    await writer.query('SET synchronous_commit = off');
+    for (let i = 1; i <= 30; i++) {
+      await writer.query(`INSERT INTO domains (id, name, tld, first_seen) VALUES (${805000 + i}, 'async${i}.test', 'asyncfresh', date '2024-01-01')`);
+      const { value } = await onDuck(() => reader.query<{ n: number }>(COUNT_TLD('asyncfresh')));
+      expect(value.rows[0]!.n).toBe(i);
+    }
+  });
+
   it('an UPDATE and a DELETE on another connection are seen at once too', async () => {
     const writer = await connect('postgres');
     const reader = await connect('duckgate');
