@@ -108,6 +108,19 @@ describe('strict freshness', () => {
     }
   });
 
+  it('writes to tables the mirror does not hold move the WAL on, and reads still run on DuckDB (keepalives carry the mirror forward)', async () => {
+    const writer = await connect('postgres');
+    const reader = await connect('duckgate');
+    // no primary key: not mirrored, but every insert moves the WAL position the next read fences on
+    await writer.query('CREATE TABLE IF NOT EXISTS unmirrored_log (at timestamptz DEFAULT now(), n int)');
+    let duck = 0;
+    for (let i = 1; i <= 20; i++) {
+      await writer.query('INSERT INTO unmirrored_log (n) SELECT g FROM generate_series(1, 50) g');
+      duck += (await onDuck(() => reader.query(COUNT_TLD('xfresh')))).duckdb;
+    }
+    expect(duck).toBe(20);
+  });
+
   it('an UPDATE and a DELETE on another connection are seen at once too', async () => {
     const writer = await connect('postgres');
     const reader = await connect('duckgate');
