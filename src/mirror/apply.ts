@@ -51,6 +51,8 @@ export interface ApplyHost {
   fail(e: Error): void;
   /** applied moved (tables: those the batch changed, [] when only the position moved) */
   applied(lsn: Lsn, tables: string[]): void;
+  /** decoded moved without applied moving (a transaction staged, a keepalive while a batch waits) */
+  decoded?(): void;
   /** copies again the tables in loop.needResync (called between transactions) */
   resync(): Promise<void>;
   /** idle work between batches once the loop's own is done (catalog poll, compaction) */
@@ -64,6 +66,12 @@ export class ApplyLoop {
   confirmed: Lsn = 0n;
   /** the end of the WAL the server has sent (lag metrics) */
   serverWalEnd: Lsn = 0n;
+  /**
+   * Every transaction committed before this position has been received and decoded (it is applied or
+   * staged in batchCommits): the walsender sends a transaction whole at its commit, and a keepalive
+   * carries the position it has sent up to, so a keepalive or commit handled in stream order moves it.
+   */
+  decodedEnd: Lsn = 0n;
   /** tables to copy again (definition changed, renamed, guard removal, retry due); read by host.resync */
   readonly needResync = new Set<string>();
   /** the stream of the current session (null between sessions) */
@@ -74,8 +82,9 @@ export class ApplyLoop {
   private looping = false;
   private paused = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private inTx: { commitLsn: Lsn; commitTime: bigint; skip: boolean } | null = null;
-  private batchCommits: Commit[] = [];
+  private inTx: { commitLsn: Lsn; commitTime: bigint; skip: boolean; tables: Set<string> } | null = null;
+  /** staged, not yet applied transactions, with the tables each changed (for currentFor) */
+  private batchCommits: Array<Commit & { tables: ReadonlySet<string> }> = [];
   private batchRows = 0;
   private batchStartedAt = 0;
   private wantStatus = false;
@@ -107,6 +116,8 @@ export class ApplyLoop {
     this.batchRows = 0;
     this.needResync.clear();
     this.wantStatus = false;
+    // what was staged is gone: it is decoded again from the next session's start
+    this.decodedEnd = 0n;
   }
 
   /** Forgets the session's positions (the next session starts from the destination's). */
@@ -120,6 +131,7 @@ export class ApplyLoop {
   attach(stream: StreamLike, from: Lsn): void {
     this.stream = stream;
     this.applied = from;
+    this.decodedEnd = from;
     this.confirmed = this.dest.durableLsn();
   }
 
@@ -173,6 +185,10 @@ export class ApplyLoop {
     switch (msg.tag) {
       case 'keepalive':
         this.serverWalEnd = msg.walEnd;
+        if (!this.inTx && msg.walEnd > this.decodedEnd) {
+          this.decodedEnd = msg.walEnd;
+          if (this.batchCommits.length > 0) this.host.decoded?.();
+        }
         if (!this.inTx && this.batchCommits.length === 0 && this.qHead >= this.queue.length) this.advanceIdle(msg.walEnd);
         if (msg.replyRequested) this.wantStatus = true;
         return;
@@ -181,6 +197,25 @@ export class ApplyLoop {
         await this.handlePgOutput(decodePgOutput(msg.payload));
         return;
     }
+  }
+
+  /**
+   * Whether DuckDB holds every change committed before `lsn` to these tables (mirror keys): everything is
+   * applied up to it, or everything before it is decoded and no staged transaction that ended at or
+   * before it changed one of them (a read of other tables need not wait for a batch of writes to these).
+   * A transaction being decoded whose commit may lie before `lsn`, or a table waiting to be copied
+   * again, holds the answer to false.
+   */
+  currentFor(tables: readonly string[], lsn: Lsn): boolean {
+    if (this.applied === null) return false;
+    if (this.applied >= lsn) return true;
+    if (this.decodedEnd < lsn) return false;
+    if (this.inTx && !this.inTx.skip && this.inTx.commitLsn <= lsn) return false;
+    if (tables.some((t) => this.needResync.has(t))) return false;
+    for (const c of this.batchCommits) {
+      if (c.endLsn <= lsn && tables.some((t) => c.tables.has(t))) return false;
+    }
+    return true;
   }
 
   /** Nothing pending and the server has sent everything before `lsn`: the mirror is current up to it. */
@@ -197,14 +232,16 @@ export class ApplyLoop {
     switch (msg.tag) {
       case 'begin':
         // already applied (a restart resends from the confirmed LSN): skip, applying is idempotent by LSN
-        this.inTx = { commitLsn: msg.finalLsn, commitTime: msg.commitTime, skip: this.applied !== null && msg.finalLsn < this.applied };
+        this.inTx = { commitLsn: msg.finalLsn, commitTime: msg.commitTime, skip: this.applied !== null && msg.finalLsn < this.applied, tables: new Set() };
         if (this.batchCommits.length === 0 && this.batchRows === 0) this.batchStartedAt = Date.now();
         return;
       case 'commit': {
         const tx = this.inTx;
         this.inTx = null;
+        if (msg.endLsn > this.decodedEnd) this.decodedEnd = msg.endLsn;
         if (!tx || tx.skip) return;
-        this.batchCommits.push({ endLsn: msg.endLsn, commitTime: msg.commitTime });
+        this.batchCommits.push({ endLsn: msg.endLsn, commitTime: msg.commitTime, tables: tx.tables });
+        this.host.decoded?.();
         // Adaptive batching: apply at once when nothing more has arrived (low latency when keeping up).
         // When behind, a batch may grow for as long as the last one took to apply (at least batchMaxMs):
         // a batch's fixed cost (a few DuckDB statements) is then spread over many more rows, so the
@@ -289,6 +326,7 @@ export class ApplyLoop {
     const key = this.rt.byRelid.get(relid);
     const rt = key ? this.rt.get(key) : undefined;
     if (!key || !rt || !this.accepts(rt)) return;
+    this.inTx!.tables.add(key);
     this.dest.stage(key, this.inTx!.commitLsn, change);
     this.batchRows++;
   }

@@ -143,6 +143,7 @@ export class Mirror extends EventEmitter {
         failed: () => this.fatal !== null,
         fail: (e) => this.onFatal(e),
         applied: (lsn, tables) => this.emit('applied', { lsn: formatLsn(lsn), tables }),
+        decoded: () => this.emit('decoded'),
         resync: () => this.doResyncs(),
         maintenance: () => this.maintenance(),
       },
@@ -226,21 +227,38 @@ export class Mirror extends EventEmitter {
     return this.sup.notReadyReason(this.cfg.enabled);
   }
 
-  /** Resolves true once appliedLsn() >= lsn, false after timeoutMs. */
-  async waitFor(lsn: string, timeoutMs: number): Promise<boolean> {
+  /**
+   * Whether DuckDB holds every change committed before `lsn` to these tables ('schema.name' as the
+   * router writes them; all tables when none are given): see ApplyLoop.currentFor.
+   */
+  currentFor(lsn: string, tables?: readonly string[]): boolean {
     const target = parseLsn(lsn);
     if (this.loop.applied !== null && this.loop.applied >= target) return true;
+    const keys = tables?.map((t) => {
+      const dot = t.indexOf('.');
+      return tableKey(t.slice(0, dot), t.slice(dot + 1));
+    });
+    // a name the mirror does not know as written (a schema with a dot in it): everything must be applied
+    if (!keys || keys.length === 0 || keys.some((k) => !this.rt.has(k))) return false;
+    return this.loop.currentFor(keys, target);
+  }
+
+  /** Resolves true once currentFor(lsn, tables) (appliedLsn() >= lsn without tables), false after timeoutMs. */
+  async waitFor(lsn: string, timeoutMs: number, tables?: readonly string[]): Promise<boolean> {
+    if (this.currentFor(lsn, tables)) return true;
     return new Promise<boolean>((resolve) => {
       const onApplied = () => {
-        if (this.loop.applied !== null && this.loop.applied >= target) done(true);
+        if (this.currentFor(lsn, tables)) done(true);
       };
       const timer = setTimeout(() => done(false), timeoutMs);
       const done = (v: boolean) => {
         clearTimeout(timer);
         this.off('applied', onApplied);
+        this.off('decoded', onApplied);
         resolve(v);
       };
       this.on('applied', onApplied);
+      this.on('decoded', onApplied);
       // a keepalive that confirms the position arrives within statusIntervalMs
       this.loop.requestStatus();
     });

@@ -54,8 +54,11 @@ export interface MirrorSource {
   appliedLsn(): string | null;
   /** ms since the mirror was last known to be caught up, or null when unknown */
   lagMs(): number | null;
-  /** resolves true once appliedLsn() >= lsn, false after timeoutMs */
-  waitForLsn(lsn: string, timeoutMs: number): Promise<boolean>;
+  /** resolves true once appliedLsn() >= lsn, or with tables once currentFor(lsn, tables); false after timeoutMs */
+  waitForLsn(lsn: string, timeoutMs: number, tables?: readonly string[]): Promise<boolean>;
+  /** DuckDB holds every change committed before lsn to these tables ('schema.name'), though changes to
+   *  others may still be on their way */
+  currentFor(lsn: string, tables: readonly string[]): boolean;
   /** whether a batch applied in (from, to] changed one of `tables`; null when not known that far back */
   changedBetween(tables: readonly string[], from: string, to: string): boolean | null;
   /**
@@ -1226,11 +1229,12 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   // in the round trip (after the statement arrived, so every transaction committed before it began is
   // at or below it), as a READ COMMITTED statement's snapshot would show. An opt-in max_lag lets the
   // mirror lag that far behind instead, except after the session's own write (read-your-writes).
+  // Only the tables the statement reads must be current: a batch of writes to others may still be
+  // applying (ApplyLoop.currentFor).
   if (r.maxLagMs === 0 || port.dirty) {
-    const applied = opts.mirror.appliedLsn();
-    let ok = walLsn !== null && applied !== null && compareLsn(applied, walLsn) >= 0;
+    let ok = walLsn !== null && opts.mirror.currentFor(walLsn, r.tables);
     const waitStart = performance.now();
-    if (!ok && walLsn !== null) ok = await waitFence(opts.mirror, walLsn, Math.min(opts.freshnessWaitMs, left()), signal);
+    if (!ok && walLsn !== null) ok = await waitFence(opts.mirror, walLsn, r.tables, Math.min(opts.freshnessWaitMs, left()), signal);
     metrics.fenceWaitSeconds.observe((performance.now() - waitStart) / 1000);
     if (signal.aborted && !job.explain) return canceled();
     if (!ok && left() <= 0 && !job.explain) return statementTimedOut();
@@ -1441,7 +1445,7 @@ const MAX_COSTS = 10_000;
 const SPENT_MS = 10;
 
 /** Waits for the mirror to reach `lsn`, at most `ms`, and not past a cancel. */
-async function waitFence(mirror: MirrorSource, lsn: string, ms: number, signal: AbortSignal): Promise<boolean> {
+async function waitFence(mirror: MirrorSource, lsn: string, tables: readonly string[], ms: number, signal: AbortSignal): Promise<boolean> {
   if (ms <= 0 || signal.aborted) return false;
   let onAbort: (() => void) | null = null;
   const aborted = new Promise<boolean>((resolve) => {
@@ -1449,7 +1453,7 @@ async function waitFence(mirror: MirrorSource, lsn: string, ms: number, signal: 
     signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    return await Promise.race([mirror.waitForLsn(lsn, ms).catch(() => false), aborted]);
+    return await Promise.race([mirror.waitForLsn(lsn, ms, tables).catch(() => false), aborted]);
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }

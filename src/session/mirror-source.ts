@@ -115,11 +115,14 @@ export function mirrorSource(mirror: Mirror): MirrorSource {
       }
       return false;
     },
-    waitForLsn(lsn, timeoutMs) {
+    currentFor(lsn, tables) {
+      return mirror.currentFor(lsn, tables);
+    },
+    waitForLsn(lsn, timeoutMs, tables) {
       // A mirror that cannot answer is a mirror that is not fresh: the statement goes to Postgres.
-      if (timeoutMs <= 0) return Promise.resolve(mirror.appliedLsn() !== null && compareLsn(mirror.appliedLsn()!, lsn) >= 0);
+      if (timeoutMs <= 0) return Promise.resolve(tables ? mirror.currentFor(lsn, tables) : mirror.appliedLsn() !== null && compareLsn(mirror.appliedLsn()!, lsn) >= 0);
       try {
-        return mirror.waitFor(lsn, timeoutMs).catch(() => false);
+        return mirror.waitFor(lsn, timeoutMs, tables).catch(() => false);
       } catch {
         return Promise.resolve(false);
       }

@@ -238,3 +238,51 @@ describe('apply loop (in-memory destination)', () => {
     expect(loop.applied).toBe(0x4010n);
   });
 });
+
+describe('apply loop: which tables are current (the per-table freshness fence)', () => {
+  it('while a batch changing one table is still being applied, other tables are current up to the decoded position; that table only once applied', async () => {
+    const start = 0x1000n;
+    const { loop, dest, feed } = setup({ start });
+    await feed([xlog(0x1000n, relation())]);
+    // the destination holds the batch until released: the transaction is decoded, staged, not applied
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const apply = dest.applyBatch.bind(dest);
+    dest.applyBatch = async (b) => {
+      await gate;
+      return apply(b);
+    };
+    const t1 = tx(0x2000n, 3);
+    const after = t1.endLsn + 0x100n;
+    for (const m of [...t1.msgs, keepalive(after, false)]) loop.onPayload(m);
+    for (let i = 0; i < 10 && loop.decodedEnd < after; i++) await new Promise((r) => setImmediate(r));
+    expect(loop.decodedEnd).toBe(after);
+    expect(loop.applied).toBe(start);
+    // a read of another table need not wait for the batch; a read of items must, at or past its commit
+    expect(loop.currentFor(['public.other'], after)).toBe(true);
+    expect(loop.currentFor(['public.items'], after)).toBe(false);
+    expect(loop.currentFor(['public.items'], t1.endLsn)).toBe(false);
+    expect(loop.currentFor(['public.items'], 0x2000n)).toBe(true); // began before the commit ended
+    // nothing is known past what was decoded
+    expect(loop.currentFor(['public.other'], after + 1n)).toBe(false);
+    release();
+    for (let i = 0; i < 20; i++) {
+      await loop.idle();
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(loop.applied).toBe(t1.endLsn);
+    expect(loop.currentFor(['public.items'], after)).toBe(true);
+  });
+
+  it('a transaction still being decoded whose commit may come before the position holds every table', async () => {
+    const start = 0x1000n;
+    const { loop, feed } = setup({ start });
+    await feed([xlog(0x1000n, relation()), keepalive(0x1800n, false)]);
+    expect(loop.currentFor(['public.other'], 0x1800n)).toBe(true);
+    // BEGIN of a transaction whose commit record is at 0x1900: its tables are not known until COMMIT
+    loop.onPayload(xlog(0x1900n, begin(0x1900n)));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(loop.currentFor(['public.other'], 0x1800n)).toBe(true);
+    expect(loop.currentFor(['public.other'], 0x2000n)).toBe(false);
+  });
+});
