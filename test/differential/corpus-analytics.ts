@@ -229,6 +229,31 @@ p('window frame RANGE offset', 'SELECT id, count(*) OVER (ORDER BY fetch_ms RANG
 p('window frame EXCLUDE', 'SELECT id, sum(fetch_ms) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE CURRENT ROW) FROM scrape_pages ORDER BY id', 'EXCLUDE is not translated');
 p('named window', 'SELECT id, rank() OVER w FROM scrape_pages WINDOW w AS (ORDER BY fetch_ms, id) ORDER BY id', 'named windows are not translated');
 
+// ---- whole-row values (issue 10, class 4): Postgres's row of a null-extended outer-join row is NULL
+group('whole-row');
+p('count(t.*) over an outer join', 'SELECT p.id, count(s.*) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id AND s.depth > 4 GROUP BY p.id ORDER BY p.id', 'a whole-row value: NULL for a null-extended row in Postgres, a struct of NULLs in DuckDB');
+p('count(t) over an outer join', 'SELECT p.id, count(s) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id AND s.depth > 4 GROUP BY p.id ORDER BY p.id', 'a whole-row reference');
+p('t.* IS NULL', 'SELECT count(*) FILTER (WHERE s.* IS NULL) AS missing, count(*) FILTER (WHERE s.* IS NOT NULL) AS full FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id', 'a whole-row value');
+p('t IS NULL over a full join', 'SELECT count(*) FILTER (WHERE a IS NULL), count(*) FILTER (WHERE b IS NULL) FROM (SELECT project_id FROM scrape_pages WHERE depth = 0) a FULL JOIN (SELECT project_id FROM cdx_records WHERE statuscode = 404) b ON a.project_id = b.project_id', 'a whole-row reference to a subquery');
+p('count(ROW(...))', 'SELECT count(ROW(s.id, s.url)) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id', 'ROW constructors are not translated');
+p('row comparison', 'SELECT count(*) FROM scrape_pages WHERE (depth, fetch_ms) > (2, 100)', 'row comparisons are not translated');
+d('count of a key column over an outer join', 'SELECT p.id, count(s.id), count(s.content_length) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id AND s.depth > 4 GROUP BY p.id ORDER BY p.id');
+d('t.* expansions in a subquery and a join', 'SELECT x.id, x.url, d.name FROM (SELECT s.* FROM scrape_pages s WHERE s.depth = 1) x JOIN domains d ON d.id = x.domain_id ORDER BY x.id');
+d('a function alias is its column', 'SELECT count(g), sum(g), count(p.id) FROM generate_series(1, 10) g LEFT JOIN projects p ON p.crawl_depth = g');
+
+// ---- outer-level aggregates (issue 10, class 5): an aggregate whose arguments are outer columns only
+// belongs to the outer query (SQL standard; parse_agg.c check_agg_arguments)
+group('outer aggregate');
+p('max of a correlated scalar subquery', 'SELECT (SELECT max((SELECT i.fetch_ms FROM scrape_pages i WHERE i.id = o.id))) FROM scrape_pages o', 'an outer-level aggregate: one row in Postgres, computed over all of o');
+p('max of an outer column', 'SELECT (SELECT max(o.fetch_ms)) FROM scrape_pages o', 'an outer-level aggregate');
+p('sum of an outer column in a subquery with FROM', 'SELECT p.id, (SELECT sum(p.max_pages) FROM domains d WHERE d.id = p.id) FROM projects p GROUP BY p.id ORDER BY p.id', 'an outer-level aggregate (of the grouped outer query)');
+p('outer aggregate with an inner FILTER on outer columns', 'SELECT (SELECT count(o.id) FILTER (WHERE o.depth > 2) FROM domains d WHERE d.id = 1) FROM scrape_pages o', 'an outer-level aggregate');
+p('outer aggregate two levels down', 'SELECT p.status, (SELECT (SELECT max(p.crawl_depth) FROM users u WHERE u.id = 1) FROM domains d WHERE d.id = 1) FROM projects p GROUP BY p.status ORDER BY p.status', 'an outer-level aggregate two levels down');
+d('aggregate of the subquery own columns', 'SELECT o.id, (SELECT max(i.fetch_ms) FROM scrape_pages i WHERE i.project_id = o.id) AS slowest, (SELECT max(fetch_ms) FROM scrape_pages i WHERE i.project_id = o.id) AS bare FROM projects o ORDER BY o.id');
+d('aggregate mixing inner and outer columns', 'SELECT o.id, (SELECT max(i.fetch_ms + o.crawl_depth) FROM scrape_pages i WHERE i.project_id = o.id) FROM projects o ORDER BY o.id');
+d('outer column with an inner FILTER is inner', 'SELECT o.id, (SELECT count(o.id) FILTER (WHERE i.depth > 2) FROM scrape_pages i WHERE i.project_id = o.id) FROM projects o ORDER BY o.id');
+d('correlated count(*)', 'SELECT o.id, (SELECT count(*) FROM cdx_records c WHERE c.project_id = o.id AND c.is_revisit) FROM projects o ORDER BY o.id');
+
 // ---- CTEs and subqueries ---------------------------------------------------------------------------------
 group('cte');
 d('cte then filter', 'WITH per_domain AS (SELECT domain_id, count(*) AS n FROM cdx_records GROUP BY domain_id) SELECT domain_id, n FROM per_domain WHERE n >= 5 ORDER BY n DESC, domain_id');

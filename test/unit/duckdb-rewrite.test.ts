@@ -9,6 +9,8 @@ import { fixedOffsetSeconds, utcOffsetSeconds } from '../../src/engines/duckdb/t
 import { binaryParamText } from '../../src/engines/duckdb/params.js';
 
 const resolve = (s: string | null, n: string): string | null => (n === 't' && (s === null || s === 'public') ? '"lake"."t"' : null);
+/** t's columns, as the engine reads them from DuckDB: a bare name in a subquery is then known to be t's */
+const tFacts = (ref: string): RelationFacts | undefined => (ref === '"lake"."t"' ? { columns: new Map(['x', 'y', 'z', 'v', 'id'].map((c) => [c, 'INTEGER'])), rows: 10 } : undefined);
 
 beforeAll(async () => {
   await initRewriter();
@@ -54,7 +56,7 @@ describe('rewrite', () => {
     expect(r.ok && r.kinds).toEqual(['avg']);
   });
   it('lets an integer stand for numeric only where no division over a derived column could differ', () => {
-    const ok = rewrite('SELECT sum(x) OVER (ORDER BY y), (SELECT sum(x) FROM t) FROM t', { resolve, fieldTypeOids: [1700, 1700] });
+    const ok = rewrite('SELECT sum(x) OVER (ORDER BY y), (SELECT sum(x) FROM t) FROM t', { resolve, relation: tFacts, fieldTypeOids: [1700, 1700] });
     expect(ok.ok && ok.kinds).toEqual(['integral', 'integral']);
     const cte = rewrite('WITH m AS (SELECT sum(x) AS b FROM t) SELECT b, b / 2 FROM m', { resolve, fieldTypeOids: [1700, 1700] });
     expect(cte.ok && cte.kinds).toEqual(['other', 'other']);
@@ -252,5 +254,54 @@ describe('pre-aggregation (preaggregate.ts)', () => {
     // and without table facts nothing is pre-aggregated
     const r = rewrite("SELECT date_trunc('month', day), count(*) FROM f GROUP BY 1", { resolve: input.resolve });
     expect(r.ok && r.preAggregated).toBe(0);
+  });
+});
+
+describe('scopes: whole-row values and outer-level aggregates (issue 10, classes 4 and 5)', () => {
+  const input = { resolve, relation: tFacts, fieldTypeOids: [20] };
+  const refused = (sql: string, i: object = input) => {
+    const r = rewrite(sql, { resolve, ...i });
+    return r.ok ? `translated: ${r.sql}` : r.reason;
+  };
+  it('refuses a whole-row value anywhere but as a select-list expansion', () => {
+    for (const sql of [
+      'SELECT count(u.*) FROM t LEFT JOIN t u ON u.id = t.x',
+      'SELECT count(u) FROM t LEFT JOIN t u ON u.id = t.x',
+      'SELECT count(*) FILTER (WHERE u.* IS NULL) FROM t LEFT JOIN t u ON u.id = t.x',
+      'SELECT count(*) FROM t WHERE t IS NOT NULL',
+      'SELECT (SELECT count(s) FROM (SELECT x FROM t) s)',
+      'SELECT count(g) FROM generate_series(1, 3) AS g(n)',
+    ]) expect(refused(sql), sql).toMatch(/whole-row/);
+    // a ROW constructor or row comparison is not translated at all
+    expect(refused('SELECT count(ROW(x, y)) FROM t')).toMatch(/RowExpr/);
+    expect(refused('SELECT count(*) FROM t WHERE (x, y) < (1, 2)')).toMatch(/RowExpr|operator/);
+    // expansions and columns named like their range are columns
+    for (const sql of ['SELECT t.* FROM t', 'SELECT u.*, t.x FROM t JOIN t u ON u.id = t.x', 'SELECT count(g) FROM generate_series(1, 3) g', 'SELECT max(x) FROM (SELECT x AS x FROM t) x']) {
+      expect(rewrite(sql, { ...input, fieldTypeOids: [23, 23, 23, 23, 23, 23] }).ok, sql).toBe(true);
+    }
+  });
+  it('refuses an aggregate that belongs to an outer query level, at any depth', () => {
+    for (const sql of [
+      'SELECT (SELECT max(o.v)) FROM t o',
+      'SELECT (SELECT max((SELECT i.v FROM t i WHERE i.id = o.id))) FROM t o',
+      'SELECT (SELECT sum(o.x) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT (SELECT count(o.x) FILTER (WHERE o.y > 0) FROM t i) FROM t o',
+      'SELECT x FROM t o WHERE EXISTS (SELECT 1 FROM t i WHERE i.id = o.id HAVING max(o.v) > 1)',
+      'SELECT (SELECT (SELECT max(o.v) FROM t j) FROM t i LIMIT 1) FROM t o',
+      'SELECT (SELECT max(x) FROM (SELECT 1 AS q) s) FROM t o',
+    ]) expect(refused(sql), sql).toMatch(/outer query/);
+    // its own level: a column of it (bare or qualified) anywhere in the arguments or FILTER, or none
+    for (const sql of [
+      'SELECT (SELECT max(i.v) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT (SELECT max(v) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT (SELECT max(o.v + i.v) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT (SELECT sum(o.x) FILTER (WHERE i.y > 0) FROM t i) FROM t o',
+      'SELECT (SELECT count(*) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT max(o.v) FROM t o',
+      'WITH m AS (SELECT sum(x) AS s FROM t) SELECT (SELECT max(s) FROM m) FROM t',
+    ]) expect(refused(sql), sql).toMatch(/^translated/);
+    // a bare name whose level cannot be told (no column list) is refused in a subquery only
+    expect(refused('SELECT (SELECT max(v) FROM t i WHERE i.id = o.id) FROM t o', { relation: undefined })).toMatch(/cannot be told/);
+    expect(refused('SELECT max(v) FROM t o', { relation: undefined })).toMatch(/^translated/);
   });
 });

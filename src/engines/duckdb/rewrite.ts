@@ -19,6 +19,7 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { Oid } from './pg-types.js';
 import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
+import { scopeRefusal } from './scope.js';
 
 export type Resolver = (schema: string | null, name: string) => string | null;
 
@@ -233,6 +234,9 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
+  // whole-row values and outer-level aggregates (scope.ts) mean something else in DuckDB
+  const scoped = scopeRefusal(stmt.SelectStmt, input);
+  if (scoped !== null) return { ok: false, reason: scoped };
   const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0 };
   try {
     const kinds: ColumnKind[] = [];
