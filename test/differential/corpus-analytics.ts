@@ -229,6 +229,29 @@ p('window frame RANGE offset', 'SELECT id, count(*) OVER (ORDER BY fetch_ms RANG
 p('window frame EXCLUDE', 'SELECT id, sum(fetch_ms) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE CURRENT ROW) FROM scrape_pages ORDER BY id', 'EXCLUDE is not translated');
 p('named window', 'SELECT id, rank() OVER w FROM scrape_pages WINDOW w AS (ORDER BY fetch_ms, id) ORDER BY id', 'named windows are not translated');
 
+// ---- window function arguments (issue 10, class 3): lag/lead defaults are anycompatible with the value
+// (their common type is the result; the default keeps its own numeric scale), nth_value/ntile positions
+group('window arguments');
+d('lag/lead integer defaults', 'SELECT id, lag(fetch_ms, 1, 0) OVER (ORDER BY id) AS prev, lead(fetch_ms, 2, -1) OVER (PARTITION BY project_id ORDER BY id) AS next2 FROM scrape_pages ORDER BY id');
+d('lag default read on the current row', 'SELECT id, lag(id, 1, project_id) OVER (PARTITION BY domain_id ORDER BY id) AS prev_or_project, lead(status_code, 1, depth) OVER (PARTITION BY domain_id ORDER BY id) AS next_or_depth FROM scrape_pages ORDER BY id');
+d('lag/lead offsets from a column, negative and NULL', 'SELECT id, lag(id, depth) OVER (ORDER BY id) AS back_depth, lag(id, -1) OVER (ORDER BY id) AS fwd, lead(id, -2, 0) OVER (ORDER BY id) AS back2, lag(id, NULL, 0) OVER (ORDER BY id) AS null_offset, lead(id, depth - 2, -id) OVER (PARTITION BY project_id ORDER BY id) AS signed FROM scrape_pages ORDER BY id');
+d('lag text, date and timestamptz defaults', "SELECT id, lag(url, 1, 'none') OVER (ORDER BY id), lead(scraped_at, 1, '2020-01-01 00:00:00+00') OVER (ORDER BY id), lag(scraped_at::date, 3, date '2000-01-01') OVER (ORDER BY id) FROM scrape_pages ORDER BY id LIMIT 60");
+d('lag float defaults', 'SELECT page_id, lag(sentiment, 1, 0) OVER (ORDER BY page_id) AS s, lead(readability, 1, 0) OVER (ORDER BY page_id) AS r, lag(readability, 2, 0.5) OVER (ORDER BY page_id) AS r2 FROM content_analytics ORDER BY page_id');
+d('numeric default below the top level compares as numeric', 'SELECT count(*) FILTER (WHERE x < 1) AS below_one, count(*) FILTER (WHERE x = 0.7) AS defaults FROM (SELECT lag(depth, 1, 0.7) OVER (ORDER BY id) AS x FROM scrape_pages) s');
+d('bigint and integer default', 'SELECT id, lag(length, 1, 0) OVER (ORDER BY id), lead(domain_id, 1, length) OVER (ORDER BY id) FROM cdx_records ORDER BY id LIMIT 100');
+p('lag numeric(5,2) with an integer default', 'SELECT page_id, lag(quality_score, 1, 0) OVER (ORDER BY page_id) FROM content_analytics ORDER BY page_id', 'the default keeps its own numeric scale in Postgres (0, not 0.00)');
+p('lag integer with a numeric default', 'SELECT id, lag(depth, 1, 0.7) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', 'the result is numeric: the values keep scale 0, the default scale 1');
+p('lead numeric default summed', 'SELECT sum(x) FROM (SELECT lead(credits, 1, 0) OVER (ORDER BY id) AS x FROM users WHERE id > 190) s', 'a numeric of varying scale below the top level');
+d('nth_value positions from a column', 'SELECT id, nth_value(id, depth + 1) OVER (PARTITION BY project_id ORDER BY id) AS nth, nth_value(url, NULL::int) OVER (ORDER BY id) AS none FROM scrape_pages ORDER BY id');
+p('nth_value of position 0', 'SELECT id, nth_value(id, 0) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', "Postgres raises 22016 (argument of nth_value must be greater than zero): DuckDB raises too, and Postgres answers");
+p('nth_value of a position that is 0 on some rows', 'SELECT id, nth_value(id, depth) OVER (PARTITION BY project_id ORDER BY id) FROM scrape_pages ORDER BY id', 'Postgres raises 22016 on the first such row');
+p('nth_value of a negative position', 'SELECT id, nth_value(id, -1) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', 'Postgres raises 22016');
+d('ntile of constants', 'SELECT id, ntile(1) OVER (ORDER BY id) AS one, ntile(3) OVER (PARTITION BY project_id ORDER BY id) AS three, ntile(1000) OVER (ORDER BY fetch_ms, id) AS many, ntile(NULL::int) OVER (ORDER BY id) AS none FROM scrape_pages ORDER BY id');
+p('ntile(0)', 'SELECT id, ntile(0) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', 'Postgres raises 22014 (argument of ntile must be greater than zero)');
+p('ntile(-1)', 'SELECT id, ntile(-1) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', 'Postgres raises 22014');
+p('ntile of a column', 'SELECT id, ntile(depth + 1) OVER (PARTITION BY project_id ORDER BY id) FROM scrape_pages ORDER BY id', "Postgres reads the bucket count on a partition's first row only");
+cases.push({ name: 'window arguments: ntile and lag offsets from parameters', sql: 'SELECT id, ntile($1) OVER (ORDER BY id), lag(id, $2, 0) OVER (ORDER BY id) FROM scrape_pages ORDER BY id LIMIT 50', expect: 'duckdb', params: ['7', '3'] });
+
 // ---- whole-row values (issue 10, class 4): Postgres's row of a null-extended outer-join row is NULL
 group('whole-row');
 p('count(t.*) over an outer join', 'SELECT p.id, count(s.*) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id AND s.depth > 4 GROUP BY p.id ORDER BY p.id', 'a whole-row value: NULL for a null-extended row in Postgres, a struct of NULLs in DuckDB');

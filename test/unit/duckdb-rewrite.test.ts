@@ -305,3 +305,27 @@ describe('scopes: whole-row values and outer-level aggregates (issue 10, classes
     expect(refused('SELECT max(v) FROM t o', { relation: undefined })).toMatch(/^translated/);
   });
 });
+
+describe('window function arguments (issue 10, class 3)', () => {
+  const input = { resolve, relation: tFacts };
+  it('writes lag/lead defaults out as a CASE typed from both branches, and marks the column as mixing scales', () => {
+    const r = rewrite('SELECT lag(x, 1, 0.7) OVER (ORDER BY id), lead(x, y, z) OVER (PARTITION BY y ORDER BY id), lag(x) OVER (ORDER BY id), lag(x, 2) OVER (ORDER BY id) FROM t', { ...input, fieldTypeOids: [1700, 23, 23, 23] });
+    expect(r.ok && r.sql).toContain(`(CASE WHEN lag(1, 1) OVER (ORDER BY "id" ASC NULLS LAST) IS NOT NULL THEN lag("x", 1) OVER (ORDER BY "id" ASC NULLS LAST) WHEN (1) IS NULL THEN NULL ELSE 0.7 END)`);
+    expect(r.ok && r.sql).toContain('lag("x") OVER');
+    expect(r.ok && r.sql).toContain('lag("x", 2) OVER');
+    expect(r.ok && r.kinds[0]).toBe('mixed_scale');
+  });
+  it("guards nth_value's position and takes ntile's bucket count only as a constant", () => {
+    const r = rewrite('SELECT nth_value(x, y) OVER (ORDER BY id), ntile(4) OVER (ORDER BY id), ntile($1) OVER (ORDER BY id) FROM t', { ...input, paramTypeOids: [23] });
+    expect(r.ok && r.sql).toContain(`nth_value("x", CASE WHEN ("y") <= 0 THEN error('argument of nth_value must be greater than zero') ELSE ("y") END)`);
+    expect(rewrite('SELECT ntile(y) OVER (ORDER BY id) FROM t', input)).toMatchObject({ ok: false, reason: expect.stringMatching(/ntile/) });
+  });
+  it('treats a numeric of varying scale below the top level as mixing scales in every numeric column', () => {
+    const r = rewrite('SELECT c, c + 1 FROM (SELECT coalesce(sum(x), 0) AS c FROM t) s', { ...input, fieldTypeOids: [1700, 1700] });
+    expect(r.ok && r.kinds).toEqual(['mixed_scale', 'mixed_scale']);
+    const l = rewrite('SELECT sum(p) FROM (SELECT lag(x, 1, 0) OVER (ORDER BY id) AS p FROM t) s', { ...input, fieldTypeOids: [1700] });
+    expect(l.ok && l.kinds).toEqual(['mixed_scale']);
+    const plain = rewrite('SELECT c FROM (SELECT sum(x) AS c FROM t) s', { ...input, fieldTypeOids: [1700] });
+    expect(plain.ok && plain.kinds).toEqual(['integral']);
+  });
+});

@@ -41,7 +41,8 @@ export interface RewriteInput {
  * - 'integral': if DuckDB computes an integer where Postgres has numeric, Postgres's value is that same
  *   integer with display scale 0 (see integralNumericSafe);
  * - 'other': no such conversion is exact;
- * - 'mixed_scale': integral, but its branches may carry numerics of different scales (see mixesScales).
+ * - 'mixed_scale': integral, but its branches may carry numerics of different scales (see mixesScales):
+ *   an integer (or an avg/division shipped as integer parts) is exact, a DuckDB DECIMAL is not.
  */
 export type ColumnKind = 'integral' | 'avg' | 'div' | 'other' | 'mixed_scale';
 
@@ -51,7 +52,13 @@ export type ColumnKind = 'integral' | 'avg' | 'div' | 'other' | 'mixed_scale';
  * type prints `0.00`. Such a column cannot be carried as a DuckDB DECIMAL into unconstrained numeric.
  */
 function mixesScales(n: unknown): boolean {
-  return anyNode(n, (o) => !!(o.CoalesceExpr || o.CaseExpr || o.MinMaxExpr));
+  return anyNode(n, (o) => !!(o.CoalesceExpr || o.CaseExpr || o.MinMaxExpr || (o.FuncCall && isLagLeadWithDefault(o.FuncCall))));
+}
+
+/** lag/lead(v, n, default): the default keeps its own numeric scale in Postgres (see windowArguments). */
+function isLagLeadWithDefault(fc: Node): boolean {
+  const names = (fc.funcname as Node[]).map((x) => x.String?.sval as string);
+  return ['lag', 'lead'].includes(names[names.length - 1]!) && (fc.args as Node[] | undefined)?.length === 3;
 }
 
 /** Whether any node of a parse tree (arrays and objects, depth first) satisfies the test. */
@@ -244,6 +251,17 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     // Where dividing could make Postgres's numeric fractional while DuckDB's integer stays whole, no
     // integer may stand for a numeric (nor an integer-summed avg be trusted).
     if (!integralNumericSafe(stmt)) for (let i = 0; i < kinds.length; i++) if (kinds[i] !== 'other') kinds[i] = 'other';
+    // A numeric whose scale varies by row (coalesce, CASE, greatest/least, a lag/lead default) in a CTE,
+    // a subquery in FROM or a set operation's arm reaches the top-level columns through DuckDB's one
+    // DECIMAL scale: `SELECT x FROM (SELECT coalesce(sum(credits), 0) AS x …)` prints 0 in Postgres.
+    // No DECIMAL (nor a sum or count of one) may then stand for an unconstrained numeric.
+    const top = stmt.SelectStmt as Node;
+    if (mixesScales([top.withClause, top.fromClause, top.larg, top.rarg])) {
+      for (let i = 0; i < kinds.length; i++) {
+        if (kinds[i] === 'other' && input.fieldTypeOids?.[i] === Oid.numeric) refuse('a numeric of varying scale below the top level, read through a division');
+        if (kinds[i] !== 'other') kinds[i] = 'mixed_scale';
+      }
+    }
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
     return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping, subtractsValues: ctx.subtractsValues, preAggregated: ctx.preAggregated };
   } catch (e) {
@@ -424,13 +442,14 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
   const avgCall = (f: Node | undefined): f is Node => !!f && !f.over && !f.agg_within_group && funcName(f) === 'avg';
   if (numericOut && avgCall(fc)) {
     sql = avgParts(fc!, ctx);
-    kind = 'avg';
+    // the sum of values of varying numeric scale has the largest one in Postgres (see mixesScales)
+    kind = mixesScales(fc) ? 'mixed_scale' : 'avg';
   } else if (numericOut && fc && fname === 'round' && fc.args?.length === 2 && avgCall(fc.args[0]?.FuncCall)) {
     // round(avg(x), n): Postgres rounds its exact avg (at select_div_scale digits) half away from zero
     // to n digits, display scale n: the encoder does both steps on the shipped sum and count.
     if (fc.over || fc.agg_filter) refuse('round() with OVER/FILTER');
     sql = avgParts(fc.args[0].FuncCall, ctx);
-    kind = 'avg';
+    kind = mixesScales(fc) ? 'mixed_scale' : 'avg';
     const n = intConstant(fc.args[1]);
     if (n === null || n < 0 || n > 1000) refuse('round(avg(x), n) with n not a constant in 0..1000');
     ctx.scales[index] = n;
@@ -1042,6 +1061,48 @@ function orderedSetAggregate(name: string, fc: Node, ctx: Ctx): string {
   return `(CASE WHEN coalesce(len(${l}), 0) = 0 THEN NULL WHEN floor(${pos}) = ceil(${pos}) THEN ${at('floor')} ELSE ${at('floor')} + ((${pos} - floor(${pos})) * (${at('ceil')} - ${at('floor')})) END)`;
 }
 
+/**
+ * The window functions whose arguments Postgres reads differently from DuckDB (windowfuncs.c,
+ * PostgreSQL 15):
+ * - lag/lead(v, n, d): since PostgreSQL 13 v and d are `anycompatible`: their common type is the
+ *   result (integer v with d = 0.7 is numeric, the default stays 0.7), where DuckDB casts d to v's type
+ *   (1). Written out as a CASE, whose type DuckDB computes from both branches as Postgres does; where
+ *   the branches then carry numerics of different scales (numeric(p,3) v with d = 0 prints `0` in
+ *   Postgres), mixesScales() makes the alignment refuse the column. The default is evaluated on the
+ *   current row, only when the row n away is outside the partition (lag(1, n) is NULL exactly then);
+ *   a NULL offset gives NULL, not the default.
+ * - nth_value(v, n): n <= 0 is Postgres's error 22016 (DuckDB returns NULL); raising in DuckDB sends
+ *   the statement to Postgres, which raises it itself. A NULL n gives NULL in both.
+ * - ntile(n): Postgres reads n on a partition's first row (and again while it is NULL), DuckDB on
+ *   every row: only a constant or a parameter is translated. n <= 0 raises in both.
+ */
+function windowArguments(name: string, fc: Node, ctx: Ctx): string {
+  if (fc.agg_star || fc.agg_distinct || fc.agg_order || fc.agg_filter || fc.agg_within_group) refuse(`${name} with */DISTINCT/ORDER BY/FILTER`);
+  const args: Node[] = fc.args ?? [];
+  const w = over(fc.over, ctx);
+  const a = args.map((x) => expr(x, ctx));
+  switch (name) {
+    case 'lag':
+    case 'lead': {
+      if (args.length < 1 || args.length > 3) refuse(`${name} with ${args.length} arguments`);
+      if (args.length < 3) return `${name}(${a.join(', ')})${w}`;
+      const [v, n, d] = a as [string, string, string];
+      return `(CASE WHEN ${name}(1, ${n})${w} IS NOT NULL THEN ${name}(${v}, ${n})${w} WHEN (${n}) IS NULL THEN NULL ELSE ${d} END)`;
+    }
+    case 'nth_value': {
+      if (args.length !== 2) refuse('nth_value with other than two arguments');
+      const [v, n] = a as [string, string];
+      return `nth_value(${v}, CASE WHEN (${n}) <= 0 THEN error('argument of nth_value must be greater than zero') ELSE (${n}) END)${w}`;
+    }
+    default: {
+      if (args.length !== 1) refuse('ntile with other than one argument');
+      const arg = (args[0]!.TypeCast?.arg as Node | undefined) ?? args[0]!;
+      if (intConstant(arg) === null && !arg.ParamRef && !arg.A_Const?.isnull) refuse('ntile with an argument that is not a constant (Postgres reads it once per partition)');
+      return `ntile(${a[0]})${w}`;
+    }
+  }
+}
+
 function funcCall(fc: Node, ctx: Ctx): string {
   const name = funcName(fc);
   // over pre-aggregated groups (a DISTINCT aggregate reads key columns there, as written)
@@ -1138,6 +1199,12 @@ function funcCall(fc: Node, ctx: Ctx): string {
       return `strpos(${expr(args[0]!, ctx)}, ${expr(args[1]!, ctx)})`;
     case 'ltrim': case 'rtrim': case 'btrim':
       return `${name === 'btrim' ? 'trim' : name}(${argList()})`;
+    case 'lag':
+    case 'lead':
+    case 'nth_value':
+    case 'ntile':
+      if (fc.over) return windowArguments(name, fc, ctx);
+      break;
     default:
       break;
   }
