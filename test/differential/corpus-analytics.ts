@@ -277,6 +277,33 @@ d('aggregate mixing inner and outer columns', 'SELECT o.id, (SELECT max(i.fetch_
 d('outer column with an inner FILTER is inner', 'SELECT o.id, (SELECT count(o.id) FILTER (WHERE i.depth > 2) FROM scrape_pages i WHERE i.project_id = o.id) FROM projects o ORDER BY o.id');
 d('correlated count(*)', 'SELECT o.id, (SELECT count(*) FROM cdx_records c WHERE c.project_id = o.id AND c.is_revisit) FROM projects o ORDER BY o.id');
 
+// ---- row order (issue 10, class 12): every statement with a total ORDER BY gives Postgres's order
+group('order');
+d('NULLs last ascending, first descending by default', 'SELECT id, content_length FROM scrape_pages ORDER BY content_length, id LIMIT 80');
+d('NULLs first descending by default', 'SELECT id, content_length FROM scrape_pages ORDER BY content_length DESC, id LIMIT 80');
+d('explicit NULLS FIRST/LAST both ways', 'SELECT id, category, page_rank FROM domains ORDER BY category ASC NULLS FIRST, page_rank DESC NULLS LAST, id DESC LIMIT 120');
+d('NULLs in a window order and partition', 'SELECT id, row_number() OVER (ORDER BY content_length DESC, id) AS r, rank() OVER (PARTITION BY content_type ORDER BY content_length NULLS FIRST, id) AS k FROM scrape_pages ORDER BY id');
+d('NULLs in an aggregate order', 'SELECT project_id, array_agg(content_length ORDER BY content_length DESC, id) AS d, array_agg(content_length ORDER BY content_length, id) AS a FROM scrape_pages GROUP BY project_id ORDER BY project_id');
+d('text in byte order (C collation)', 'SELECT id, full_name FROM users ORDER BY full_name DESC NULLS LAST, id LIMIT 80');
+d('char(n) and varchar order', 'SELECT id, country, email FROM users ORDER BY country NULLS FIRST, email DESC');
+d('an output alias shadows an input column', 'SELECT -fetch_ms AS id, id AS x FROM scrape_pages ORDER BY id, x');
+d('an expression reads the input column, not the alias', 'SELECT -fetch_ms AS id, id AS x FROM scrape_pages ORDER BY -id');
+d('GROUP BY a name that is an input column and an alias', 'SELECT depth % 2 AS depth, count(*) AS n FROM scrape_pages GROUP BY depth ORDER BY 1, 2');
+d('ORDER BY positions', 'SELECT status_code, depth, count(*) FROM scrape_pages GROUP BY 1, 2 ORDER BY 2 DESC, 1');
+d('ORDER BY an aggregate not in the list', 'SELECT tld FROM domains GROUP BY tld ORDER BY count(*) DESC, max(page_rank) NULLS FIRST, tld');
+d('DISTINCT ordered by an alias', 'SELECT DISTINCT depth AS d, is_success FROM scrape_pages ORDER BY d DESC, is_success');
+d('float NaN, infinities and -0 ascending', "SELECT id, x FROM (SELECT id, CASE id % 7 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN '-0'::float8 WHEN 2 THEN 0::float8 WHEN 3 THEN 'Infinity'::float8 WHEN 4 THEN '-Infinity'::float8 WHEN 5 THEN NULL ELSE page_rank END AS x FROM domains WHERE id <= 70) s ORDER BY x, id");
+d('float NaN, infinities and -0 descending by position', "SELECT id, x FROM (SELECT id, CASE id % 7 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN '-0'::float8 WHEN 2 THEN 0::float8 WHEN 3 THEN 'Infinity'::float8 WHEN 4 THEN '-Infinity'::float8 WHEN 5 THEN NULL ELSE page_rank END AS x FROM domains WHERE id <= 70) s ORDER BY 2 DESC, 1 DESC");
+d('float4 -0 and NaN ordered by alias', "SELECT page_id, CASE page_id % 4 WHEN 0 THEN 'NaN'::float4 WHEN 1 THEN '-0'::float4 WHEN 2 THEN sentiment ELSE -sentiment END AS s FROM content_analytics ORDER BY s NULLS FIRST, page_id");
+d('a float column ordered, in a window too', 'SELECT id, page_rank, row_number() OVER (ORDER BY page_rank DESC, id) AS r FROM domains ORDER BY page_rank, id');
+d('ORDER BY a float avg', 'SELECT tld, avg(page_rank) AS r FROM domains GROUP BY tld ORDER BY r DESC NULLS LAST, tld');
+p('ORDER BY a numeric avg by alias', 'SELECT mimetype, avg(length) AS a FROM cdx_records GROUP BY 1 ORDER BY a', 'a numeric avg is shipped as sum and count: DuckDB would order by the sum');
+p('ORDER BY a numeric avg by position', 'SELECT mimetype, avg(length) AS a FROM cdx_records GROUP BY 1 ORDER BY 2 DESC, 1', 'a numeric avg is shipped as sum and count');
+p('ORDER BY round(avg) by alias', 'SELECT status_code, round(avg(fetch_ms), 1) AS a FROM scrape_pages GROUP BY 1 ORDER BY a, status_code', 'Postgres orders by the rounded exact value: equal ones are ties broken by the next key');
+p('ORDER BY a numeric division by alias', 'SELECT domain_id, sum(length) / count(*) AS per FROM cdx_records GROUP BY 1 ORDER BY per DESC, domain_id LIMIT 20', 'a division is shipped as numerator and denominator');
+p('ORDER BY avg() not in the list', 'SELECT mimetype FROM cdx_records GROUP BY 1 ORDER BY avg(length), mimetype', 'Postgres compares the exact numeric avg, DuckDB a DOUBLE');
+p('window ordered by avg()', 'SELECT mimetype, rank() OVER (ORDER BY avg(length) DESC) FROM cdx_records GROUP BY 1 ORDER BY 1', 'Postgres compares the exact numeric avg, DuckDB a DOUBLE');
+
 // ---- CTEs and subqueries ---------------------------------------------------------------------------------
 group('cte');
 d('cte then filter', 'WITH per_domain AS (SELECT domain_id, count(*) AS n FROM cdx_records GROUP BY domain_id) SELECT domain_id, n FROM per_domain WHERE n >= 5 ORDER BY n DESC, domain_id');

@@ -329,3 +329,29 @@ describe('window function arguments (issue 10, class 3)', () => {
     expect(plain.ok && plain.kinds).toEqual(['integral']);
   });
 });
+
+describe('sort keys (issue 10, class 12)', () => {
+  const floats = (ref: string): RelationFacts | undefined => (ref === '"lake"."t"' ? { columns: new Map([['x', 'INTEGER'], ['f', 'DOUBLE'], ['r', 'FLOAT']]), rows: 10 } : undefined);
+  const input = { resolve, relation: floats };
+  it('refuses a key that is a numeric avg or division shipped as a struct, or any other numeric avg', () => {
+    for (const sql of [
+      'SELECT x, avg(x) AS a FROM t GROUP BY x ORDER BY a',
+      'SELECT x, avg(x) AS a FROM t GROUP BY x ORDER BY 2 DESC',
+      'SELECT x, round(avg(x), 2) AS a FROM t GROUP BY x ORDER BY a, x',
+      'SELECT x, sum(x) / count(*) AS a FROM t GROUP BY x ORDER BY a',
+      'SELECT x FROM t GROUP BY x ORDER BY avg(x)',
+      'SELECT x, rank() OVER (ORDER BY avg(x)) FROM t GROUP BY x',
+    ]) expect(rewrite(sql, { ...input, fieldTypeOids: [23, 1700] }).ok, sql).toBe(false);
+    // a float avg orders as DuckDB computes it
+    expect(rewrite('SELECT x, avg(f) AS a FROM t GROUP BY x ORDER BY a', { ...input, fieldTypeOids: [23, 701] }).ok).toBe(true);
+  });
+  it('sorts a float key apart from the column (DuckDB gives a sorted -0 back as 0)', () => {
+    const r = rewrite('SELECT x, f AS g, r FROM t ORDER BY g, 3 DESC, f, x, row_number() OVER (ORDER BY r)', { ...input, fieldTypeOids: [23, 701, 700, 20] });
+    expect(r.ok && r.sql).toContain('ORDER BY ("f") + 0 ASC NULLS LAST, ("r") + 0 DESC NULLS FIRST, ("f") + 0 ASC NULLS LAST, "x" ASC NULLS LAST, row_number() OVER (ORDER BY ("r" + 0) ASC NULLS LAST) ASC NULLS LAST');
+    // a float column that is not an output column, by the tables' types; other keys as written
+    const c = rewrite('SELECT x FROM t ORDER BY f DESC, t.r, x', { ...input, fieldTypeOids: [23] });
+    expect(c.ok && c.sql).toContain('ORDER BY ("f" + 0) DESC NULLS FIRST, ("t"."r" + 0) ASC NULLS LAST, "x" ASC NULLS LAST');
+    const w = rewrite('SELECT x, row_number() OVER (ORDER BY f DESC) FROM t ORDER BY x', { ...input, fieldTypeOids: [23, 20] });
+    expect(w.ok && w.sql).toContain('OVER (ORDER BY ("f" + 0) DESC NULLS FIRST)');
+  });
+});

@@ -212,6 +212,12 @@ interface Ctx {
   /** the SELECT level being deparsed over pre-aggregated groups, if any */
   pre: PreAggState | null;
   preAggregated: number;
+  /** names of the statement's table columns that DuckDB holds as DOUBLE/FLOAT (see sortBy) */
+  floatColumns: ReadonlySet<string>;
+  /** top-level output columns shipped as a struct ({s, c} of an avg, {n, d} of a division) */
+  structColumns: Set<number>;
+  /** the top level's select list, while its ORDER BY is deparsed */
+  topTargets: Node[] | null;
 }
 
 /** A pre-aggregation plan while its level is deparsed: the partials its aggregates need. */
@@ -244,7 +250,10 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   // whole-row values and outer-level aggregates (scope.ts) mean something else in DuckDB
   const scoped = scopeRefusal(stmt.SelectStmt, input);
   if (scoped !== null) return { ok: false, reason: scoped };
-  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0 };
+  const ctx: Ctx = {
+    input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0,
+    floatColumns: floatColumns(stmt, input), structColumns: new Set(), topTargets: null,
+  };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -322,6 +331,9 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
       }
       return out;
     }
+    // the ORDER BY of a set operation names output columns: a struct shipped for an avg or a division
+    // would be compared as a struct
+    if (topKinds && s.sortClause && topKinds.some((k) => k === 'avg' || k === 'div')) refuse('ORDER BY over a set operation with a numeric avg or division column');
     out += orderAndLimit(s, ctx);
   } finally {
     if (pushed) ctx.ctes.pop();
@@ -378,7 +390,14 @@ function simpleSelect(s: Node, ctx: Ctx, topKinds: ColumnKind[] | undefined, pla
   }
   if (s.havingClause) out += ' HAVING ' + expr(s.havingClause, ctx);
   if (s.windowClause) refuse('WINDOW clause');
-  out += orderAndLimit(s, ctx);
+  // the top level's ORDER BY may name its output columns (see sortBy)
+  const outerTargets = ctx.topTargets;
+  ctx.topTargets = topKinds && !targets.some((t) => isStar(t.ResTarget.val)) ? targets : null;
+  try {
+    out += orderAndLimit(s, ctx);
+  } finally {
+    ctx.topTargets = outerTargets;
+  }
   if (!state) return out;
   if (state.ref === null) throw new NoPreAgg();
   const name = q(state.plan.name);
@@ -436,12 +455,15 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
   if (isStar(v)) return columnRef(v.ColumnRef);
   let sql: string;
   let kind: ColumnKind = 'integral';
+  /** shipped as a struct the encoder divides (not a value DuckDB can compare) */
+  let struct = false;
   const fc = v.FuncCall as Node | undefined;
   const fname = fc ? funcName(fc) : null;
   const numericOut = kinds !== undefined && ctx.input.fieldTypeOids?.[index] === Oid.numeric;
   const avgCall = (f: Node | undefined): f is Node => !!f && !f.over && !f.agg_within_group && funcName(f) === 'avg';
   if (numericOut && avgCall(fc)) {
     sql = avgParts(fc!, ctx);
+    struct = true;
     // the sum of values of varying numeric scale has the largest one in Postgres (see mixesScales)
     kind = mixesScales(fc) ? 'mixed_scale' : 'avg';
   } else if (numericOut && fc && fname === 'round' && fc.args?.length === 2 && avgCall(fc.args[0]?.FuncCall)) {
@@ -449,6 +471,7 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
     // to n digits, display scale n: the encoder does both steps on the shipped sum and count.
     if (fc.over || fc.agg_filter) refuse('round() with OVER/FILTER');
     sql = avgParts(fc.args[0].FuncCall, ctx);
+    struct = true;
     kind = mixesScales(fc) ? 'mixed_scale' : 'avg';
     const n = intConstant(fc.args[1]);
     if (n === null || n < 0 || n > 1000) refuse('round(avg(x), n) with n not a constant in 0..1000');
@@ -473,11 +496,13 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
     const b = expr(v.A_Expr.rexpr, ctx);
     sql = `CASE WHEN (${a}) IS NULL OR (${b}) IS NULL THEN NULL ELSE {'n': ${a}, 'd': dg_nz(${b})} END`;
     kind = 'div';
+    struct = true;
   } else {
     sql = expr(v, ctx);
     if (numericOut && mixesScales(v)) kind = 'mixed_scale';
   }
   if (kinds) kinds[index] = kind;
+  if (kinds && struct) ctx.structColumns.add(index);
   return t.name ? `${sql} AS ${q(t.name)}` : sql;
 }
 
@@ -553,11 +578,97 @@ function isStar(v: Node): boolean {
   return !!v.ColumnRef && (v.ColumnRef.fields as Node[]).some((f) => f.A_Star);
 }
 
+/**
+ * One sort key, ordering exactly as Postgres does (issue 10, class 12: a total ORDER BY must give
+ * Postgres's row order):
+ * - NULLS FIRST/LAST written out (Postgres: NULLs sort as larger than any value: last ASC, first DESC);
+ * - a key naming a top-level output column shipped as a struct (a numeric avg as {s, c}, a division as
+ *   {n, d}) would order by the struct's fields: refused; so is any other avg() in a key, whose exact
+ *   numeric value Postgres compares (rounded at its display scale) where DuckDB compares a DOUBLE;
+ * - DuckDB's sort stores a float key normalised (-0 as 0) and gives that value back for the column it
+ *   sorted on (Postgres returns -0 as stored): a key that is a float column (by the tables' DuckDB
+ *   types, or a float output column named by alias, position or its own expression) is sorted as
+ *   `key + 0`, the same order, computed apart from the column.
+ * NaN sorts above every other float in both; text compares by the database's collation, which the
+ * engine checks is C (collation.test.ts).
+ */
 function sortBy(b: Node, ctx: Ctx): string {
   if (b.useOp) refuse('ORDER BY USING');
   const desc = b.sortby_dir === 'SORTBY_DESC';
   const nulls = b.sortby_nulls === 'SORTBY_NULLS_FIRST' ? 'FIRST' : b.sortby_nulls === 'SORTBY_NULLS_LAST' ? 'LAST' : desc ? 'FIRST' : 'LAST';
-  return `${expr(b.node, ctx)} ${desc ? 'DESC' : 'ASC'} NULLS ${nulls}`;
+  const node = b.node as Node;
+  const targets = ctx.topTargets;
+  const col = targets ? outputColumn(node, targets) : null;
+  const oid = col === null ? undefined : ctx.input.fieldTypeOids?.[col.index];
+  const float = oid === Oid.float4 || oid === Oid.float8;
+  if (col !== null && ctx.structColumns.has(col.index)) refuse('ORDER BY a numeric avg or division (Postgres compares its exact value)');
+  if (!float && anyNode(node, (o) => !!o.FuncCall && funcNameOrNull(o.FuncCall) === 'avg' && !o.FuncCall.over)) refuse('ORDER BY avg() (Postgres compares its exact numeric value)');
+  let key: string;
+  // output names mean nothing inside the key (a window's ORDER BY in it)
+  ctx.topTargets = null;
+  try {
+    if (col !== null && float) key = `(${expr(col.byName ? targets![col.index]!.ResTarget.val : node, ctx)}) + 0`;
+    else if (node.ColumnRef && ctx.floatColumns.has(lastField(node.ColumnRef))) key = `(${expr(node, ctx)} + 0)`;
+    else key = expr(node, ctx);
+  } finally {
+    ctx.topTargets = targets;
+  }
+  return `${key} ${desc ? 'DESC' : 'ASC'} NULLS ${nulls}`;
+}
+
+/**
+ * The output column a top-level ORDER BY key names (findTargetlistEntrySQL92: a position, or a bare
+ * name matching an output column's name; SQL99: an expression equal to an output expression), or null.
+ * byName: named by position or name (the key's own text is not the column's expression).
+ */
+function outputColumn(node: Node, targets: Node[]): { index: number; byName: boolean } | null {
+  const k = node.A_Const?.ival !== undefined ? (node.A_Const.ival.ival ?? 0) : null;
+  if (k !== null) return k >= 1 && k <= targets.length ? { index: k - 1, byName: true } : null;
+  const fields = node.ColumnRef?.fields as Node[] | undefined;
+  if (fields?.length === 1 && fields[0]!.String) {
+    const name = fields[0]!.String.sval as string;
+    const i = targets.findIndex((t) => (t.ResTarget.name ?? (t.ResTarget.val.ColumnRef ? lastField(t.ResTarget.val.ColumnRef) : null)) === name);
+    if (i >= 0) return { index: i, byName: true };
+  }
+  const text = withoutLocations(node);
+  const i = targets.findIndex((t) => withoutLocations(t.ResTarget.val) === text);
+  return i >= 0 ? { index: i, byName: false } : null;
+}
+
+function withoutLocations(n: unknown): string {
+  return JSON.stringify(n, (k, v) => (k === 'location' ? undefined : v));
+}
+
+function lastField(c: Node): string {
+  const f = c.fields as Node[];
+  return (f[f.length - 1]!.String?.sval as string | undefined) ?? '*';
+}
+
+function funcNameOrNull(fc: Node): string | null {
+  const names = (fc.funcname as Node[]).map((n) => n.String?.sval as string);
+  return names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog') ? names[names.length - 1]! : null;
+}
+
+/** Column names of the statement's mirrored tables that DuckDB holds as DOUBLE or FLOAT. */
+function floatColumns(stmt: Node, input: RewriteInput): ReadonlySet<string> {
+  const out = new Set<string>();
+  if (!input.relation) return out;
+  const seen = new Set<string>();
+  const walk = (n: unknown): void => {
+    if (n === null || typeof n !== 'object') return;
+    if (Array.isArray(n)) return n.forEach(walk);
+    const o = n as Node;
+    if (o.RangeVar) {
+      const ref = input.resolve((o.RangeVar.schemaname as string | undefined) ?? null, o.RangeVar.relname);
+      if (ref !== null && !seen.has(ref)) {
+        seen.add(ref);
+        for (const [c, t] of input.relation!(ref)?.columns ?? []) if (/^(DOUBLE|FLOAT|REAL)$/i.test(t)) out.add(c);
+      }
+    }
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(stmt);
+  return out;
 }
 
 function alias(a: Node | undefined): string {
