@@ -349,6 +349,8 @@ describe('sort keys (issue 10, class 12)', () => {
     const r = rewrite('SELECT x, f AS g, r FROM t ORDER BY g, 3 DESC, f, x, row_number() OVER (ORDER BY r)', { ...input, fieldTypeOids: [23, 701, 700, 20] });
     expect(r.ok && r.sql).toContain('ORDER BY ("f") + 0 ASC NULLS LAST, ("r") + 0 DESC NULLS FIRST, ("f") + 0 ASC NULLS LAST, "x" ASC NULLS LAST, row_number() OVER (ORDER BY ("r" + 0) ASC NULLS LAST) ASC NULLS LAST');
     // a float column that is not an output column, by the tables' types; other keys as written
+    const d = rewrite('SELECT id, row_number() OVER (PARTITION BY y ORDER BY y2, b) FROM (SELECT x AS id, f * 2 AS y, abs(r) AS y2, f > 1 AS b FROM t) s', { ...input, fieldTypeOids: [23, 20] });
+    expect(d.ok && d.sql).toContain('OVER (PARTITION BY ("y" + 0) ORDER BY ("y2" + 0) ASC NULLS LAST, "b" ASC NULLS LAST)');
     const c = rewrite('SELECT x FROM t ORDER BY f DESC, t.r, x', { ...input, fieldTypeOids: [23] });
     expect(c.ok && c.sql).toContain('ORDER BY ("f" + 0) DESC NULLS FIRST, ("t"."r" + 0) ASC NULLS LAST, "x" ASC NULLS LAST');
     const w = rewrite('SELECT x, row_number() OVER (ORDER BY f DESC) FROM t ORDER BY x', { ...input, fieldTypeOids: [23, 20] });

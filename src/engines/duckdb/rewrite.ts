@@ -608,7 +608,7 @@ function sortBy(b: Node, ctx: Ctx): string {
   ctx.topTargets = null;
   try {
     if (col !== null && float) key = `(${expr(col.byName ? targets![col.index]!.ResTarget.val : node, ctx)}) + 0`;
-    else if (node.ColumnRef && ctx.floatColumns.has(lastField(node.ColumnRef))) key = `(${expr(node, ctx)} + 0)`;
+    else if (col === null && node.ColumnRef && ctx.floatColumns.has(lastField(node.ColumnRef))) key = `(${expr(node, ctx)} + 0)`;
     else key = expr(node, ctx);
   } finally {
     ctx.topTargets = targets;
@@ -649,25 +649,67 @@ function funcNameOrNull(fc: Node): string | null {
   return names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog') ? names[names.length - 1]! : null;
 }
 
-/** Column names of the statement's mirrored tables that DuckDB holds as DOUBLE or FLOAT. */
+/** Functions whose value is a float when an argument is (floatColumns). */
+const FLOAT_PRESERVING: ReadonlySet<string> = new Set([
+  'abs', 'sum', 'min', 'max', 'avg', 'lag', 'lead', 'first_value', 'last_value', 'nth_value', 'ceil', 'ceiling', 'floor', 'round',
+  'trunc', 'sign', 'sqrt', 'cbrt', 'exp', 'ln', 'log', 'log10', 'power', 'pow', 'stddev', 'stddev_samp', 'stddev_pop', 'variance',
+  'var_samp', 'var_pop', 'corr', 'covar_pop', 'covar_samp', 'greatest', 'least', 'coalesce', 'nullif', 'mod',
+]);
+
+/**
+ * Names of columns that may be floats: the statement's mirrored table columns DuckDB holds as DOUBLE or
+ * FLOAT, and the output columns of its subqueries and CTEs computed from one of those or from a cast to
+ * a float type (names taken across all levels: a name too many only adds `+ 0` to a key that is not a
+ * float, the same order for numbers, and an error for others that sends the statement to Postgres).
+ */
 function floatColumns(stmt: Node, input: RewriteInput): ReadonlySet<string> {
   const out = new Set<string>();
-  if (!input.relation) return out;
   const seen = new Set<string>();
+  const targets: Array<{ name: string; val: Node }> = [];
   const walk = (n: unknown): void => {
     if (n === null || typeof n !== 'object') return;
     if (Array.isArray(n)) return n.forEach(walk);
     const o = n as Node;
-    if (o.RangeVar) {
+    if (o.RangeVar && input.relation) {
       const ref = input.resolve((o.RangeVar.schemaname as string | undefined) ?? null, o.RangeVar.relname);
       if (ref !== null && !seen.has(ref)) {
         seen.add(ref);
-        for (const [c, t] of input.relation!(ref)?.columns ?? []) if (/^(DOUBLE|FLOAT|REAL)$/i.test(t)) out.add(c);
+        for (const [c, t] of input.relation(ref)?.columns ?? []) if (/^(DOUBLE|FLOAT|REAL)$/i.test(t)) out.add(c);
       }
+    }
+    if (o.ResTarget?.val) {
+      const name = (o.ResTarget.name as string | undefined) ?? (o.ResTarget.val.ColumnRef ? lastField(o.ResTarget.val.ColumnRef) : undefined);
+      if (name) targets.push({ name, val: o.ResTarget.val });
     }
     for (const v of Object.values(o)) walk(v);
   };
   walk(stmt);
+  // an expression whose value may be a float: a float column or cast, or arithmetic, a choice or a
+  // value-preserving function over one
+  const mayBeFloat = (o: Node | undefined): boolean => {
+    if (!o) return false;
+    if (o.ColumnRef) return out.has(lastField(o.ColumnRef));
+    if (o.TypeCast) return /^(float4|float8)$/.test(castType(o) ?? '');
+    if (o.A_Expr) return o.A_Expr.kind === 'AEXPR_OP' && ['+', '-', '*', '/', '%'].includes((o.A_Expr.name as Node[])[0]?.String?.sval) && (mayBeFloat(o.A_Expr.lexpr) || mayBeFloat(o.A_Expr.rexpr));
+    if (o.CaseExpr) return (o.CaseExpr.args as Node[]).some((w) => mayBeFloat(w.CaseWhen.result)) || mayBeFloat(o.CaseExpr.defresult);
+    if (o.CoalesceExpr || o.MinMaxExpr) return ((o.CoalesceExpr ?? o.MinMaxExpr).args as Node[]).some(mayBeFloat);
+    if (o.FuncCall) {
+      const name = funcNameOrNull(o.FuncCall) ?? '';
+      if (name === 'percentile_cont') return true;
+      return FLOAT_PRESERVING.has(name) && ((o.FuncCall.args as Node[] | undefined) ?? []).some(mayBeFloat);
+    }
+    return false;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const t of targets) {
+      if (out.has(t.name)) continue;
+      if (mayBeFloat(t.val)) {
+        out.add(t.name);
+        changed = true;
+      }
+    }
+  }
   return out;
 }
 
@@ -1031,7 +1073,9 @@ function subLink(v: Node, ctx: Ctx): string {
 function over(w: Node, ctx: Ctx): string {
   if (w.name || w.refname) refuse('named window');
   const parts: string[] = [];
-  if (w.partitionClause) parts.push('PARTITION BY ' + (w.partitionClause as Node[]).map((e) => expr(e, ctx)).join(', '));
+  // a float partition key is sorted on too (see sortBy): -0 and 0 are one partition in both
+  const partitionKey = (e: Node): string => (e.ColumnRef && ctx.floatColumns.has(lastField(e.ColumnRef)) ? `(${expr(e, ctx)} + 0)` : expr(e, ctx));
+  if (w.partitionClause) parts.push('PARTITION BY ' + (w.partitionClause as Node[]).map(partitionKey).join(', '));
   if (w.orderClause) parts.push('ORDER BY ' + (w.orderClause as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', '));
   const frame = frameClause(w);
   if (frame) parts.push(frame);
