@@ -262,6 +262,8 @@ p('count(ROW(...))', 'SELECT count(ROW(s.id, s.url)) FROM projects p LEFT JOIN s
 p('row comparison', 'SELECT count(*) FROM scrape_pages WHERE (depth, fetch_ms) > (2, 100)', 'row comparisons are not translated');
 d('count of a key column over an outer join', 'SELECT p.id, count(s.id), count(s.content_length) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id AND s.depth > 4 GROUP BY p.id ORDER BY p.id');
 d('t.* expansions in a subquery and a join', 'SELECT x.id, x.url, d.name FROM (SELECT s.* FROM scrape_pages s WHERE s.depth = 1) x JOIN domains d ON d.id = x.domain_id ORDER BY x.id');
+d('USING column of a full join is the coalesce of both', 'SELECT project_id, count(*) FROM (SELECT project_id FROM scrape_pages WHERE depth = 0) a FULL JOIN (SELECT project_id FROM cdx_records WHERE statuscode = 404) b USING (project_id) GROUP BY 1 ORDER BY 1 NULLS FIRST');
+d('USING column of a right join is the right side', 'SELECT project_id, count(a.project_id) FROM (SELECT project_id FROM scrape_pages WHERE depth = 0 AND project_id < 20) a RIGHT JOIN (SELECT id AS project_id FROM projects) b USING (project_id) GROUP BY 1 ORDER BY 1');
 d('a function alias is its column', 'SELECT count(g), sum(g), count(p.id) FROM generate_series(1, 10) g LEFT JOIN projects p ON p.crawl_depth = g');
 
 // ---- outer-level aggregates (issue 10, class 5): an aggregate whose arguments are outer columns only
@@ -275,6 +277,8 @@ p('outer aggregate two levels down', 'SELECT p.status, (SELECT (SELECT max(p.cra
 d('aggregate of the subquery own columns', 'SELECT o.id, (SELECT max(i.fetch_ms) FROM scrape_pages i WHERE i.project_id = o.id) AS slowest, (SELECT max(fetch_ms) FROM scrape_pages i WHERE i.project_id = o.id) AS bare FROM projects o ORDER BY o.id');
 d('aggregate mixing inner and outer columns', 'SELECT o.id, (SELECT max(i.fetch_ms + o.crawl_depth) FROM scrape_pages i WHERE i.project_id = o.id) FROM projects o ORDER BY o.id');
 d('outer column with an inner FILTER is inner', 'SELECT o.id, (SELECT count(o.id) FILTER (WHERE i.depth > 2) FROM scrape_pages i WHERE i.project_id = o.id) FROM projects o ORDER BY o.id');
+d('a subquery column named by Postgres, not by DuckDB', 'SELECT o.id, (SELECT max(depth) FROM (SELECT depth::int8 FROM scrape_pages i WHERE i.project_id = o.project_id) s) AS deepest, (SELECT min(status_code) FROM (SELECT status_code::int4 FROM scrape_pages i WHERE i.domain_id = o.domain_id AND i.depth > o.depth) s) AS lowest FROM scrape_pages o ORDER BY o.id');
+p('implicit names of a FROM subquery', 'SELECT count, max, coalesce, "case" FROM (SELECT count(*), max(fetch_ms), coalesce(min(content_length), -1), CASE WHEN depth > 2 THEN 1 ELSE 0 END FROM scrape_pages GROUP BY 4) s ORDER BY 4', "the router's column check does not know a subquery's implicit column names");
 d('correlated count(*)', 'SELECT o.id, (SELECT count(*) FROM cdx_records c WHERE c.project_id = o.id AND c.is_revisit) FROM projects o ORDER BY o.id');
 
 // ---- row order (issue 10, class 12): every statement with a total ORDER BY gives Postgres's order

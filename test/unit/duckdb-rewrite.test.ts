@@ -299,7 +299,12 @@ describe('scopes: whole-row values and outer-level aggregates (issue 10, classes
       'SELECT (SELECT count(*) FROM t i WHERE i.id = o.id) FROM t o',
       'SELECT max(o.v) FROM t o',
       'WITH m AS (SELECT sum(x) AS s FROM t) SELECT (SELECT max(s) FROM m) FROM t',
+      // a subquery's columns named as Postgres names them (FigureColname): a cast of a CASE takes the type's name
+      'SELECT (SELECT max(int4) + max(x) FROM (SELECT CASE WHEN x > 0 THEN 1 END::int, x::int8 FROM t) s) FROM t o',
     ]) expect(refused(sql), sql).toMatch(/^translated/);
+    // and DuckDB is told those names (its own for y::int8 is "CAST(y AS BIGINT)": an outer y would bind)
+    const named = rewrite('SELECT (SELECT max(y) FROM (SELECT y::int8, count(*), x + 1 FROM t GROUP BY y, x) s) FROM t o', { ...input, fieldTypeOids: [20] });
+    expect(named.ok && named.sql).toContain('SELECT CAST("y" AS BIGINT) AS "y", count(*) AS "count", (("x") + (1)) AS "?column?" FROM');
     // a bare name whose level cannot be told (no column list) is refused in a subquery only
     expect(refused('SELECT (SELECT max(v) FROM t i WHERE i.id = o.id) FROM t o', { relation: undefined })).toMatch(/cannot be told/);
     expect(refused('SELECT max(v) FROM t o', { relation: undefined })).toMatch(/^translated/);

@@ -19,7 +19,7 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { Oid } from './pg-types.js';
 import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
-import { scopeRefusal } from './scope.js';
+import { figureName, scopeRefusal } from './scope.js';
 
 export type Resolver = (schema: string | null, name: string) => string | null;
 
@@ -503,7 +503,11 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
   }
   if (kinds) kinds[index] = kind;
   if (kinds && struct) ctx.structColumns.add(index);
-  return t.name ? `${sql} AS ${q(t.name)}` : sql;
+  if (t.name) return `${sql} AS ${q(t.name)}`;
+  // Below the top level, an unnamed item gets the name Postgres gives it, which outer references use:
+  // DuckDB names x::int8 "CAST(x AS BIGINT)", so an outer `x` would bind to another level's x.
+  const implicit = kinds ? null : figureName(v);
+  return implicit === null ? sql : `${sql} AS ${q(implicit)}`;
 }
 
 /** a / b (the binary operator). */
@@ -589,8 +593,9 @@ function isStar(v: Node): boolean {
  *   sorted on (Postgres returns -0 as stored): a key that is a float column (by the tables' DuckDB
  *   types, or a float output column named by alias, position or its own expression) is sorted as
  *   `key + 0`, the same order, computed apart from the column.
- * NaN sorts above every other float in both; text compares by the database's collation, which the
- * engine checks is C (collation.test.ts).
+ * NaN sorts above every other float in both; text compares bytewise in DuckDB, so the session's
+ * gate serves text only under a bytewise default collation and without column collations
+ * (session/collation.ts); a COLLATE clause is not translated.
  */
 function sortBy(b: Node, ctx: Ctx): string {
   if (b.useOp) refuse('ORDER BY USING');

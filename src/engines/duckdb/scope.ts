@@ -119,10 +119,9 @@ class Walker {
         const facts = ref === null ? undefined : this.input.relation?.(ref);
         columns = facts ? new Set(facts.columns.keys()) : null;
       }
-      const colnames = r.alias?.colnames as Node[] | undefined;
-      // a column alias list renames the first columns; the rest keep their names
-      if (colnames && columns) columns = new Set([...colnames.map((c) => c.String.sval as string), ...[...columns].slice(colnames.length)]);
-      else if (colnames) columns = null;
+      // a column alias list renames the first columns in Postgres's order, which the mirror's need not
+      // be: the names are then not known
+      if (r.alias?.colnames) columns = null;
       level.ranges.push({ name, columns });
     } else if (f.JoinExpr) {
       this.fromItem(f.JoinExpr.larg, level);
@@ -256,7 +255,8 @@ function outputNames(targets: Node[]): ReadonlySet<string> | null {
   return out;
 }
 
-function figureName(v: Node | undefined): string | null {
+/** The name Postgres gives an unnamed select-list item (FigureColname, parse_target.c); null for t.*. */
+export function figureName(v: Node | undefined): string | null {
   if (!v) return '?column?';
   if (v.ColumnRef) {
     const f = v.ColumnRef.fields as Node[];
@@ -265,10 +265,15 @@ function figureName(v: Node | undefined): string | null {
   }
   if (v.FuncCall) return ((v.FuncCall.funcname as Node[]).at(-1)?.String?.sval as string) ?? '?column?';
   if (v.TypeCast) {
-    const inner = figureName(v.TypeCast.arg);
-    if (inner !== '?column?') return inner;
+    // the argument's name where it is a strong one (a column, a function, a subquery's), else the type's
+    const a = v.TypeCast.arg as Node | undefined;
+    if (a && (a.ColumnRef || a.FuncCall || a.TypeCast || a.CoalesceExpr || a.MinMaxExpr || a.SQLValueFunction || (a.SubLink && a.SubLink.subLinkType === 'EXPR_SUBLINK'))) {
+      const inner = figureName(a);
+      if (inner !== '?column?') return inner;
+    }
     return ((v.TypeCast.typeName?.names as Node[] | undefined)?.at(-1)?.String?.sval as string) ?? '?column?';
   }
+  if (v.A_Expr?.kind === 'AEXPR_NULLIF') return 'nullif';
   if (v.SQLValueFunction) {
     const names: Record<string, string> = { SVFOP_CURRENT_DATE: 'current_date', SVFOP_CURRENT_TIMESTAMP: 'current_timestamp', SVFOP_LOCALTIMESTAMP: 'localtimestamp' };
     return names[v.SQLValueFunction.op as string] ?? null;
