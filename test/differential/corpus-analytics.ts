@@ -229,6 +229,87 @@ p('window frame RANGE offset', 'SELECT id, count(*) OVER (ORDER BY fetch_ms RANG
 p('window frame EXCLUDE', 'SELECT id, sum(fetch_ms) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE CURRENT ROW) FROM scrape_pages ORDER BY id', 'EXCLUDE is not translated');
 p('named window', 'SELECT id, rank() OVER w FROM scrape_pages WINDOW w AS (ORDER BY fetch_ms, id) ORDER BY id', 'named windows are not translated');
 
+// ---- window function arguments (issue 10, class 3): lag/lead defaults are anycompatible with the value
+// (their common type is the result; the default keeps its own numeric scale), nth_value/ntile positions
+group('window arguments');
+d('lag/lead integer defaults', 'SELECT id, lag(fetch_ms, 1, 0) OVER (ORDER BY id) AS prev, lead(fetch_ms, 2, -1) OVER (PARTITION BY project_id ORDER BY id) AS next2 FROM scrape_pages ORDER BY id');
+d('lag default read on the current row', 'SELECT id, lag(id, 1, project_id) OVER (PARTITION BY domain_id ORDER BY id) AS prev_or_project, lead(status_code, 1, depth) OVER (PARTITION BY domain_id ORDER BY id) AS next_or_depth FROM scrape_pages ORDER BY id');
+d('lag/lead offsets from a column, negative and NULL', 'SELECT id, lag(id, depth) OVER (ORDER BY id) AS back_depth, lag(id, -1) OVER (ORDER BY id) AS fwd, lead(id, -2, 0) OVER (ORDER BY id) AS back2, lag(id, NULL, 0) OVER (ORDER BY id) AS null_offset, lead(id, depth - 2, -id) OVER (PARTITION BY project_id ORDER BY id) AS signed FROM scrape_pages ORDER BY id');
+d('lag text, date and timestamptz defaults', "SELECT id, lag(url, 1, 'none') OVER (ORDER BY id), lead(scraped_at, 1, '2020-01-01 00:00:00+00') OVER (ORDER BY id), lag(scraped_at::date, 3, date '2000-01-01') OVER (ORDER BY id) FROM scrape_pages ORDER BY id LIMIT 60");
+d('lag float defaults', 'SELECT page_id, lag(sentiment, 1, 0) OVER (ORDER BY page_id) AS s, lead(readability, 1, 0) OVER (ORDER BY page_id) AS r, lag(readability, 2, 0.5) OVER (ORDER BY page_id) AS r2 FROM content_analytics ORDER BY page_id');
+d('numeric default below the top level compares as numeric', 'SELECT count(*) FILTER (WHERE x < 1) AS below_one, count(*) FILTER (WHERE x = 0.7) AS defaults FROM (SELECT lag(depth, 1, 0.7) OVER (ORDER BY id) AS x FROM scrape_pages) s');
+d('bigint and integer default', 'SELECT id, lag(length, 1, 0) OVER (ORDER BY id), lead(domain_id, 1, length) OVER (ORDER BY id) FROM cdx_records ORDER BY id LIMIT 100');
+p('lag numeric(5,2) with an integer default', 'SELECT page_id, lag(quality_score, 1, 0) OVER (ORDER BY page_id) FROM content_analytics ORDER BY page_id', 'the default keeps its own numeric scale in Postgres (0, not 0.00)');
+p('lag integer with a numeric default', 'SELECT id, lag(depth, 1, 0.7) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', 'the result is numeric: the values keep scale 0, the default scale 1');
+p('lead numeric default summed', 'SELECT sum(x) FROM (SELECT lead(credits, 1, 0) OVER (ORDER BY id) AS x FROM users WHERE id > 190) s', 'a numeric of varying scale below the top level');
+d('nth_value positions from a column', 'SELECT id, nth_value(id, depth + 1) OVER (PARTITION BY project_id ORDER BY id) AS nth, nth_value(url, NULL::int) OVER (ORDER BY id) AS none FROM scrape_pages ORDER BY id');
+p('nth_value of position 0', 'SELECT id, nth_value(id, 0) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', "Postgres raises 22016 (argument of nth_value must be greater than zero): DuckDB raises too, and Postgres answers");
+p('nth_value of a position that is 0 on some rows', 'SELECT id, nth_value(id, depth) OVER (PARTITION BY project_id ORDER BY id) FROM scrape_pages ORDER BY id', 'Postgres raises 22016 on the first such row');
+p('nth_value of a negative position', 'SELECT id, nth_value(id, -1) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', 'Postgres raises 22016');
+d('ntile of constants', 'SELECT id, ntile(1) OVER (ORDER BY id) AS one, ntile(3) OVER (PARTITION BY project_id ORDER BY id) AS three, ntile(1000) OVER (ORDER BY fetch_ms, id) AS many, ntile(NULL::int) OVER (ORDER BY id) AS none FROM scrape_pages ORDER BY id');
+p('ntile(0)', 'SELECT id, ntile(0) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', 'Postgres raises 22014 (argument of ntile must be greater than zero)');
+p('ntile(-1)', 'SELECT id, ntile(-1) OVER (ORDER BY id) FROM scrape_pages ORDER BY id', 'Postgres raises 22014');
+p('ntile of a column', 'SELECT id, ntile(depth + 1) OVER (PARTITION BY project_id ORDER BY id) FROM scrape_pages ORDER BY id', "Postgres reads the bucket count on a partition's first row only");
+cases.push({ name: 'window arguments: ntile and lag offsets from parameters', sql: 'SELECT id, ntile($1) OVER (ORDER BY id), lag(id, $2, 0) OVER (ORDER BY id) FROM scrape_pages ORDER BY id LIMIT 50', expect: 'duckdb', params: ['7', '3'] });
+
+// ---- whole-row values (issue 10, class 4): Postgres's row of a null-extended outer-join row is NULL
+group('whole-row');
+p('count(t.*) over an outer join', 'SELECT p.id, count(s.*) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id AND s.depth > 4 GROUP BY p.id ORDER BY p.id', 'a whole-row value: NULL for a null-extended row in Postgres, a struct of NULLs in DuckDB');
+p('count(t) over an outer join', 'SELECT p.id, count(s) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id AND s.depth > 4 GROUP BY p.id ORDER BY p.id', 'a whole-row reference');
+p('t.* IS NULL', 'SELECT count(*) FILTER (WHERE s.* IS NULL) AS missing, count(*) FILTER (WHERE s.* IS NOT NULL) AS full FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id', 'a whole-row value');
+p('t IS NULL over a full join', 'SELECT count(*) FILTER (WHERE a IS NULL), count(*) FILTER (WHERE b IS NULL) FROM (SELECT project_id FROM scrape_pages WHERE depth = 0) a FULL JOIN (SELECT project_id FROM cdx_records WHERE statuscode = 404) b ON a.project_id = b.project_id', 'a whole-row reference to a subquery');
+p('count(ROW(...))', 'SELECT count(ROW(s.id, s.url)) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id', 'ROW constructors are not translated');
+p('row comparison', 'SELECT count(*) FROM scrape_pages WHERE (depth, fetch_ms) > (2, 100)', 'row comparisons are not translated');
+d('count of a key column over an outer join', 'SELECT p.id, count(s.id), count(s.content_length) FROM projects p LEFT JOIN scrape_pages s ON s.project_id = p.id AND s.depth > 4 GROUP BY p.id ORDER BY p.id');
+d('t.* expansions in a subquery and a join', 'SELECT x.id, x.url, d.name FROM (SELECT s.* FROM scrape_pages s WHERE s.depth = 1) x JOIN domains d ON d.id = x.domain_id ORDER BY x.id');
+d('USING column of a full join is the coalesce of both', 'SELECT project_id, count(*) FROM (SELECT project_id FROM scrape_pages WHERE depth = 0) a FULL JOIN (SELECT project_id FROM cdx_records WHERE statuscode = 404) b USING (project_id) GROUP BY 1 ORDER BY 1 NULLS FIRST');
+d('USING column of a right join is the right side', 'SELECT project_id, count(a.project_id) FROM (SELECT project_id FROM scrape_pages WHERE depth = 0 AND project_id < 20) a RIGHT JOIN (SELECT id AS project_id FROM projects) b USING (project_id) GROUP BY 1 ORDER BY 1');
+d('a function alias is its column', 'SELECT count(g), sum(g), count(p.id) FROM generate_series(1, 10) g LEFT JOIN projects p ON p.crawl_depth = g');
+
+// ---- outer-level aggregates (issue 10, class 5): an aggregate whose arguments are outer columns only
+// belongs to the outer query (SQL standard; parse_agg.c check_agg_arguments)
+group('outer aggregate');
+p('max of a correlated scalar subquery', 'SELECT (SELECT max((SELECT i.fetch_ms FROM scrape_pages i WHERE i.id = o.id))) FROM scrape_pages o', 'an outer-level aggregate: one row in Postgres, computed over all of o');
+p('max of an outer column', 'SELECT (SELECT max(o.fetch_ms)) FROM scrape_pages o', 'an outer-level aggregate');
+p('sum of an outer column in a subquery with FROM', 'SELECT p.id, (SELECT sum(p.max_pages) FROM domains d WHERE d.id = p.id) FROM projects p GROUP BY p.id ORDER BY p.id', 'an outer-level aggregate (of the grouped outer query)');
+p('outer aggregate with an inner FILTER on outer columns', 'SELECT (SELECT count(o.id) FILTER (WHERE o.depth > 2) FROM domains d WHERE d.id = 1) FROM scrape_pages o', 'an outer-level aggregate');
+p('outer aggregate two levels down', 'SELECT p.status, (SELECT (SELECT max(p.crawl_depth) FROM users u WHERE u.id = 1) FROM domains d WHERE d.id = 1) FROM projects p GROUP BY p.status ORDER BY p.status', 'an outer-level aggregate two levels down');
+d('aggregate of the subquery own columns', 'SELECT o.id, (SELECT max(i.fetch_ms) FROM scrape_pages i WHERE i.project_id = o.id) AS slowest, (SELECT max(fetch_ms) FROM scrape_pages i WHERE i.project_id = o.id) AS bare FROM projects o ORDER BY o.id');
+d('aggregate mixing inner and outer columns', 'SELECT o.id, (SELECT max(i.fetch_ms + o.crawl_depth) FROM scrape_pages i WHERE i.project_id = o.id) FROM projects o ORDER BY o.id');
+d('outer column with an inner FILTER is inner', 'SELECT o.id, (SELECT count(o.id) FILTER (WHERE i.depth > 2) FROM scrape_pages i WHERE i.project_id = o.id) FROM projects o ORDER BY o.id');
+d('a subquery column named by Postgres, not by DuckDB', 'SELECT o.id, (SELECT max(depth) FROM (SELECT depth::int8 FROM scrape_pages i WHERE i.project_id = o.project_id) s) AS deepest, (SELECT min(status_code) FROM (SELECT status_code::int4 FROM scrape_pages i WHERE i.domain_id = o.domain_id AND i.depth > o.depth) s) AS lowest FROM scrape_pages o ORDER BY o.id');
+p('implicit names of a FROM subquery', 'SELECT count, max, coalesce, "case" FROM (SELECT count(*), max(fetch_ms), coalesce(min(content_length), -1), CASE WHEN depth > 2 THEN 1 ELSE 0 END FROM scrape_pages GROUP BY 4) s ORDER BY 4', "the router's column check does not know a subquery's implicit column names");
+d('correlated count(*)', 'SELECT o.id, (SELECT count(*) FROM cdx_records c WHERE c.project_id = o.id AND c.is_revisit) FROM projects o ORDER BY o.id');
+
+// ---- row order (issue 10, class 12): every statement with a total ORDER BY gives Postgres's order
+group('order');
+d('NULLs last ascending, first descending by default', 'SELECT id, content_length FROM scrape_pages ORDER BY content_length, id LIMIT 80');
+d('NULLs first descending by default', 'SELECT id, content_length FROM scrape_pages ORDER BY content_length DESC, id LIMIT 80');
+d('explicit NULLS FIRST/LAST both ways', 'SELECT id, category, page_rank FROM domains ORDER BY category ASC NULLS FIRST, page_rank DESC NULLS LAST, id DESC LIMIT 120');
+d('NULLs in a window order and partition', 'SELECT id, row_number() OVER (ORDER BY content_length DESC, id) AS r, rank() OVER (PARTITION BY content_type ORDER BY content_length NULLS FIRST, id) AS k FROM scrape_pages ORDER BY id');
+d('NULLs in an aggregate order', 'SELECT project_id, array_agg(content_length ORDER BY content_length DESC, id) AS d, array_agg(content_length ORDER BY content_length, id) AS a FROM scrape_pages GROUP BY project_id ORDER BY project_id');
+d('text in byte order (C collation)', 'SELECT id, full_name FROM users ORDER BY full_name DESC NULLS LAST, id LIMIT 80');
+d('char(n) and varchar order', 'SELECT id, country, email FROM users ORDER BY country NULLS FIRST, email DESC');
+d('an output alias shadows an input column', 'SELECT -fetch_ms AS id, id AS x FROM scrape_pages ORDER BY id, x');
+d('an expression reads the input column, not the alias', 'SELECT -fetch_ms AS id, id AS x FROM scrape_pages ORDER BY -id');
+d('GROUP BY a name that is an input column and an alias', 'SELECT depth % 2 AS depth, count(*) AS n FROM scrape_pages GROUP BY depth ORDER BY 1, 2');
+d('ORDER BY positions', 'SELECT status_code, depth, count(*) FROM scrape_pages GROUP BY 1, 2 ORDER BY 2 DESC, 1');
+d('ORDER BY an aggregate not in the list', 'SELECT tld FROM domains GROUP BY tld ORDER BY count(*) DESC, max(page_rank) NULLS FIRST, tld');
+d('DISTINCT ordered by an alias', 'SELECT DISTINCT depth AS d, is_success FROM scrape_pages ORDER BY d DESC, is_success');
+d('float NaN, infinities and -0 ascending', "SELECT id, x FROM (SELECT id, CASE id % 7 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN '-0'::float8 WHEN 2 THEN 0::float8 WHEN 3 THEN 'Infinity'::float8 WHEN 4 THEN '-Infinity'::float8 WHEN 5 THEN NULL ELSE page_rank END AS x FROM domains WHERE id <= 70) s ORDER BY x, id");
+d('float NaN, infinities and -0 descending by position', "SELECT id, x FROM (SELECT id, CASE id % 7 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN '-0'::float8 WHEN 2 THEN 0::float8 WHEN 3 THEN 'Infinity'::float8 WHEN 4 THEN '-Infinity'::float8 WHEN 5 THEN NULL ELSE page_rank END AS x FROM domains WHERE id <= 70) s ORDER BY 2 DESC, 1 DESC");
+d('float4 -0 and NaN ordered by alias', "SELECT page_id, CASE page_id % 4 WHEN 0 THEN 'NaN'::float4 WHEN 1 THEN '-0'::float4 WHEN 2 THEN sentiment ELSE -sentiment END AS s FROM content_analytics ORDER BY s NULLS FIRST, page_id");
+d('-0 of a derived column through window sorts', "SELECT id, x, row_number() OVER (ORDER BY x, id) AS r, rank() OVER (PARTITION BY x ORDER BY id DESC) AS k, lag(x) OVER (ORDER BY x DESC, id) AS l FROM (SELECT id, CASE id % 7 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN '-0'::float8 WHEN 2 THEN 0::float8 WHEN 3 THEN 'Infinity'::float8 WHEN 4 THEN '-Infinity'::float8 WHEN 5 THEN NULL ELSE page_rank END AS x FROM domains WHERE id <= 70) s ORDER BY id");
+d('-0 through an ordered LIMIT subquery and an aggregate order', "SELECT t.id, t.x, a.xs FROM (SELECT id, x FROM (SELECT id, CASE id % 7 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN '-0'::float8 WHEN 2 THEN 0::float8 WHEN 3 THEN 'Infinity'::float8 WHEN 4 THEN '-Infinity'::float8 WHEN 5 THEN NULL ELSE page_rank END AS x FROM domains WHERE id <= 70) s ORDER BY x DESC, id LIMIT 30) t, (SELECT array_agg(x ORDER BY x, id) AS xs FROM (SELECT id, CASE id % 7 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN '-0'::float8 WHEN 2 THEN 0::float8 WHEN 3 THEN 'Infinity'::float8 WHEN 4 THEN '-Infinity'::float8 WHEN 5 THEN NULL ELSE page_rank END AS x FROM domains WHERE id <= 30) s) a ORDER BY t.id");
+d('a float column ordered, in a window too', 'SELECT id, page_rank, row_number() OVER (ORDER BY page_rank DESC, id) AS r FROM domains ORDER BY page_rank, id');
+d('ORDER BY a float avg', 'SELECT tld, avg(page_rank) AS r FROM domains GROUP BY tld ORDER BY r DESC NULLS LAST, tld');
+p('ORDER BY a numeric avg by alias', 'SELECT mimetype, avg(length) AS a FROM cdx_records GROUP BY 1 ORDER BY a', 'a numeric avg is shipped as sum and count: DuckDB would order by the sum');
+p('ORDER BY a numeric avg by position', 'SELECT mimetype, avg(length) AS a FROM cdx_records GROUP BY 1 ORDER BY 2 DESC, 1', 'a numeric avg is shipped as sum and count');
+p('ORDER BY round(avg) by alias', 'SELECT status_code, round(avg(fetch_ms), 1) AS a FROM scrape_pages GROUP BY 1 ORDER BY a, status_code', 'Postgres orders by the rounded exact value: equal ones are ties broken by the next key');
+p('ORDER BY a numeric division by alias', 'SELECT domain_id, sum(length) / count(*) AS per FROM cdx_records GROUP BY 1 ORDER BY per DESC, domain_id LIMIT 20', 'a division is shipped as numerator and denominator');
+p('ORDER BY avg() not in the list', 'SELECT mimetype FROM cdx_records GROUP BY 1 ORDER BY avg(length), mimetype', 'Postgres compares the exact numeric avg, DuckDB a DOUBLE');
+p('window ordered by avg()', 'SELECT mimetype, rank() OVER (ORDER BY avg(length) DESC) FROM cdx_records GROUP BY 1 ORDER BY 1', 'Postgres compares the exact numeric avg, DuckDB a DOUBLE');
+
 // ---- CTEs and subqueries ---------------------------------------------------------------------------------
 group('cte');
 d('cte then filter', 'WITH per_domain AS (SELECT domain_id, count(*) AS n FROM cdx_records GROUP BY domain_id) SELECT domain_id, n FROM per_domain WHERE n >= 5 ORDER BY n DESC, domain_id');

@@ -9,6 +9,8 @@ import { fixedOffsetSeconds, utcOffsetSeconds } from '../../src/engines/duckdb/t
 import { binaryParamText } from '../../src/engines/duckdb/params.js';
 
 const resolve = (s: string | null, n: string): string | null => (n === 't' && (s === null || s === 'public') ? '"lake"."t"' : null);
+/** t's columns, as the engine reads them from DuckDB: a bare name in a subquery is then known to be t's */
+const tFacts = (ref: string): RelationFacts | undefined => (ref === '"lake"."t"' ? { columns: new Map(['x', 'y', 'z', 'v', 'id'].map((c) => [c, 'INTEGER'])), rows: 10 } : undefined);
 
 beforeAll(async () => {
   await initRewriter();
@@ -54,7 +56,7 @@ describe('rewrite', () => {
     expect(r.ok && r.kinds).toEqual(['avg']);
   });
   it('lets an integer stand for numeric only where no division over a derived column could differ', () => {
-    const ok = rewrite('SELECT sum(x) OVER (ORDER BY y), (SELECT sum(x) FROM t) FROM t', { resolve, fieldTypeOids: [1700, 1700] });
+    const ok = rewrite('SELECT sum(x) OVER (ORDER BY y), (SELECT sum(x) FROM t) FROM t', { resolve, relation: tFacts, fieldTypeOids: [1700, 1700] });
     expect(ok.ok && ok.kinds).toEqual(['integral', 'integral']);
     const cte = rewrite('WITH m AS (SELECT sum(x) AS b FROM t) SELECT b, b / 2 FROM m', { resolve, fieldTypeOids: [1700, 1700] });
     expect(cte.ok && cte.kinds).toEqual(['other', 'other']);
@@ -252,5 +254,111 @@ describe('pre-aggregation (preaggregate.ts)', () => {
     // and without table facts nothing is pre-aggregated
     const r = rewrite("SELECT date_trunc('month', day), count(*) FROM f GROUP BY 1", { resolve: input.resolve });
     expect(r.ok && r.preAggregated).toBe(0);
+  });
+});
+
+describe('scopes: whole-row values and outer-level aggregates (issue 10, classes 4 and 5)', () => {
+  const input = { resolve, relation: tFacts, fieldTypeOids: [20] };
+  const refused = (sql: string, i: object = input) => {
+    const r = rewrite(sql, { resolve, ...i });
+    return r.ok ? `translated: ${r.sql}` : r.reason;
+  };
+  it('refuses a whole-row value anywhere but as a select-list expansion', () => {
+    for (const sql of [
+      'SELECT count(u.*) FROM t LEFT JOIN t u ON u.id = t.x',
+      'SELECT count(u) FROM t LEFT JOIN t u ON u.id = t.x',
+      'SELECT count(*) FILTER (WHERE u.* IS NULL) FROM t LEFT JOIN t u ON u.id = t.x',
+      'SELECT count(*) FROM t WHERE t IS NOT NULL',
+      'SELECT (SELECT count(s) FROM (SELECT x FROM t) s)',
+      'SELECT count(g) FROM generate_series(1, 3) AS g(n)',
+    ]) expect(refused(sql), sql).toMatch(/whole-row/);
+    // a ROW constructor or row comparison is not translated at all
+    expect(refused('SELECT count(ROW(x, y)) FROM t')).toMatch(/RowExpr/);
+    expect(refused('SELECT count(*) FROM t WHERE (x, y) < (1, 2)')).toMatch(/RowExpr|operator/);
+    // expansions and columns named like their range are columns
+    for (const sql of ['SELECT t.* FROM t', 'SELECT u.*, t.x FROM t JOIN t u ON u.id = t.x', 'SELECT count(g) FROM generate_series(1, 3) g', 'SELECT max(x) FROM (SELECT x AS x FROM t) x']) {
+      expect(rewrite(sql, { ...input, fieldTypeOids: [23, 23, 23, 23, 23, 23] }).ok, sql).toBe(true);
+    }
+  });
+  it('refuses an aggregate that belongs to an outer query level, at any depth', () => {
+    for (const sql of [
+      'SELECT (SELECT max(o.v)) FROM t o',
+      'SELECT (SELECT max((SELECT i.v FROM t i WHERE i.id = o.id))) FROM t o',
+      'SELECT (SELECT sum(o.x) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT (SELECT count(o.x) FILTER (WHERE o.y > 0) FROM t i) FROM t o',
+      'SELECT x FROM t o WHERE EXISTS (SELECT 1 FROM t i WHERE i.id = o.id HAVING max(o.v) > 1)',
+      'SELECT (SELECT (SELECT max(o.v) FROM t j) FROM t i LIMIT 1) FROM t o',
+      'SELECT (SELECT max(x) FROM (SELECT 1 AS q) s) FROM t o',
+    ]) expect(refused(sql), sql).toMatch(/outer query/);
+    // its own level: a column of it (bare or qualified) anywhere in the arguments or FILTER, or none
+    for (const sql of [
+      'SELECT (SELECT max(i.v) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT (SELECT max(v) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT (SELECT max(o.v + i.v) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT (SELECT sum(o.x) FILTER (WHERE i.y > 0) FROM t i) FROM t o',
+      'SELECT (SELECT count(*) FROM t i WHERE i.id = o.id) FROM t o',
+      'SELECT max(o.v) FROM t o',
+      'WITH m AS (SELECT sum(x) AS s FROM t) SELECT (SELECT max(s) FROM m) FROM t',
+      // a subquery's columns named as Postgres names them (FigureColname): a cast of a CASE takes the type's name
+      'SELECT (SELECT max(int4) + max(x) FROM (SELECT CASE WHEN x > 0 THEN 1 END::int, x::int8 FROM t) s) FROM t o',
+    ]) expect(refused(sql), sql).toMatch(/^translated/);
+    // and DuckDB is told those names (its own for y::int8 is "CAST(y AS BIGINT)": an outer y would bind)
+    const named = rewrite('SELECT (SELECT max(y) FROM (SELECT y::int8, count(*), x + 1 FROM t GROUP BY y, x) s) FROM t o', { ...input, fieldTypeOids: [20] });
+    expect(named.ok && named.sql).toContain('SELECT CAST("y" AS BIGINT) AS "y", count(*) AS "count", (("x") + (1)) AS "?column?" FROM');
+    // a bare name whose level cannot be told (no column list) is refused in a subquery only
+    expect(refused('SELECT (SELECT max(v) FROM t i WHERE i.id = o.id) FROM t o', { relation: undefined })).toMatch(/cannot be told/);
+    expect(refused('SELECT max(v) FROM t o', { relation: undefined })).toMatch(/^translated/);
+  });
+});
+
+describe('window function arguments (issue 10, class 3)', () => {
+  const input = { resolve, relation: tFacts };
+  it('writes lag/lead defaults out as a CASE typed from both branches, and marks the column as mixing scales', () => {
+    const r = rewrite('SELECT lag(x, 1, 0.7) OVER (ORDER BY id), lead(x, y, z) OVER (PARTITION BY y ORDER BY id), lag(x) OVER (ORDER BY id), lag(x, 2) OVER (ORDER BY id) FROM t', { ...input, fieldTypeOids: [1700, 23, 23, 23] });
+    expect(r.ok && r.sql).toContain(`(CASE WHEN lag(1, 1) OVER (ORDER BY "id" ASC NULLS LAST) IS NOT NULL THEN lag("x", 1) OVER (ORDER BY "id" ASC NULLS LAST) WHEN (1) IS NULL THEN NULL ELSE 0.7 END)`);
+    expect(r.ok && r.sql).toContain('lag("x") OVER');
+    expect(r.ok && r.sql).toContain('lag("x", 2) OVER');
+    expect(r.ok && r.kinds[0]).toBe('mixed_scale');
+  });
+  it("guards nth_value's position and takes ntile's bucket count only as a constant", () => {
+    const r = rewrite('SELECT nth_value(x, y) OVER (ORDER BY id), ntile(4) OVER (ORDER BY id), ntile($1) OVER (ORDER BY id) FROM t', { ...input, paramTypeOids: [23] });
+    expect(r.ok && r.sql).toContain(`nth_value("x", CASE WHEN ("y") <= 0 THEN error('argument of nth_value must be greater than zero') ELSE ("y") END)`);
+    expect(rewrite('SELECT ntile(y) OVER (ORDER BY id) FROM t', input)).toMatchObject({ ok: false, reason: expect.stringMatching(/ntile/) });
+  });
+  it('treats a numeric of varying scale below the top level as mixing scales in every numeric column', () => {
+    const r = rewrite('SELECT c, c + 1 FROM (SELECT coalesce(sum(x), 0) AS c FROM t) s', { ...input, fieldTypeOids: [1700, 1700] });
+    expect(r.ok && r.kinds).toEqual(['mixed_scale', 'mixed_scale']);
+    const l = rewrite('SELECT sum(p) FROM (SELECT lag(x, 1, 0) OVER (ORDER BY id) AS p FROM t) s', { ...input, fieldTypeOids: [1700] });
+    expect(l.ok && l.kinds).toEqual(['mixed_scale']);
+    const plain = rewrite('SELECT c FROM (SELECT sum(x) AS c FROM t) s', { ...input, fieldTypeOids: [1700] });
+    expect(plain.ok && plain.kinds).toEqual(['integral']);
+  });
+});
+
+describe('sort keys (issue 10, class 12)', () => {
+  const floats = (ref: string): RelationFacts | undefined => (ref === '"lake"."t"' ? { columns: new Map([['x', 'INTEGER'], ['f', 'DOUBLE'], ['r', 'FLOAT']]), rows: 10 } : undefined);
+  const input = { resolve, relation: floats };
+  it('refuses a key that is a numeric avg or division shipped as a struct, or any other numeric avg', () => {
+    for (const sql of [
+      'SELECT x, avg(x) AS a FROM t GROUP BY x ORDER BY a',
+      'SELECT x, avg(x) AS a FROM t GROUP BY x ORDER BY 2 DESC',
+      'SELECT x, round(avg(x), 2) AS a FROM t GROUP BY x ORDER BY a, x',
+      'SELECT x, sum(x) / count(*) AS a FROM t GROUP BY x ORDER BY a',
+      'SELECT x FROM t GROUP BY x ORDER BY avg(x)',
+      'SELECT x, rank() OVER (ORDER BY avg(x)) FROM t GROUP BY x',
+    ]) expect(rewrite(sql, { ...input, fieldTypeOids: [23, 1700] }).ok, sql).toBe(false);
+    // a float avg orders as DuckDB computes it
+    expect(rewrite('SELECT x, avg(f) AS a FROM t GROUP BY x ORDER BY a', { ...input, fieldTypeOids: [23, 701] }).ok).toBe(true);
+  });
+  it('sorts a float key apart from the column (DuckDB gives a sorted -0 back as 0)', () => {
+    const r = rewrite('SELECT x, f AS g, r FROM t ORDER BY g, 3 DESC, f, x, row_number() OVER (ORDER BY r)', { ...input, fieldTypeOids: [23, 701, 700, 20] });
+    expect(r.ok && r.sql).toContain('ORDER BY ("f") + 0 ASC NULLS LAST, ("r") + 0 DESC NULLS FIRST, ("f") + 0 ASC NULLS LAST, "x" ASC NULLS LAST, row_number() OVER (ORDER BY ("r" + 0) ASC NULLS LAST) ASC NULLS LAST');
+    // a float column that is not an output column, by the tables' types; other keys as written
+    const d = rewrite('SELECT id, row_number() OVER (PARTITION BY y ORDER BY y2, b) FROM (SELECT x AS id, f * 2 AS y, abs(r) AS y2, f > 1 AS b FROM t) s', { ...input, fieldTypeOids: [23, 20] });
+    expect(d.ok && d.sql).toContain('OVER (PARTITION BY ("y" + 0) ORDER BY ("y2" + 0) ASC NULLS LAST, "b" ASC NULLS LAST)');
+    const c = rewrite('SELECT x FROM t ORDER BY f DESC, t.r, x', { ...input, fieldTypeOids: [23] });
+    expect(c.ok && c.sql).toContain('ORDER BY ("f" + 0) DESC NULLS FIRST, ("t"."r" + 0) ASC NULLS LAST, "x" ASC NULLS LAST');
+    const w = rewrite('SELECT x, row_number() OVER (ORDER BY f DESC) FROM t ORDER BY x', { ...input, fieldTypeOids: [23, 20] });
+    expect(w.ok && w.sql).toContain('OVER (ORDER BY ("f" + 0) DESC NULLS FIRST)');
   });
 });

@@ -42,6 +42,12 @@ function exactParts(t: DuckDBType): boolean {
   return children.length === 2 && children.every((c) => ints.has(c.typeId) || c.typeId === DuckDBTypeId.DECIMAL);
 }
 
+/** Every field of a struct is an integer. */
+function integerParts(t: DuckDBType): boolean {
+  const children = (t as { entryTypes?: readonly DuckDBType[] }).entryTypes ?? [];
+  return children.length === 2 && children.every((c) => ints.has(c.typeId));
+}
+
 /** Returns the CAST target for one value, '' when no cast is needed, or null when not exact. */
 function alignOne(t: DuckDBType, oid: number, typmod: number, kind: ColumnKind): string | '' | null {
   const id = t.typeId;
@@ -57,7 +63,8 @@ function alignOne(t: DuckDBType, oid: number, typmod: number, kind: ColumnKind):
       if (id === DuckDBTypeId.DECIMAL) return target ?? (kind === 'mixed_scale' ? null : '');
       // {s, c} of a top-level avg, {n, d} of a top-level division: the encoder divides exactly, so both
       // parts must be exact (integers or decimals; a DOUBLE part has no Postgres scale)
-      if (id === DuckDBTypeId.STRUCT) return (kind === 'avg' || kind === 'div') && exactParts(t) ? '' : null;
+      // (kind 'mixed_scale': only integer parts, whose scale is 0 whichever branch produced them)
+      if (id === DuckDBTypeId.STRUCT) return ((kind === 'avg' || kind === 'div') && exactParts(t)) || (kind === 'mixed_scale' && integerParts(t)) ? '' : null;
       // An integer where Postgres has unconstrained numeric: sum(int8) (numeric in PG, HUGEINT in
       // DuckDB) and integer arithmetic over it carry the same value, scale 0, unless the rewrite saw a
       // division that could have made Postgres's value fractional (kind 'other'; see rewrite.ts).

@@ -19,6 +19,7 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { Oid } from './pg-types.js';
 import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
+import { figureName, scopeRefusal } from './scope.js';
 
 export type Resolver = (schema: string | null, name: string) => string | null;
 
@@ -40,7 +41,8 @@ export interface RewriteInput {
  * - 'integral': if DuckDB computes an integer where Postgres has numeric, Postgres's value is that same
  *   integer with display scale 0 (see integralNumericSafe);
  * - 'other': no such conversion is exact;
- * - 'mixed_scale': integral, but its branches may carry numerics of different scales (see mixesScales).
+ * - 'mixed_scale': integral, but its branches may carry numerics of different scales (see mixesScales):
+ *   an integer (or an avg/division shipped as integer parts) is exact, a DuckDB DECIMAL is not.
  */
 export type ColumnKind = 'integral' | 'avg' | 'div' | 'other' | 'mixed_scale';
 
@@ -50,7 +52,13 @@ export type ColumnKind = 'integral' | 'avg' | 'div' | 'other' | 'mixed_scale';
  * type prints `0.00`. Such a column cannot be carried as a DuckDB DECIMAL into unconstrained numeric.
  */
 function mixesScales(n: unknown): boolean {
-  return anyNode(n, (o) => !!(o.CoalesceExpr || o.CaseExpr || o.MinMaxExpr));
+  return anyNode(n, (o) => !!(o.CoalesceExpr || o.CaseExpr || o.MinMaxExpr || (o.FuncCall && isLagLeadWithDefault(o.FuncCall))));
+}
+
+/** lag/lead(v, n, default): the default keeps its own numeric scale in Postgres (see windowArguments). */
+function isLagLeadWithDefault(fc: Node): boolean {
+  const names = (fc.funcname as Node[]).map((x) => x.String?.sval as string);
+  return ['lag', 'lead'].includes(names[names.length - 1]!) && (fc.args as Node[] | undefined)?.length === 3;
 }
 
 /** Whether any node of a parse tree (arrays and objects, depth first) satisfies the test. */
@@ -204,6 +212,12 @@ interface Ctx {
   /** the SELECT level being deparsed over pre-aggregated groups, if any */
   pre: PreAggState | null;
   preAggregated: number;
+  /** names of the statement's table columns that DuckDB holds as DOUBLE/FLOAT (see sortBy) */
+  floatColumns: ReadonlySet<string>;
+  /** top-level output columns shipped as a struct ({s, c} of an avg, {n, d} of a division) */
+  structColumns: Set<number>;
+  /** the top level's select list, while its ORDER BY is deparsed */
+  topTargets: Node[] | null;
 }
 
 /** A pre-aggregation plan while its level is deparsed: the partials its aggregates need. */
@@ -233,13 +247,30 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
-  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0 };
+  // whole-row values and outer-level aggregates (scope.ts) mean something else in DuckDB
+  const scoped = scopeRefusal(stmt.SelectStmt, input);
+  if (scoped !== null) return { ok: false, reason: scoped };
+  const ctx: Ctx = {
+    input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0,
+    floatColumns: floatColumns(stmt, input), structColumns: new Set(), topTargets: null,
+  };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
     // Where dividing could make Postgres's numeric fractional while DuckDB's integer stays whole, no
     // integer may stand for a numeric (nor an integer-summed avg be trusted).
     if (!integralNumericSafe(stmt)) for (let i = 0; i < kinds.length; i++) if (kinds[i] !== 'other') kinds[i] = 'other';
+    // A numeric whose scale varies by row (coalesce, CASE, greatest/least, a lag/lead default) in a CTE,
+    // a subquery in FROM or a set operation's arm reaches the top-level columns through DuckDB's one
+    // DECIMAL scale: `SELECT x FROM (SELECT coalesce(sum(credits), 0) AS x …)` prints 0 in Postgres.
+    // No DECIMAL (nor a sum or count of one) may then stand for an unconstrained numeric.
+    const top = stmt.SelectStmt as Node;
+    if (mixesScales([top.withClause, top.fromClause, top.larg, top.rarg])) {
+      for (let i = 0; i < kinds.length; i++) {
+        if (kinds[i] === 'other' && input.fieldTypeOids?.[i] === Oid.numeric) refuse('a numeric of varying scale below the top level, read through a division');
+        if (kinds[i] !== 'other') kinds[i] = 'mixed_scale';
+      }
+    }
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
     return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping, subtractsValues: ctx.subtractsValues, preAggregated: ctx.preAggregated };
   } catch (e) {
@@ -300,6 +331,9 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
       }
       return out;
     }
+    // the ORDER BY of a set operation names output columns: a struct shipped for an avg or a division
+    // would be compared as a struct
+    if (topKinds && s.sortClause && topKinds.some((k) => k === 'avg' || k === 'div')) refuse('ORDER BY over a set operation with a numeric avg or division column');
     out += orderAndLimit(s, ctx);
   } finally {
     if (pushed) ctx.ctes.pop();
@@ -356,7 +390,14 @@ function simpleSelect(s: Node, ctx: Ctx, topKinds: ColumnKind[] | undefined, pla
   }
   if (s.havingClause) out += ' HAVING ' + expr(s.havingClause, ctx);
   if (s.windowClause) refuse('WINDOW clause');
-  out += orderAndLimit(s, ctx);
+  // the top level's ORDER BY may name its output columns (see sortBy)
+  const outerTargets = ctx.topTargets;
+  ctx.topTargets = topKinds && !targets.some((t) => isStar(t.ResTarget.val)) ? targets : null;
+  try {
+    out += orderAndLimit(s, ctx);
+  } finally {
+    ctx.topTargets = outerTargets;
+  }
   if (!state) return out;
   if (state.ref === null) throw new NoPreAgg();
   const name = q(state.plan.name);
@@ -414,19 +455,24 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
   if (isStar(v)) return columnRef(v.ColumnRef);
   let sql: string;
   let kind: ColumnKind = 'integral';
+  /** shipped as a struct the encoder divides (not a value DuckDB can compare) */
+  let struct = false;
   const fc = v.FuncCall as Node | undefined;
   const fname = fc ? funcName(fc) : null;
   const numericOut = kinds !== undefined && ctx.input.fieldTypeOids?.[index] === Oid.numeric;
   const avgCall = (f: Node | undefined): f is Node => !!f && !f.over && !f.agg_within_group && funcName(f) === 'avg';
   if (numericOut && avgCall(fc)) {
     sql = avgParts(fc!, ctx);
-    kind = 'avg';
+    struct = true;
+    // the sum of values of varying numeric scale has the largest one in Postgres (see mixesScales)
+    kind = mixesScales(fc) ? 'mixed_scale' : 'avg';
   } else if (numericOut && fc && fname === 'round' && fc.args?.length === 2 && avgCall(fc.args[0]?.FuncCall)) {
     // round(avg(x), n): Postgres rounds its exact avg (at select_div_scale digits) half away from zero
     // to n digits, display scale n: the encoder does both steps on the shipped sum and count.
     if (fc.over || fc.agg_filter) refuse('round() with OVER/FILTER');
     sql = avgParts(fc.args[0].FuncCall, ctx);
-    kind = 'avg';
+    struct = true;
+    kind = mixesScales(fc) ? 'mixed_scale' : 'avg';
     const n = intConstant(fc.args[1]);
     if (n === null || n < 0 || n > 1000) refuse('round(avg(x), n) with n not a constant in 0..1000');
     ctx.scales[index] = n;
@@ -450,12 +496,18 @@ function target(t: Node, ctx: Ctx, kinds: ColumnKind[] | undefined, index: numbe
     const b = expr(v.A_Expr.rexpr, ctx);
     sql = `CASE WHEN (${a}) IS NULL OR (${b}) IS NULL THEN NULL ELSE {'n': ${a}, 'd': dg_nz(${b})} END`;
     kind = 'div';
+    struct = true;
   } else {
     sql = expr(v, ctx);
     if (numericOut && mixesScales(v)) kind = 'mixed_scale';
   }
   if (kinds) kinds[index] = kind;
-  return t.name ? `${sql} AS ${q(t.name)}` : sql;
+  if (kinds && struct) ctx.structColumns.add(index);
+  if (t.name) return `${sql} AS ${q(t.name)}`;
+  // Below the top level, an unnamed item gets the name Postgres gives it, which outer references use:
+  // DuckDB names x::int8 "CAST(x AS BIGINT)", so an outer `x` would bind to another level's x.
+  const implicit = kinds ? null : figureName(v);
+  return implicit === null ? sql : `${sql} AS ${q(implicit)}`;
 }
 
 /** a / b (the binary operator). */
@@ -530,11 +582,140 @@ function isStar(v: Node): boolean {
   return !!v.ColumnRef && (v.ColumnRef.fields as Node[]).some((f) => f.A_Star);
 }
 
+/**
+ * One sort key, ordering exactly as Postgres does (issue 10, class 12: a total ORDER BY must give
+ * Postgres's row order):
+ * - NULLS FIRST/LAST written out (Postgres: NULLs sort as larger than any value: last ASC, first DESC);
+ * - a key naming a top-level output column shipped as a struct (a numeric avg as {s, c}, a division as
+ *   {n, d}) would order by the struct's fields: refused; so is any other avg() in a key, whose exact
+ *   numeric value Postgres compares (rounded at its display scale) where DuckDB compares a DOUBLE;
+ * - DuckDB's sort stores a float key normalised (-0 as 0) and gives that value back for the column it
+ *   sorted on (Postgres returns -0 as stored): a key that is a float column (by the tables' DuckDB
+ *   types, or a float output column named by alias, position or its own expression) is sorted as
+ *   `key + 0`, the same order, computed apart from the column.
+ * NaN sorts above every other float in both; text compares bytewise in DuckDB, so the session's
+ * gate serves text only under a bytewise default collation and without column collations
+ * (session/collation.ts); a COLLATE clause is not translated.
+ */
 function sortBy(b: Node, ctx: Ctx): string {
   if (b.useOp) refuse('ORDER BY USING');
   const desc = b.sortby_dir === 'SORTBY_DESC';
   const nulls = b.sortby_nulls === 'SORTBY_NULLS_FIRST' ? 'FIRST' : b.sortby_nulls === 'SORTBY_NULLS_LAST' ? 'LAST' : desc ? 'FIRST' : 'LAST';
-  return `${expr(b.node, ctx)} ${desc ? 'DESC' : 'ASC'} NULLS ${nulls}`;
+  const node = b.node as Node;
+  const targets = ctx.topTargets;
+  const col = targets ? outputColumn(node, targets) : null;
+  const oid = col === null ? undefined : ctx.input.fieldTypeOids?.[col.index];
+  const float = oid === Oid.float4 || oid === Oid.float8;
+  if (col !== null && ctx.structColumns.has(col.index)) refuse('ORDER BY a numeric avg or division (Postgres compares its exact value)');
+  if (!float && anyNode(node, (o) => !!o.FuncCall && funcNameOrNull(o.FuncCall) === 'avg' && !o.FuncCall.over)) refuse('ORDER BY avg() (Postgres compares its exact numeric value)');
+  let key: string;
+  // output names mean nothing inside the key (a window's ORDER BY in it)
+  ctx.topTargets = null;
+  try {
+    if (col !== null && float) key = `(${expr(col.byName ? targets![col.index]!.ResTarget.val : node, ctx)}) + 0`;
+    else if (col === null && node.ColumnRef && ctx.floatColumns.has(lastField(node.ColumnRef))) key = `(${expr(node, ctx)} + 0)`;
+    else key = expr(node, ctx);
+  } finally {
+    ctx.topTargets = targets;
+  }
+  return `${key} ${desc ? 'DESC' : 'ASC'} NULLS ${nulls}`;
+}
+
+/**
+ * The output column a top-level ORDER BY key names (findTargetlistEntrySQL92: a position, or a bare
+ * name matching an output column's name; SQL99: an expression equal to an output expression), or null.
+ * byName: named by position or name (the key's own text is not the column's expression).
+ */
+function outputColumn(node: Node, targets: Node[]): { index: number; byName: boolean } | null {
+  const k = node.A_Const?.ival !== undefined ? (node.A_Const.ival.ival ?? 0) : null;
+  if (k !== null) return k >= 1 && k <= targets.length ? { index: k - 1, byName: true } : null;
+  const fields = node.ColumnRef?.fields as Node[] | undefined;
+  if (fields?.length === 1 && fields[0]!.String) {
+    const name = fields[0]!.String.sval as string;
+    const i = targets.findIndex((t) => (t.ResTarget.name ?? (t.ResTarget.val.ColumnRef ? lastField(t.ResTarget.val.ColumnRef) : null)) === name);
+    if (i >= 0) return { index: i, byName: true };
+  }
+  const text = withoutLocations(node);
+  const i = targets.findIndex((t) => withoutLocations(t.ResTarget.val) === text);
+  return i >= 0 ? { index: i, byName: false } : null;
+}
+
+function withoutLocations(n: unknown): string {
+  return JSON.stringify(n, (k, v) => (k === 'location' ? undefined : v));
+}
+
+function lastField(c: Node): string {
+  const f = c.fields as Node[];
+  return (f[f.length - 1]!.String?.sval as string | undefined) ?? '*';
+}
+
+function funcNameOrNull(fc: Node): string | null {
+  const names = (fc.funcname as Node[]).map((n) => n.String?.sval as string);
+  return names.length === 1 || (names.length === 2 && names[0] === 'pg_catalog') ? names[names.length - 1]! : null;
+}
+
+/** Functions whose value is a float when an argument is (floatColumns). */
+const FLOAT_PRESERVING: ReadonlySet<string> = new Set([
+  'abs', 'sum', 'min', 'max', 'avg', 'lag', 'lead', 'first_value', 'last_value', 'nth_value', 'ceil', 'ceiling', 'floor', 'round',
+  'trunc', 'sign', 'sqrt', 'cbrt', 'exp', 'ln', 'log', 'log10', 'power', 'pow', 'stddev', 'stddev_samp', 'stddev_pop', 'variance',
+  'var_samp', 'var_pop', 'corr', 'covar_pop', 'covar_samp', 'greatest', 'least', 'coalesce', 'nullif', 'mod',
+]);
+
+/**
+ * Names of columns that may be floats: the statement's mirrored table columns DuckDB holds as DOUBLE or
+ * FLOAT, and the output columns of its subqueries and CTEs computed from one of those or from a cast to
+ * a float type (names taken across all levels: a name too many only adds `+ 0` to a key that is not a
+ * float, the same order for numbers, and an error for others that sends the statement to Postgres).
+ */
+function floatColumns(stmt: Node, input: RewriteInput): ReadonlySet<string> {
+  const out = new Set<string>();
+  const seen = new Set<string>();
+  const targets: Array<{ name: string; val: Node }> = [];
+  const walk = (n: unknown): void => {
+    if (n === null || typeof n !== 'object') return;
+    if (Array.isArray(n)) return n.forEach(walk);
+    const o = n as Node;
+    if (o.RangeVar && input.relation) {
+      const ref = input.resolve((o.RangeVar.schemaname as string | undefined) ?? null, o.RangeVar.relname);
+      if (ref !== null && !seen.has(ref)) {
+        seen.add(ref);
+        for (const [c, t] of input.relation(ref)?.columns ?? []) if (/^(DOUBLE|FLOAT|REAL)$/i.test(t)) out.add(c);
+      }
+    }
+    if (o.ResTarget?.val) {
+      const name = (o.ResTarget.name as string | undefined) ?? (o.ResTarget.val.ColumnRef ? lastField(o.ResTarget.val.ColumnRef) : undefined);
+      if (name) targets.push({ name, val: o.ResTarget.val });
+    }
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(stmt);
+  // an expression whose value may be a float: a float column or cast, or arithmetic, a choice or a
+  // value-preserving function over one
+  const mayBeFloat = (o: Node | undefined): boolean => {
+    if (!o) return false;
+    if (o.ColumnRef) return out.has(lastField(o.ColumnRef));
+    if (o.TypeCast) return /^(float4|float8)$/.test(castType(o) ?? '');
+    if (o.A_Expr) return o.A_Expr.kind === 'AEXPR_OP' && ['+', '-', '*', '/', '%'].includes((o.A_Expr.name as Node[])[0]?.String?.sval) && (mayBeFloat(o.A_Expr.lexpr) || mayBeFloat(o.A_Expr.rexpr));
+    if (o.CaseExpr) return (o.CaseExpr.args as Node[]).some((w) => mayBeFloat(w.CaseWhen.result)) || mayBeFloat(o.CaseExpr.defresult);
+    if (o.CoalesceExpr || o.MinMaxExpr) return ((o.CoalesceExpr ?? o.MinMaxExpr).args as Node[]).some(mayBeFloat);
+    if (o.FuncCall) {
+      const name = funcNameOrNull(o.FuncCall) ?? '';
+      if (name === 'percentile_cont') return true;
+      return FLOAT_PRESERVING.has(name) && ((o.FuncCall.args as Node[] | undefined) ?? []).some(mayBeFloat);
+    }
+    return false;
+  };
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const t of targets) {
+      if (out.has(t.name)) continue;
+      if (mayBeFloat(t.val)) {
+        out.add(t.name);
+        changed = true;
+      }
+    }
+  }
+  return out;
 }
 
 function alias(a: Node | undefined): string {
@@ -897,7 +1078,9 @@ function subLink(v: Node, ctx: Ctx): string {
 function over(w: Node, ctx: Ctx): string {
   if (w.name || w.refname) refuse('named window');
   const parts: string[] = [];
-  if (w.partitionClause) parts.push('PARTITION BY ' + (w.partitionClause as Node[]).map((e) => expr(e, ctx)).join(', '));
+  // a float partition key is sorted on too (see sortBy): -0 and 0 are one partition in both
+  const partitionKey = (e: Node): string => (e.ColumnRef && ctx.floatColumns.has(lastField(e.ColumnRef)) ? `(${expr(e, ctx)} + 0)` : expr(e, ctx));
+  if (w.partitionClause) parts.push('PARTITION BY ' + (w.partitionClause as Node[]).map(partitionKey).join(', '));
   if (w.orderClause) parts.push('ORDER BY ' + (w.orderClause as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', '));
   const frame = frameClause(w);
   if (frame) parts.push(frame);
@@ -1038,6 +1221,48 @@ function orderedSetAggregate(name: string, fc: Node, ctx: Ctx): string {
   return `(CASE WHEN coalesce(len(${l}), 0) = 0 THEN NULL WHEN floor(${pos}) = ceil(${pos}) THEN ${at('floor')} ELSE ${at('floor')} + ((${pos} - floor(${pos})) * (${at('ceil')} - ${at('floor')})) END)`;
 }
 
+/**
+ * The window functions whose arguments Postgres reads differently from DuckDB (windowfuncs.c,
+ * PostgreSQL 15):
+ * - lag/lead(v, n, d): since PostgreSQL 13 v and d are `anycompatible`: their common type is the
+ *   result (integer v with d = 0.7 is numeric, the default stays 0.7), where DuckDB casts d to v's type
+ *   (1). Written out as a CASE, whose type DuckDB computes from both branches as Postgres does; where
+ *   the branches then carry numerics of different scales (numeric(p,3) v with d = 0 prints `0` in
+ *   Postgres), mixesScales() makes the alignment refuse the column. The default is evaluated on the
+ *   current row, only when the row n away is outside the partition (lag(1, n) is NULL exactly then);
+ *   a NULL offset gives NULL, not the default.
+ * - nth_value(v, n): n <= 0 is Postgres's error 22016 (DuckDB returns NULL); raising in DuckDB sends
+ *   the statement to Postgres, which raises it itself. A NULL n gives NULL in both.
+ * - ntile(n): Postgres reads n on a partition's first row (and again while it is NULL), DuckDB on
+ *   every row: only a constant or a parameter is translated. n <= 0 raises in both.
+ */
+function windowArguments(name: string, fc: Node, ctx: Ctx): string {
+  if (fc.agg_star || fc.agg_distinct || fc.agg_order || fc.agg_filter || fc.agg_within_group) refuse(`${name} with */DISTINCT/ORDER BY/FILTER`);
+  const args: Node[] = fc.args ?? [];
+  const w = over(fc.over, ctx);
+  const a = args.map((x) => expr(x, ctx));
+  switch (name) {
+    case 'lag':
+    case 'lead': {
+      if (args.length < 1 || args.length > 3) refuse(`${name} with ${args.length} arguments`);
+      if (args.length < 3) return `${name}(${a.join(', ')})${w}`;
+      const [v, n, d] = a as [string, string, string];
+      return `(CASE WHEN ${name}(1, ${n})${w} IS NOT NULL THEN ${name}(${v}, ${n})${w} WHEN (${n}) IS NULL THEN NULL ELSE ${d} END)`;
+    }
+    case 'nth_value': {
+      if (args.length !== 2) refuse('nth_value with other than two arguments');
+      const [v, n] = a as [string, string];
+      return `nth_value(${v}, CASE WHEN (${n}) <= 0 THEN error('argument of nth_value must be greater than zero') ELSE (${n}) END)${w}`;
+    }
+    default: {
+      if (args.length !== 1) refuse('ntile with other than one argument');
+      const arg = (args[0]!.TypeCast?.arg as Node | undefined) ?? args[0]!;
+      if (intConstant(arg) === null && !arg.ParamRef && !arg.A_Const?.isnull) refuse('ntile with an argument that is not a constant (Postgres reads it once per partition)');
+      return `ntile(${a[0]})${w}`;
+    }
+  }
+}
+
 function funcCall(fc: Node, ctx: Ctx): string {
   const name = funcName(fc);
   // over pre-aggregated groups (a DISTINCT aggregate reads key columns there, as written)
@@ -1134,6 +1359,12 @@ function funcCall(fc: Node, ctx: Ctx): string {
       return `strpos(${expr(args[0]!, ctx)}, ${expr(args[1]!, ctx)})`;
     case 'ltrim': case 'rtrim': case 'btrim':
       return `${name === 'btrim' ? 'trim' : name}(${argList()})`;
+    case 'lag':
+    case 'lead':
+    case 'nth_value':
+    case 'ntile':
+      if (fc.over) return windowArguments(name, fc, ctx);
+      break;
     default:
       break;
   }
