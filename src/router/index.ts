@@ -78,6 +78,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { decide, decideQuick } from './decide.js';
+import { refusals } from './refusals.js';
 import { PARSE_LIMITS } from './parse.js';
 import { decisionKeyText, readHints, type Hints } from './text.js';
 import type { MirrorView, Route, RouteContext, RoutingRules } from './types.js';
@@ -86,6 +87,8 @@ export { initRouter, statementFacts, routerStats, parserReady, PARSE_LIMITS } fr
 export { mentionsMirroredTable, parseDuration } from './text.js';
 export { parseRoutingRules, defaultRoutingRules, RoutingRulesError, DEFAULT_MAX_LAG_MS, DEFAULT_COST_THRESHOLD } from './rules.js';
 export { SAFE_FUNCTIONS, AGGREGATES, WINDOW_FUNCTIONS } from './functions.js';
+export { FUNCTION_CAPABILITIES, SEAMLESS_FUNCTIONS, shippable, type Shipping, type FunctionKind } from './capabilities.js';
+export { RefusalMemory, refusals } from './refusals.js';
 export { SMALL_LIMIT } from './decide.js';
 export type { StatementFacts, TableRef, ColumnUse, Scope, Source } from './facts.js';
 export * from './types.js';
@@ -125,14 +128,34 @@ export function route(sql: string, ctx: RouteContext): Route {
     const lru = cacheFor(ctx);
     const key = contextKey(ctx) + decisionKeyText(sql);
     const hit = lru.get(key);
-    if (hit) return hit;
+    if (hit) return rememberedRefusal(hit, ctx);
     const r = routeParsed(sql, ctx, hints);
     lru.set(key, r);
-    return r;
+    return rememberedRefusal(r, ctx);
   } catch (e) {
     // a bug in the router must not fail the statement: Postgres answers it
     return { engine: 'postgres', reason: 'parse_error', detail: `router error: ${(e as Error).message}`, tables: [] };
   }
+}
+
+/**
+ * A DuckDB route for a statement shape whose translation DuckDB refused before (refusals.ts) goes
+ * straight to Postgres: no control round trip only to be refused again. After the decision cache, as
+ * refusals come and go while decisions stay.
+ */
+function rememberedRefusal(r: Route, ctx: RouteContext): Route {
+  const memory = ctx.refusals ?? refusals;
+  if (memory.size === 0) return r;
+  const check = (d: Route): Route => {
+    if (d.engine !== 'duckdb') return d;
+    const why = memory.lookup(d.fingerprint);
+    return why === undefined ? d : { engine: 'postgres', reason: 'unsupported_syntax', detail: `refused before: ${why}`, tables: d.tables, fingerprint: d.fingerprint };
+  };
+  if (r.engine === 'explain') {
+    const inner = check(r.route);
+    return inner === r.route ? r : { ...r, route: inner as typeof r.route };
+  }
+  return check(r);
 }
 
 function routeParsed(sql: string, ctx: RouteContext, hints: Hints | null): Route {

@@ -85,7 +85,7 @@ describe('rewrite', () => {
   });
   it('keeps CTE names local and refuses unmirrored tables', () => {
     expect(rewrite('WITH t2 AS (SELECT 1 AS a FROM t) SELECT a FROM t2', { resolve }).ok).toBe(true);
-    expect(rewrite('SELECT 1 FROM other', { resolve })).toEqual({ ok: false, reason: 'relation other is not mirrored' });
+    expect(rewrite('SELECT 1 FROM other', { resolve })).toEqual({ ok: false, reason: 'relation other is not mirrored', byValue: true });
   });
   it('reads now()/current_date/localtimestamp from per-statement constants and flags the clock', () => {
     const r = rewrite("SELECT count(*) FROM t WHERE x > now() - interval '1 day' AND d <= current_date AND y < localtimestamp", { resolve });

@@ -17,6 +17,7 @@
 // - Postgres type names in casts become DuckDB's.
 // Final type alignment to the RowDescription happens in align.ts once DuckDB has typed the statement.
 import { loadModule, parseSync } from 'libpg-query';
+import { SEAMLESS_FUNCTIONS } from '../../router/capabilities.js';
 import { Oid } from './pg-types.js';
 import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
 
@@ -84,9 +85,26 @@ export type RewriteResult =
       /** SELECT levels computed over pre-aggregated groups (preaggregate.ts) */
       preAggregated: number;
     }
-  | { ok: false; reason: string };
+  | {
+      ok: false;
+      reason: string;
+      /**
+       * The rewrite read a constant's value on its way (a to_char format, a regex pattern, an extract
+       * field…): the refusal may hold for this text only, not for every statement of its shape.
+       */
+      byValue?: boolean;
+    };
 
 class Refuse extends Error {}
+
+/** A refusal that holds for this session's name resolution only (a table not mirrored under its search_path). */
+function refuseHere(reason: string): never {
+  readConstant = true;
+  return refuse(reason);
+}
+
+/** Set while a rewrite reads a constant's value (see RewriteResult.byValue); the rewrite is synchronous. */
+let readConstant = false;
 
 function refuse(reason: string): never {
   throw new Refuse(reason);
@@ -178,15 +196,12 @@ const extractFields: Record<string, string> = {
   isoyear: '0', decade: '0', century: '0', millennium: '0', microseconds: '0',
 };
 
-/** Functions passed through by name (same name, arguments and result in both for the types concerned). */
-const passThrough = new Set([
-  'count', 'sum', 'min', 'max', 'avg', 'bool_and', 'bool_or', 'every', 'string_agg', 'array_agg',
-  'coalesce', 'nullif', 'length', 'char_length', 'character_length', 'replace',
-  'btrim', 'ltrim', 'rtrim', 'trim', 'left', 'right', 'strpos', 'reverse', 'repeat', 'lpad', 'rpad',
-  'starts_with', 'md5', 'abs', 'ceil', 'ceiling', 'floor', 'sign', 'sqrt', 'exp', 'ln', 'power', 'mod',
-  'row_number', 'rank', 'dense_rank', 'ntile', 'lag', 'lead', 'first_value', 'last_value', 'nth_value', 'percent_rank', 'cume_dist',
-  'date_trunc', 'stddev_samp', 'stddev_pop', 'var_samp', 'var_pop', 'stddev', 'variance', 'corr', 'covar_pop', 'covar_samp',
-]);
+/**
+ * Functions passed through by name: the capability list's 'seamless' entries (router/capabilities.ts,
+ * the one table the router reads too). 'conditional' entries have a case in funcCall() that checks the
+ * condition; anything else is refused.
+ */
+const passThrough = SEAMLESS_FUNCTIONS;
 
 interface Ctx {
   input: RewriteInput;
@@ -234,6 +249,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
   const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0 };
+  readConstant = false;
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -243,7 +259,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
     return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping, subtractsValues: ctx.subtractsValues, preAggregated: ctx.preAggregated };
   } catch (e) {
-    if (e instanceof Refuse) return { ok: false, reason: e.message };
+    if (e instanceof Refuse) return readConstant ? { ok: false, reason: e.message, byValue: true } : { ok: false, reason: e.message };
     throw e;
   }
 }
@@ -490,6 +506,7 @@ function avgParts(fc: Node, ctx: Ctx): string {
 
 /** An integer literal (possibly negated), else null. */
 function intConstant(n: Node | undefined): number | null {
+  readConstant = true;
   if (n?.A_Const?.ival !== undefined) return n.A_Const.ival.ival ?? 0;
   if (n?.A_Expr?.kind === 'AEXPR_OP' && !n.A_Expr.lexpr && n.A_Expr.name?.[0]?.String?.sval === '-') {
     const v = intConstant(n.A_Expr.rexpr);
@@ -551,7 +568,7 @@ function fromItem(f: Node, ctx: Ctx): string {
     if (ctx.pre && r === ctx.pre.plan.fact) {
       // the pre-aggregating subquery goes here once every partial it must compute is known
       const resolved = ctx.input.resolve(r.schemaname ?? null, r.relname);
-      if (resolved === null) refuse(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
+      if (resolved === null) refuseHere(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
       ctx.pre.ref = resolved;
       return ctx.pre.placeholder;
     }
@@ -560,7 +577,7 @@ function fromItem(f: Node, ctx: Ctx): string {
     if (isCte) ref = q(r.relname);
     else {
       const resolved = ctx.input.resolve(r.schemaname ?? null, r.relname);
-      if (resolved === null) refuse(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
+      if (resolved === null) refuseHere(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
       ref = resolved;
     }
     // Keep the name Postgres would expose (t.col works in both) when there is no alias.
@@ -706,6 +723,7 @@ export function pgByteaInput(text: string): Buffer | null {
 }
 
 function stringConst(n: Node): string | null {
+  readConstant = true;
   return n?.A_Const?.sval !== undefined ? (n.A_Const.sval.sval ?? '') : null;
 }
 
@@ -833,15 +851,20 @@ function aExpr(v: Node, ctx: Ctx): string {
       if (binaryOps.has(op)) return v.lexpr ? `(${l} ${op} ${r()})` : `(${op} ${r()})`;
       if (op === '~' || op === '~*' || op === '!~' || op === '!~*') {
         const neg = op.startsWith('!');
+        // Only a constant pattern written in the part of the syntax both engines read alike is shipped
+        // (see regexRefusal); the pattern is then passed as that constant.
+        const pattern = stringConst(v.rexpr);
+        if (pattern === null) refuse(`${op} with a pattern that is not a constant`);
+        const bad = regexRefusal(pattern);
+        if (bad) refuse(`${op} pattern: ${bad}`);
         // Postgres's regex '.' matches a newline (not newline-sensitive by default); RE2's does
         // not unless the 's' option is given.
-        if (!op.endsWith('*')) return `(${neg ? 'NOT ' : ''}regexp_matches(${l}, ${r()}, 's'))`;
+        if (!op.endsWith('*')) return `(${neg ? 'NOT ' : ''}regexp_matches(${l}, ${lit(pattern)}, 's'))`;
         // Case-insensitive: Postgres under the C ctype folds ASCII letters only, RE2's 'i' all of
         // Unicode. Lower-casing text and pattern the ASCII way and matching case-sensitively is the
         // same match while the pattern's letters are plain letters: not in an escape like \D, a
         // [:class:], or a bracket expression with upper-case letters (a range like [A-z]).
-        const pattern = stringConst(v.rexpr);
-        if (pattern === null || /\\[A-Za-z]|\[:/.test(pattern) || (pattern.includes('[') && /[A-Z]/.test(pattern)))
+        if (pattern.includes('[') && /[A-Z]/.test(pattern))
           refuse('~* with a pattern other than a constant of plain letters');
         ctx.caseMapping = true;
         return `(${neg ? 'NOT ' : ''}regexp_matches(${asciiLower(l)}, ${lit(pattern.replace(/[A-Z]/g, (c) => c.toLowerCase()))}, 's'))`;
@@ -871,6 +894,63 @@ function aExpr(v: Node, ctx: Ctx): string {
     default:
       return refuse(`expression kind ${v.kind}`);
   }
+}
+
+/**
+ * Why a regular expression may not mean the same to Postgres (ARE, regcomp.c) and DuckDB (RE2), or null
+ * when it is written only with what both read alike, for a match/no-match test: literal characters,
+ * `\` before a character that is not a letter or digit (a literal in both), `.`, `^`, `$` (string
+ * start/end in both without the newline-sensitive flags), `|`, groups `( )`, the quantifiers `* + ?`
+ * and `{m}`, `{m,}`, `{m,n}` (m, n ≤ 255, Postgres's limit), and bracket expressions of literal
+ * characters and ranges. Everything else is refused: every escape with a letter or digit (`\b` is a
+ * backspace and `\B` a backslash in Postgres, word boundaries in RE2; `\w`, `\d`, `\s` follow the
+ * locale in Postgres and ASCII in RE2; `\y`, `\m`, `\M`, `\A`, `\Z`, back-references, `\x` and `\u` codes),
+ * `(?` (embedded options, lookahead), a `***` director, `[:class:]`, `[.x.]`, `[=x=]` and escapes
+ * inside brackets, and a `{` that is not a bounded quantifier (a literal in RE2, an error in Postgres).
+ */
+export function regexRefusal(pattern: string): string | null {
+  if (pattern.startsWith('***')) return 'an ARE director (***)';
+  let inBracket = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (inBracket) {
+      if (c === '\\') return 'an escape inside a bracket expression';
+      if (c === '[' && /[:.=]/.test(pattern[i + 1] ?? '')) return 'a character class or collating element';
+      if (c === ']') inBracket = false;
+      continue;
+    }
+    switch (c) {
+      case '\\': {
+        const next = pattern[i + 1];
+        if (next === undefined) return 'a trailing backslash';
+        if (/[A-Za-z0-9]/.test(next)) return `the escape \\${next}`;
+        if (next.charCodeAt(0) > 127) return 'an escaped non-ASCII character';
+        i++;
+        break;
+      }
+      case '[': {
+        inBracket = true;
+        // a ']' right after '[' or '[^' is a literal, not the end: not worth telling apart
+        if (pattern[i + 1] === '^') i++;
+        if (pattern[i + 1] === ']') return 'a bracket expression starting with ]';
+        break;
+      }
+      case '(':
+        if (pattern[i + 1] === '?') return 'a (? construct';
+        break;
+      case '{': {
+        const m = /^\{(\d{1,3})(,(\d{1,3})?)?\}/.exec(pattern.slice(i));
+        if (!m) return 'a { that is not a bounded quantifier';
+        if (Number(m[1]) > 255 || (m[3] !== undefined && (Number(m[3]) > 255 || Number(m[3]) < Number(m[1])))) return 'a quantifier bound beyond 255';
+        i += m[0].length - 1;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (inBracket) return 'an unterminated bracket expression';
+  return null;
 }
 
 function containsSum(n: unknown): boolean {
@@ -1047,6 +1127,8 @@ function funcCall(fc: Node, ctx: Ctx): string {
   const args: Node[] = fc.args ?? [];
   const tail = (): string => (fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '') + (fc.over ? over(fc.over, ctx) : '');
   const argList = (): string => args.map((a) => expr(a, ctx)).join(', ');
+  /** a 'conditional' capability (router/capabilities.ts) whose condition was checked: pass it through */
+  let conditionChecked = false;
   switch (name) {
     case 'extract': {
       const field = stringConst(args[0]!)?.toLowerCase() ?? refuse('extract field');
@@ -1134,10 +1216,40 @@ function funcCall(fc: Node, ctx: Ctx): string {
       return `strpos(${expr(args[0]!, ctx)}, ${expr(args[1]!, ctx)})`;
     case 'ltrim': case 'rtrim': case 'btrim':
       return `${name === 'btrim' ? 'trim' : name}(${argList()})`;
+    case 'avg':
+      // below the top level (target() ships a top-level numeric avg as its sum and count)
+      conditionChecked = true;
+      break;
+    case 'array_agg':
+    case 'string_agg':
+      // DISTINCT: Postgres removes duplicates by sorting the aggregate's input on its arguments
+      // (nodeAgg.c, process_ordered_aggregate_*: a DISTINCT aggregate sorts even without ORDER BY), so
+      // the elements come in ascending order, NULL last; DuckDB's come in hash order. The order is
+      // written out (the session keeps a statement that orders text on Postgres unless the collation
+      // is bytewise). With its own ORDER BY, the order is explicit in both.
+      if (fc.agg_distinct && !fc.agg_order) {
+        if (name === 'string_agg' && (args.length !== 2 || stringConst(args[1]!) === null)) refuse('string_agg(DISTINCT) with a non-constant delimiter');
+        if (args.length < 1) refuse(`${name}(DISTINCT) without arguments`);
+        return `${name}(DISTINCT ${argList()} ORDER BY ${expr(args[0]!, ctx)} ASC NULLS LAST)${tail()}`;
+      }
+      conditionChecked = true;
+      break;
+    case 'mod':
+      // Postgres raises 22012 for a zero divisor (int4mod, numeric_mod); DuckDB returns NULL
+      if (args.length !== 2 || fc.over || fc.agg_filter) refuse('mod with other than two arguments');
+      return `mod(${expr(args[0]!, ctx)}, dg_nz(${expr(args[1]!, ctx)}))`;
+    case 'sqrt':
+    case 'exp':
+    case 'ln':
+    case 'power':
+      // Postgres's float8 functions raise where C's return Infinity, 0 or NaN (float.c dexp, dpow,
+      // dsqrt, dlog1); their numeric forms compute in numeric: the dg_ macros (engine.ts) raise for both
+      if (args.length !== (name === 'power' ? 2 : 1) || fc.over || fc.agg_filter) refuse(`${name} with other arguments`);
+      return `dg_${name}(${argList()})`;
     default:
       break;
   }
-  if (!passThrough.has(name)) refuse(`function ${name}`);
+  if (!passThrough.has(name) && !conditionChecked) refuse(`function ${name}`);
   const distinct = fc.agg_distinct ? 'DISTINCT ' : '';
   const star = fc.agg_star ? '*' : '';
   const order = fc.agg_order ? ' ORDER BY ' + (fc.agg_order as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', ') : '';
