@@ -107,10 +107,23 @@ describe('translations that keep Postgres errors and orders', () => {
     const r = rewrite('SELECT mod(a, b), sqrt(x), exp(x), ln(x), power(x, y) FROM t', { resolve });
     expect(r.ok && r.sql).toBe('SELECT mod("a", dg_nz("b")), dg_sqrt("x"), dg_exp("x"), dg_ln("x"), dg_power("x", "y") FROM "lake"."t" AS "t"');
   });
+  it('+ - * / with an operand that may be float go through the overflow guards; integer ones do not', () => {
+    const relation = () => ({ columns: new Map([['id', 'INTEGER'], ['a', 'INTEGER'], ['b', 'INTEGER'], ['x', 'DOUBLE'], ['y', 'DOUBLE'], ['s', 'VARCHAR']]), rows: 10 });
+    const r = rewrite('SELECT a * b, a + 1, x * 2, x - y, a / 2.5, x / a, a::float8 + 1 FROM t', { resolve, relation });
+    expect(r.ok && r.sql).toBe(
+      'SELECT (("a") * ("b")), (("a") + (1)), dg_fmul("x", 2), dg_fsub("x", "y"), (("a") / dg_nz((2.5))), dg_fdiv("x", "a", ("x" / dg_nz("a"))), dg_fadd(CAST("a" AS DOUBLE), 1) FROM "lake"."t" AS "t"',
+    );
+    // a column of a derived table may be float: guarded
+    const d = rewrite('SELECT v * 2 FROM (SELECT sum(a) AS v FROM t) s', { resolve, relation });
+    expect(d.ok && d.sql).toContain('dg_fmul("v", 2)');
+    // each level copies its operands into its checks: deeper nesting is refused
+    expect(rewrite('SELECT (x * 2) + 1 FROM t', { resolve, relation }).ok).toBe(true);
+    expect(rewrite('SELECT ((x * 2) + 1) * 3 FROM t', { resolve, relation })).toMatchObject({ ok: false, reason: 'float arithmetic nested too deep for its overflow checks' });
+  });
   it('array_agg/string_agg(DISTINCT) get Postgres\'s sort order written out', () => {
     const r = rewrite("SELECT array_agg(DISTINCT s), string_agg(DISTINCT s, ','), array_agg(DISTINCT a ORDER BY a DESC) FROM t", { resolve });
     expect(r.ok && r.sql).toBe(
-      `SELECT array_agg(DISTINCT "s" ORDER BY "s" ASC NULLS LAST), string_agg(DISTINCT "s", ',' ORDER BY "s" ASC NULLS LAST), array_agg(DISTINCT "a" ORDER BY "a" DESC NULLS FIRST) FROM "lake"."t" AS "t"`,
+      `SELECT list_sort(array_agg(DISTINCT "s"), 'ASC', 'NULLS LAST'), string_agg(DISTINCT "s", ',' ORDER BY "s" ASC NULLS LAST), array_agg(DISTINCT "a" ORDER BY "a" DESC NULLS FIRST) FROM "lake"."t" AS "t"`,
     );
     expect(rewrite('SELECT string_agg(DISTINCT s, s) FROM t', { resolve }).ok).toBe(false);
   });

@@ -161,7 +161,13 @@ function dropPrepared(pc: PooledConnection): void {
 const DBL_MIN = '2.2250738585072014e-308';
 
 /**
- * Postgres semantics on a DuckDB connection: int / int truncates; x / 0 errors (dg_nz). dg_sqrt, dg_ln,
+ * Postgres semantics on a DuckDB connection: int / int truncates; x / 0 errors (dg_nz). dg_fadd,
+ * dg_fsub, dg_fmul, dg_fdiv are + - * / where an operand may be float (rewrite.ts): they raise 22003 where
+ * Postgres's float8pl/mi/mul/div (float.c) raise on overflow (Infinity from finite operands) and, for * and
+ * /, on underflow (0 from non-zero operands); for other types (integer division gives 0 alike) the
+ * checks fold away when DuckDB binds (typeof) and the result is the plain operation's. dg_fdiv is given
+ * the quotient, written in the statement: this text is parsed as a whole before its SET integer_division
+ * applies, so a / inside a macro here would divide integers as DOUBLEs. dg_sqrt, dg_ln,
  * dg_exp, dg_power raise where Postgres's float8 functions raise (float.c: dexp, dpow: 22003 on overflow
  * and underflow, 2201F for 0 to a negative power and a negative number to a non-integer one) instead of
  * returning Infinity, 0 or NaN, and refuse a DECIMAL argument (Postgres's numeric functions compute
@@ -175,6 +181,16 @@ const DBL_MIN = '2.2250738585072014e-308';
  */
 export const CONNECTION_SETUP_SQL = `SET integer_division = true;
 CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('duckgate: [22012] division by zero') ELSE b END;
+CREATE OR REPLACE TEMP MACRO dg_fadd(a, b) AS CASE WHEN typeof(a + b) IN ('FLOAT', 'DOUBLE') AND isinf(try_cast(a + b AS DOUBLE)) AND NOT isinf(try_cast(a AS DOUBLE)) AND NOT isinf(try_cast(b AS DOUBLE))
+  THEN error('duckgate: [22003] value out of range: overflow') ELSE a + b END;
+CREATE OR REPLACE TEMP MACRO dg_fsub(a, b) AS CASE WHEN typeof(a - b) IN ('FLOAT', 'DOUBLE') AND isinf(try_cast(a - b AS DOUBLE)) AND NOT isinf(try_cast(a AS DOUBLE)) AND NOT isinf(try_cast(b AS DOUBLE))
+  THEN error('duckgate: [22003] value out of range: overflow') ELSE a - b END;
+CREATE OR REPLACE TEMP MACRO dg_fmul(a, b) AS CASE WHEN typeof(a * b) IN ('FLOAT', 'DOUBLE') AND isinf(try_cast(a * b AS DOUBLE)) AND NOT isinf(try_cast(a AS DOUBLE)) AND NOT isinf(try_cast(b AS DOUBLE))
+  THEN error('duckgate: [22003] value out of range: overflow')
+  WHEN typeof(a * b) IN ('FLOAT', 'DOUBLE') AND try_cast(a * b AS DOUBLE) = 0 AND try_cast(a AS DOUBLE) <> 0 AND try_cast(b AS DOUBLE) <> 0 THEN error('duckgate: [22003] value out of range: underflow') ELSE a * b END;
+CREATE OR REPLACE TEMP MACRO dg_fdiv(a, b, q) AS CASE WHEN typeof(q) IN ('FLOAT', 'DOUBLE') AND isinf(try_cast(q AS DOUBLE)) AND NOT isinf(try_cast(a AS DOUBLE))
+  THEN error('duckgate: [22003] value out of range: overflow')
+  WHEN typeof(q) IN ('FLOAT', 'DOUBLE') AND try_cast(q AS DOUBLE) = 0 AND try_cast(a AS DOUBLE) <> 0 AND NOT isinf(try_cast(b AS DOUBLE)) THEN error('duckgate: [22003] value out of range: underflow') ELSE q END;
 CREATE OR REPLACE TEMP MACRO dg_sqrt(x) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN error('duckgate: sqrt(numeric) is computed in numeric') ELSE sqrt(x) END;
 CREATE OR REPLACE TEMP MACRO dg_ln(x) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN error('duckgate: ln(numeric) is computed in numeric') ELSE ln(x) END;
 CREATE OR REPLACE TEMP MACRO dg_exp(x) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN error('duckgate: exp(numeric) is computed in numeric')

@@ -219,6 +219,12 @@ interface Ctx {
   /** the SELECT level being deparsed over pre-aggregated groups, if any */
   pre: PreAggState | null;
   preAggregated: number;
+  /** the statement's parse tree (for the float-column facts below) */
+  tree?: Node;
+  /** column names of float type in the statement's relations, computed when first needed (mayBeFloat) */
+  floats?: { float: Set<string>; known: Set<string>; complete: boolean };
+  /** how many guarded float operations enclose the one being deparsed */
+  floatDepth?: number;
 }
 
 /** A pre-aggregation plan while its level is deparsed: the partials its aggregates need. */
@@ -250,6 +256,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
   const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0 };
   readConstant = false;
+  ctx.tree = stmt;
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -833,22 +840,127 @@ function isOffsetLiteral(n: Node): boolean {
   return /^(interval|int2|int4|int8|smallint|integer|int|bigint|numeric|decimal|float4|float8|real)$/.test(names[names.length - 1] ?? '');
 }
 
+/** How deep guarded float operations may nest: each level copies its operands into its checks. */
+const MAX_FLOAT_GUARD_DEPTH = 2;
+
+/** The float columns of the statement's tables (by name), from DuckDB's column types (RewriteInput.relation). */
+function floatFacts(ctx: Ctx): NonNullable<Ctx['floats']> {
+  if (ctx.floats) return ctx.floats;
+  const f = { float: new Set<string>(), known: new Set<string>(), complete: true };
+  const seen = new Set<string>();
+  const cteNames = new Set<string>();
+  anyNode(ctx.tree, (o) => {
+    if (o.CommonTableExpr?.ctename) cteNames.add(o.CommonTableExpr.ctename as string);
+    return false;
+  });
+  anyNode(ctx.tree, (o) => {
+    const r = o.RangeVar as Node | undefined;
+    if (!r) return false;
+    if (!r.schemaname && cteNames.has(r.relname)) return false;
+    const ref = ctx.input.resolve(r.schemaname ?? null, r.relname);
+    const facts = ref === null ? undefined : ctx.input.relation?.(ref);
+    if (!facts) {
+      f.complete = false;
+      return false;
+    }
+    if (seen.has(ref!)) return false;
+    seen.add(ref!);
+    for (const [name, type] of facts.columns) {
+      f.known.add(name);
+      if (/^(FLOAT|DOUBLE|REAL|FLOAT4|FLOAT8)(\[\])*$/i.test(type)) f.float.add(name);
+    }
+    return false;
+  });
+  ctx.floats = f;
+  return f;
+}
+
+const FLOAT_FUNCTIONS = new Set([
+  'sqrt', 'exp', 'ln', 'power', 'stddev', 'stddev_samp', 'stddev_pop', 'variance', 'var_samp', 'var_pop', 'corr', 'covar_pop',
+  'covar_samp', 'percentile_cont', 'percent_rank', 'cume_dist', 'date_part', 'avg',
+]);
+const NOT_FLOAT_FUNCTIONS = new Set(['count', 'row_number', 'rank', 'dense_rank', 'ntile', 'length', 'char_length', 'character_length', 'strpos', 'position', 'extract', 'date_trunc', 'to_char']);
+
+/**
+ * Whether DuckDB may compute this expression as a FLOAT or DOUBLE (false only when that is certain): a
+ * column of float type (or of a derived table, or of a table whose types are unknown), a cast to float,
+ * a parameter of float type, a function returning float8, or anything built on those.
+ */
+function mayBeFloat(n: unknown, ctx: Ctx): boolean {
+  if (n === null || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some((x) => mayBeFloat(x, ctx));
+  const o = n as Node;
+  if (o.A_Const || o.SQLValueFunction || o.BoolExpr || o.NullTest || o.BooleanTest) return false;
+  if (o.ColumnRef) {
+    const fields = o.ColumnRef.fields as Node[];
+    const last = fields[fields.length - 1]!;
+    if (last.A_Star) return true;
+    const name = last.String.sval as string;
+    const f = floatFacts(ctx);
+    return !f.complete || f.float.has(name) || !f.known.has(name);
+  }
+  if (o.TypeCast) {
+    const names: Node[] = o.TypeCast.typeName?.names ?? [];
+    const t = (names[names.length - 1]?.String?.sval as string | undefined) ?? '';
+    return /^(float4|float8|real|double|float)$/.test(t) || (o.TypeCast.typeName?.arrayBounds?.length ?? 0) > 0;
+  }
+  if (o.ParamRef) {
+    const oid = ctx.input.paramTypeOids?.[(o.ParamRef.number as number) - 1];
+    return oid === undefined || oid === 0 || oid === Oid.float4 || oid === Oid.float8;
+  }
+  if (o.FuncCall) {
+    const names = (o.FuncCall.funcname as Node[]).map((x) => x.String?.sval as string);
+    const name = names[names.length - 1] ?? '';
+    if (FLOAT_FUNCTIONS.has(name)) return true;
+    if (NOT_FLOAT_FUNCTIONS.has(name)) return false;
+    return mayBeFloat(o.FuncCall.args ?? [], ctx);
+  }
+  if (o.A_Expr) return mayBeFloat([o.A_Expr.lexpr ?? null, o.A_Expr.rexpr ?? null], ctx);
+  if (o.CaseExpr) return mayBeFloat([...((o.CaseExpr.args as Node[]) ?? []).map((w) => w.CaseWhen.result), o.CaseExpr.defresult ?? null], ctx);
+  if (o.CoalesceExpr || o.MinMaxExpr) return mayBeFloat((o.CoalesceExpr ?? o.MinMaxExpr).args, ctx);
+  if (o.List) return mayBeFloat(o.List.items, ctx);
+  // a scalar subquery, a row, anything else: not known
+  return true;
+}
+
+/** An arithmetic operator one of whose operands may be float (Postgres raises on overflow there). */
+function floatOperation(v: Node, ctx: Ctx): boolean {
+  return mayBeFloat(v.lexpr, ctx) || mayBeFloat(v.rexpr, ctx);
+}
+
+/** op(l, r) through a guard macro of engine.ts (dg_fadd/dg_fsub/dg_fmul/dg_fdiv). */
+function guardedFloat(macro: string, v: Node, ctx: Ctx, args: (a: string, b: string) => string): string {
+  const depth = ctx.floatDepth ?? 0;
+  if (depth >= MAX_FLOAT_GUARD_DEPTH) refuse('float arithmetic nested too deep for its overflow checks');
+  ctx.floatDepth = depth + 1;
+  try {
+    return `${macro}(${args(expr(v.lexpr, ctx), expr(v.rexpr, ctx))})`;
+  } finally {
+    ctx.floatDepth = depth;
+  }
+}
+
 function aExpr(v: Node, ctx: Ctx): string {
   const op = (v.name as Node[]).map((x) => x.String.sval).join('.');
-  const l = v.lexpr ? `(${expr(v.lexpr, ctx)})` : '';
+  const l = (): string => (v.lexpr ? `(${expr(v.lexpr, ctx)})` : '');
   const r = () => `(${expr(v.rexpr, ctx)})`;
   switch (v.kind) {
     case 'AEXPR_OP':
       if (op === '/' || op === '%') {
         if (containsSum(v.lexpr) || containsSum(v.rexpr)) refuse('division of sum() (int8 sum is numeric in Postgres)');
-        return `(${l} ${op} dg_nz(${r()}))`;
+        if (op === '/' && v.lexpr && floatOperation(v, ctx)) return guardedFloat('dg_fdiv', v, ctx, (a, b) => `${a}, ${b}, (${a} / dg_nz(${b}))`);
+        return `(${l()} ${op} dg_nz(${r()}))`;
       }
       // || joins the text of its operands: dg_text() lets only types DuckDB prints as Postgres through
-      if (op === '||') return `(dg_text(${l}) || dg_text(${r()}))`;
+      if (op === '||') return `(dg_text(${l()}) || dg_text(${r()}))`;
       // x - <number or interval literal> is the same everywhere; anything else may be timestamptz -
       // timestamptz, which the engine runs only under zones without DST (RewriteResult.subtractsValues)
       if (op === '-' && v.lexpr && !isOffsetLiteral(v.rexpr)) ctx.subtractsValues = true;
-      if (binaryOps.has(op)) return v.lexpr ? `(${l} ${op} ${r()})` : `(${op} ${r()})`;
+      // float + - * raise where Postgres's float8pl/mi/mul (float.c) raise: 22003 on overflow (and on
+      // underflow to 0 for *), where DuckDB gives Infinity or 0
+      const guard = ({ '+': 'dg_fadd', '-': 'dg_fsub', '*': 'dg_fmul' } as Record<string, string>)[op];
+      if (guard && v.lexpr && floatOperation(v, ctx)) return guardedFloat(guard, v, ctx, (a, b) => `${a}, ${b}`);
+      if (binaryOps.has(op)) return v.lexpr ? `(${l()} ${op} ${r()})` : `(${op} ${r()})`;
       if (op === '~' || op === '~*' || op === '!~' || op === '!~*') {
         const neg = op.startsWith('!');
         // Only a constant pattern written in the part of the syntax both engines read alike is shipped
@@ -859,7 +971,7 @@ function aExpr(v: Node, ctx: Ctx): string {
         if (bad) refuse(`${op} pattern: ${bad}`);
         // Postgres's regex '.' matches a newline (not newline-sensitive by default); RE2's does
         // not unless the 's' option is given.
-        if (!op.endsWith('*')) return `(${neg ? 'NOT ' : ''}regexp_matches(${l}, ${lit(pattern)}, 's'))`;
+        if (!op.endsWith('*')) return `(${neg ? 'NOT ' : ''}regexp_matches(${l()}, ${lit(pattern)}, 's'))`;
         // Case-insensitive: Postgres under the C ctype folds ASCII letters only, RE2's 'i' all of
         // Unicode. Lower-casing text and pattern the ASCII way and matching case-sensitively is the
         // same match while the pattern's letters are plain letters: not in an escape like \D, a
@@ -867,30 +979,30 @@ function aExpr(v: Node, ctx: Ctx): string {
         if (pattern.includes('[') && /[A-Z]/.test(pattern))
           refuse('~* with a pattern other than a constant of plain letters');
         ctx.caseMapping = true;
-        return `(${neg ? 'NOT ' : ''}regexp_matches(${asciiLower(l)}, ${lit(pattern.replace(/[A-Z]/g, (c) => c.toLowerCase()))}, 's'))`;
+        return `(${neg ? 'NOT ' : ''}regexp_matches(${asciiLower(l())}, ${lit(pattern.replace(/[A-Z]/g, (c) => c.toLowerCase()))}, 's'))`;
       }
       return refuse(`operator ${op}`);
     case 'AEXPR_LIKE':
     case 'AEXPR_ILIKE': {
       const neg = op.startsWith('!');
-      if (v.kind === 'AEXPR_LIKE') return `(${neg ? 'NOT ' : ''}like_escape(${l}, ${r()}, '\\'))`;
+      if (v.kind === 'AEXPR_LIKE') return `(${neg ? 'NOT ' : ''}like_escape(${l()}, ${r()}, '\\'))`;
       // ILIKE is LIKE over lower() of both sides (like.c, Generic_Text_IC_like, multibyte case)
       ctx.caseMapping = true;
-      return `(${neg ? 'NOT ' : ''}like_escape(${asciiLower(l)}, ${asciiLower(r())}, '\\'))`;
+      return `(${neg ? 'NOT ' : ''}like_escape(${asciiLower(l())}, ${asciiLower(r())}, '\\'))`;
     }
     case 'AEXPR_IN':
-      return `(${l} ${op === '<>' ? 'NOT IN' : 'IN'} (${expr(v.rexpr, ctx)}))`;
+      return `(${l()} ${op === '<>' ? 'NOT IN' : 'IN'} (${expr(v.rexpr, ctx)}))`;
     case 'AEXPR_BETWEEN':
     case 'AEXPR_NOT_BETWEEN': {
       const [a, b] = (v.rexpr.List.items as Node[]).map((x) => `(${expr(x, ctx)})`);
-      return `(${l} ${v.kind === 'AEXPR_NOT_BETWEEN' ? 'NOT ' : ''}BETWEEN ${a} AND ${b})`;
+      return `(${l()} ${v.kind === 'AEXPR_NOT_BETWEEN' ? 'NOT ' : ''}BETWEEN ${a} AND ${b})`;
     }
     case 'AEXPR_NULLIF':
-      return `nullif(${l}, ${r()})`;
+      return `nullif(${l()}, ${r()})`;
     case 'AEXPR_DISTINCT':
-      return `(${l} IS DISTINCT FROM ${r()})`;
+      return `(${l()} IS DISTINCT FROM ${r()})`;
     case 'AEXPR_NOT_DISTINCT':
-      return `(${l} IS NOT DISTINCT FROM ${r()})`;
+      return `(${l()} IS NOT DISTINCT FROM ${r()})`;
     default:
       return refuse(`expression kind ${v.kind}`);
   }
@@ -1228,8 +1340,12 @@ function funcCall(fc: Node, ctx: Ctx): string {
       // written out (the session keeps a statement that orders text on Postgres unless the collation
       // is bytewise). With its own ORDER BY, the order is explicit in both.
       if (fc.agg_distinct && !fc.agg_order) {
-        if (name === 'string_agg' && (args.length !== 2 || stringConst(args[1]!) === null)) refuse('string_agg(DISTINCT) with a non-constant delimiter');
-        if (args.length < 1) refuse(`${name}(DISTINCT) without arguments`);
+        if (args.length < 1 || fc.over) refuse(`${name}(DISTINCT) form`);
+        // DuckDB matches a DISTINCT aggregate's ORDER BY with its arguments only as written (a macro
+        // such as dg_nz in the argument defeats it): array_agg's list is sorted afterwards instead
+        if (name === 'array_agg') return `list_sort(array_agg(DISTINCT ${argList()})${tail()}, 'ASC', 'NULLS LAST')`;
+        if (args.length !== 2 || stringConst(args[1]!) === null) refuse('string_agg(DISTINCT) with a non-constant delimiter');
+        if (!args[0]!.ColumnRef) refuse('string_agg(DISTINCT) of an expression');
         return `${name}(DISTINCT ${argList()} ORDER BY ${expr(args[0]!, ctx)} ASC NULLS LAST)${tail()}`;
       }
       conditionChecked = true;
