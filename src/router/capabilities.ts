@@ -15,7 +15,7 @@
 // translates (each example below rewrites), and that 'never' entries are refused by both.
 // Names are as the parser gives them, lowercased, `pg_catalog.` stripped.
 
-export type FunctionKind = 'aggregate' | 'window' | 'scalar' | 'clock' | 'set_returning';
+export type FunctionKind = 'aggregate' | 'window' | 'scalar' | 'clock' | 'set_returning' | 'operator';
 
 export type Shipping =
   | { ship: 'seamless'; kind: FunctionKind; example: string }
@@ -198,3 +198,41 @@ export function whyNotShippable(name: string): string {
 
 /** Functions the rewrite passes through by name. */
 export const SEAMLESS_FUNCTIONS: ReadonlySet<string> = new Set([...FUNCTION_CAPABILITIES].filter(([, c]) => c.ship === 'seamless').map(([n]) => n));
+
+// ---- operators, by the name the parser gives (LIKE is ~~, BETWEEN its own word) ----------------------
+// The router reads the names a statement uses (facts.ts StatementFacts.operators); the rewrite checks
+// each A_Expr it deparses against this table too. Examples are WHERE conditions over t (see above).
+export const OPERATOR_CAPABILITIES: ReadonlyMap<string, Shipping> = new Map<string, Shipping>([
+  ...['=', '<>', '!=', '<', '>', '<=', '>='].map((op): [string, Shipping] => [op, seamless('operator', `a ${op} b`)]),
+  ['BETWEEN', seamless('operator', 'a BETWEEN 1 AND b')],
+  ['NOT BETWEEN', seamless('operator', 'a NOT BETWEEN 1 AND b')],
+  ['+', when('operator', 'where an operand may be float, 22003 on overflow as Postgres (rewrite.ts mayBeFloat, engine.ts dg_fadd)', 'x + y > 0')],
+  ['-', when('operator', 'as +; a subtraction of two values that may be timestamptz runs only under zones without DST', 'x - y > 0')],
+  ['*', when('operator', 'as +, and 22003 on underflow to 0 for floats', 'x * y > 0')],
+  ['/', when('operator', 'a zero divisor raises 22012 (dg_nz); integers divide as integers; a division of sum() is refused; float overflow/underflow raise', 'a / b > 0')],
+  ['%', when('operator', 'a zero divisor raises 22012 (dg_nz)', 'a % b > 0')],
+  ['||', when('operator', 'operands whose text DuckDB prints as Postgres does (text, integers, bool, uuid; dg_text)', "s || 'x' = 'ax'")],
+  ['~~', when('operator', "LIKE with Postgres's default escape (backslash) written out", "s LIKE 'a%'")],
+  ['!~~', when('operator', 'as LIKE', "s NOT LIKE 'a%'")],
+  ['~~*', when('operator', 'ILIKE: run only under the C ctype (ASCII case folding)', "s ILIKE 'a%'")],
+  ['!~~*', when('operator', 'as ILIKE', "s NOT ILIKE 'a%'")],
+  ...['~', '!~', '~*', '!~*'].map((op): [string, Shipping] => [
+    op,
+    when(
+      'operator',
+      "a constant pattern in the syntax Postgres's ARE and DuckDB's RE2 read alike (rewrite.ts regexRefusal: no escape with a letter or digit, " +
+        'no [:class:], no (?, bounded quantifiers up to 255); the case-insensitive forms only under the C ctype. SIMILAR TO (also ~) is not translated',
+      `s ${op} '^a(b|c)'`,
+    ),
+  ]),
+  ['BETWEEN SYMMETRIC', never('operator', NOT_TRANSLATED)],
+  ['NOT BETWEEN SYMMETRIC', never('operator', NOT_TRANSLATED)],
+  ...['->', '->>', '#>', '#>>', '@>', '<@', '?', '?|', '?&', '#-', '@?', '@@'].map((op): [string, Shipping] => [op, never('operator', 'json/jsonb are held as text: their operators are not translated')]),
+  ...['&&', '^@', '^', '|/', '||/', '@', '&', '|', '#', '<<', '>>'].map((op): [string, Shipping] => [op, never('operator', NOT_TRANSLATED)]),
+]);
+
+/** Whether the router may send a statement using this operator to DuckDB (the rewrite still checks conditions). */
+export function shippableOperator(name: string): boolean {
+  const c = OPERATOR_CAPABILITIES.get(name);
+  return c !== undefined && c.ship !== 'never';
+}

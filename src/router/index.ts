@@ -87,7 +87,7 @@ export { initRouter, statementFacts, routerStats, parserReady, PARSE_LIMITS } fr
 export { mentionsMirroredTable, parseDuration } from './text.js';
 export { parseRoutingRules, defaultRoutingRules, RoutingRulesError, DEFAULT_MAX_LAG_MS, DEFAULT_COST_THRESHOLD } from './rules.js';
 export { SAFE_FUNCTIONS, AGGREGATES, WINDOW_FUNCTIONS } from './functions.js';
-export { FUNCTION_CAPABILITIES, SEAMLESS_FUNCTIONS, shippable, type Shipping, type FunctionKind } from './capabilities.js';
+export { FUNCTION_CAPABILITIES, OPERATOR_CAPABILITIES, SEAMLESS_FUNCTIONS, shippable, shippableOperator, type Shipping, type FunctionKind } from './capabilities.js';
 export { RefusalMemory, refusals } from './refusals.js';
 export { SMALL_LIMIT } from './decide.js';
 export type { StatementFacts, TableRef, ColumnUse, Scope, Source } from './facts.js';

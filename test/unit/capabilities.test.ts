@@ -8,6 +8,7 @@ import {
   defaultRoutingRules,
   FUNCTION_CAPABILITIES,
   initRouter,
+  OPERATOR_CAPABILITIES,
   RefusalMemory,
   route,
   SAFE_FUNCTIONS,
@@ -67,6 +68,24 @@ describe('capability list: the router and the rewrite agree', () => {
       if (cap.ship === 'conditional') expect(cap.when.length, name).toBeGreaterThan(10);
       if (cap.ship === 'never') expect(cap.why.length, name).toBeGreaterThan(10);
     }
+  });
+
+  it('every shippable operator has an example the router sends to DuckDB and the rewrite translates; the others stay on Postgres', () => {
+    const failures: string[] = [];
+    for (const [op, cap] of OPERATOR_CAPABILITIES) {
+      if (cap.ship === 'never') {
+        const sql = op.includes('BETWEEN') ? `SELECT count(*) FROM t WHERE a ${op} 1 AND 2` : `SELECT count(*) FROM t WHERE s ${op} s`;
+        const r = route(sql, ctx());
+        if (!(r.engine === 'postgres' && r.reason === 'unsafe_function')) failures.push(`${op}: router says ${r.engine}`);
+        continue;
+      }
+      const sql = `SELECT count(*) FROM t WHERE ${cap.example}`;
+      const r = route(sql, ctx());
+      if (r.engine !== 'duckdb') failures.push(`${op}: router says ${r.engine} (${'detail' in r ? r.detail : ''})`);
+      const w = rewrite(sql, { resolve, fieldTypeOids: [20] });
+      if (!w.ok) failures.push(`${op}: rewrite refuses (${w.reason}) ${sql}`);
+    }
+    expect(failures).toEqual([]);
   });
 
   it('a never entry keeps the statement on Postgres in the router, and the rewrite refuses it too', () => {

@@ -17,7 +17,7 @@
 // - Postgres type names in casts become DuckDB's.
 // Final type alignment to the RowDescription happens in align.ts once DuckDB has typed the statement.
 import { loadModule, parseSync } from 'libpg-query';
-import { SEAMLESS_FUNCTIONS } from '../../router/capabilities.js';
+import { OPERATOR_CAPABILITIES, SEAMLESS_FUNCTIONS } from '../../router/capabilities.js';
 import { Oid } from './pg-types.js';
 import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
 
@@ -942,6 +942,9 @@ function guardedFloat(macro: string, v: Node, ctx: Ctx, args: (a: string, b: str
 
 function aExpr(v: Node, ctx: Ctx): string {
   const op = (v.name as Node[]).map((x) => x.String.sval).join('.');
+  // the capability list (router/capabilities.ts): an operator it does not ship is refused whatever its form
+  const cap = OPERATOR_CAPABILITIES.get(op);
+  if (!cap || cap.ship === 'never') refuse(`operator ${op}`);
   const l = (): string => (v.lexpr ? `(${expr(v.lexpr, ctx)})` : '');
   const r = () => `(${expr(v.rexpr, ctx)})`;
   switch (v.kind) {
