@@ -25,7 +25,9 @@ describe('SELECT * name check', () => {
 
 describe('rewrite', () => {
   it('resolves tables, writes NULLS order, guards division, escapes LIKE', () => {
-    const r = rewrite("SELECT a / b FROM t WHERE c LIKE 'x%' ORDER BY a DESC", { resolve });
+    // integer columns (DuckDB's types of the relation): no float overflow guard
+    const relation = (): RelationFacts => ({ columns: new Map([['a', 'INTEGER'], ['b', 'INTEGER'], ['c', 'VARCHAR']]), rows: 10 });
+    const r = rewrite("SELECT a / b FROM t WHERE c LIKE 'x%' ORDER BY a DESC", { resolve, relation });
     expect(r).toEqual({
       ok: true,
       kinds: ['integral'],
