@@ -48,7 +48,7 @@
  *   reg* cast, pg_* / catalog function ──────────────────────────────────────────▶ postgres  catalog
  *   TABLESAMPLE, COLLATE, XML/JSON constructors, … ────────────────────────▶ postgres  unsupported_syntax
  *   a table: catalog | temporary | not mirrored ─────────────▶ postgres  catalog|temp_table|not_mirrored
- *   a function not on the allowlist (functions.ts) ─────────────────────────────▶ postgres  unsafe_function
+ *   a function or operator the capability list does not ship (capabilities.ts) ─▶ postgres  unsafe_function
  *   a column missing from the mirror or not exact ─────────────────────────────▶ postgres  inexact_column
  *   in a transaction (not an allowed READ ONLY one) ─────────────────────────────▶ postgres  in_transaction
  *   ── everything above is a fact DuckDB cannot serve faithfully: no override gets past it ──
@@ -59,7 +59,16 @@
  *   aggregate / GROUP BY / window / DISTINCT ──────▶ duckdb analytical (needsCostCheck if WHERE has col = const)
  *   LIMIT ≤ 1000 without ORDER BY ─────────────────────────────────────────────▶ postgres  not_analytical
  *   otherwise (a scan) ──────────────────────────────────────────────▶ duckdb analytical, needsCostCheck
+ *   ── after the decision cache ──
+ *   a duckdb route whose shape the rewrite refused before (refusals.ts) ─────▶ postgres  unsupported_syntax
  * ```
+ *
+ * ## One capability list
+ * capabilities.ts is the table of what DuckDB can run, read by this router and by the DuckDB rewrite:
+ * 'seamless' (passed through by name), 'conditional' (the rewrite checks the stated condition, which may
+ * depend on a literal's value the router's shape-keyed cache cannot see) and 'never' (with why). The
+ * session records a rewrite refusal by shape (`refusals.remember(fingerprint, reason)`); route() then
+ * sends that shape to Postgres without the control round trip, until the entry expires.
  *
  * ## Name resolution (conservative)
  * The router does not know unmirrored tables, so an unqualified name counts as mirrored only if the
