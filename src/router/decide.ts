@@ -2,6 +2,7 @@
 // The order of the checks is the order of the state diagram in index.ts.
 import { PgError } from '../protocol/errors.js';
 import { USE_GROUPED, USE_ORDERED, USE_OUTPUT, type ColumnUse, type StatementFacts } from './facts.js';
+import { shippableOperator } from './capabilities.js';
 import { SAFE_FUNCTIONS } from './functions.js';
 import { parseText } from './parse.js';
 import { applicableRules, assertNever } from './rules.js';
@@ -164,6 +165,8 @@ function decideSelect(
 
   const unsafe = f.functions.filter((fn) => !SAFE_FUNCTIONS.has(fn));
   if (unsafe.length > 0) return pg('unsafe_function', unsafe.map((x) => `${x}()`).join(', '), more);
+  const unsafeOps = f.operators.filter((op) => !shippableOperator(op));
+  if (unsafeOps.length > 0) return pg('unsafe_function', unsafeOps.map((x) => `operator ${x}`).join(', '), more);
 
   const cols = resolveColumns(f, ok);
   if (cols.problem) return pg('inexact_column', cols.problem, more);

@@ -1,10 +1,12 @@
-// Which functions DuckDB may evaluate for a Postgres statement. An ALLOWLIST, not a denylist (issue 4):
-// a function not named here (nextval, setval, random, pg_advisory_lock, set_config, txid_current,
-// current_user, json_agg, a user's own function…) keeps the statement on Postgres. Entries are
-// deterministic and side-effect free; the DuckDB engine still refuses what it cannot rewrite exactly
-// (e.g. a to_char pattern it does not know) and that statement then goes to Postgres too.
+// Function names the router knows about. What DuckDB may evaluate is the capability list
+// (capabilities.ts), one table read by the router and the DuckDB rewrite: SAFE_FUNCTIONS is its
+// shippable part. It is an ALLOWLIST, not a denylist (issue 4): a function not named there (nextval,
+// setval, random, pg_advisory_lock, set_config, txid_current, current_user, json_agg, a user's own
+// function…) keeps the statement on Postgres.
 // Names are as the parser gives them, lowercased, `pg_catalog.` stripped.
+import { FUNCTION_CAPABILITIES, shippable } from './capabilities.js';
 
+/** Every aggregate the router recognises as one (shippable or not): a call makes the statement aggregate. */
 export const AGGREGATES: ReadonlySet<string> = new Set([
   'count', 'sum', 'avg', 'min', 'max',
   'stddev', 'stddev_samp', 'stddev_pop', 'variance', 'var_samp', 'var_pop',
@@ -29,33 +31,8 @@ export const TIME_FUNCTIONS: ReadonlySet<string> = new Set([
   'now', 'current_timestamp', 'current_date', 'current_time', 'localtimestamp', 'localtime', 'transaction_timestamp',
 ]);
 
-const SCALARS = [
-  // null handling and comparison
-  'coalesce', 'nullif', 'greatest', 'least',
-  // date and time
-  'date_trunc', 'date_part', 'extract', 'make_date', 'make_timestamp', 'to_timestamp', 'to_char', 'to_date', 'date_bin',
-  'isfinite', 'justify_days', 'justify_hours', 'justify_interval',
-  // text
-  'lower', 'upper', 'length', 'char_length', 'character_length', 'octet_length', 'bit_length',
-  'substring', 'substr', 'trim', 'btrim', 'ltrim', 'rtrim', 'position', 'strpos', 'replace', 'translate',
-  'concat', 'concat_ws', 'left', 'right', 'lpad', 'rpad', 'split_part', 'starts_with', 'reverse', 'repeat',
-  'md5', 'ascii', 'chr', 'regexp_replace', 'like_escape',
-  // numbers
-  'round', 'abs', 'ceil', 'ceiling', 'floor', 'trunc', 'sign', 'sqrt', 'cbrt', 'power', 'pow', 'exp', 'ln', 'log',
-  'log10', 'mod', 'div', 'pi', 'degrees', 'radians', 'width_bucket',
-  'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'atan2',
-  // arrays and sets
-  'array_length', 'cardinality', 'unnest', 'generate_series', 'array_position', 'array_to_string',
-  // grouping sets
-  'grouping',
-];
-
-export const SAFE_FUNCTIONS: ReadonlySet<string> = new Set([
-  ...AGGREGATES,
-  ...WINDOW_FUNCTIONS,
-  ...TIME_FUNCTIONS,
-  ...SCALARS,
-]);
+/** The capability list's shippable functions: the router sends a statement calling anything else to Postgres. */
+export const SAFE_FUNCTIONS: ReadonlySet<string> = new Set([...FUNCTION_CAPABILITIES.keys()].filter(shippable));
 
 /** Functions that read the catalog or the server's state: the statement is a catalog query. */
 export function isCatalogFunction(name: string): boolean {

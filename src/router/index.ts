@@ -50,7 +50,7 @@
  *   reg* cast, pg_* / catalog function ──────────────────────────────────────────▶ postgres  catalog
  *   TABLESAMPLE, COLLATE, XML/JSON constructors, … ────────────────────────▶ postgres  unsupported_syntax
  *   a table: catalog | temporary | not mirrored ─────────────▶ postgres  catalog|temp_table|not_mirrored
- *   a function not on the allowlist (functions.ts) ─────────────────────────────▶ postgres  unsafe_function
+ *   a function or operator the capability list does not ship (capabilities.ts) ─▶ postgres  unsafe_function
  *   a column missing from the mirror or not exact ─────────────────────────────▶ postgres  inexact_column
  *   in a transaction (not an allowed READ ONLY one) ─────────────────────────────▶ postgres  in_transaction
  *   ── everything above is a fact DuckDB cannot serve faithfully: no override gets past it ──
@@ -61,7 +61,16 @@
  *   aggregate / GROUP BY / window / DISTINCT ──────▶ duckdb analytical (needsCostCheck if WHERE has col = const)
  *   LIMIT ≤ 1000 without ORDER BY ─────────────────────────────────────────────▶ postgres  not_analytical
  *   otherwise (a scan) ──────────────────────────────────────────────▶ duckdb analytical, needsCostCheck
+ *   ── after the decision cache ──
+ *   a duckdb route whose shape the rewrite refused before (refusals.ts) ─────▶ postgres  unsupported_syntax
  * ```
+ *
+ * ## One capability list
+ * capabilities.ts is the table of what DuckDB can run, read by this router and by the DuckDB rewrite:
+ * 'seamless' (passed through by name), 'conditional' (the rewrite checks the stated condition, which may
+ * depend on a literal's value the router's shape-keyed cache cannot see) and 'never' (with why). The
+ * session records a rewrite refusal by shape (`refusals.remember(fingerprint, reason)`); route() then
+ * sends that shape to Postgres without the control round trip, until the entry expires.
  *
  * ## Name resolution (conservative)
  * The router does not know unmirrored tables, so an unqualified name counts as mirrored only if the
@@ -80,6 +89,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { decide, decideQuick } from './decide.js';
+import { refusals } from './refusals.js';
 import { PARSE_LIMITS } from './parse.js';
 import { decisionKeyText, readHints, type Hints } from './text.js';
 import type { MirrorView, Route, RouteContext, RoutingRules } from './types.js';
@@ -88,6 +98,8 @@ export { initRouter, statementFacts, routerStats, parserReady, PARSE_LIMITS } fr
 export { mentionsMirroredTable, parseDuration } from './text.js';
 export { parseRoutingRules, defaultRoutingRules, RoutingRulesError, DEFAULT_MAX_LAG_MS, DEFAULT_COST_THRESHOLD } from './rules.js';
 export { SAFE_FUNCTIONS, AGGREGATES, WINDOW_FUNCTIONS } from './functions.js';
+export { FUNCTION_CAPABILITIES, OPERATOR_CAPABILITIES, SEAMLESS_FUNCTIONS, shippable, shippableOperator, type Shipping, type FunctionKind } from './capabilities.js';
+export { RefusalMemory, refusals } from './refusals.js';
 export { SMALL_LIMIT } from './decide.js';
 export type { StatementFacts, TableRef, ColumnUse, Scope, Source } from './facts.js';
 export * from './types.js';
@@ -127,14 +139,34 @@ export function route(sql: string, ctx: RouteContext): Route {
     const lru = cacheFor(ctx);
     const key = contextKey(ctx) + decisionKeyText(sql);
     const hit = lru.get(key);
-    if (hit) return hit;
+    if (hit) return rememberedRefusal(hit, ctx);
     const r = routeParsed(sql, ctx, hints);
     lru.set(key, r);
-    return r;
+    return rememberedRefusal(r, ctx);
   } catch (e) {
     // a bug in the router must not fail the statement: Postgres answers it
     return { engine: 'postgres', reason: 'parse_error', detail: `router error: ${(e as Error).message}`, tables: [] };
   }
+}
+
+/**
+ * A DuckDB route for a statement shape whose translation DuckDB refused before (refusals.ts) goes
+ * straight to Postgres: no control round trip only to be refused again. After the decision cache, as
+ * refusals come and go while decisions stay.
+ */
+function rememberedRefusal(r: Route, ctx: RouteContext): Route {
+  const memory = ctx.refusals ?? refusals;
+  if (memory.size === 0) return r;
+  const check = (d: Route): Route => {
+    if (d.engine !== 'duckdb') return d;
+    const why = memory.lookup(d.fingerprint);
+    return why === undefined ? d : { engine: 'postgres', reason: 'unsupported_syntax', detail: `refused before: ${why}`, tables: d.tables, fingerprint: d.fingerprint };
+  };
+  if (r.engine === 'explain') {
+    const inner = check(r.route);
+    return inner === r.route ? r : { ...r, route: inner as typeof r.route };
+  }
+  return check(r);
 }
 
 function routeParsed(sql: string, ctx: RouteContext, hints: Hints | null): Route {

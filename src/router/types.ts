@@ -1,6 +1,7 @@
 // The router's data types: what it is told (RouteContext, MirrorView, RoutingRules) and what it answers
 // (Route, Reason, SessionEffect). Plain data only, so the session can log, count and test them.
 import type { PgError } from '../protocol/errors.js';
+import type { RefusalMemory } from './refusals.js';
 
 /** One mirrored column. `exact: false` = the mirror cannot give back the Postgres value exactly
  *  (type not held faithfully, or column not mirrored at all): a statement touching it goes to Postgres. */
@@ -56,6 +57,8 @@ export interface RouteContext {
   /** temporary relations this session created (see SessionEffect 'create_temp'): they shadow
    *  same-named mirrored tables for unqualified references */
   tempTables?: ReadonlySet<string>;
+  /** statement shapes the DuckDB rewrite refused before (refusals.ts); the process's memory when absent */
+  refusals?: RefusalMemory;
 }
 
 export type Reason =

@@ -27,7 +27,7 @@ import * as be from '../protocol/backend.js';
 import { decodeDataRow, decodeErrorFields, decodeParameterDescription, decodeRowDescription } from '../protocol/backend-scan.js';
 import { B, F } from '../protocol/codes.js';
 import { decodeBind, decodeDescribe, decodeExecute, decodeParse, decodeQuery, type Frame } from '../protocol/frontend.js';
-import { mentionsMirroredTable, route, type DuckdbRoute, type MirrorView, type Route, type RoutingRules, type SessionRoute } from '../router/index.js';
+import { mentionsMirroredTable, refusals, route, type DuckdbRoute, type MirrorView, type Route, type RoutingRules, type SessionRoute } from '../router/index.js';
 import { serialize } from 'pg-protocol';
 import { isUtf8 } from 'node:buffer';
 import { formatLsn, parseLsn } from '../mirror/lsn.js';
@@ -445,7 +445,8 @@ function streamError(e: DuckdbEngineError, fingerprint: string, opts: AnalyticsO
     case 'timeout':
       return new PgError('57014', 'canceling statement due to statement timeout');
     default:
-      return new PgError('XX000', `DuckDB failed while streaming the result: ${e.message}`);
+      // an error Postgres raises alike (a guard of the rewrite: division by zero, overflow…) keeps its SQLSTATE
+      return e.sqlstate ? new PgError(e.sqlstate, e.message) : new PgError('XX000', `DuckDB failed while streaming the result: ${e.message}`);
   }
 }
 
@@ -930,7 +931,8 @@ const SETTINGS_PROBLEM_SQL = `concat_ws(', ', ${[
   .join(', ')})`;
 // Ordering, not equality: a database's default collation is deterministic, and Postgres breaks a
 // strcoll() tie bytewise (varstr_cmp), so GROUP BY, DISTINCT, = and joins match DuckDB's under any.
-const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bgreatest\b|\bleast\b|\bpercentile/i;
+// array_agg/string_agg(DISTINCT …) put their elements in sort order (rewrite.ts).
+const ORDER_SENSITIVE = /\border\s+by\b|\bmin\s*\(|\bmax\s*\(|[<>]|\bbetween\b|\bgreatest\b|\bleast\b|\bpercentile|_agg\s*\(\s*distinct\b/i;
 
 async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions): Promise<void> {
   const r = job.route;
@@ -1301,6 +1303,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     if (e.kind === 'statement_timeout') return statementTimedOut();
     opts.reportFailure(r.fingerprint, e);
     const reason = e.kind === 'refused' ? 'unsupported_syntax' : e.kind === 'busy' ? 'busy' : 'fallback';
+    // the next statement of this shape goes to Postgres without this round trip (router/refusals.ts)
+    if (e.kind === 'refused' && e.byShape) refusals.remember(r.fingerprint, e.message);
     return relayRest(reason, e.message, loggableError(e));
   };
   let cursor;

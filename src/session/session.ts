@@ -53,6 +53,7 @@ import {
 import { connectionFailure, PgError, protocolViolation, SqlState } from '../protocol/errors.js';
 import { connectUpstream, describeTarget, sendCancel, type UpstreamTarget } from '../engines/postgres/upstream.js';
 import type { SessionRegistry } from './registry.js';
+import { searchPathAfter } from './search-path.js';
 import { trackSettingChange } from './settings.js';
 import { closeDuckPortal, endSettingsTransaction, planUnit, type AnalyticsOptions, type DuckgateSettings, type DuckPortal, type SessionPort } from './analytics.js';
 import { ReadyTracker, TRACKED_REPLIES } from './ready-tracker.js';
@@ -221,7 +222,15 @@ export class Session implements SessionPort {
   /** a batch ending in Flush was relayed and its Sync has not come: replies of unknown length are due */
   flushPending = false;
   readonly tempTables = new Set<string>();
-  searchPath: string[] = ['public'];
+  /** the path routing resolves names with: the last round trip's, or what SET/RESET search_path made it since (search-path.ts) */
+  get searchPath(): string[] {
+    return this.path.now;
+  }
+  set searchPath(v: string[]) {
+    this.path.now = v;
+    if (!this.trackedSettings.has('search_path')) this.path.dflt = v;
+  }
+  private readonly path: { now: string[]; dflt: string[]; setting: string | undefined } = { now: ['public'], dflt: ['public'], setting: undefined };
   duckPortal: DuckPortal | null = null;
   discardUntilSync = false;
 
@@ -776,6 +785,14 @@ export class Session implements SessionPort {
     return this.cancelController.signal;
   }
 
+  /** A SET/RESET search_path the client sent: route with the path it makes from now on (search-path.ts). */
+  private followSearchPath(): void {
+    const setting = this.trackedSettings.get('search_path');
+    if (setting === this.path.setting) return;
+    this.path.setting = setting;
+    this.path.now = searchPathAfter(setting, this.path.dflt, this.path.now);
+  }
+
   preparedSql(name: string): string | null {
     return this.preparedStatements.get(name)?.sql ?? null;
   }
@@ -788,6 +805,7 @@ export class Session implements SessionPort {
         case F.query:
           // Only SET/RESET/DISCARD/DEALLOCATE matter here: look at the first byte before decoding the text.
           if (maySetSetting(sqlLeadByte(f.body, 0))) trackSettingChange(decodeQuery(f.body), this.trackedSettings, this.preparedStatements);
+          this.followSearchPath();
           return;
         case F.parse: {
           // A relayed Parse of the unnamed statement (a body starting with the empty name) is not
@@ -799,6 +817,7 @@ export class Session implements SessionPort {
             if (!maySetSetting(sqlLeadByte(body, 1))) return;
           }
           trackSettingChange(this.rememberStatement(f, false), this.trackedSettings, this.preparedStatements);
+          this.followSearchPath();
           return;
         }
         case F.close: {

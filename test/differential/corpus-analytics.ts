@@ -551,6 +551,83 @@ p('float cast to numeric(p,s)', 'SELECT id, page_rank::numeric(10,3) FROM domain
 p('avg cast to numeric(p,s)', 'SELECT avg(fetch_ms)::numeric(10,2) FROM scrape_pages', 'avg is exact numeric in Postgres, a DOUBLE in DuckDB');
 d('integer cast to numeric(p,s)', 'SELECT id, crawl_depth::numeric(6,2) AS d, (crawl_depth * 2)::numeric(8,1) AS d2 FROM projects ORDER BY id');
 
+// ---- issue 10, class 1: regular expressions (router/capabilities.ts; rewrite.ts regexRefusal) ----------
+// Only patterns written with what Postgres's ARE and DuckDB's RE2 read alike are shipped.
+group('regex');
+d('escaped dot and end anchor', "SELECT count(*) FROM domains WHERE name ~ '\\.com$'");
+d('bracket range and bounded quantifier', "SELECT count(*) FROM scrape_pages WHERE url ~ '/[a-z]{3,8}/[0-9]+'");
+d('negated bracket', "SELECT count(*) FROM scrape_pages WHERE url ~ '^https://[^/]+/$'");
+d('not regex', "SELECT count(*) FROM cdx_records WHERE original !~ '^https://www\\.'");
+d('not regex case-insensitive', "SELECT count(*) FROM domains WHERE name !~* '^(news|SHOP)'");
+d('regex in the select list', "SELECT id, url ~ '(blog|news)/' AS b, url !~ 'x+' AS nb FROM scrape_pages ORDER BY id LIMIT 30");
+d('regex in CASE', "SELECT id, CASE WHEN url ~ '/blog/' THEN 'blog' WHEN url ~ '/news/' THEN 'news' ELSE 'other' END AS kind FROM scrape_pages ORDER BY id LIMIT 30");
+d('regex optional and repeated', "SELECT count(*) FROM cdx_records WHERE original ~ '^https?://[a-z0-9.-]+/'");
+d('regex in a FILTER per group', "SELECT tld, count(*) FILTER (WHERE name ~ '^[a-m]') FROM domains GROUP BY tld ORDER BY tld");
+d('regex escaped question mark', "SELECT count(*) FROM scrape_pages WHERE url ~ '\\?page='");
+d('case-insensitive regex on a media type', "SELECT count(*) FROM cdx_records WHERE mimetype ~* '^text/(html|plain)'");
+p('\\b (a backspace in Postgres, a word boundary in RE2)', "SELECT count(*) FROM scrape_pages WHERE url ~ '\\bblog'", '\\b is a backspace in Postgres\'s regex, a word boundary in DuckDB\'s');
+p('\\B (a backslash in Postgres)', "SELECT count(*) FROM domains WHERE name ~ 'e\\B'", '\\B is a backslash in Postgres\'s regex, a non-boundary in DuckDB\'s');
+p('\\w (locale-aware in Postgres, ASCII in RE2)', "SELECT count(*) FROM events WHERE user_agent ~ '\\w+/\\d'", 'class escapes follow the locale in Postgres, ASCII in RE2');
+p('\\y word boundary (ARE only)', "SELECT count(*) FROM scrape_pages WHERE url ~ '\\yblog\\y'", '\\y is ARE syntax');
+p('case-insensitive with an escape', "SELECT count(*) FROM domains WHERE name ~* '\\mnews'", '\\m is ARE syntax');
+p('not-match with an escape', "SELECT count(*) FROM domains WHERE name !~ '\\bnews'", 'escapes differ');
+p('POSIX class', "SELECT count(*) FROM domains WHERE name ~ '^[[:alpha:]]+\\.'", '[:class:] follows the locale in Postgres');
+p('embedded options', "SELECT count(*) FROM domains WHERE name ~ '(?i)NEWS'", '(? constructs differ');
+p('pattern from a column', 'SELECT count(*) FROM domains WHERE name ~ tld', 'a pattern that is not a constant cannot be checked');
+p('regexp_replace', "SELECT id, regexp_replace(url, '[0-9]+', 'N') FROM scrape_pages ORDER BY id LIMIT 20", 'regexp_replace is never shipped (capabilities.ts)');
+p('substring from a pattern', "SELECT id, substring(url from '[a-z]+') FROM scrape_pages ORDER BY id LIMIT 20", 'the regular-expression form of substring is never shipped');
+p('SIMILAR TO', "SELECT count(*) FROM domains WHERE name SIMILAR TO '%(news|shop)%'", 'SIMILAR TO is not translated');
+cases.push({ name: 'regex: pattern as a parameter', sql: 'SELECT count(*) FROM scrape_pages WHERE url ~ $1', expect: 'postgres', why: 'a parameter pattern cannot be checked', params: ['\\bblog'] });
+
+// ---- issue 10, class 9: errors Postgres raises must not become values --------------------------------
+group('math errors');
+p('mod by zero', 'SELECT sum(mod(fetch_ms, 0)) FROM scrape_pages', '22012 in Postgres; DuckDB\'s mod returns NULL: raised, so Postgres answers');
+p('mod by a zero column value', 'SELECT id, mod(fetch_ms, depth) FROM scrape_pages ORDER BY id', 'depth is 0 on some rows: 22012');
+d('mod by non-zero values', 'SELECT id, mod(fetch_ms, depth + 1), mod(-fetch_ms, 7), mod(quality_score, 3) FROM scrape_pages JOIN content_analytics ON page_id = id ORDER BY id LIMIT 40');
+p('integer division by zero', 'SELECT sum(fetch_ms / 0) FROM scrape_pages', '22012');
+p('% by zero', 'SELECT sum(fetch_ms % 0) FROM scrape_pages', '22012');
+p('exp overflow', 'SELECT max(exp(page_rank + 1000)) FROM domains', '22003 value out of range: overflow');
+p('exp underflow', 'SELECT min(exp(page_rank - 1000)) FROM domains', '22003 value out of range: underflow');
+d('exp in range', 'SELECT id, exp(page_rank), exp(-page_rank) FROM domains ORDER BY id LIMIT 40');
+p('power: negative to a non-integer', 'SELECT max(power(-page_rank - 1, 0.5::float8)) FROM domains', '2201F');
+p('power: zero to a negative', 'SELECT max(power(page_rank * 0, -1::float8)) FROM domains', '2201F');
+p('power overflow', 'SELECT max(power(page_rank + 10, 400::float8)) FROM domains', '22003');
+p('power of numeric', 'SELECT max(power(quality_score, 2)) FROM content_analytics', 'power(numeric, numeric) is exact numeric in Postgres');
+d('power of floats', 'SELECT id, power(page_rank, 2::float8), power(page_rank + 1, -1::float8) FROM domains ORDER BY id LIMIT 40');
+p('sqrt of a negative', 'SELECT max(sqrt(-page_rank - 1)) FROM domains', '2201F');
+p('ln of zero', 'SELECT max(ln(page_rank * 0)) FROM domains', '2201E');
+p('ln of a negative', 'SELECT max(ln(-page_rank - 1)) FROM domains', '2201E');
+p('sqrt of numeric', 'SELECT max(sqrt(quality_score)) FROM content_analytics', 'sqrt(numeric) is exact numeric in Postgres');
+d('sqrt and ln of floats', 'SELECT id, sqrt(page_rank), ln(page_rank + 1) FROM domains ORDER BY id LIMIT 40');
+p('float multiplication overflow', 'SELECT max(page_rank * 1e308::float8 * 10) FROM domains', '22003 where DuckDB gives Infinity');
+p('float multiplication underflow', 'SELECT min((page_rank + 1) * 1e-308::float8 * 1e-10::float8) FROM domains', '22003 where DuckDB gives 0');
+p('float addition overflow', 'SELECT max(page_rank + 1.7e308::float8 + 1.7e308::float8) FROM domains', '22003');
+p('float division overflow', 'SELECT max((page_rank + 1) / 1e-308::float8) FROM domains', '22003');
+p('float4 multiplication overflow', 'SELECT max(sentiment * 3e38::float4 * 10::float4) FROM content_analytics', '22003 in float4');
+d('float arithmetic in range', 'SELECT id, page_rank * 2, page_rank + 1, page_rank - 0.5::float8, page_rank / 3 FROM domains ORDER BY id LIMIT 40');
+d('mod in GROUP BY', 'SELECT mod(id, 5), count(*) FROM scrape_pages GROUP BY 1 ORDER BY 1');
+d('float expression two levels deep', 'SELECT id, page_rank * 100 + 1 FROM domains ORDER BY id LIMIT 30');
+d('aggregates of float products', 'SELECT avg(readability * 2), max(sentiment * 10), min(error_rate * 100) FROM content_analytics, project_analytics WHERE project_analytics.project_id = content_analytics.project_id');
+d('exp of an integer', 'SELECT id, exp(depth) FROM scrape_pages ORDER BY id LIMIT 20');
+d('power of integers', 'SELECT id, power(depth, 2) FROM scrape_pages ORDER BY id LIMIT 20');
+p('integer overflow', 'SELECT max(fetch_ms * 2147483647) FROM scrape_pages', '22003 integer out of range');
+
+// ---- issue 10, class 10: array_agg(DISTINCT) order ---------------------------------------------------
+group('distinct aggregates');
+d('array_agg distinct text', 'SELECT domain_id, array_agg(DISTINCT mimetype) FROM cdx_records WHERE domain_id <= 40 GROUP BY domain_id ORDER BY domain_id');
+d('array_agg distinct int', 'SELECT project_id, array_agg(DISTINCT status_code) FROM scrape_pages GROUP BY project_id ORDER BY project_id');
+d('array_agg distinct with NULLs', 'SELECT project_id, array_agg(DISTINCT content_length / 100000) FROM scrape_pages GROUP BY project_id ORDER BY project_id');
+d('array_agg distinct ordered descending', 'SELECT tld, array_agg(DISTINCT category ORDER BY category DESC) FROM domains GROUP BY tld ORDER BY tld');
+d('string_agg distinct', "SELECT domain_id, string_agg(DISTINCT mimetype, ',') FROM cdx_records WHERE domain_id <= 40 GROUP BY domain_id ORDER BY domain_id");
+d('array_agg distinct of a whole table', 'SELECT array_agg(DISTINCT event_type) FROM events');
+d('count distinct alongside', 'SELECT count(DISTINCT mimetype), array_agg(DISTINCT statuscode) FROM cdx_records');
+d('array_agg distinct date', 'SELECT project_id, array_agg(DISTINCT day) FROM project_analytics WHERE project_id <= 3 AND day < (SELECT min(day) + 5 FROM project_analytics) GROUP BY 1 ORDER BY 1');
+d('array_agg distinct bool', 'SELECT project_id, array_agg(DISTINCT is_success) FROM scrape_pages GROUP BY 1 ORDER BY 1');
+d('array_agg distinct filtered', 'SELECT tld, array_agg(DISTINCT category) FILTER (WHERE robots_allowed) FROM domains GROUP BY tld ORDER BY tld');
+d('string_agg distinct of a whole table', "SELECT string_agg(DISTINCT event_type, '|') FROM events");
+d('array_agg distinct float', 'SELECT project_id, array_agg(DISTINCT floor(error_rate * 10)) FROM project_analytics GROUP BY 1 ORDER BY 1');
+p('string_agg distinct with a column delimiter', 'SELECT string_agg(DISTINCT mimetype, urlkey) FROM cdx_records WHERE id <= 5', 'Postgres sorts by both arguments; not translated');
+
 group('params');
 const dp = (name: string, sql: string, params: string[]): void => {
   cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params });

@@ -27,7 +27,9 @@ describe('SELECT * name check', () => {
 
 describe('rewrite', () => {
   it('resolves tables, writes NULLS order, guards division, escapes LIKE', () => {
-    const r = rewrite("SELECT a / b FROM t WHERE c LIKE 'x%' ORDER BY a DESC", { resolve });
+    // integer columns (DuckDB's types of the relation): no float overflow guard
+    const relation = (): RelationFacts => ({ columns: new Map([['a', 'INTEGER'], ['b', 'INTEGER'], ['c', 'VARCHAR']]), rows: 10 });
+    const r = rewrite("SELECT a / b FROM t WHERE c LIKE 'x%' ORDER BY a DESC", { resolve, relation });
     expect(r).toEqual({
       ok: true,
       kinds: ['integral'],
@@ -87,7 +89,7 @@ describe('rewrite', () => {
   });
   it('keeps CTE names local and refuses unmirrored tables', () => {
     expect(rewrite('WITH t2 AS (SELECT 1 AS a FROM t) SELECT a FROM t2', { resolve }).ok).toBe(true);
-    expect(rewrite('SELECT 1 FROM other', { resolve })).toEqual({ ok: false, reason: 'relation other is not mirrored' });
+    expect(rewrite('SELECT 1 FROM other', { resolve })).toEqual({ ok: false, reason: 'relation other is not mirrored', byValue: true });
   });
   it('reads now()/current_date/localtimestamp from per-statement constants and flags the clock', () => {
     const r = rewrite("SELECT count(*) FROM t WHERE x > now() - interval '1 day' AND d <= current_date AND y < localtimestamp", { resolve });

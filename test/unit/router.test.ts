@@ -112,7 +112,8 @@ const CASES: Case[] = [
 
   // ---- the demo seeds' own analytics ----
   ['performance summary', `SELECT p.name, count(*) AS pages, avg(sp.fetch_ms) AS avg_ms, sum(CASE WHEN sp.is_success THEN 0 ELSE 1 END)::float / count(*) AS error_rate FROM scrape_pages sp JOIN projects p ON p.id = sp.project_id GROUP BY p.name ORDER BY pages DESC`, DUCK(false, { 'public.scrape_pages': ['fetch_ms', 'is_success', 'project_id'], 'public.projects': ['id', 'name'] })],
-  ['quality distribution', `SELECT width_bucket(quality_score, 0, 100, 10) AS bucket, count(*) FROM content_analytics GROUP BY bucket ORDER BY bucket`, DUCK(false, { 'public.content_analytics': ['quality_score'] })],
+  // width_bucket is 'never' in the capability list (src/router/capabilities.ts): the rewrite has no translation
+  ['quality distribution', `SELECT width_bucket(quality_score, 0, 100, 10) AS bucket, count(*) FROM content_analytics GROUP BY bucket ORDER BY bucket`, PG('unsafe_function')],
   ['hourly events', `SELECT date_trunc('hour', occurred_at) AS hour, event_type, count(*) FROM events WHERE occurred_at >= now() - interval '1 day' GROUP BY 1, 2 ORDER BY 1`, DUCK(false)],
   ['domain analysis CTE', `WITH d AS (SELECT domain_id, count(*) AS n, sum(length) AS bytes FROM cdx_records GROUP BY domain_id) SELECT dm.tld, sum(d.n), sum(d.bytes) FROM d JOIN domains dm ON dm.id = d.domain_id GROUP BY dm.tld`, DUCK(false, { 'public.cdx_records': ['domain_id', 'length'], 'public.domains': ['id', 'tld'] })],
   ['window running total', `SELECT project_id, day, pages, sum(pages) OVER (PARTITION BY project_id ORDER BY day) AS running FROM project_analytics`, DUCK(false)],

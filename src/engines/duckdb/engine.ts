@@ -53,10 +53,34 @@ export class DuckdbEngineError extends Error {
    * kind. The message itself may quote a client's parameter or literal values and is never logged.
    */
   readonly errorClass: string;
-  constructor(readonly kind: DuckdbErrorKind, message: string, errorClass?: string) {
-    super(message);
+  /**
+   * The SQLSTATE Postgres raises for this error (a guard of the rewrite, or a DuckDB error Postgres
+   * raises alike), when known: a session that already sent rows ends the statement with it.
+   */
+  readonly sqlstate: string | null;
+  /**
+   * A refusal for what the statement is (its translation or its column types), not for the values it
+   * met nor the session's settings: the same statement shape is refused again (router/refusals.ts).
+   */
+  readonly byShape: boolean;
+  constructor(readonly kind: DuckdbErrorKind, message: string, errorClass?: string, opts: { sqlstate?: string; byShape?: boolean } = {}) {
+    const tagged = GUARD_ERROR.exec(message);
+    super(tagged ? tagged[2]! : message);
     this.errorClass = errorClass ?? duckdbErrorClass(message) ?? kind;
+    this.sqlstate = opts.sqlstate ?? (tagged ? tagged[1]! : postgresSqlstate(message));
+    this.byShape = opts.byShape ?? false;
   }
+}
+
+/** A guard's error raised in DuckDB: 'duckgate: [SQLSTATE] Postgres's message' (see CONNECTION_SETUP_SQL). */
+const GUARD_ERROR = /duckgate: \[([0-9A-Z]{5})\] ([^\n]*)/;
+
+/** DuckDB errors Postgres raises alike for the same values, with Postgres's SQLSTATE. */
+function postgresSqlstate(message: string): string | null {
+  if (/cannot take square root of a negative number/.test(message)) return '2201F';
+  if (/cannot take logarithm of (zero|a negative number)/.test(message)) return '2201E';
+  if (/Overflow in (addition|subtraction|multiplication) of INT(16|32|64)/.test(message)) return '22003';
+  return null;
 }
 
 /** DuckDB's error class from its message ('Conversion Error: Could not convert …'), or null. */
@@ -133,15 +157,52 @@ function dropPrepared(pc: PooledConnection): void {
   pc.prepared.clear();
 }
 
+/** The smallest normal float8: a result below it (subnormal) is an ERANGE underflow for C's exp/pow */
+const DBL_MIN = '2.2250738585072014e-308';
+
 /**
- * Postgres semantics on a DuckDB connection: int / int truncates; x / 0 errors (dg_nz). dg_text(x) is
+ * Postgres semantics on a DuckDB connection: int / int truncates; x / 0 errors (dg_nz). dg_fadd,
+ * dg_fsub, dg_fmul, dg_fdiv are + - * / where an operand may be float (rewrite.ts): they raise 22003 where
+ * Postgres's float8pl/mi/mul/div (float.c) raise on overflow (Infinity from finite operands) and, for * and
+ * /, on underflow (0 from non-zero operands); for other types (integer division gives 0 alike) the
+ * checks fold away when DuckDB binds (typeof) and the result is the plain operation's. dg_fdiv is given
+ * the quotient, written in the statement: this text is parsed as a whole before its SET integer_division
+ * applies, so a / inside a macro here would divide integers as DOUBLEs. dg_sqrt, dg_ln,
+ * dg_exp, dg_power raise where Postgres's float8 functions raise (float.c: dexp, dpow: 22003 on overflow
+ * and underflow, 2201F for 0 to a negative power and a negative number to a non-integer one) instead of
+ * returning Infinity, 0 or NaN, and refuse a DECIMAL argument (Postgres's numeric functions compute
+ * exactly). DuckDB's own sqrt/ln already raise for negative arguments and zero. A guard's error names
+ * Postgres's SQLSTATE as 'duckgate: [XXXXX] message': raised before the first row, the statement goes to
+ * Postgres (which raises its own error); after rows were sent, the client gets that SQLSTATE. dg_text(x) is
  * the text of x inside || (the cast to text: a bool is 'true'), dg_out(x) inside concat() (the output
  * function: a bool is 't'), for the types DuckDB prints as Postgres does (text, integers, bool, uuid).
  * Any other type has no overload, so DuckDB refuses the statement when it binds (float8 8 is '8' in
  * Postgres, '8.0' in DuckDB; an interval '3 mons' there, '3 months' here).
  */
 export const CONNECTION_SETUP_SQL = `SET integer_division = true;
-CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE b END;
+CREATE OR REPLACE TEMP MACRO dg_nz(b) AS CASE WHEN b = 0 THEN error('duckgate: [22012] division by zero') ELSE b END;
+CREATE OR REPLACE TEMP MACRO dg_fadd(a, b) AS CASE WHEN typeof(a + b) IN ('FLOAT', 'DOUBLE') AND isinf(try_cast(a + b AS DOUBLE)) AND NOT isinf(try_cast(a AS DOUBLE)) AND NOT isinf(try_cast(b AS DOUBLE))
+  THEN error('duckgate: [22003] value out of range: overflow') ELSE a + b END;
+CREATE OR REPLACE TEMP MACRO dg_fsub(a, b) AS CASE WHEN typeof(a - b) IN ('FLOAT', 'DOUBLE') AND isinf(try_cast(a - b AS DOUBLE)) AND NOT isinf(try_cast(a AS DOUBLE)) AND NOT isinf(try_cast(b AS DOUBLE))
+  THEN error('duckgate: [22003] value out of range: overflow') ELSE a - b END;
+CREATE OR REPLACE TEMP MACRO dg_fmul(a, b) AS CASE WHEN typeof(a * b) IN ('FLOAT', 'DOUBLE') AND isinf(try_cast(a * b AS DOUBLE)) AND NOT isinf(try_cast(a AS DOUBLE)) AND NOT isinf(try_cast(b AS DOUBLE))
+  THEN error('duckgate: [22003] value out of range: overflow')
+  WHEN typeof(a * b) IN ('FLOAT', 'DOUBLE') AND try_cast(a * b AS DOUBLE) = 0 AND try_cast(a AS DOUBLE) <> 0 AND try_cast(b AS DOUBLE) <> 0 THEN error('duckgate: [22003] value out of range: underflow') ELSE a * b END;
+CREATE OR REPLACE TEMP MACRO dg_fdiv(a, b, q) AS CASE WHEN typeof(q) IN ('FLOAT', 'DOUBLE') AND isinf(try_cast(q AS DOUBLE)) AND NOT isinf(try_cast(a AS DOUBLE))
+  THEN error('duckgate: [22003] value out of range: overflow')
+  WHEN typeof(q) IN ('FLOAT', 'DOUBLE') AND try_cast(q AS DOUBLE) = 0 AND try_cast(a AS DOUBLE) <> 0 AND NOT isinf(try_cast(b AS DOUBLE)) THEN error('duckgate: [22003] value out of range: underflow') ELSE q END;
+CREATE OR REPLACE TEMP MACRO dg_sqrt(x) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN error('duckgate: sqrt(numeric) is computed in numeric') ELSE sqrt(x) END;
+CREATE OR REPLACE TEMP MACRO dg_ln(x) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN error('duckgate: ln(numeric) is computed in numeric') ELSE ln(x) END;
+CREATE OR REPLACE TEMP MACRO dg_exp(x) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN error('duckgate: exp(numeric) is computed in numeric')
+  WHEN isinf(try_cast(x AS DOUBLE)) THEN exp(x)
+  WHEN isinf(exp(x)) THEN error('duckgate: [22003] value out of range: overflow')
+  WHEN exp(x) < ${DBL_MIN} THEN error('duckgate: [22003] value out of range: underflow') ELSE exp(x) END;
+CREATE OR REPLACE TEMP MACRO dg_power(x, y) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' OR typeof(y) LIKE 'DECIMAL%' THEN error('duckgate: power(numeric) is computed in numeric')
+  WHEN x = 0 AND y < 0 THEN error('duckgate: [2201F] zero raised to a negative power is undefined')
+  WHEN x < 0 AND floor(y) <> y THEN error('duckgate: [2201F] a negative number raised to a non-integer power yields a complex result')
+  WHEN isinf(try_cast(x AS DOUBLE)) OR isinf(try_cast(y AS DOUBLE)) THEN power(x, y)
+  WHEN isinf(power(x, y)) OR (power(x, y) <> 0 AND abs(power(x, y)) < ${DBL_MIN}) THEN error('duckgate: [22003] value out of range: overflow')
+  WHEN power(x, y) = 0 AND x <> 0 THEN error('duckgate: [22003] value out of range: underflow') ELSE power(x, y) END;
 CREATE OR REPLACE TEMP MACRO dg_text(x VARCHAR) AS x, (x BIGINT) AS CAST(x AS VARCHAR), (x HUGEINT) AS CAST(x AS VARCHAR),
   (x BOOLEAN) AS CASE WHEN x THEN 'true' WHEN NOT x THEN 'false' END, (x UUID) AS CAST(x AS VARCHAR);
 CREATE OR REPLACE TEMP MACRO dg_out(x VARCHAR) AS x, (x BIGINT) AS CAST(x AS VARCHAR), (x HUGEINT) AS CAST(x AS VARCHAR),
@@ -392,7 +453,7 @@ export class DuckdbEngine {
     if (tz === null) throw new DuckdbEngineError('refused', `TimeZone ${req.session.timeZone} has no DuckDB equivalent`);
     if (Date.now() - this.factsAt > FACTS_TTL_MS) await this.refreshFacts();
     const plan = this.planFor(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
-    if (!plan.ok) throw new DuckdbEngineError('refused', plan.reason);
+    if (!plan.ok) throw new DuckdbEngineError('refused', plan.reason, undefined, { byShape: plan.byValue !== true });
     const refusal = sessionRefusal(plan, req.session);
     if (refusal) throw new DuckdbEngineError('refused', refusal);
     if (req.signal?.aborted) throw new DuckdbEngineError('canceled', 'canceling statement due to user request');
@@ -448,7 +509,7 @@ export class DuckdbEngine {
           if (differ) throw new DuckdbEngineError('refused', differ);
         }
         const aligned = alignColumns(types, req.fields, plan.kinds);
-        if (!aligned.ok) throw new DuckdbEngineError('refused', aligned.reason);
+        if (!aligned.ok) throw new DuckdbEngineError('refused', aligned.reason, undefined, { byShape: true });
         sql = wrapWithCasts(plan.sql, aligned.casts);
         if (this.alignedSql.size > 2000) this.alignedSql.clear();
         this.alignedSql.set(alignKey, sql);

@@ -17,6 +17,7 @@
 // - Postgres type names in casts become DuckDB's.
 // Final type alignment to the RowDescription happens in align.ts once DuckDB has typed the statement.
 import { loadModule, parseSync } from 'libpg-query';
+import { OPERATOR_CAPABILITIES, SEAMLESS_FUNCTIONS } from '../../router/capabilities.js';
 import { Oid } from './pg-types.js';
 import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
 import { figureName, scopeRefusal } from './scope.js';
@@ -92,9 +93,26 @@ export type RewriteResult =
       /** SELECT levels computed over pre-aggregated groups (preaggregate.ts) */
       preAggregated: number;
     }
-  | { ok: false; reason: string };
+  | {
+      ok: false;
+      reason: string;
+      /**
+       * The rewrite read a constant's value on its way (a to_char format, a regex pattern, an extract
+       * field…): the refusal may hold for this text only, not for every statement of its shape.
+       */
+      byValue?: boolean;
+    };
 
 class Refuse extends Error {}
+
+/** A refusal that holds for this session's name resolution only (a table not mirrored under its search_path). */
+function refuseHere(reason: string): never {
+  readConstant = true;
+  return refuse(reason);
+}
+
+/** Set while a rewrite reads a constant's value (see RewriteResult.byValue); the rewrite is synchronous. */
+let readConstant = false;
 
 function refuse(reason: string): never {
   throw new Refuse(reason);
@@ -186,15 +204,12 @@ const extractFields: Record<string, string> = {
   isoyear: '0', decade: '0', century: '0', millennium: '0', microseconds: '0',
 };
 
-/** Functions passed through by name (same name, arguments and result in both for the types concerned). */
-const passThrough = new Set([
-  'count', 'sum', 'min', 'max', 'avg', 'bool_and', 'bool_or', 'every', 'string_agg', 'array_agg',
-  'coalesce', 'nullif', 'length', 'char_length', 'character_length', 'replace',
-  'btrim', 'ltrim', 'rtrim', 'trim', 'left', 'right', 'strpos', 'reverse', 'repeat', 'lpad', 'rpad',
-  'starts_with', 'md5', 'abs', 'ceil', 'ceiling', 'floor', 'sign', 'sqrt', 'exp', 'ln', 'power', 'mod',
-  'row_number', 'rank', 'dense_rank', 'ntile', 'lag', 'lead', 'first_value', 'last_value', 'nth_value', 'percent_rank', 'cume_dist',
-  'date_trunc', 'stddev_samp', 'stddev_pop', 'var_samp', 'var_pop', 'stddev', 'variance', 'corr', 'covar_pop', 'covar_samp',
-]);
+/**
+ * Functions passed through by name: the capability list's 'seamless' entries (router/capabilities.ts,
+ * the one table the router reads too). 'conditional' entries have a case in funcCall() that checks the
+ * condition; anything else is refused.
+ */
+const passThrough = SEAMLESS_FUNCTIONS;
 
 interface Ctx {
   input: RewriteInput;
@@ -218,6 +233,12 @@ interface Ctx {
   structColumns: Set<number>;
   /** the top level's select list, while its ORDER BY is deparsed */
   topTargets: Node[] | null;
+  /** the statement's parse tree (for the float-column facts below) */
+  tree?: Node;
+  /** column names of float type in the statement's relations, computed when first needed (mayBeFloat) */
+  floats?: { float: Set<string>; known: Set<string>; complete: boolean };
+  /** how many guarded float operations enclose the one being deparsed */
+  floatDepth?: number;
 }
 
 /** A pre-aggregation plan while its level is deparsed: the partials its aggregates need. */
@@ -254,6 +275,8 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0,
     floatColumns: floatColumns(stmt, input), structColumns: new Set(), topTargets: null,
   };
+  readConstant = false;
+  ctx.tree = stmt;
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -274,7 +297,7 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
     const scales = kinds.map((_, i) => ctx.scales[i] ?? null);
     return { ok: true, sql, kinds, scales, checkNames: ctx.starTop, clock: ctx.clock, caseMapping: ctx.caseMapping, subtractsValues: ctx.subtractsValues, preAggregated: ctx.preAggregated };
   } catch (e) {
-    if (e instanceof Refuse) return { ok: false, reason: e.message };
+    if (e instanceof Refuse) return readConstant ? { ok: false, reason: e.message, byValue: true } : { ok: false, reason: e.message };
     throw e;
   }
 }
@@ -542,6 +565,7 @@ function avgParts(fc: Node, ctx: Ctx): string {
 
 /** An integer literal (possibly negated), else null. */
 function intConstant(n: Node | undefined): number | null {
+  readConstant = true;
   if (n?.A_Const?.ival !== undefined) return n.A_Const.ival.ival ?? 0;
   if (n?.A_Expr?.kind === 'AEXPR_OP' && !n.A_Expr.lexpr && n.A_Expr.name?.[0]?.String?.sval === '-') {
     const v = intConstant(n.A_Expr.rexpr);
@@ -732,7 +756,7 @@ function fromItem(f: Node, ctx: Ctx): string {
     if (ctx.pre && r === ctx.pre.plan.fact) {
       // the pre-aggregating subquery goes here once every partial it must compute is known
       const resolved = ctx.input.resolve(r.schemaname ?? null, r.relname);
-      if (resolved === null) refuse(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
+      if (resolved === null) refuseHere(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
       ctx.pre.ref = resolved;
       return ctx.pre.placeholder;
     }
@@ -741,7 +765,7 @@ function fromItem(f: Node, ctx: Ctx): string {
     if (isCte) ref = q(r.relname);
     else {
       const resolved = ctx.input.resolve(r.schemaname ?? null, r.relname);
-      if (resolved === null) refuse(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
+      if (resolved === null) refuseHere(`relation ${r.schemaname ? r.schemaname + '.' : ''}${r.relname} is not mirrored`);
       ref = resolved;
     }
     // Keep the name Postgres would expose (t.col works in both) when there is no alias.
@@ -887,6 +911,7 @@ export function pgByteaInput(text: string): Buffer | null {
 }
 
 function stringConst(n: Node): string | null {
+  readConstant = true;
   return n?.A_Const?.sval !== undefined ? (n.A_Const.sval.sval ?? '') : null;
 }
 
@@ -996,62 +1021,232 @@ function isOffsetLiteral(n: Node): boolean {
   return /^(interval|int2|int4|int8|smallint|integer|int|bigint|numeric|decimal|float4|float8|real)$/.test(names[names.length - 1] ?? '');
 }
 
+/** How deep guarded float operations may nest: each level copies its operands into its checks. */
+const MAX_FLOAT_GUARD_DEPTH = 2;
+
+/** The float columns of the statement's tables (by name), from DuckDB's column types (RewriteInput.relation). */
+function floatFacts(ctx: Ctx): NonNullable<Ctx['floats']> {
+  if (ctx.floats) return ctx.floats;
+  const f = { float: new Set<string>(), known: new Set<string>(), complete: true };
+  const seen = new Set<string>();
+  const cteNames = new Set<string>();
+  anyNode(ctx.tree, (o) => {
+    if (o.CommonTableExpr?.ctename) cteNames.add(o.CommonTableExpr.ctename as string);
+    return false;
+  });
+  anyNode(ctx.tree, (o) => {
+    const r = o.RangeVar as Node | undefined;
+    if (!r) return false;
+    if (!r.schemaname && cteNames.has(r.relname)) return false;
+    const ref = ctx.input.resolve(r.schemaname ?? null, r.relname);
+    const facts = ref === null ? undefined : ctx.input.relation?.(ref);
+    if (!facts) {
+      f.complete = false;
+      return false;
+    }
+    if (seen.has(ref!)) return false;
+    seen.add(ref!);
+    for (const [name, type] of facts.columns) {
+      f.known.add(name);
+      if (/^(FLOAT|DOUBLE|REAL|FLOAT4|FLOAT8)(\[\])*$/i.test(type)) f.float.add(name);
+    }
+    return false;
+  });
+  ctx.floats = f;
+  return f;
+}
+
+const FLOAT_FUNCTIONS = new Set([
+  'sqrt', 'exp', 'ln', 'power', 'stddev', 'stddev_samp', 'stddev_pop', 'variance', 'var_samp', 'var_pop', 'corr', 'covar_pop',
+  'covar_samp', 'percentile_cont', 'percent_rank', 'cume_dist', 'date_part', 'avg',
+]);
+const NOT_FLOAT_FUNCTIONS = new Set(['count', 'row_number', 'rank', 'dense_rank', 'ntile', 'length', 'char_length', 'character_length', 'strpos', 'position', 'extract', 'date_trunc', 'to_char']);
+
+/**
+ * Whether DuckDB may compute this expression as a FLOAT or DOUBLE (false only when that is certain): a
+ * column of float type (or of a derived table, or of a table whose types are unknown), a cast to float,
+ * a parameter of float type, a function returning float8, or anything built on those.
+ */
+function mayBeFloat(n: unknown, ctx: Ctx): boolean {
+  if (n === null || typeof n !== 'object') return false;
+  if (Array.isArray(n)) return n.some((x) => mayBeFloat(x, ctx));
+  const o = n as Node;
+  if (o.A_Const || o.SQLValueFunction || o.BoolExpr || o.NullTest || o.BooleanTest) return false;
+  if (o.ColumnRef) {
+    const fields = o.ColumnRef.fields as Node[];
+    const last = fields[fields.length - 1]!;
+    if (last.A_Star) return true;
+    const name = last.String.sval as string;
+    const f = floatFacts(ctx);
+    return !f.complete || f.float.has(name) || !f.known.has(name);
+  }
+  if (o.TypeCast) {
+    const names: Node[] = o.TypeCast.typeName?.names ?? [];
+    const t = (names[names.length - 1]?.String?.sval as string | undefined) ?? '';
+    return /^(float4|float8|real|double|float)$/.test(t) || (o.TypeCast.typeName?.arrayBounds?.length ?? 0) > 0;
+  }
+  if (o.ParamRef) {
+    const oid = ctx.input.paramTypeOids?.[(o.ParamRef.number as number) - 1];
+    return oid === undefined || oid === 0 || oid === Oid.float4 || oid === Oid.float8;
+  }
+  if (o.FuncCall) {
+    const names = (o.FuncCall.funcname as Node[]).map((x) => x.String?.sval as string);
+    const name = names[names.length - 1] ?? '';
+    if (FLOAT_FUNCTIONS.has(name)) return true;
+    if (NOT_FLOAT_FUNCTIONS.has(name)) return false;
+    return mayBeFloat(o.FuncCall.args ?? [], ctx);
+  }
+  if (o.A_Expr) return mayBeFloat([o.A_Expr.lexpr ?? null, o.A_Expr.rexpr ?? null], ctx);
+  if (o.CaseExpr) return mayBeFloat([...((o.CaseExpr.args as Node[]) ?? []).map((w) => w.CaseWhen.result), o.CaseExpr.defresult ?? null], ctx);
+  if (o.CoalesceExpr || o.MinMaxExpr) return mayBeFloat((o.CoalesceExpr ?? o.MinMaxExpr).args, ctx);
+  if (o.List) return mayBeFloat(o.List.items, ctx);
+  // a scalar subquery, a row, anything else: not known
+  return true;
+}
+
+/** An arithmetic operator one of whose operands may be float (Postgres raises on overflow there). */
+function floatOperation(v: Node, ctx: Ctx): boolean {
+  return mayBeFloat(v.lexpr, ctx) || mayBeFloat(v.rexpr, ctx);
+}
+
+/** op(l, r) through a guard macro of engine.ts (dg_fadd/dg_fsub/dg_fmul/dg_fdiv). */
+function guardedFloat(macro: string, v: Node, ctx: Ctx, args: (a: string, b: string) => string): string {
+  const depth = ctx.floatDepth ?? 0;
+  if (depth >= MAX_FLOAT_GUARD_DEPTH) refuse('float arithmetic nested too deep for its overflow checks');
+  ctx.floatDepth = depth + 1;
+  try {
+    return `${macro}(${args(expr(v.lexpr, ctx), expr(v.rexpr, ctx))})`;
+  } finally {
+    ctx.floatDepth = depth;
+  }
+}
+
 function aExpr(v: Node, ctx: Ctx): string {
   const op = (v.name as Node[]).map((x) => x.String.sval).join('.');
-  const l = v.lexpr ? `(${expr(v.lexpr, ctx)})` : '';
+  // the capability list (router/capabilities.ts): an operator it does not ship is refused whatever its form
+  const cap = OPERATOR_CAPABILITIES.get(op);
+  if (!cap || cap.ship === 'never') refuse(`operator ${op}`);
+  const l = (): string => (v.lexpr ? `(${expr(v.lexpr, ctx)})` : '');
   const r = () => `(${expr(v.rexpr, ctx)})`;
   switch (v.kind) {
     case 'AEXPR_OP':
       if (op === '/' || op === '%') {
         if (containsSum(v.lexpr) || containsSum(v.rexpr)) refuse('division of sum() (int8 sum is numeric in Postgres)');
-        return `(${l} ${op} dg_nz(${r()}))`;
+        if (op === '/' && v.lexpr && floatOperation(v, ctx)) return guardedFloat('dg_fdiv', v, ctx, (a, b) => `${a}, ${b}, (${a} / dg_nz(${b}))`);
+        return `(${l()} ${op} dg_nz(${r()}))`;
       }
       // || joins the text of its operands: dg_text() lets only types DuckDB prints as Postgres through
-      if (op === '||') return `(dg_text(${l}) || dg_text(${r()}))`;
+      if (op === '||') return `(dg_text(${l()}) || dg_text(${r()}))`;
       // x - <number or interval literal> is the same everywhere; anything else may be timestamptz -
       // timestamptz, which the engine runs only under zones without DST (RewriteResult.subtractsValues)
       if (op === '-' && v.lexpr && !isOffsetLiteral(v.rexpr)) ctx.subtractsValues = true;
-      if (binaryOps.has(op)) return v.lexpr ? `(${l} ${op} ${r()})` : `(${op} ${r()})`;
+      // float + - * raise where Postgres's float8pl/mi/mul (float.c) raise: 22003 on overflow (and on
+      // underflow to 0 for *), where DuckDB gives Infinity or 0
+      const guard = ({ '+': 'dg_fadd', '-': 'dg_fsub', '*': 'dg_fmul' } as Record<string, string>)[op];
+      if (guard && v.lexpr && floatOperation(v, ctx)) return guardedFloat(guard, v, ctx, (a, b) => `${a}, ${b}`);
+      if (binaryOps.has(op)) return v.lexpr ? `(${l()} ${op} ${r()})` : `(${op} ${r()})`;
       if (op === '~' || op === '~*' || op === '!~' || op === '!~*') {
         const neg = op.startsWith('!');
+        // Only a constant pattern written in the part of the syntax both engines read alike is shipped
+        // (see regexRefusal); the pattern is then passed as that constant.
+        const pattern = stringConst(v.rexpr);
+        if (pattern === null) refuse(`${op} with a pattern that is not a constant`);
+        const bad = regexRefusal(pattern);
+        if (bad) refuse(`${op} pattern: ${bad}`);
         // Postgres's regex '.' matches a newline (not newline-sensitive by default); RE2's does
         // not unless the 's' option is given.
-        if (!op.endsWith('*')) return `(${neg ? 'NOT ' : ''}regexp_matches(${l}, ${r()}, 's'))`;
+        if (!op.endsWith('*')) return `(${neg ? 'NOT ' : ''}regexp_matches(${l()}, ${lit(pattern)}, 's'))`;
         // Case-insensitive: Postgres under the C ctype folds ASCII letters only, RE2's 'i' all of
         // Unicode. Lower-casing text and pattern the ASCII way and matching case-sensitively is the
         // same match while the pattern's letters are plain letters: not in an escape like \D, a
         // [:class:], or a bracket expression with upper-case letters (a range like [A-z]).
-        const pattern = stringConst(v.rexpr);
-        if (pattern === null || /\\[A-Za-z]|\[:/.test(pattern) || (pattern.includes('[') && /[A-Z]/.test(pattern)))
+        if (pattern.includes('[') && /[A-Z]/.test(pattern))
           refuse('~* with a pattern other than a constant of plain letters');
         ctx.caseMapping = true;
-        return `(${neg ? 'NOT ' : ''}regexp_matches(${asciiLower(l)}, ${lit(pattern.replace(/[A-Z]/g, (c) => c.toLowerCase()))}, 's'))`;
+        return `(${neg ? 'NOT ' : ''}regexp_matches(${asciiLower(l())}, ${lit(pattern.replace(/[A-Z]/g, (c) => c.toLowerCase()))}, 's'))`;
       }
       return refuse(`operator ${op}`);
     case 'AEXPR_LIKE':
     case 'AEXPR_ILIKE': {
       const neg = op.startsWith('!');
-      if (v.kind === 'AEXPR_LIKE') return `(${neg ? 'NOT ' : ''}like_escape(${l}, ${r()}, '\\'))`;
+      if (v.kind === 'AEXPR_LIKE') return `(${neg ? 'NOT ' : ''}like_escape(${l()}, ${r()}, '\\'))`;
       // ILIKE is LIKE over lower() of both sides (like.c, Generic_Text_IC_like, multibyte case)
       ctx.caseMapping = true;
-      return `(${neg ? 'NOT ' : ''}like_escape(${asciiLower(l)}, ${asciiLower(r())}, '\\'))`;
+      return `(${neg ? 'NOT ' : ''}like_escape(${asciiLower(l())}, ${asciiLower(r())}, '\\'))`;
     }
     case 'AEXPR_IN':
-      return `(${l} ${op === '<>' ? 'NOT IN' : 'IN'} (${expr(v.rexpr, ctx)}))`;
+      return `(${l()} ${op === '<>' ? 'NOT IN' : 'IN'} (${expr(v.rexpr, ctx)}))`;
     case 'AEXPR_BETWEEN':
     case 'AEXPR_NOT_BETWEEN': {
       const [a, b] = (v.rexpr.List.items as Node[]).map((x) => `(${expr(x, ctx)})`);
-      return `(${l} ${v.kind === 'AEXPR_NOT_BETWEEN' ? 'NOT ' : ''}BETWEEN ${a} AND ${b})`;
+      return `(${l()} ${v.kind === 'AEXPR_NOT_BETWEEN' ? 'NOT ' : ''}BETWEEN ${a} AND ${b})`;
     }
     case 'AEXPR_NULLIF':
-      return `nullif(${l}, ${r()})`;
+      return `nullif(${l()}, ${r()})`;
     case 'AEXPR_DISTINCT':
-      return `(${l} IS DISTINCT FROM ${r()})`;
+      return `(${l()} IS DISTINCT FROM ${r()})`;
     case 'AEXPR_NOT_DISTINCT':
-      return `(${l} IS NOT DISTINCT FROM ${r()})`;
+      return `(${l()} IS NOT DISTINCT FROM ${r()})`;
     default:
       return refuse(`expression kind ${v.kind}`);
   }
+}
+
+/**
+ * Why a regular expression may not mean the same to Postgres (ARE, regcomp.c) and DuckDB (RE2), or null
+ * when it is written only with what both read alike, for a match/no-match test: literal characters,
+ * `\` before a character that is not a letter or digit (a literal in both), `.`, `^`, `$` (string
+ * start/end in both without the newline-sensitive flags), `|`, groups `( )`, the quantifiers `* + ?`
+ * and `{m}`, `{m,}`, `{m,n}` (m, n ≤ 255, Postgres's limit), and bracket expressions of literal
+ * characters and ranges. Everything else is refused: every escape with a letter or digit (`\b` is a
+ * backspace and `\B` a backslash in Postgres, word boundaries in RE2; `\w`, `\d`, `\s` follow the
+ * locale in Postgres and ASCII in RE2; `\y`, `\m`, `\M`, `\A`, `\Z`, back-references, `\x` and `\u` codes),
+ * `(?` (embedded options, lookahead), a `***` director, `[:class:]`, `[.x.]`, `[=x=]` and escapes
+ * inside brackets, and a `{` that is not a bounded quantifier (a literal in RE2, an error in Postgres).
+ */
+export function regexRefusal(pattern: string): string | null {
+  if (pattern.startsWith('***')) return 'an ARE director (***)';
+  let inBracket = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (inBracket) {
+      if (c === '\\') return 'an escape inside a bracket expression';
+      if (c === '[' && /[:.=]/.test(pattern[i + 1] ?? '')) return 'a character class or collating element';
+      if (c === ']') inBracket = false;
+      continue;
+    }
+    switch (c) {
+      case '\\': {
+        const next = pattern[i + 1];
+        if (next === undefined) return 'a trailing backslash';
+        if (/[A-Za-z0-9]/.test(next)) return `the escape \\${next}`;
+        if (next.charCodeAt(0) > 127) return 'an escaped non-ASCII character';
+        i++;
+        break;
+      }
+      case '[': {
+        inBracket = true;
+        // a ']' right after '[' or '[^' is a literal, not the end: not worth telling apart
+        if (pattern[i + 1] === '^') i++;
+        if (pattern[i + 1] === ']') return 'a bracket expression starting with ]';
+        break;
+      }
+      case '(':
+        if (pattern[i + 1] === '?') return 'a (? construct';
+        break;
+      case '{': {
+        const m = /^\{(\d{1,3})(,(\d{1,3})?)?\}/.exec(pattern.slice(i));
+        if (!m) return 'a { that is not a bounded quantifier';
+        if (Number(m[1]) > 255 || (m[3] !== undefined && (Number(m[3]) > 255 || Number(m[3]) < Number(m[1])))) return 'a quantifier bound beyond 255';
+        i += m[0].length - 1;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (inBracket) return 'an unterminated bracket expression';
+  return null;
 }
 
 function containsSum(n: unknown): boolean {
@@ -1272,6 +1467,8 @@ function funcCall(fc: Node, ctx: Ctx): string {
   const args: Node[] = fc.args ?? [];
   const tail = (): string => (fc.agg_filter ? ` FILTER (WHERE ${expr(fc.agg_filter, ctx)})` : '') + (fc.over ? over(fc.over, ctx) : '');
   const argList = (): string => args.map((a) => expr(a, ctx)).join(', ');
+  /** a 'conditional' capability (router/capabilities.ts) whose condition was checked: pass it through */
+  let conditionChecked = false;
   switch (name) {
     case 'extract': {
       const field = stringConst(args[0]!)?.toLowerCase() ?? refuse('extract field');
@@ -1365,10 +1562,44 @@ function funcCall(fc: Node, ctx: Ctx): string {
     case 'ntile':
       if (fc.over) return windowArguments(name, fc, ctx);
       break;
+    case 'avg':
+      // below the top level (target() ships a top-level numeric avg as its sum and count)
+      conditionChecked = true;
+      break;
+    case 'array_agg':
+    case 'string_agg':
+      // DISTINCT: Postgres removes duplicates by sorting the aggregate's input on its arguments
+      // (nodeAgg.c, process_ordered_aggregate_*: a DISTINCT aggregate sorts even without ORDER BY), so
+      // the elements come in ascending order, NULL last; DuckDB's come in hash order. The order is
+      // written out (the session keeps a statement that orders text on Postgres unless the collation
+      // is bytewise). With its own ORDER BY, the order is explicit in both.
+      if (fc.agg_distinct && !fc.agg_order) {
+        if (args.length < 1 || fc.over) refuse(`${name}(DISTINCT) form`);
+        // DuckDB matches a DISTINCT aggregate's ORDER BY with its arguments only as written (a macro
+        // such as dg_nz in the argument defeats it): array_agg's list is sorted afterwards instead
+        if (name === 'array_agg') return `list_sort(array_agg(DISTINCT ${argList()})${tail()}, 'ASC', 'NULLS LAST')`;
+        if (args.length !== 2 || stringConst(args[1]!) === null) refuse('string_agg(DISTINCT) with a non-constant delimiter');
+        if (!args[0]!.ColumnRef) refuse('string_agg(DISTINCT) of an expression');
+        return `${name}(DISTINCT ${argList()} ORDER BY ${expr(args[0]!, ctx)} ASC NULLS LAST)${tail()}`;
+      }
+      conditionChecked = true;
+      break;
+    case 'mod':
+      // Postgres raises 22012 for a zero divisor (int4mod, numeric_mod); DuckDB returns NULL
+      if (args.length !== 2 || fc.over || fc.agg_filter) refuse('mod with other than two arguments');
+      return `mod(${expr(args[0]!, ctx)}, dg_nz(${expr(args[1]!, ctx)}))`;
+    case 'sqrt':
+    case 'exp':
+    case 'ln':
+    case 'power':
+      // Postgres's float8 functions raise where C's return Infinity, 0 or NaN (float.c dexp, dpow,
+      // dsqrt, dlog1); their numeric forms compute in numeric: the dg_ macros (engine.ts) raise for both
+      if (args.length !== (name === 'power' ? 2 : 1) || fc.over || fc.agg_filter) refuse(`${name} with other arguments`);
+      return `dg_${name}(${argList()})`;
     default:
       break;
   }
-  if (!passThrough.has(name)) refuse(`function ${name}`);
+  if (!passThrough.has(name) && !conditionChecked) refuse(`function ${name}`);
   const distinct = fc.agg_distinct ? 'DISTINCT ' : '';
   const star = fc.agg_star ? '*' : '';
   const order = fc.agg_order ? ' ORDER BY ' + (fc.agg_order as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', ') : '';
