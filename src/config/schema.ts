@@ -108,7 +108,7 @@ export const schema = {
     }),
     threads: opt('number', 0, 'DuckDB worker threads (0: DuckDB\'s default, the number of cores).', { env: 'DUCKGATE_DUCKDB_THREADS' }),
     memoryLimit: opt('string', '', 'DuckDB memory_limit, e.g. "4GB" (empty: DuckDB\'s default, 80% of RAM).', { env: 'DUCKGATE_DUCKDB_MEMORY_LIMIT' }),
-    statementTimeoutMs: opt('number', 60_000, 'A statement DuckDB has worked on longer than this is interrupted and re-run on Postgres with what is left of the session\'s statement_timeout; time waiting on the client (a slow reader, a portal read in pieces) does not count; 0 disables. The session\'s own statement_timeout ends a statement at its deadline with 57014, as Postgres does.'),
+    statementTimeoutMs: opt('number', 60_000, 'A statement DuckDB has worked on longer than this before its first rows reach the client is interrupted and re-run on Postgres with what is left of the session\'s statement_timeout; once rows are sent it can no longer move and runs to its end; 0 disables. The session\'s own statement_timeout ends a statement at its deadline with 57014, as Postgres does.'),
     connections: opt('number', 4, 'Statements DuckDB works on at once (and idle DuckDB connections kept). A result waiting on its client (a portal read in pieces, a client reading slowly) keeps its own connection but does not count.'),
     queueTimeoutMs: opt('number', 10_000, 'A statement waiting longer than this for DuckDB (all `connections` running statements) goes to Postgres instead.'),
   },

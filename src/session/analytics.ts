@@ -1355,8 +1355,10 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     return declined(e);
   }
   const lsnTo = opts.mirror.appliedLsn();
-  // From here on the client sees DuckDB's answer.
+  // From here on the client sees DuckDB's answer: it can no longer move to Postgres, so duckgate's own
+  // DuckDB timeout (there to send slow statements to Postgres in time) would only turn it into an error.
   count('duckdb', r.reason);
+  if (firstChunk !== null) cursor.answered();
   const p = prefix();
   const first = p ? [p, ...head] : head;
   if (firstChunk === null) {

@@ -658,6 +658,17 @@ class InterruptGuard {
     if (this.budget !== Infinity) this.timer = setTimeout(() => this.fire('timeout'), Math.max(0, this.budget));
   }
 
+  /**
+   * The client has the first rows: the statement can no longer go to Postgres, and duckgate's own
+   * budget, which exists to send a slow statement there in time, would only turn an answer Postgres
+   * gives into an error. From here only the session's statement_timeout and a cancel end it.
+   */
+  endBudget(): void {
+    this.budget = Infinity;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
   /** DuckDB stopped (the result waits for the caller): the engine's clock stops. */
   pause(): void {
     if (this.runningSince === null) return;
@@ -836,6 +847,11 @@ export class DuckdbCursor {
     } finally {
       this.close();
     }
+  }
+
+  /** The client has the first rows: duckgate's own DuckDB budget no longer applies (see endBudget). */
+  answered(): void {
+    this.guard.endBudget();
   }
 
   /**
