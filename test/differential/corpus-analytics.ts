@@ -20,6 +20,11 @@ export interface AnalyticsCase {
   why?: string;
   /** text parameter values: the statement then runs in the extended protocol only */
   params?: string[];
+  /**
+   * The same values in binary (Bind format 1), sent instead of the text ones in the extended-binary
+   * mode, with these parameter types declared in Parse (binary values have no text to infer from)
+   */
+  binary?: { types: number[]; values: Array<Buffer | null> };
 }
 
 const cases: AnalyticsCase[] = [];
@@ -489,5 +494,43 @@ cases.push({
 // an aggregate filtered by col = $1 needs a cost estimate: an execution asks EXPLAIN with the values it
 // binds (the explain hint, which has none, reports the route without it)
 dp('equality filter (cost asked with the bound values)', 'SELECT depth, count(*) FROM scrape_pages WHERE project_id = $1 GROUP BY 1 ORDER BY 1', ['1']);
+
+// Parameter values are read by Postgres's input functions, not DuckDB's casts (src/session/param-values.ts):
+// each such case runs with text values (extended text) and with the same values in binary (extended
+// binary), and must answer on DuckDB as Postgres does.
+const int4 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(v);
+  return b;
+};
+const int8 = (v: bigint): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(v);
+  return b;
+};
+const float8 = (v: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeDoubleBE(v);
+  return b;
+};
+/** microseconds since 2000-01-01 00:00:00 (UTC for timestamptz), Postgres's binary timestamp */
+const pgMicros = (iso: string, micros = 0n): Buffer => int8(BigInt(Date.parse(iso) - Date.parse('2000-01-01T00:00:00Z')) * 1000n + micros);
+const pgDays = (iso: string): Buffer => int4((Date.parse(iso) - Date.parse('2000-01-01T00:00:00Z')) / 86_400_000);
+const bool = (v: boolean): Buffer => Buffer.from([v ? 1 : 0]);
+const interval = (micros: bigint, days: number, months: number): Buffer => Buffer.concat([int8(micros), int4(days), int4(months)]);
+const OID = { bool: 16, int4: 23, float8: 701, date: 1082, time: 1083, timestamp: 1114, timestamptz: 1184, interval: 1186, uuid: 2950 };
+const dpb = (name: string, sql: string, params: string[], binary: { types: number[]; values: Array<Buffer | null> }): void => {
+  cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params, binary });
+};
+dpb('timestamptz with seven fractional digits (Postgres rounds, DuckDB truncates)', 'SELECT $1::timestamptz AS t, count(*) AS n FROM events WHERE occurred_at < $1', ['2024-06-01 10:00:00.1234567+00'], { types: [OID.timestamptz], values: [pgMicros('2024-06-01T10:00:00Z', 123457n)] });
+dpb('timestamp with seven fractional digits', 'SELECT $1::timestamp AS t, count(*) AS n FROM cdx_records WHERE captured_at >= $1', ['2024-03-01 12:00:00.9999996'], { types: [OID.timestamp], values: [pgMicros('2024-03-01T12:00:01Z')] });
+dpb('timestamptz in another notation', 'SELECT $1::timestamptz AS t, count(*) AS n FROM events WHERE occurred_at >= $1', ['June 1, 2024 10:00 PM +02'], { types: [OID.timestamptz], values: [pgMicros('2024-06-01T20:00:00Z')] });
+dpb('integer with blanks and sign', 'SELECT $1::int AS v, count(*) AS n FROM scrape_pages WHERE fetch_ms > $1', [' +150 '], { types: [OID.int4], values: [int4(150)] });
+dpb('bool as on/off', 'SELECT $1::bool AS v, count(*) AS n FROM cdx_records WHERE is_revisit = $1', ['on'], { types: [OID.bool], values: [bool(true)] });
+dpb('date in another notation and infinity', 'SELECT $1::date AS a, $2::date AS b, count(*) AS n FROM cdx_records WHERE archive_date >= $1 AND archive_date < $2', ['Jan 5, 2024', 'infinity'], { types: [OID.date, OID.date], values: [pgDays('2024-01-05T00:00:00Z'), int4(0x7fffffff)] });
+dpb('interval in ISO 8601 notation', 'SELECT $1::interval AS v, count(*) AS n FROM projects WHERE schedule_interval < $1', ['P1DT2H'], { types: [OID.interval], values: [interval(7_200_000_000n, 1, 0)] });
+dpb('time with AM/PM', 'SELECT $1::time AS v, count(*) AS n FROM projects WHERE preferred_crawl_time < $1', ['10:30 PM'], { types: [OID.time], values: [int8(81_000_000_000n)] });
+dpb('uuid with braces', 'SELECT $1::uuid AS v, count(*) AS n FROM events WHERE session_id <> $1', ['{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'], { types: [OID.uuid], values: [Buffer.from('a0eebc999c0b4ef8bb6d6bb9bd380a11', 'hex')] });
+dpb('float8 with an exponent and blanks', 'SELECT $1::float8 AS v, count(*) AS n FROM domains WHERE page_rank > $1', ['  5e-1 '], { types: [OID.float8], values: [float8(0.5)] });
 
 export const analyticsCorpus: readonly AnalyticsCase[] = cases;

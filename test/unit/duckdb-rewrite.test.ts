@@ -176,6 +176,18 @@ describe('binary parameters as text', () => {
     expect(() => binaryParamText(23, Buffer.alloc(3))).toThrow(/3 bytes/);
     expect(() => binaryParamText(1700, Buffer.alloc(8))).toThrow(/OID 1700/);
   });
+  it('reads times (24:00:00 too) and intervals (months, days and microseconds kept apart); refuses infinite intervals', () => {
+    expect(binaryParamText(1083, be(8, (b) => b.writeBigInt64BE(81_000_123_457n)))).toBe('22:30:00.123457');
+    expect(binaryParamText(1083, be(8, (b) => b.writeBigInt64BE(86_400_000_000n)))).toBe('24:00:00');
+    const iv = (micros: bigint, days: number, months: number) =>
+      be(16, (b) => {
+        b.writeBigInt64BE(micros, 0);
+        b.writeInt32BE(days, 8);
+        b.writeInt32BE(months, 12);
+      });
+    expect(binaryParamText(1186, iv(-7n, 5, -3))).toBe('-3 months 5 days -7 microseconds');
+    expect(() => binaryParamText(1186, iv(0x7fffffffffffffffn, 0x7fffffff, 0x7fffffff))).toThrow(/infinite/);
+  });
   it('knows which zones have one fixed offset', () => {
     expect(fixedOffsetSeconds('Etc/UTC')).toBe(0);
     expect(fixedOffsetSeconds('Etc/GMT-2')).toBe(7200);

@@ -1,11 +1,13 @@
-// Parameters a client bound in binary format (Bind format code 1), turned into the text the DuckDB
-// statement binds (the rewrite casts each $n to the DuckDB type of Postgres's parameter type).
-// Binary layouts as Postgres's *recv functions read them (int2recv, float8recv, date_recv,
+// Parameter values in Postgres's binary form (as its *send functions write them), turned into the text
+// the DuckDB statement binds (the rewrite casts each $n to the DuckDB type of Postgres's parameter
+// type). Every parameter comes this way, text or binary as the client bound it: Postgres has read it
+// with its own input function first (src/session/param-values.ts), so DuckDB never parses a client's
+// text. Binary layouts as Postgres's *recv functions read them (int2recv, float8recv, date_recv,
 // timestamp_recv, uuid_recv, …): big-endian, dates as days and timestamps as microseconds since
 // 2000-01-01. The text written is what DuckDB's casts read back to the same value; a type or value
 // without such a text (numeric, BC dates, arrays, …) throws UnencodableError and the statement goes
 // to Postgres.
-import { formatDateDays, formatTimestamp, formatTimestampTz } from './format.js';
+import { formatDateDays, formatTime, formatTimestamp, formatTimestampTz } from './format.js';
 import { Oid, UnencodableError } from './pg-types.js';
 
 /** Days and microseconds from 1970-01-01 to Postgres's epoch 2000-01-01. */
@@ -68,6 +70,21 @@ export function binaryParamText(oid: number, buf: Buffer): string {
       if (us === INT64_MIN) return '-infinity';
       const unix = us + PG_EPOCH_MICROS;
       return noBC(oid === Oid.timestamp ? formatTimestamp(unix) : formatTimestampTz(unix, 'UTC'));
+    }
+    case Oid.time: {
+      size(buf, 8, 'time');
+      // microseconds since midnight, 00:00:00 to 24:00:00 inclusive (time_recv), as DuckDB's TIME reads
+      return formatTime(buf.readBigInt64BE(0));
+    }
+    case Oid.interval: {
+      size(buf, 16, 'interval');
+      // microseconds, days, months (interval_recv); each part is kept apart, as in DuckDB's INTERVAL
+      const micros = buf.readBigInt64BE(0);
+      const days = buf.readInt32BE(8);
+      const months = buf.readInt32BE(12);
+      // Postgres 17's infinite intervals have no DuckDB value
+      if (micros === INT64_MAX || micros === INT64_MIN) throw new UnencodableError('an infinite interval parameter');
+      return `${months} months ${days} days ${micros} microseconds`;
     }
     case Oid.uuid: {
       size(buf, 16, 'uuid');
