@@ -15,12 +15,12 @@ import { onDuck, quickMirror, startTestDuckgate, waitForMirrorReady, type TestDu
 const SETUP = `
   CREATE TABLE pv (
     id int PRIMARY KEY, i2 smallint, i4 int, i8 bigint, f8 float8, b bool, d date, t time,
-    ts timestamp, tz timestamptz, iv interval, tx text, u uuid
+    ts timestamp, tz timestamptz, iv interval, tx text, u uuid, c char(4)
   );
   INSERT INTO pv SELECT g, g, g * 10, g * 1000000000::bigint, g / 4.0, g % 2 = 0, date '2024-01-01' + g,
     time '00:00' + g * interval '7 minutes', timestamp '2024-01-01' + g * interval '1 hour 0.5 seconds',
     timestamptz '2024-01-01 00:00+00' + g * interval '1 hour 0.0000005 seconds' + g * interval '1 microsecond',
-    g * interval '1 day 1 hour', 'v' || g, ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid
+    g * interval '1 day 1 hour', 'v' || g, ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, 'c' || g % 10
   FROM generate_series(1, 200) g;
   ANALYZE;
 `;
@@ -49,6 +49,8 @@ interface ParamCase {
   column: string;
   type: string;
   values: string[];
+  /** why statements of this type stay on Postgres today (the answers must still be the same) */
+  onPostgres?: string;
 }
 
 // Values each type's input function reads its own way: accepted by Postgres (blanks, signs, other
@@ -73,14 +75,16 @@ const CASES: ParamCase[] = [
   },
   { column: 'iv', type: 'interval', values: ['10 days', 'P10DT3H', '@ 5 days ago', '1 day 02:00:00.1234567', '1 mon', 'forever', '1 eon'] },
   { column: 'tx', type: 'text', values: ['v10', 'v10 ', 'V10', ''] },
+  { column: 'c', type: 'bpchar', values: ['c1', 'c1  ', 'c1 ', ' c1', 'c1    x'], onPostgres: 'char(n) compared with a value is not served on DuckDB' },
   { column: 'u', type: 'uuid', values: ['00000000-0000-0000-0000-000000000010', '{00000000-0000-0000-0000-000000000010}', '00000000000000000000000000000010', '0000-0000-0000', 'nope'] },
 ];
 
 type Outcome = { rows: unknown[] } | { code: string };
 
-const ORDERED = (c: ParamCase): string => (['b', 'tx', 'u'].includes(c.column) ? '=' : '<=');
-// (a cast to text of a non-literal is not translated: the text parameter is echoed as it is)
-const sqlOf = (c: ParamCase): string => `SELECT ${c.type === 'text' ? '$1' : `$1::${c.type}`} AS v, count(*) AS n, min(id) AS lo, max(id) AS hi FROM pv WHERE ${c.column} ${ORDERED(c)} $1`;
+const ORDERED = (c: ParamCase): string => (['b', 'tx', 'u', 'c'].includes(c.column) ? '=' : '<=');
+// (a cast to text of a non-literal is not translated: the text parameter is echoed as it is, a bpchar one not
+// at all, as SELECT $1 would type it text)
+const sqlOf = (c: ParamCase): string => `SELECT ${c.type === 'text' ? '$1 AS v' : c.type === 'bpchar' ? `'-' AS v` : `$1::${c.type} AS v`}, count(*) AS n, min(id) AS lo, max(id) AS hi FROM pv WHERE ${c.column} ${ORDERED(c)} $1`;
 
 async function viaPg(url: string, sql: string, value: string): Promise<Outcome> {
   // every value as Postgres's text, so clients' own parsing (Date, numbers) cannot hide a difference
@@ -127,7 +131,7 @@ describe('parameter values are read as Postgres reads them', () => {
           if ('rows' in want) {
             accepted++;
             // BC dates and timestamps have no DuckDB text: Postgres answers those
-            if (!/ BC$/.test(value) && got.duckdb !== 1) problems.push(`${label}: accepted by Postgres but not answered by DuckDB`);
+            if (!/ BC$/.test(value) && !c.onPostgres && got.duckdb !== 1) problems.push(`${label}: accepted by Postgres but not answered by DuckDB`);
           } else {
             rejected++;
             if (got.duckdb !== 0) problems.push(`${label}: rejected by Postgres (${want.code}) yet answered by DuckDB`);
