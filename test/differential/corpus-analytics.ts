@@ -475,6 +475,26 @@ p('float cast to numeric(p,s)', 'SELECT id, page_rank::numeric(10,3) FROM domain
 p('avg cast to numeric(p,s)', 'SELECT avg(fetch_ms)::numeric(10,2) FROM scrape_pages', 'avg is exact numeric in Postgres, a DOUBLE in DuckDB');
 d('integer cast to numeric(p,s)', 'SELECT id, crawl_depth::numeric(6,2) AS d, (crawl_depth * 2)::numeric(8,1) AS d2 FROM projects ORDER BY id');
 
+group('float4');
+// Postgres resolves real with an integer or numeric to the float8 operator (the real widened, the
+// numeric read as float8); CASE/COALESCE/GREATEST and IN lists of several constants keep float4
+// (src/engines/duckdb/float4.ts)
+d('real compared with a numeric literal is compared in float8', "SELECT count(*) AS n FROM content_analytics WHERE CAST('0.1' AS real) = 0.1 OR CAST('0.3' AS real) <= 0.3");
+d('real compared with a numeric literal, not equal', "SELECT count(*) AS n FROM content_analytics WHERE CAST('0.1' AS real) <> 0.1 AND 0.3 > CAST('0.3' AS real)");
+d('real column compared with numeric and integer literals', 'SELECT count(*) FILTER (WHERE sentiment > 0.1) AS a, count(*) FILTER (WHERE sentiment <= -0.25) AS b, count(*) FILTER (WHERE sentiment < 1) AS c, count(*) FILTER (WHERE 0.5 < sentiment) AS d FROM content_analytics');
+d('real arithmetic with integers and numerics is float8', 'SELECT page_id, sentiment * 100 AS pct, sentiment + 1 AS plus, sentiment / 3 AS third, sentiment - 0.5 AS shifted, 2.5 * sentiment AS scaled FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40');
+d('avg of real arithmetic', 'SELECT avg(sentiment * 100) AS a, avg(sentiment + 0.1) AS b, max(sentiment * 3) AS c FROM content_analytics');
+d('real with real and with an untyped literal stays float4', "SELECT page_id, sentiment * sentiment AS sq, sentiment + '0.5' AS plus, sentiment * CAST('1.5' AS real) AS scaled FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40");
+d('real with a float8 column', 'SELECT page_id, sentiment * readability AS x, sentiment < readability AS lt FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40');
+d('real in BETWEEN with numeric bounds', 'SELECT count(*) FILTER (WHERE sentiment BETWEEN -0.1 AND 0.1) AS a, count(*) FILTER (WHERE sentiment NOT BETWEEN 0 AND 0.5) AS b FROM content_analytics');
+d('real IN one numeric (the = operator)', "SELECT count(*) AS n FROM content_analytics WHERE CAST('0.1' AS real) IN (0.1)");
+d('real IN several numerics (common type float4)', "SELECT count(*) AS n FROM content_analytics WHERE CAST('0.1' AS real) IN (0.1, 0.2)");
+d('float8-only functions of a real', 'SELECT page_id, sqrt(abs(sentiment)) AS r, ceil(sentiment * 10) AS c, floor(sentiment) AS f, exp(sentiment) AS e FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40');
+d('CASE/COALESCE/GREATEST of a real with numerics stay float4', 'SELECT page_id, coalesce(sentiment, 0.1) AS c, greatest(sentiment, 0) AS g, CASE WHEN sentiment > 0 THEN sentiment ELSE 0.3 END AS k, least(sentiment, 0.7, 1) AS l FROM content_analytics ORDER BY page_id LIMIT 40');
+d('real in window functions', 'SELECT page_id, lag(sentiment) OVER (ORDER BY page_id) AS prev, avg(sentiment) OVER (ORDER BY page_id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS mov, max(sentiment * 2) OVER (PARTITION BY project_id) AS mx FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40');
+d('real through a subquery and a CTE', 'WITH s AS (SELECT page_id, sentiment AS x FROM content_analytics) SELECT q.page_id, q.y * 10 AS y10, q.y > 0.2 AS big FROM (SELECT page_id, x AS y FROM s WHERE x IS NOT NULL) q ORDER BY q.page_id LIMIT 30');
+p('running float4 sum', 'SELECT page_id, sum(sentiment) OVER (ORDER BY page_id) FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 30', 'sum(real) accumulates in float4 in Postgres, in double in DuckDB');
+
 group('params');
 const dp = (name: string, sql: string, params: string[]): void => {
   cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params });

@@ -17,6 +17,7 @@
 // - Postgres type names in casts become DuckDB's.
 // Final type alignment to the RowDescription happens in align.ts once DuckDB has typed the statement.
 import { loadModule, parseSync } from 'libpg-query';
+import { float4Marks, type Float4Marks } from './float4.js';
 import { Oid } from './pg-types.js';
 import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
 
@@ -204,6 +205,8 @@ interface Ctx {
   /** the SELECT level being deparsed over pre-aggregated groups, if any */
   pre: PreAggState | null;
   preAggregated: number;
+  /** float4 operands to widen and numeric constants to read as Postgres does (float4.ts) */
+  f4: Float4Marks | null;
 }
 
 /** A pre-aggregation plan while its level is deparsed: the partials its aggregates need. */
@@ -233,7 +236,21 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
-  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0 };
+  // float4 typed as Postgres's operator resolution types it (float4.ts), from the DuckDB column types of
+  // the relations read; a caller without them (no relation facts) gets no float4 handling
+  const relation = input.relation;
+  const f4 = relation
+    ? float4Marks(stmt.SelectStmt, {
+        columns: (schema, name) => {
+          const ref = input.resolve(schema, name);
+          const facts = ref === null ? undefined : relation(ref);
+          return facts ? [...facts.columns] : null;
+        },
+        paramTypeOids: input.paramTypeOids ?? [],
+      })
+    : null;
+  if (f4?.refusal) return { ok: false, reason: f4.refusal };
+  const ctx: Ctx = { input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0, f4 };
   try {
     const kinds: ColumnKind[] = [];
     const sql = select(stmt.SelectStmt, ctx, kinds);
@@ -712,6 +729,14 @@ function stringConst(n: Node): string | null {
 const binaryOps = new Set(['+', '-', '*', '=', '<>', '!=', '<', '>', '<=', '>=', '||']);
 
 function expr(n: Node, ctx: Ctx): string {
+  // float4.ts: a float4 operand Postgres widens to float8, a numeric constant it reads as float8/float4
+  const as = ctx.f4?.constAs.get(n);
+  if (as) return `CAST(${lit(n.A_Const.fval.fval as string)} AS ${as})`;
+  const sql = exprBody(n, ctx);
+  return ctx.f4?.widen.has(n) ? `CAST(${sql} AS DOUBLE)` : sql;
+}
+
+function exprBody(n: Node, ctx: Ctx): string {
   const key = Object.keys(n)[0]!;
   const v = n[key] as Node;
   switch (key) {
