@@ -63,6 +63,10 @@ describe('float4 operands', () => {
     expect(refusal('SELECT count(*) FROM m, generate_series(1, 3) g WHERE r = g')).toMatch(/not known/);
     expect(refusal('SELECT coalesce(r, n) FROM m')).toMatch(/made float4/);
     expect(refusal('SELECT count(*) FROM m WHERE r IN (n, 0.5)')).toMatch(/IN list/);
+    expect(refusal('SELECT sum(r) > 1 FROM m')).toMatch(/sum\(real\)/);
+    expect(refusal('SELECT nullif(r, 0.5) * r2 FROM m')).toMatch(/NULLIF/);
+    expect(refusal("SELECT CASE r WHEN 0.5 THEN 1 WHEN '0.25' THEN 2 END FROM m")).toMatch(/mixed/);
+    expect(refusal('SELECT count(*) FROM m a JOIN (SELECT id AS r FROM plain) b USING (r)')).toMatch(/USING/);
     // an unknown relation may hold float4 columns: an integer comparison with its column is refused
     expect(refusal('SELECT count(*) FROM m JOIN unknown u ON true WHERE u.x > 1')).not.toMatch(/^translated/);
   });

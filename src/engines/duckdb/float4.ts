@@ -193,9 +193,21 @@ class Pass {
     }
     if (f.JoinExpr) {
       const j = f.JoinExpr;
+      const before = scope.items.length;
       this.fromItem(j.larg, scope);
+      const middle = scope.items.length;
       this.fromItem(j.rarg, scope);
       if (j.quals) this.expr(j.quals, scope);
+      // USING (c) compares left.c = right.c with the = operator's resolution
+      for (const u of (j.usingClause ?? []) as Node[]) {
+        const side = (items: Item[]): Ty => {
+          const found = items.flatMap((it) => (it.cols ? it.cols.filter(([n]) => n === u.String.sval).map(([, t]) => t) : ['?' as Ty]));
+          return found.length === 1 ? found[0]! : '?';
+        };
+        const l = side(scope.items.slice(before, middle));
+        const r = side(scope.items.slice(middle));
+        if (this.mixes(l, r) || (l !== r && (l === 'f4' || r === 'f4'))) this.refuse('JOIN USING a float4 column and another type');
+      }
       return;
     }
     if (f.RangeSubselect) {
@@ -278,7 +290,11 @@ class Pass {
         if (v.arg) {
           // CASE x WHEN y: x = y with the = operator's resolution
           const x = this.expr(v.arg, scope);
-          for (const w of (v.args ?? []) as Node[]) this.operands('=', v.arg, w.CaseWhen.expr, x, this.expr(w.CaseWhen.expr, scope), true);
+          const whens = ((v.args ?? []) as Node[]).map((w) => w.CaseWhen.expr as Node);
+          const ts = whens.map((w) => this.expr(w, scope));
+          // x is evaluated once for every WHEN: widened for one, it is widened for all
+          if (x === 'f4' && ts.includes('exact') && ts.some((t) => t !== 'exact' && t !== 'f8')) this.refuse('CASE over a float4 with WHEN values of mixed types');
+          whens.forEach((w, i) => this.operands('=', v.arg, w, x, ts[i]!, true));
         } else for (const w of (v.args ?? []) as Node[]) this.expr(w.CaseWhen.expr, scope);
         const branches = [...((v.args ?? []) as Node[]).map((w) => w.CaseWhen.result as Node), ...(v.defresult ? [v.defresult as Node] : [])];
         return this.commonOf(branches, scope);
@@ -375,6 +391,8 @@ class Pass {
       case 'AEXPR_NULLIF': {
         const l = this.expr(v.lexpr, scope);
         const r = this.expr(v.rexpr, scope);
+        // NULLIF(a, b) returns a in a's type: a widened real would come back as a DOUBLE
+        if (v.kind === 'AEXPR_NULLIF' && this.mixes(l, r)) this.refuse('NULLIF of a float4 and another numeric type');
         const t = this.operands('=', v.lexpr, v.rexpr, l, r, true);
         return v.kind === 'AEXPR_NULLIF' ? l : t;
       }
@@ -446,6 +464,8 @@ class Pass {
       // round(x, n) and trunc(x, n) are numeric; power/sqrt/… of integers/numeric are numeric too
       return name === 'avg' || ts.some((t) => t === 'f4' || t === 'f8') ? 'f8' : ts.every((t) => t === 'exact') ? 'exact' : '?';
     }
+    // sum(real) adds in float4 in Postgres (float4pl, each step rounded), in DOUBLE in DuckDB
+    if (name === 'sum' && ts[0] === 'f4') this.refuse('sum(real) accumulates in float4 in Postgres');
     if (SAME_AS_ARG.has(name)) {
       // lag/lead(x, n, default): the default takes x's type (class 3 of issue 10 is about its scale)
       if ((name === 'lag' || name === 'lead') && ts.length === 3 && this.mixes(ts[0]!, ts[2]!)) this.refuse(`${name}() default of another numeric type than a float4 value`);
