@@ -1113,7 +1113,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   try {
     params = canonical.values.map((p, i) => (p === null ? null : binaryParamText(paramTypes[i] ?? 0, p)));
   } catch (e) {
-    return relayRest('unsupported_syntax', (e as Error).message, { detail: 'binary parameter', errorClass: (e as Error)?.name });
+    return relayRest('unsupported_syntax', (e as Error).message, { detail: 'parameter value', errorClass: (e as Error)?.name });
   }
   if (left() <= 0) return statementTimedOut();
   /** An engine error before anything was sent: Postgres answers instead, unless the client ended it. */

@@ -145,3 +145,28 @@ describe('parameter values are read as Postgres reads them', () => {
     }, 120_000);
   }
 });
+
+describe('a rejected value inside a transaction block', () => {
+  it('raises Postgres\'s own error (not 25P02), and the transaction is aborted as on Postgres', async () => {
+    const run = async (url: string): Promise<unknown[]> => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      const out: unknown[] = [];
+      const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code);
+      try {
+        await c.query('BEGIN');
+        out.push(await code(c.query('SELECT count(*) FROM pv WHERE i4 <= $1', ['150'])));
+        out.push(await code(c.query('SELECT count(*) FROM pv WHERE i4 <= $1', ['9.5'])));
+        out.push(await code(c.query('SELECT count(*) FROM pv WHERE i4 <= $1', ['150'])));
+        await c.query('ROLLBACK');
+        out.push(await code(c.query('SELECT count(*) FROM pv WHERE i4 <= $1', ['150'])));
+      } finally {
+        await c.end();
+      }
+      return out;
+    };
+    const want = await run(db.url);
+    expect(want).toEqual(['ok', '22P02', '25P02', 'ok']);
+    expect(await run(dg.url)).toEqual(want);
+  });
+});
