@@ -170,3 +170,47 @@ describe('a rejected value inside a transaction block', () => {
     expect(await run(dg.url)).toEqual(want);
   });
 });
+
+describe('binary parameters through node-postgres (a Buffer value is bound in binary)', () => {
+  const be = (n: number, write: (b: Buffer) => void): Buffer => {
+    const b = Buffer.alloc(n);
+    write(b);
+    return b;
+  };
+  const CASES: Array<{ sql: string; value: Buffer; label: string }> = [
+    { label: 'int4 150', sql: 'SELECT count(*) AS n FROM pv WHERE i4 <= $1', value: be(4, (b) => b.writeInt32BE(150)) },
+    { label: 'int4 of 8 bytes (22P03)', sql: 'SELECT count(*) AS n FROM pv WHERE i4 <= $1', value: be(8, (b) => b.writeBigInt64BE(150n)) },
+    { label: 'int8', sql: 'SELECT count(*) AS n FROM pv WHERE i8 <= $1', value: be(8, (b) => b.writeBigInt64BE(5_000_000_000n)) },
+    { label: 'float8 NaN', sql: 'SELECT count(*) AS n FROM pv WHERE f8 < $1', value: be(8, (b) => b.writeDoubleBE(NaN)) },
+    { label: 'bool 1', sql: 'SELECT count(*) AS n FROM pv WHERE b = $1', value: Buffer.from([1]) },
+    { label: 'timestamptz 2024-01-03 12:00:00.000002', sql: 'SELECT $1::timestamptz AS v, count(*) AS n FROM pv WHERE tz <= $1', value: be(8, (b) => b.writeBigInt64BE(757_598_400_000_002n)) },
+    { label: 'timestamp infinity', sql: 'SELECT count(*) AS n FROM pv WHERE ts < $1', value: be(8, (b) => b.writeBigInt64BE(0x7fffffffffffffffn)) },
+    { label: 'date 2024-03-01', sql: 'SELECT count(*) AS n FROM pv WHERE d <= $1', value: be(4, (b) => b.writeInt32BE(8826)) },
+    { label: 'interval 10 days', sql: 'SELECT count(*) AS n FROM pv WHERE iv <= $1', value: Buffer.concat([be(8, (b) => b.writeBigInt64BE(0n)), be(4, (b) => b.writeInt32BE(10)), be(4, () => undefined)]) },
+    { label: 'time 01:00', sql: 'SELECT count(*) AS n FROM pv WHERE t <= $1', value: be(8, (b) => b.writeBigInt64BE(3_600_000_000n)) },
+    { label: 'uuid', sql: 'SELECT count(*) AS n FROM pv WHERE u = $1', value: Buffer.from('00000000000000000000000000000010', 'hex') },
+    { label: 'text', sql: 'SELECT count(*) AS n FROM pv WHERE tx = $1', value: Buffer.from('v10') },
+  ];
+
+  it(`the same rows or error as Postgres for ${CASES.length} binary values, values Postgres accepts answered by DuckDB`, async () => {
+    const run = async (url: string, sql: string, value: Buffer): Promise<Outcome> => {
+      const c = new pg.Client({ connectionString: url, types: { getTypeParser: () => (v: string) => v } });
+      await c.connect();
+      try {
+        return { rows: (await c.query(sql, [value])).rows };
+      } catch (e) {
+        return { code: String((e as { code?: unknown }).code) };
+      } finally {
+        await c.end();
+      }
+    };
+    const problems: string[] = [];
+    for (const k of CASES) {
+      const want = await run(db.url, k.sql, k.value);
+      const got = await onDuck(() => run(dg.url, k.sql, k.value));
+      if (JSON.stringify(got.value) !== JSON.stringify(want)) problems.push(`${k.label}: postgres ${JSON.stringify(want)}, duckgate ${JSON.stringify(got.value)}`);
+      if (got.duckdb !== ('rows' in want ? 1 : 0)) problems.push(`${k.label}: ${'rows' in want ? 'not answered' : 'answered'} by DuckDB`);
+    }
+    expect(problems, problems.join('\n')).toEqual([]);
+  });
+});
