@@ -272,9 +272,11 @@ class Pass {
       case 'TypeCast': {
         const t = castTy(v.typeName);
         if (t === 'f4') this.mayFloat4 = true;
-        this.expr(v.arg, scope);
-        // a numeric constant cast to real: float4in of its text (correctly rounded)
+        const inner = this.expr(v.arg, scope);
+        // a numeric constant cast to real: float4in of its text (correctly rounded); a numeric value is
+        // converted by Postgres through its text (numeric_float4), by DuckDB from its binary decimal
         if (t === 'f4' && numericConst(v.arg)) this.marks.constAs.set(v.arg, 'FLOAT');
+        else if (t === 'f4' && (inner === 'exact' || inner === '?') && !intConst(v.arg)) this.refuse('a cast to real of a numeric value');
         return t;
       }
       case 'A_Expr':
@@ -456,13 +458,15 @@ class Pass {
       for (const b of (fc.over.orderClause ?? []) as Node[]) this.expr(b.SortBy.node, scope);
     }
     if (fc.agg_star) return name === 'count' ? 'exact' : '?';
+    // percentile_disc(f) / mode() WITHIN GROUP (ORDER BY x): a value of x
+    if (name === 'percentile_disc' || name === 'mode') return this.expr(((fc.agg_order ?? []) as Node[])[0]?.SortBy?.node, scope);
     if (F8_ARG.has(name)) {
       args.forEach((a, i) => {
         if (ts[i] === 'f4') this.marks.widen.add(a);
         else if (ts[i] === '?' && this.mayFloat4) this.refuse(`${name}() of an argument whose type is not known where float4 may occur`);
       });
       // round(x, n) and trunc(x, n) are numeric; power/sqrt/… of integers/numeric are numeric too
-      return name === 'avg' || ts.some((t) => t === 'f4' || t === 'f8') ? 'f8' : ts.every((t) => t === 'exact') ? 'exact' : '?';
+      return ts.some((t) => t === 'f4' || t === 'f8') ? 'f8' : ts.every((t) => t === 'exact') ? 'exact' : '?';
     }
     // sum(real) adds in float4 in Postgres (float4pl, each step rounded), in DOUBLE in DuckDB
     if (name === 'sum' && ts[0] === 'f4') this.refuse('sum(real) accumulates in float4 in Postgres');
