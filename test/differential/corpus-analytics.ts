@@ -495,6 +495,7 @@ d('real in window functions', 'SELECT page_id, lag(sentiment) OVER (ORDER BY pag
 d('real through a subquery and a CTE', 'WITH s AS (SELECT page_id, sentiment AS x FROM content_analytics) SELECT q.page_id, q.y * 10 AS y10, q.y > 0.2 AS big FROM (SELECT page_id, x AS y FROM s WHERE x IS NOT NULL) q ORDER BY q.page_id LIMIT 30');
 d('real compared with a numeric column', 'SELECT count(*) FILTER (WHERE sentiment * 100 < quality_score) AS a, count(*) FILTER (WHERE sentiment >= quality_score / 100) AS b, count(*) FILTER (WHERE quality_score > sentiment) AS c FROM content_analytics');
 d('CASE over a real with numeric WHEN values', "SELECT count(*) FILTER (WHERE CASE CAST('0.1' AS real) WHEN 0.1 THEN true ELSE false END) AS n FROM content_analytics");
+d('real UNION numeric constants (float4)', 'SELECT x FROM (SELECT sentiment AS x FROM content_analytics WHERE page_id < 60 AND sentiment IS NOT NULL UNION ALL SELECT 0.1 UNION ALL SELECT 0.3) u ORDER BY x');
 p('float4 sum below the top level', 'SELECT project_id FROM content_analytics GROUP BY 1 HAVING sum(sentiment) > 1 ORDER BY 1', 'sum(real) accumulates in float4 in Postgres, in double in DuckDB');
 p('running float4 sum', 'SELECT page_id, sum(sentiment) OVER (ORDER BY page_id) FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 30', 'sum(real) accumulates in float4 in Postgres, in double in DuckDB');
 

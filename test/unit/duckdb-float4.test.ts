@@ -65,6 +65,8 @@ describe('float4 operands', () => {
     expect(refusal('SELECT count(*) FROM m WHERE r IN (n, 0.5)')).toMatch(/IN list/);
     expect(refusal('SELECT sum(r) > 1 FROM m')).toMatch(/sum\(real\)/);
     expect(refusal('SELECT CAST(n AS real) FROM m')).toMatch(/cast to real/);
+    expect(sql('SELECT r FROM m UNION ALL SELECT 0.1 FROM m')).toContain(`(SELECT CAST('0.1' AS FLOAT) FROM "lake"."m" AS "m")`);
+    expect(refusal('SELECT r FROM m UNION SELECT n FROM m')).toMatch(/set operation/);
     expect(sql("SELECT CAST(0.1 AS real), CAST('0.1' AS real) FROM m")).toBe(`SELECT CAST(CAST('0.1' AS FLOAT) AS FLOAT), CAST('0.1' AS FLOAT) FROM "lake"."m" AS "m"`);
     expect(refusal('SELECT nullif(r, 0.5) * r2 FROM m')).toMatch(/NULLIF/);
     expect(refusal("SELECT CASE r WHEN 0.5 THEN 1 WHEN '0.25' THEN 2 END FROM m")).toMatch(/mixed/);

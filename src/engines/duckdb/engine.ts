@@ -231,6 +231,8 @@ export class DuckdbEngine {
    */
   plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[] = [], session?: SessionOptions): RewriteResult {
     const p = this.planFor(sql, resolve, fieldTypeOids, paramTypeOids);
+    // refused without a relation's column types: read them for the next plan (open() waits for them)
+    if (!p.ok && this.missedFacts) void this.refreshFacts();
     const refusal = p.ok && session ? sessionRefusal(p, session) : null;
     return refusal ? { ok: false, reason: refusal } : p;
   }

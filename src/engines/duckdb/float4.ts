@@ -136,7 +136,17 @@ class Pass {
         if (!l || !r || l.length !== r.length) return null;
         // UNION resolves each column's common type (float4 with integers/numeric stays float4), as
         // DuckDB does; a numeric constant in an arm is then read as float4 where the column is float4
-        return l.map(([n, t], i) => [n, common([t, r[i]![1]])]);
+        const out: Array<[string, Ty]> = l.map(([n, t], i) => [n, common([t, r[i]![1]])]);
+        out.forEach(([, t], i) => {
+          if (t !== 'f4') return;
+          for (const [arm, cols] of [[s.larg, l], [s.rarg, r]] as const) {
+            if (cols[i]![1] !== 'exact') continue;
+            const v = (arm?.targetList as Node[] | undefined)?.[i]?.ResTarget?.val as Node | undefined;
+            if (numericConst(v)) this.marks.constAs.set(v!, 'FLOAT');
+            else if (!intConst(v)) this.refuse('a numeric value made float4 by a set operation');
+          }
+        });
+        return out;
       }
       if (s.valuesLists) return null;
       const scope: Scope = { items: [], parent };
