@@ -512,7 +512,7 @@ cases.push({
   name: 'params: numeric parameter',
   sql: 'SELECT language, count(*) FROM content_analytics WHERE quality_score > $1 GROUP BY 1 ORDER BY 1',
   expect: 'postgres',
-  why: 'a numeric parameter\'s scale is unknown when the statement is translated, so DuckDB could compare a rounded value',
+  why: 'a numeric parameter is bound as DECIMAL(38,10): a value with more decimals goes to Postgres',
   params: ['50.00000000000001'],
 });
 // an aggregate filtered by col = $1 needs a cost estimate: an execution asks EXPLAIN with the values it
@@ -555,6 +555,9 @@ dpb('date in another notation and infinity', 'SELECT $1::date AS a, $2::date AS 
 dpb('interval in ISO 8601 notation', 'SELECT $1::interval AS v, count(*) AS n FROM projects WHERE schedule_interval < $1', ['P1DT2H'], { types: [OID.interval], values: [interval(7_200_000_000n, 1, 0)] });
 dpb('time with AM/PM', 'SELECT $1::time AS v, count(*) AS n FROM projects WHERE preferred_crawl_time < $1', ['10:30 PM'], { types: [OID.time], values: [int8(81_000_000_000n)] });
 dpb('uuid with braces', 'SELECT $1::uuid AS v, count(*) AS n FROM events WHERE session_id <> $1', ['{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'], { types: [OID.uuid], values: [Buffer.from('a0eebc999c0b4ef8bb6d6bb9bd380a11', 'hex')] });
+// numeric_send: ndigits, weight, sign, dscale, base-10000 digits (50.5: 50 and 5000, weight 0, dscale 1)
+const numeric = (digits: number[], weight: number, dscale: number, negative = false): Buffer => Buffer.concat([Buffer.from([0, digits.length]), int4(((weight & 0xffff) << 16) | (negative ? 0x4000 : 0)).subarray(0, 4), Buffer.from([0, dscale]), ...digits.map((d) => Buffer.from([d >> 8, d & 0xff]))]);
+dpb('numeric compared with a numeric column', 'SELECT language, count(*) FROM content_analytics WHERE quality_score > $1 AND quality_score <= $2 GROUP BY 1 ORDER BY 1 NULLS FIRST', ['50.5', ' 9e1 '], { types: [1700, 1700], values: [numeric([50, 5000], 0, 1), numeric([90], 0, 0)] });
 dpb('float8 with an exponent and blanks', 'SELECT $1::float8 AS v, count(*) AS n FROM domains WHERE page_rank > $1', ['  5e-1 '], { types: [OID.float8], values: [float8(0.5)] });
 
 export const analyticsCorpus: readonly AnalyticsCase[] = cases;

@@ -75,3 +75,13 @@ describe('float4 operands', () => {
     expect(refusal('SELECT count(*) FROM m JOIN unknown u ON true WHERE u.x > 1')).not.toMatch(/^translated/);
   });
 });
+
+describe('numeric parameters', () => {
+  it('are bound where the value alone decides (compared with an integer or numeric column), refused elsewhere', () => {
+    expect(sql('SELECT count(*) FROM m WHERE n > $1 AND $2 <= id', [1700, 1700])).toContain(`(("n") > (CAST($1 AS DECIMAL(38,10))))) AND (((CAST($2 AS DECIMAL(38,10))) <= ("id")))`);
+    for (const q of ['SELECT $1 * 2 FROM m', 'SELECT count(*) FROM m WHERE d > $1', 'SELECT count(*) FROM m WHERE n * 2 > $1']) {
+      const r = rewrite(q, { resolve, relation, paramTypeOids: [1700] });
+      expect(r.ok ? r.sql : r.reason, q).toMatch(/numeric parameter/);
+    }
+  });
+});

@@ -25,6 +25,11 @@ export interface Float4Marks {
   widen: WeakSet<object>;
   /** numeric constants to write as CAST('text' AS DOUBLE) or CAST('text' AS FLOAT) */
   constAs: WeakMap<object, 'DOUBLE' | 'FLOAT'>;
+  /**
+   * numeric parameters compared with a column of integer or numeric type: only there does the value
+   * alone decide (elsewhere Postgres's result keeps the parameter's scale, or compares in float8)
+   */
+  numericParams: WeakSet<object>;
   /** why the statement cannot be translated exactly, or null */
   refusal: string | null;
 }
@@ -103,7 +108,7 @@ function intConst(n: Node | undefined): boolean {
 }
 
 class Pass {
-  readonly marks: Float4Marks = { widen: new WeakSet(), constAs: new WeakMap(), refusal: null };
+  readonly marks: Float4Marks = { widen: new WeakSet(), constAs: new WeakMap(), numericParams: new WeakSet(), refusal: null };
   /** whether a float4 may occur anywhere (a FLOAT column, an unknown relation, a cast or a parameter) */
   mayFloat4 = false;
   private ctes: Array<Map<string, Cols>> = [];
@@ -364,6 +369,13 @@ class Pass {
    * constant there as float8 from its text), refuse against an unknown type. Returns the result type.
    */
   private operands(op: string, ln: Node | undefined, rn: Node | undefined, l: Ty, r: Ty, compare: boolean): Ty {
+    if (compare) {
+      const numericParam = (p: Node | undefined, other: Node | undefined, t: Ty): void => {
+        if (p?.ParamRef && this.env.paramTypeOids[p.ParamRef.number - 1] === 1700 && other?.ColumnRef && t === 'exact') this.marks.numericParams.add(p);
+      };
+      numericParam(ln, rn, r);
+      numericParam(rn, ln, l);
+    }
     const widenSide = (side: Node | undefined, other: Node | undefined): void => {
       if (side) this.marks.widen.add(side);
       if (numericConst(other)) this.marks.constAs.set(other!, 'DOUBLE');
@@ -511,11 +523,10 @@ function outputName(v: Node): string {
 export function float4Marks(select: Node, env: Float4Env): Float4Marks {
   const p = new Pass(env);
   // one pass to learn whether a float4 can occur at all (unknown relations, FLOAT columns, casts,
-  // parameters), then the real one with that knowledge: statements without float4 are left alone
+  // parameters), then the real one with that knowledge: without float4, nothing is refused or widened
   p.select(select, null);
-  if (!p.mayFloat4) return { widen: new WeakSet(), constAs: new WeakMap(), refusal: null };
   const q = new Pass(env);
-  q.mayFloat4 = true;
+  q.mayFloat4 = p.mayFloat4;
   q.select(select, null);
   return q.marks;
 }

@@ -25,6 +25,35 @@ function noBC(text: string): string {
   return text;
 }
 
+/**
+ * numeric_send's layout: ndigits, weight (of the first base-10000 digit), sign, dscale, then the
+ * digits. The rewrite binds a numeric parameter as DECIMAL(38,10) (where its value alone decides: a
+ * comparison with an integer or numeric column), so a value with more than 10 decimals or 28 integer
+ * digits, NaN and the infinities have no exact DuckDB value.
+ */
+function numericText(buf: Buffer): string {
+  if (buf.length < 8) throw new UnencodableError(`binary numeric parameter of ${buf.length} bytes`);
+  const ndigits = buf.readUInt16BE(0);
+  const weight = buf.readInt16BE(2);
+  const sign = buf.readUInt16BE(4);
+  const dscale = buf.readUInt16BE(6);
+  size(buf, 8 + 2 * ndigits, 'numeric');
+  if (sign !== 0x0000 && sign !== 0x4000) throw new UnencodableError('a NaN or infinite numeric parameter');
+  if (dscale > 10) throw new UnencodableError('a numeric parameter with more than 10 decimals');
+  let int = '';
+  let frac = '';
+  for (let i = 0; i < ndigits; i++) {
+    const d = String(buf.readUInt16BE(8 + 2 * i)).padStart(4, '0');
+    if (weight - i >= 0) int += d;
+    else frac = frac.padEnd(4 * (-(weight - i) - 1), '0') + d;
+  }
+  if (weight >= ndigits) int += '0000'.repeat(weight - ndigits + 1);
+  int = int.replace(/^0+/, '') || '0';
+  frac = frac.padEnd(dscale, '0').slice(0, dscale);
+  if (int.length > 28) throw new UnencodableError('a numeric parameter with more than 28 integer digits');
+  return `${sign === 0x4000 ? '-' : ''}${int}${dscale > 0 ? '.' + frac : ''}`;
+}
+
 /** Text for a binary parameter of Postgres type `oid`. */
 export function binaryParamText(oid: number, buf: Buffer): string {
   switch (oid) {
@@ -86,6 +115,8 @@ export function binaryParamText(oid: number, buf: Buffer): string {
       if (micros === INT64_MAX || micros === INT64_MIN) throw new UnencodableError('an infinite interval parameter');
       return `${months} months ${days} days ${micros} microseconds`;
     }
+    case Oid.numeric:
+      return numericText(buf);
     case Oid.uuid: {
       size(buf, 16, 'uuid');
       const h = buf.toString('hex');

@@ -749,7 +749,10 @@ function exprBody(n: Node, ctx: Ctx): string {
       if (oid === undefined || oid === 0) return `$${v.number}`;
       const t = duckTypeForOid(oid);
       if (!t) refuse(`parameter type OID ${oid}`);
-      if (oid === Oid.numeric) refuse('numeric parameter (scale unknown)');
+      // A numeric parameter's scale is known only from its value: it is bound only where the value alone
+      // decides, compared with an integer or numeric column (float4.ts), as DECIMAL(38,10) (a value
+      // with more digits goes to Postgres, params.ts)
+      if (oid === Oid.numeric && !ctx.f4?.numericParams.has(n)) refuse('numeric parameter other than compared with an integer or numeric column');
       return `CAST($${v.number} AS ${t})`;
     }
     case 'TypeCast': {
