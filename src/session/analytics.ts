@@ -34,6 +34,7 @@ import { formatLsn, parseLsn } from '../mirror/lsn.js';
 import { PgError } from '../protocol/errors.js';
 import { collationProbeSql, isBytewiseCollation } from './collation.js';
 import { loggableError } from './duckdb-guard.js';
+import { paramsMessages, readParamsAnswer } from './param-values.js';
 import type { Shadow } from './shadow.js';
 
 const compareLsn = (a: string, b: string): number => {
@@ -125,6 +126,8 @@ export interface SessionPort {
   cancelSignal(): AbortSignal;
   /** SQL of a named prepared statement of this client, or null */
   preparedSql(name: string): string | null;
+  /** parameter types the Parse of a named prepared statement of this client declared, or null */
+  preparedParamTypes?(name: string): number[] | null;
   /** temporary tables this session created: they shadow mirrored tables of the same name */
   readonly tempTables: Set<string>;
   /**
@@ -1057,9 +1060,13 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     const declared = job.parse ? decodeParse(job.parse.body).paramTypes : [];
     msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`, values, declared));
   }
+  // each parameter's value as Postgres's input function reads it, in binary (param-values.ts)
+  const askParams = job.params.length > 0 && !job.explain;
+  if (askParams) msgs.push(...paramsMessages(job.sql, job.parse ? decodeParse(job.parse.body).paramTypes : (port.preparedParamTypes?.(job.statementName ?? '') ?? []), job.params, job.paramFormats));
+  const paramReplies: Array<{ type: number; body: Buffer }> = [];
   if (inBlock) msgs.push(...namedQuery(SAVEPOINT_NAME, `RELEASE SAVEPOINT ${SAVEPOINT_NAME}`));
   parseSent = true;
-  const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0) + (inBlock ? 2 : 0));
+  const replies = await port.control(msgs, (job.parse ? 3 : 2) + (askCost ? 1 : 0) + (askParams ? 1 : 0) + (inBlock ? 2 : 0));
   let idx = 0;
   if (job.parse) {
     // Relay what Postgres said of the client's Parse; an error there ends the batch like Postgres would.
@@ -1143,7 +1150,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       } catch {
         /* unparseable: treated as unknown below */
       }
-    }
+    } else if (askParams && segment === (askCost ? 3 : 2)) paramReplies.push(m);
   }
   // the client's transaction as it was before the round trip; the statement then goes to Postgres,
   // which raises its own error for it
@@ -1285,15 +1292,16 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     const current = walLsn !== null && opts.mirror.appliedLsn() !== null && compareLsn(opts.mirror.appliedLsn()!, walLsn) >= 0;
     return answerExplain({ engine: 'duckdb', reason: r.reason, detail: r.detail, tables: r.tables, fingerprint: r.fingerprint, freshness: freshnessOf(r) }, port, opts, current ? 0 : undefined);
   }
-  // Parameters as text for DuckDB; binary ones are read by the type Postgres gave them.
+  // Parameters as text for DuckDB, written from the binary form of the value Postgres read (typed as in
+  // the client's statement, or Postgres answers).
+  const canonical = askParams ? readParamsAnswer(paramReplies) : ({ ok: true, types: [], values: [] } as const);
+  if (!canonical.ok) return relayRest('fallback', `parameter values: ${canonical.reason}`, { sqlstate: canonical.sqlstate, detail: 'parameter values' });
+  if (canonical.types.join() !== paramTypes.join()) return relayRest('fallback', 'parameter types differ', { detail: 'parameter values' });
   let params: Array<string | null>;
   try {
-    params = job.params.map((p, i) => {
-      if (p === null) return null;
-      return formatCode(job.paramFormats, i) === 1 ? binaryParamText(paramTypes[i] ?? 0, p) : p.toString('utf8');
-    });
+    params = canonical.values.map((p, i) => (p === null ? null : binaryParamText(paramTypes[i] ?? 0, p)));
   } catch (e) {
-    return relayRest('unsupported_syntax', (e as Error).message, { detail: 'binary parameter', errorClass: (e as Error)?.name });
+    return relayRest('unsupported_syntax', (e as Error).message, { detail: 'parameter value', errorClass: (e as Error)?.name });
   }
   if (left() <= 0) return statementTimedOut();
   /** An engine error before anything was sent: Postgres answers instead, unless the client ended it. */
@@ -1385,7 +1393,8 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       void opts.shadow!.submit({
         fingerprint: r.fingerprint,
         sql: job.sql,
-        params: params,
+        // the client's own text (Postgres reads it again as it did for the client)
+        params: job.params.map((p) => (p === null ? null : p.toString('utf8'))),
         tables: r.tables,
         settings: { searchPath: port.searchPath.join(','), timeZone: session.timeZone, dateStyle: session.dateStyle, intervalStyle: session.intervalStyle, extraFloatDigits: String(session.extraFloatDigits), byteaOutput: session.byteaOutput },
         typeOids: pgFields.map((f) => f.typeOid),

@@ -797,6 +797,10 @@ export class Session implements SessionPort {
     return this.preparedStatements.get(name)?.sql ?? null;
   }
 
+  preparedParamTypes(name: string): number[] | null {
+    return this.preparedStatements.get(name)?.paramTypes ?? null;
+  }
+
   /** What the session must remember of a frontend message it forwards. */
   private noteFrontend(f: Frame): void {
     this.ready.sent(f.type);

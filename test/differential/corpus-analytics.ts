@@ -20,6 +20,11 @@ export interface AnalyticsCase {
   why?: string;
   /** text parameter values: the statement then runs in the extended protocol only */
   params?: string[];
+  /**
+   * The same values in binary (Bind format 1), sent instead of the text ones in the extended-binary
+   * mode, with these parameter types declared in Parse (binary values have no text to infer from)
+   */
+  binary?: { types: number[]; values: Array<Buffer | null> };
 }
 
 const cases: AnalyticsCase[] = [];
@@ -628,6 +633,31 @@ d('string_agg distinct of a whole table', "SELECT string_agg(DISTINCT event_type
 d('array_agg distinct float', 'SELECT project_id, array_agg(DISTINCT floor(error_rate * 10)) FROM project_analytics GROUP BY 1 ORDER BY 1');
 p('string_agg distinct with a column delimiter', 'SELECT string_agg(DISTINCT mimetype, urlkey) FROM cdx_records WHERE id <= 5', 'Postgres sorts by both arguments; not translated');
 
+group('float4');
+// Postgres resolves real with an integer or numeric to the float8 operator (the real widened, the
+// numeric read as float8); CASE/COALESCE/GREATEST and IN lists of several constants keep float4
+// (src/engines/duckdb/float4.ts)
+d('real compared with a numeric literal is compared in float8', "SELECT count(*) AS n FROM content_analytics WHERE CAST('0.1' AS real) = 0.1 OR CAST('0.3' AS real) <= 0.3");
+d('real compared with a numeric literal, not equal', "SELECT count(*) AS n FROM content_analytics WHERE CAST('0.1' AS real) <> 0.1 AND 0.3 > CAST('0.3' AS real)");
+d('real column compared with numeric and integer literals', 'SELECT count(*) FILTER (WHERE sentiment > 0.1) AS a, count(*) FILTER (WHERE sentiment <= -0.25) AS b, count(*) FILTER (WHERE sentiment < 1) AS c, count(*) FILTER (WHERE 0.5 < sentiment) AS d FROM content_analytics');
+d('real arithmetic with integers and numerics is float8', 'SELECT page_id, sentiment * 100 AS pct, sentiment + 1 AS plus, sentiment / 3 AS third, sentiment - 0.5 AS shifted, 2.5 * sentiment AS scaled FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40');
+d('avg of real arithmetic', 'SELECT avg(sentiment * 100) AS a, avg(sentiment + 0.1) AS b, max(sentiment * 3) AS c FROM content_analytics');
+d('real with real and with an untyped literal stays float4', "SELECT page_id, sentiment * sentiment AS sq, sentiment + '0.5' AS plus, sentiment * CAST('1.5' AS real) AS scaled FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40");
+d('real with a float8 column', 'SELECT page_id, sentiment * readability AS x, sentiment < readability AS lt FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40');
+d('real in BETWEEN with numeric bounds', 'SELECT count(*) FILTER (WHERE sentiment BETWEEN -0.1 AND 0.1) AS a, count(*) FILTER (WHERE sentiment NOT BETWEEN 0 AND 0.5) AS b FROM content_analytics');
+d('real IN one numeric (the = operator)', "SELECT count(*) AS n FROM content_analytics WHERE CAST('0.1' AS real) IN (0.1)");
+d('real IN several numerics (common type float4)', "SELECT count(*) AS n FROM content_analytics WHERE CAST('0.1' AS real) IN (0.1, 0.2)");
+d('float8-only functions of a real', 'SELECT page_id, sqrt(abs(sentiment)) AS r, ceil(sentiment * 10) AS c, floor(sentiment) AS f, exp(sentiment) AS e FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40');
+d('CASE/COALESCE/GREATEST of a real with numerics stay float4', 'SELECT page_id, coalesce(sentiment, 0.1) AS c, greatest(sentiment, 0) AS g, CASE WHEN sentiment > 0 THEN sentiment ELSE 0.3 END AS k, least(sentiment, 0.7, 1) AS l FROM content_analytics ORDER BY page_id LIMIT 40');
+d('real in window functions', 'SELECT page_id, lag(sentiment) OVER (ORDER BY page_id) AS prev, avg(sentiment) OVER (ORDER BY page_id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS mov, max(sentiment * 2) OVER (PARTITION BY project_id) AS mx FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 40');
+d('real through a subquery and a CTE', 'WITH s AS (SELECT page_id, sentiment AS x FROM content_analytics) SELECT q.page_id, q.y * 10 AS y10, q.y > 0.2 AS big FROM (SELECT page_id, x AS y FROM s WHERE x IS NOT NULL) q ORDER BY q.page_id LIMIT 30');
+group('float4 with numerics');
+d('real compared with a numeric column', 'SELECT count(*) FILTER (WHERE sentiment * 100 < quality_score) AS a, count(*) FILTER (WHERE sentiment >= quality_score / 100) AS b, count(*) FILTER (WHERE quality_score > sentiment) AS c FROM content_analytics');
+d('CASE over a real with numeric WHEN values', "SELECT count(*) FILTER (WHERE CASE CAST('0.1' AS real) WHEN 0.1 THEN true ELSE false END) AS n FROM content_analytics");
+d('real UNION numeric constants (float4)', 'SELECT x FROM (SELECT sentiment AS x FROM content_analytics WHERE page_id < 60 AND sentiment IS NOT NULL UNION ALL SELECT 0.1 UNION ALL SELECT 0.3) u ORDER BY x');
+p('float4 sum below the top level', 'SELECT project_id FROM content_analytics GROUP BY 1 HAVING sum(sentiment) > 1 ORDER BY 1', 'sum(real) accumulates in float4 in Postgres, in double in DuckDB');
+p('running float4 sum', 'SELECT page_id, sum(sentiment) OVER (ORDER BY page_id) FROM content_analytics WHERE sentiment IS NOT NULL ORDER BY page_id LIMIT 30', 'sum(real) accumulates in float4 in Postgres, in double in DuckDB');
+
 group('params');
 const dp = (name: string, sql: string, params: string[]): void => {
   cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params });
@@ -641,11 +671,52 @@ cases.push({
   name: 'params: numeric parameter',
   sql: 'SELECT language, count(*) FROM content_analytics WHERE quality_score > $1 GROUP BY 1 ORDER BY 1',
   expect: 'postgres',
-  why: 'a numeric parameter\'s scale is unknown when the statement is translated, so DuckDB could compare a rounded value',
+  why: 'a numeric parameter is bound as DECIMAL(38,10): a value with more decimals goes to Postgres',
   params: ['50.00000000000001'],
 });
 // an aggregate filtered by col = $1 needs a cost estimate: an execution asks EXPLAIN with the values it
 // binds (the explain hint, which has none, reports the route without it)
 dp('equality filter (cost asked with the bound values)', 'SELECT depth, count(*) FROM scrape_pages WHERE project_id = $1 GROUP BY 1 ORDER BY 1', ['1']);
+
+// Parameter values are read by Postgres's input functions, not DuckDB's casts (src/session/param-values.ts):
+// each such case runs with text values (extended text) and with the same values in binary (extended
+// binary), and must answer on DuckDB as Postgres does.
+const int4 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(v);
+  return b;
+};
+const int8 = (v: bigint): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(v);
+  return b;
+};
+const float8 = (v: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeDoubleBE(v);
+  return b;
+};
+/** microseconds since 2000-01-01 00:00:00 (UTC for timestamptz), Postgres's binary timestamp */
+const pgMicros = (iso: string, micros = 0n): Buffer => int8(BigInt(Date.parse(iso) - Date.parse('2000-01-01T00:00:00Z')) * 1000n + micros);
+const pgDays = (iso: string): Buffer => int4((Date.parse(iso) - Date.parse('2000-01-01T00:00:00Z')) / 86_400_000);
+const bool = (v: boolean): Buffer => Buffer.from([v ? 1 : 0]);
+const interval = (micros: bigint, days: number, months: number): Buffer => Buffer.concat([int8(micros), int4(days), int4(months)]);
+const OID = { bool: 16, int4: 23, float8: 701, date: 1082, time: 1083, timestamp: 1114, timestamptz: 1184, interval: 1186, uuid: 2950 };
+const dpb = (name: string, sql: string, params: string[], binary: { types: number[]; values: Array<Buffer | null> }): void => {
+  cases.push({ name: `${section}: ${name}`, sql, expect: 'duckdb', params, binary });
+};
+dpb('timestamptz with seven fractional digits (Postgres rounds, DuckDB truncates)', 'SELECT $1::timestamptz AS t, count(*) AS n FROM events WHERE occurred_at < $1', ['2024-06-01 10:00:00.1234567+00'], { types: [OID.timestamptz], values: [pgMicros('2024-06-01T10:00:00Z', 123457n)] });
+dpb('timestamp with seven fractional digits', 'SELECT $1::timestamp AS t, count(*) AS n FROM cdx_records WHERE captured_at >= $1', ['2024-03-01 12:00:00.9999996'], { types: [OID.timestamp], values: [pgMicros('2024-03-01T12:00:01Z')] });
+dpb('timestamptz in another notation', 'SELECT $1::timestamptz AS t, count(*) AS n FROM events WHERE occurred_at >= $1', ['June 1, 2024 10:00 PM +02'], { types: [OID.timestamptz], values: [pgMicros('2024-06-01T20:00:00Z')] });
+dpb('integer with blanks and sign', 'SELECT $1::int AS v, count(*) AS n FROM scrape_pages WHERE fetch_ms > $1', [' +150 '], { types: [OID.int4], values: [int4(150)] });
+dpb('bool as on/off', 'SELECT $1::bool AS v, count(*) AS n FROM cdx_records WHERE is_revisit = $1', ['on'], { types: [OID.bool], values: [bool(true)] });
+dpb('date in another notation and infinity', 'SELECT $1::date AS a, $2::date AS b, count(*) AS n FROM cdx_records WHERE archive_date >= $1 AND archive_date < $2', ['Jan 5, 2024', 'infinity'], { types: [OID.date, OID.date], values: [pgDays('2024-01-05T00:00:00Z'), int4(0x7fffffff)] });
+dpb('interval in ISO 8601 notation', 'SELECT $1::interval AS v, count(*) AS n FROM projects WHERE schedule_interval < $1', ['P1DT2H'], { types: [OID.interval], values: [interval(7_200_000_000n, 1, 0)] });
+dpb('time with AM/PM', 'SELECT $1::time AS v, count(*) AS n FROM projects WHERE preferred_crawl_time < $1', ['10:30 PM'], { types: [OID.time], values: [int8(81_000_000_000n)] });
+dpb('uuid with braces', 'SELECT $1::uuid AS v, count(*) AS n FROM events WHERE session_id <> $1', ['{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'], { types: [OID.uuid], values: [Buffer.from('a0eebc999c0b4ef8bb6d6bb9bd380a11', 'hex')] });
+// numeric_send: ndigits, weight, sign, dscale, base-10000 digits (50.5: 50 and 5000, weight 0, dscale 1)
+const numeric = (digits: number[], weight: number, dscale: number, negative = false): Buffer => Buffer.concat([Buffer.from([0, digits.length]), int4(((weight & 0xffff) << 16) | (negative ? 0x4000 : 0)).subarray(0, 4), Buffer.from([0, dscale]), ...digits.map((d) => Buffer.from([d >> 8, d & 0xff]))]);
+dpb('numeric compared with a numeric column', 'SELECT language, count(*) FROM content_analytics WHERE quality_score > $1 AND quality_score <= $2 GROUP BY 1 ORDER BY 1 NULLS FIRST', ['50.5', ' 9e1 '], { types: [1700, 1700], values: [numeric([50, 5000], 0, 1), numeric([90], 0, 0)] });
+dpb('float8 with an exponent and blanks', 'SELECT $1::float8 AS v, count(*) AS n FROM domains WHERE page_rank > $1', ['  5e-1 '], { types: [OID.float8], values: [float8(0.5)] });
 
 export const analyticsCorpus: readonly AnalyticsCase[] = cases;

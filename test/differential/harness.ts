@@ -12,7 +12,10 @@ export type Step =
       /** statement name ('' = unnamed) */
       name?: string;
       paramTypes?: number[];
-      params?: Array<string | null>;
+      /** a string is sent as its UTF-8 bytes, a Buffer as it is (in the format paramFormats gives) */
+      params?: Array<string | Buffer | null>;
+      /** parameter format codes as in Bind: [] all text, [1] all binary, or one per parameter */
+      paramFormats?: number[];
       /** result format codes: [] all text, [1] all binary, or one per column */
       resultFormats?: number[];
       /** Execute row limit; the portal is executed until complete */
@@ -54,13 +57,13 @@ async function runStep(c: WireClient, s: Step): Promise<Msg[]> {
           return c.readUntil((m) => m.type === 'T' || m.type === 'n' || m.type === 'E');
         })();
         if (pre.some((m) => m.type === 'E')) return [...pre, ...(await c.roundtrip([serialize.sync()]))];
-        msgs.push(bind({ statement: name, params: s.params ?? [], resultFormats: s.resultFormats ?? [] }));
+        msgs.push(bind({ statement: name, params: s.params ?? [], paramFormats: s.paramFormats ?? [], resultFormats: s.resultFormats ?? [] }));
         msgs.push(serialize.execute({ rows: s.maxRows ?? 0 }), serialize.sync());
         return [...pre, ...(await c.roundtrip(msgs))];
       }
       msgs.push(serialize.parse({ name, text: s.sql, types: s.paramTypes ?? [] }));
       if (s.describe === 'S') msgs.push(serialize.describe({ type: 'S', name }));
-      msgs.push(bind({ statement: name, params: s.params ?? [], resultFormats: s.resultFormats ?? [] }));
+      msgs.push(bind({ statement: name, params: s.params ?? [], paramFormats: s.paramFormats ?? [], resultFormats: s.resultFormats ?? [] }));
       if (s.describe !== 'S') msgs.push(serialize.describe({ type: 'P', name: '' }));
       msgs.push(serialize.execute({ rows: s.maxRows ?? 0 }));
       if (!s.maxRows) {

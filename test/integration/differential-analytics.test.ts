@@ -85,6 +85,8 @@ function stepFor(k: AnalyticsCase, mode: Mode): Step {
     case 'extended text':
       return { kind: 'extended', sql: k.sql, params };
     case 'extended binary':
+      // parameters too in binary where the case gives them so (Postgres reads them with its *recv)
+      if (k.binary) return { kind: 'extended', sql: k.sql, params: k.binary.values, paramFormats: [1], paramTypes: k.binary.types, resultFormats: [1] };
       return { kind: 'extended', sql: k.sql, params, resultFormats: [1] };
   }
 }

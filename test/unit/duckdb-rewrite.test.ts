@@ -178,7 +178,37 @@ describe('binary parameters as text', () => {
     expect(binaryParamText(1184, be(8, (b) => b.writeBigInt64BE(-0x8000000000000000n)))).toBe('-infinity');
     expect(() => binaryParamText(1082, be(4, (b) => b.writeInt32BE(-800_000)))).toThrow(/BC/);
     expect(() => binaryParamText(23, Buffer.alloc(3))).toThrow(/3 bytes/);
-    expect(() => binaryParamText(1700, Buffer.alloc(8))).toThrow(/OID 1700/);
+    expect(() => binaryParamText(1790, Buffer.alloc(8))).toThrow(/OID 1790/);
+  });
+  it('reads times (24:00:00 too) and intervals (months, days and microseconds kept apart); refuses infinite intervals', () => {
+    expect(binaryParamText(1083, be(8, (b) => b.writeBigInt64BE(81_000_123_457n)))).toBe('22:30:00.123457');
+    expect(binaryParamText(1083, be(8, (b) => b.writeBigInt64BE(86_400_000_000n)))).toBe('24:00:00');
+    const iv = (micros: bigint, days: number, months: number) =>
+      be(16, (b) => {
+        b.writeBigInt64BE(micros, 0);
+        b.writeInt32BE(days, 8);
+        b.writeInt32BE(months, 12);
+      });
+    expect(binaryParamText(1186, iv(-7n, 5, -3))).toBe('-3 months 5 days -7 microseconds');
+    expect(() => binaryParamText(1186, iv(0x7fffffffffffffffn, 0x7fffffff, 0x7fffffff))).toThrow(/infinite/);
+  });
+  it('reads numerics (base-10000 digits, weight, sign, display scale); refuses NaN, infinities and more than 10 decimals', () => {
+    const num = (digits: number[], weight: number, sign: number, dscale: number) =>
+      be(8 + 2 * digits.length, (b) => {
+        b.writeUInt16BE(digits.length, 0);
+        b.writeInt16BE(weight, 2);
+        b.writeUInt16BE(sign, 4);
+        b.writeUInt16BE(dscale, 6);
+        digits.forEach((d, i) => b.writeUInt16BE(d, 8 + 2 * i));
+      });
+    expect(binaryParamText(1700, num([123, 4500], 0, 0, 2))).toBe('123.45');
+    expect(binaryParamText(1700, num([1], -1, 0x4000, 4))).toBe('-0.0001');
+    expect(binaryParamText(1700, num([1], -2, 0, 8))).toBe('0.00000001');
+    expect(binaryParamText(1700, num([1], 2, 0, 0))).toBe('100000000');
+    expect(binaryParamText(1700, num([], 0, 0, 3))).toBe('0.000');
+    expect(binaryParamText(1700, num([12, 3456, 7800], 1, 0, 3))).toBe('123456.780');
+    expect(() => binaryParamText(1700, num([], 0, 0xc000, 0))).toThrow(/NaN/);
+    expect(() => binaryParamText(1700, num([1], -3, 0, 11))).toThrow(/10 decimals/);
   });
   it('knows which zones have one fixed offset', () => {
     expect(fixedOffsetSeconds('Etc/UTC')).toBe(0);

@@ -78,7 +78,9 @@ function alignOne(t: DuckDBType, oid: number, typmod: number, kind: ColumnKind):
       if (id === DuckDBTypeId.DOUBLE) return null;
       return id === DuckDBTypeId.FLOAT || ints.has(id) || id === DuckDBTypeId.DECIMAL ? duckTarget(oid, typmod) : null;
     case Oid.float8:
-      return id === DuckDBTypeId.FLOAT || id === DuckDBTypeId.DOUBLE || ints.has(id) || id === DuckDBTypeId.DECIMAL ? duckTarget(oid, typmod) : null;
+      // A FLOAT where Postgres has float8 was computed in float4 where Postgres computed in float8 (real
+      // with an integer or numeric: float4.ts widens such operands, so DuckDB's type is DOUBLE too).
+      return id === DuckDBTypeId.DOUBLE || ints.has(id) || id === DuckDBTypeId.DECIMAL ? duckTarget(oid, typmod) : null;
     case Oid.bool:
       return id === DuckDBTypeId.BOOLEAN ? '' : null;
     case Oid.text: case Oid.varchar: case Oid.bpchar: case Oid.json: case Oid.jsonb:

@@ -261,7 +261,9 @@ export class DuckdbEngine {
   private waiters: SlotWaiter[] = [];
   private readonly max: number;
   private readonly timeoutMs: number;
-  private readonly plans = new Map<string, { result: RewriteResult; lookups: Array<[string | null, string, string | null]>; factsVersion: number }>();
+  private readonly plans = new Map<string, { result: RewriteResult; lookups: Array<[string | null, string, string | null]>; factsVersion: number; missedFacts: boolean }>();
+  /** the last planFor() read a relation without facts (a table newer than the facts: see openInner) */
+  private missedFacts = false;
   /** columns and sizes of DuckDB's tables by quoted reference, for pre-aggregation (refreshFacts) */
   private facts = new Map<string, RelationFacts>();
   private factsSignature = '';
@@ -290,6 +292,8 @@ export class DuckdbEngine {
    */
   plan(sql: string, resolve: Resolver, fieldTypeOids: readonly number[], paramTypeOids: readonly number[] = [], session?: SessionOptions): RewriteResult {
     const p = this.planFor(sql, resolve, fieldTypeOids, paramTypeOids);
+    // refused without a relation's column types: read them for the next plan (open() waits for them)
+    if (!p.ok && this.missedFacts) void this.refreshFacts();
     const refusal = p.ok && session ? sessionRefusal(p, session) : null;
     return refusal ? { ok: false, reason: refusal } : p;
   }
@@ -300,7 +304,10 @@ export class DuckdbEngine {
     // The same text names other tables under another search_path: a cached rewrite is reused only if
     // every table name it looked up still resolves to the same DuckDB relation for this session (and
     // was planned with the table facts of now).
-    if (hit && hit.factsVersion === this.factsVersion && hit.lookups.every(([schema, name, rel]) => resolve(schema, name) === rel)) return hit.result;
+    if (hit && hit.factsVersion === this.factsVersion && hit.lookups.every(([schema, name, rel]) => resolve(schema, name) === rel)) {
+      this.missedFacts = hit.missedFacts;
+      return hit.result;
+    }
     const lookups: Array<[string | null, string, string | null]> = [];
     const recording: Resolver = (schema, name) => {
       const rel = resolve(schema, name);
@@ -308,9 +315,16 @@ export class DuckdbEngine {
       return rel;
     };
     const facts = this.facts;
-    const result = rewrite(sql, { resolve: recording, fieldTypeOids, paramTypeOids, relation: (ref) => facts.get(ref) });
+    let missedFacts = false;
+    const relation = (ref: string): RelationFacts | undefined => {
+      const f = facts.get(ref);
+      if (!f) missedFacts = true;
+      return f;
+    };
+    const result = rewrite(sql, { resolve: recording, fieldTypeOids, paramTypeOids, relation });
+    this.missedFacts = missedFacts;
     if (this.plans.size > 2000) this.plans.clear();
-    this.plans.set(key, { result, lookups, factsVersion: this.factsVersion });
+    this.plans.set(key, { result, lookups, factsVersion: this.factsVersion, missedFacts });
     return result;
   }
 
@@ -452,8 +466,14 @@ export class DuckdbEngine {
     const tz = duckdbTimeZone(req.session.timeZone);
     if (tz === null) throw new DuckdbEngineError('refused', `TimeZone ${req.session.timeZone} has no DuckDB equivalent`);
     if (Date.now() - this.factsAt > FACTS_TTL_MS) await this.refreshFacts();
-    const plan = this.planFor(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
-    if (!plan.ok) throw new DuckdbEngineError('refused', plan.reason, undefined, { byShape: plan.byValue !== true });
+    let plan = this.planFor(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
+    // A refusal made without the column types of a relation (one newer than the facts: float4.ts
+    // refuses what it cannot type) is decided again with fresh facts.
+    if (!plan.ok && this.missedFacts) {
+      await this.refreshFacts();
+      plan = this.planFor(req.sql, req.resolve, req.fields.map((f) => f.typeOid), req.paramTypeOids ?? []);
+    }
+    if (!plan.ok) throw new DuckdbEngineError('refused', plan.reason, undefined, { byShape: plan.byValue !== true && !this.missedFacts });
     const refusal = sessionRefusal(plan, req.session);
     if (refusal) throw new DuckdbEngineError('refused', refusal);
     if (req.signal?.aborted) throw new DuckdbEngineError('canceled', 'canceling statement due to user request');

@@ -18,6 +18,7 @@
 // Final type alignment to the RowDescription happens in align.ts once DuckDB has typed the statement.
 import { loadModule, parseSync } from 'libpg-query';
 import { OPERATOR_CAPABILITIES, SEAMLESS_FUNCTIONS } from '../../router/capabilities.js';
+import { float4Marks, type Float4Marks } from './float4.js';
 import { Oid } from './pg-types.js';
 import { isAggregateCall, planPreAggregation, type PreAggPlan, type RelationFacts } from './preaggregate.js';
 import { figureName, scopeRefusal } from './scope.js';
@@ -239,6 +240,8 @@ interface Ctx {
   floats?: { float: Set<string>; known: Set<string>; complete: boolean };
   /** how many guarded float operations enclose the one being deparsed */
   floatDepth?: number;
+  /** float4 operands to widen and numeric constants to read as Postgres does (float4.ts) */
+  f4: Float4Marks | null;
 }
 
 /** A pre-aggregation plan while its level is deparsed: the partials its aggregates need. */
@@ -268,12 +271,26 @@ export function rewrite(pgSql: string, input: RewriteInput): RewriteResult {
   if (stmts.length !== 1) return { ok: false, reason: 'not exactly one statement' };
   const stmt = stmts[0]!.stmt as Node;
   if (!stmt.SelectStmt) return { ok: false, reason: 'not a SELECT' };
+  // float4 typed as Postgres's operator resolution types it (float4.ts), from the DuckDB column types of
+  // the relations read; a caller without them (no relation facts) gets no float4 handling
+  const relation = input.relation;
+  const f4 = relation
+    ? float4Marks(stmt.SelectStmt, {
+        columns: (schema, name) => {
+          const ref = input.resolve(schema, name);
+          const facts = ref === null ? undefined : relation(ref);
+          return facts ? [...facts.columns] : null;
+        },
+        paramTypeOids: input.paramTypeOids ?? [],
+      })
+    : null;
+  if (f4?.refusal) return { ok: false, reason: f4.refusal };
   // whole-row values and outer-level aggregates (scope.ts) mean something else in DuckDB
   const scoped = scopeRefusal(stmt.SelectStmt, input);
   if (scoped !== null) return { ok: false, reason: scoped };
   const ctx: Ctx = {
     input, ctes: [], scales: [], starTop: false, clock: false, caseMapping: false, subtractsValues: false, pre: null, preAggregated: 0,
-    floatColumns: floatColumns(stmt, input), structColumns: new Set(), topTargets: null,
+    floatColumns: floatColumns(stmt, input), structColumns: new Set(), topTargets: null, f4,
   };
   readConstant = false;
   ctx.tree = stmt;
@@ -918,6 +935,14 @@ function stringConst(n: Node): string | null {
 const binaryOps = new Set(['+', '-', '*', '=', '<>', '!=', '<', '>', '<=', '>=', '||']);
 
 function expr(n: Node, ctx: Ctx): string {
+  // float4.ts: a float4 operand Postgres widens to float8, a numeric constant it reads as float8/float4
+  const as = ctx.f4?.constAs.get(n);
+  if (as) return `CAST(${lit(n.A_Const.fval.fval as string)} AS ${as})`;
+  const sql = exprBody(n, ctx);
+  return ctx.f4?.widen.has(n) ? `CAST(${sql} AS DOUBLE)` : sql;
+}
+
+function exprBody(n: Node, ctx: Ctx): string {
   const key = Object.keys(n)[0]!;
   const v = n[key] as Node;
   switch (key) {
@@ -930,7 +955,10 @@ function expr(n: Node, ctx: Ctx): string {
       if (oid === undefined || oid === 0) return `$${v.number}`;
       const t = duckTypeForOid(oid);
       if (!t) refuse(`parameter type OID ${oid}`);
-      if (oid === Oid.numeric) refuse('numeric parameter (scale unknown)');
+      // A numeric parameter's scale is known only from its value: it is bound only where the value alone
+      // decides, compared with an integer or numeric column (float4.ts), as DECIMAL(38,10) (a value
+      // with more digits goes to Postgres, params.ts)
+      if (oid === Oid.numeric && !ctx.f4?.numericParams.has(n)) refuse('numeric parameter other than compared with an integer or numeric column');
       return `CAST($${v.number} AS ${t})`;
     }
     case 'TypeCast': {
