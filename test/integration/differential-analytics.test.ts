@@ -163,7 +163,9 @@ describe('differential: analytics corpus', () => {
     expect(analyticsCorpus.length).toBeGreaterThanOrEqual(200);
     expect(new Set(analyticsCorpus.map((c) => c.name)).size).toBe(analyticsCorpus.length);
     const onDuck = analyticsCorpus.filter((c) => c.expect === 'duckdb').length;
-    expect(onDuck / analyticsCorpus.length).toBeGreaterThan(0.8);
+    // most of the corpus runs on DuckDB; the rest are the refusals each wrong-answer class and its
+    // siblings must show (regex, math errors, float4, window defaults, whole-row values, …)
+    expect(onDuck / analyticsCorpus.length).toBeGreaterThan(0.75);
     for (const c of analyticsCorpus) if (c.expect === 'postgres') expect(c.why, c.name).toBeTruthy();
   });
 
