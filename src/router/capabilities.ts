@@ -118,6 +118,10 @@ export const FUNCTION_CAPABILITIES: ReadonlyMap<string, Shipping> = new Map<stri
       "timezone('America/New_York', ts)",
     ),
   ],
+  [
+    'make_interval',
+    when('scalar', 'integer constant arguments (positional or named): the interval is computed by the rewrite; out of range is Postgres\'s error', 'make_interval(days => 3)'),
+  ],
   ['make_date', never('scalar', NOT_TRANSLATED)],
   ['make_timestamp', never('scalar', NOT_TRANSLATED)],
   ['to_timestamp', never('scalar', NOT_TRANSLATED)],

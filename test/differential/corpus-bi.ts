@@ -332,10 +332,9 @@ p(
   "SELECT id, age(TIMESTAMP '2025-01-01', last_login_at) FROM users WHERE id <= 20 ORDER BY 1",
   'age() is not translated',
 );
-p(
+d(
   'make_interval',
   'SELECT count(*) FROM events WHERE occurred_at > TIMESTAMPTZ \'2024-12-31\' - make_interval(days => 3)',
-  'make_interval() is not translated',
 );
 p(
   'regexp_replace',
@@ -428,13 +427,18 @@ d(
 d('GROUPS EXCLUDE GROUP', 'SELECT id, depth, sum(fetch_ms) OVER (ORDER BY depth GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW EXCLUDE GROUP) FROM scrape_pages WHERE id <= 40 ORDER BY id');
 d('EXCLUDE TIES', 'SELECT id, depth, count(*) OVER (ORDER BY depth RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE TIES) FROM scrape_pages WHERE id <= 40 ORDER BY id');
 
+d('make_interval values', 'SELECT id, make_interval(1, -2, 3, -4, 5, -6, 7), make_interval(mins => -90), make_interval(years => 2, days => 45) FROM users WHERE id <= 2 ORDER BY id');
+d('make_interval added to a date column', 'SELECT id, archive_date + make_interval(months => 1, days => -1) FROM cdx_records WHERE id <= 5 ORDER BY id');
+p('make_interval of a column', 'SELECT id, make_interval(days => id) FROM users WHERE id <= 2 ORDER BY id', 'only integer constant arguments are translated');
+p('make_interval with fractional seconds', 'SELECT id, make_interval(secs => 1.5) FROM users WHERE id <= 2 ORDER BY id', 'secs is float8 in Postgres: only integer constants are translated');
+
 /**
  * The share of the tool-generated statements (every section but the siblings, which probe the edges of
  * what is served) that duckgate must answer from DuckDB; the test asserts it is reached. Measured: 44 of
  * 79 (56%) before ROLLUP/CUBE/GROUPING SETS, VALUES, = ANY(ARRAY[…]), GROUPS/EXCLUDE/RANGE-offset
- * frames, AT TIME ZONE and extract(epoch) were served; 55 of 79 (70%) after.
+ * frames, AT TIME ZONE, extract(epoch) and make_interval were served; 56 of 79 (71%) after.
  */
-export const BI_MIN_DUCKDB_SHARE = 55 / 79;
+export const BI_MIN_DUCKDB_SHARE = 56 / 79;
 
 /** Whether a case of the BI corpus is a statement as a tool generates it (not an edge-case sibling). */
 export const biGenerated = (c: AnalyticsCase): boolean => !c.name.startsWith('bi siblings:');

@@ -118,6 +118,14 @@ describe('AT TIME ZONE and extract(epoch)', () => {
     for (const z of ["'EST'", "'UTC+3'", "'+05:30'", "'europe/berlin'", "'Mars/Olympus'", 's'])
       expect(refusal(`SELECT ts AT TIME ZONE ${z} FROM t`), z).toBe('AT TIME ZONE with other than a constant IANA zone ID');
   });
+  it('make_interval of integer constants (positional or named) is computed; anything else is refused', () => {
+    expect(sqlOf('SELECT make_interval(1, 2, 3, 4, 5, 6, 7) FROM t')).toContain(
+      '(to_months(CAST(14 AS INTEGER)) + to_days(CAST(25 AS INTEGER)) + to_microseconds(CAST(18367000000 AS BIGINT)))',
+    );
+    expect(sqlOf('SELECT make_interval(days => -3, mins => 90) FROM t')).toContain('to_days(CAST(-3 AS INTEGER)) + to_microseconds(CAST(5400000000 AS BIGINT))');
+    for (const c of ['make_interval(days => a)', 'make_interval(secs => 1.5)', 'make_interval(years => 200000000)', 'make_interval(1, years => 2)'])
+      expect(refusal(`SELECT ${c} FROM t`), c).not.toBeNull();
+  });
   it('extract(epoch) goes through dg_epoch (numeric, raising where it does not translate)', () => {
     expect(sqlOf('SELECT extract(epoch FROM ts), extract(epoch FROM d) FROM t')).toBe('SELECT dg_epoch("ts"), dg_epoch("d") FROM "lake"."t" AS "t"');
   });

@@ -1326,6 +1326,31 @@ function orderedSetAggregate(name: string, fc: Node, ctx: Ctx): string {
 }
 
 /**
+ * make_interval(years, months, weeks, days, hours, mins, secs) (timestamp.c make_interval), positional or
+ * named, each an integer constant: an interval of months, days and microseconds, which DuckDB's INTERVAL
+ * holds field by field as Postgres's does. Computed here; a field beyond its int32 (months, days) or
+ * int64 (microseconds) range is Postgres's error, refused. A fractional or non-constant argument is
+ * refused (secs is float8 in Postgres, rounded to microseconds).
+ */
+const MAKE_INTERVAL_ARGS = ['years', 'months', 'weeks', 'days', 'hours', 'mins', 'secs'] as const;
+function makeInterval(args: Node[]): string {
+  const v: Record<string, bigint> = {};
+  args.forEach((a, i) => {
+    const name: string | undefined = a.NamedArgExpr ? a.NamedArgExpr.name : MAKE_INTERVAL_ARGS[i];
+    const n = intConstant(a.NamedArgExpr ? a.NamedArgExpr.arg : a);
+    if (!name || !(MAKE_INTERVAL_ARGS as readonly string[]).includes(name) || n === null || v[name] !== undefined) refuse('make_interval with other than integer constants');
+    v[name] = BigInt(n);
+  });
+  const f = (k: string): bigint => v[k] ?? 0n;
+  const months = f('years') * 12n + f('months');
+  const days = f('weeks') * 7n + f('days');
+  const micros = (f('hours') * 3600n + f('mins') * 60n + f('secs')) * 1_000_000n;
+  const int32 = (x: bigint) => x >= -(2n ** 31n) && x < 2n ** 31n;
+  if (!int32(months) || !int32(days) || !(micros >= -(2n ** 63n) && micros < 2n ** 63n)) refuse('make_interval out of range');
+  return `(to_months(CAST(${months} AS INTEGER)) + to_days(CAST(${days} AS INTEGER)) + to_microseconds(CAST(${micros} AS BIGINT)))`;
+}
+
+/**
  * Whether a zone name is a tzdata zone ID spelt as tzdata spells it ('Area/City', its aliases such as
  * Asia/Kolkata, or UTC) that ICU (Node's here, DuckDB's when it runs) knows.
  */
@@ -1389,6 +1414,8 @@ function funcCall(fc: Node, ctx: Ctx): string {
       if (zone === null || !ianaZone(zone)) refuse('AT TIME ZONE with other than a constant IANA zone ID');
       return `dg_at_zone(${lit(zone)}, ${expr(args[1]!, ctx)})`;
     }
+    case 'make_interval':
+      return makeInterval(args);
     case 'now':
     case 'transaction_timestamp':
       // the session's transaction start as its Postgres connection read it (calendar.ts clockMacros)
