@@ -126,7 +126,15 @@ export const FUNCTION_CAPABILITIES: ReadonlyMap<string, Shipping> = new Map<stri
   ['make_timestamp', never('scalar', NOT_TRANSLATED)],
   ['to_timestamp', never('scalar', NOT_TRANSLATED)],
   ['to_date', never('scalar', 'Postgres\'s template patterns are not translated')],
-  ['date_bin', never('scalar', NOT_TRANSLATED)],
+  [
+    'date_bin',
+    when(
+      'scalar',
+      "a constant stride '<n> <unit>' of one unit up to days and a typed timestamp(tz) constant origin; a value before the origin " +
+        '(rounded toward -infinity by newer Postgres releases, toward the origin by older ones), an infinite value or a date raises, so Postgres answers',
+      "date_bin('15 minutes', ts, TIMESTAMPTZ '2000-01-01')",
+    ),
+  ],
   ['isfinite', never('scalar', NOT_TRANSLATED)],
   ['justify_days', never('scalar', 'intervals are not computed alike')],
   ['justify_hours', never('scalar', 'intervals are not computed alike')],

@@ -186,10 +186,9 @@ p(
   'SELECT to_timestamp(floor(extract(epoch from occurred_at)/3600)*3600) AS "time", count(*) FROM events WHERE occurred_at >= \'2024-12-30T00:00:00Z\' GROUP BY 1 ORDER BY 1',
   'to_timestamp() is not translated',
 );
-p(
+d(
   'date_bin',
   'SELECT date_bin(\'15 minutes\', occurred_at, TIMESTAMPTZ \'2000-01-01\') AS "time", count(*) FROM events WHERE occurred_at >= \'2024-12-31T00:00:00Z\' GROUP BY 1 ORDER BY 1',
-  'date_bin() is not translated',
 );
 d(
   'date_trunc bucket with a series per type',
@@ -432,13 +431,23 @@ d('make_interval added to a date column', 'SELECT id, archive_date + make_interv
 p('make_interval of a column', 'SELECT id, make_interval(days => id) FROM users WHERE id <= 2 ORDER BY id', 'only integer constant arguments are translated');
 p('make_interval with fractional seconds', 'SELECT id, make_interval(secs => 1.5) FROM users WHERE id <= 2 ORDER BY id', 'secs is float8 in Postgres: only integer constants are translated');
 
+d('date_bin of a timestamp column, odd origin', "SELECT id, date_bin(INTERVAL '7 days', captured_at, TIMESTAMP '2001-01-01 03:17:00') FROM cdx_records WHERE id <= 5 ORDER BY id");
+d('date_bin of a NULL', "SELECT id, date_bin('1 hour', last_login_at, TIMESTAMP '2000-01-01') FROM users WHERE id <= 40 ORDER BY id");
+d('date_bin at the origin and a stride boundary', "SELECT date_bin('90 seconds', TIMESTAMPTZ '2024-01-01 00:03:00+00', TIMESTAMPTZ '2024-01-01 00:00:00+00'), date_bin('1 day', TIMESTAMPTZ '2024-01-01 00:00:00+00', TIMESTAMPTZ '2024-01-01 00:00:00+00'), count(*) FROM events");
+p(
+  'date_bin before its origin',
+  "SELECT id, date_bin('1 hour', occurred_at, TIMESTAMPTZ '2030-01-01 00:30:00+00') FROM events WHERE id <= 3 ORDER BY id",
+  'rounded toward -infinity by newer Postgres releases and toward the origin by older ones: DuckDB raises',
+);
+p('date_bin by a month', "SELECT id, date_bin('1 month', occurred_at, TIMESTAMPTZ '2000-01-01') FROM events WHERE id <= 3 ORDER BY id", 'a stride with months is Postgres\'s error');
+
 /**
  * The share of the tool-generated statements (every section but the siblings, which probe the edges of
  * what is served) that duckgate must answer from DuckDB; the test asserts it is reached. Measured: 44 of
  * 79 (56%) before ROLLUP/CUBE/GROUPING SETS, VALUES, = ANY(ARRAY[…]), GROUPS/EXCLUDE/RANGE-offset
- * frames, AT TIME ZONE, extract(epoch) and make_interval were served; 56 of 79 (71%) after.
+ * frames, AT TIME ZONE, extract(epoch), make_interval and date_bin were served; 57 of 79 (72%) after.
  */
-export const BI_MIN_DUCKDB_SHARE = 56 / 79;
+export const BI_MIN_DUCKDB_SHARE = 57 / 79;
 
 /** Whether a case of the BI corpus is a statement as a tool generates it (not an edge-case sibling). */
 export const biGenerated = (c: AnalyticsCase): boolean => !c.name.startsWith('bi siblings:');

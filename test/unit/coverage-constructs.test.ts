@@ -126,6 +126,12 @@ describe('AT TIME ZONE and extract(epoch)', () => {
     for (const c of ['make_interval(days => a)', 'make_interval(secs => 1.5)', 'make_interval(years => 200000000)', 'make_interval(1, years => 2)'])
       expect(refusal(`SELECT ${c} FROM t`), c).not.toBeNull();
   });
+  it('date_bin with a constant stride up to days and a typed constant origin goes through dg_date_bin', () => {
+    expect(sqlOf("SELECT date_bin('15 minutes', ts, TIMESTAMPTZ '2000-01-01') FROM t")).toContain('dg_date_bin(CAST(900000000 AS BIGINT), "ts", ');
+    expect(sqlOf("SELECT date_bin(INTERVAL '2 days', ts, TIMESTAMP '2000-01-01') FROM t")).toContain('dg_date_bin(CAST(172800000000 AS BIGINT), "ts", ');
+    for (const c of ["date_bin('1 month', ts, TIMESTAMPTZ '2000-01-01')", "date_bin('0 minutes', ts, TIMESTAMPTZ '2000-01-01')", "date_bin('1 hour 30 minutes', ts, TIMESTAMPTZ '2000-01-01')", "date_bin('1 hour', ts, ts)", "date_bin('1 hour', ts, '2000-01-01')", "date_bin('5 m', ts, TIMESTAMPTZ '2000-01-01')"])
+      expect(refusal(`SELECT ${c} FROM t`), c).not.toBeNull();
+  });
   it('extract(epoch) goes through dg_epoch (numeric, raising where it does not translate)', () => {
     expect(sqlOf('SELECT extract(epoch FROM ts), extract(epoch FROM d) FROM t')).toBe('SELECT dg_epoch("ts"), dg_epoch("d") FROM "lake"."t" AS "t"');
   });

@@ -86,7 +86,16 @@ export function calendarMacros(fixedOffsetSeconds: number | null): string {
     `(z, s TIMESTAMPTZ) AS CASE WHEN s IS NOT NULL AND epoch_us(s) IS NULL THEN CAST(s AS TIMESTAMP) ELSE timezone(z, s) END, ` +
     // (DuckDB would cast a TIMESTAMP or DATE to TIMESTAMPTZ to call the first overload: each has its own)
     ['TIMESTAMP', 'DATE', ''].map((t) => `(z, s${t ? ' ' + t : ''}) AS ${err('AT TIME ZONE of other than a timestamptz')}`).join(', ');
+  // date_bin(stride, x, origin) (timestamp.c timestamp_bin/timestamptz_bin): origin + the whole strides
+  // of x - origin, in microseconds (a stride's days count 24 hours: no time zone enters). st is the
+  // stride in microseconds, checked positive by the rewrite. x before origin (rounded toward -infinity
+  // by newer Postgres releases, toward origin by older ones) and infinite x raise, as does a date.
+  const bin = (t: 'TIMESTAMPTZ' | 'TIMESTAMP', make: string): string =>
+    `(st, s ${t}, o ${t}) AS CASE WHEN s IS NULL OR o IS NULL THEN NULL WHEN epoch_us(s) IS NULL OR epoch_us(o) IS NULL OR epoch_us(s) < epoch_us(o) ` +
+    `THEN ${err('date_bin before its origin or of an infinite value')} ELSE ${make}(epoch_us(o) + (epoch_us(s) - epoch_us(o)) // st * st) END`;
+  const dateBin = `${bin('TIMESTAMPTZ', 'make_timestamptz')}, ${bin('TIMESTAMP', 'make_timestamp')}, (st, s DATE, o) AS ${err('date_bin of a date')}`;
   return [
+    `CREATE OR REPLACE TEMP MACRO dg_date_bin ${dateBin}`,
     `CREATE OR REPLACE TEMP MACRO dg_epoch ${epoch}`,
     `CREATE OR REPLACE TEMP MACRO dg_at_zone ${atZone}`,
     `CREATE OR REPLACE TEMP MACRO dg_date_part ${tzPart}, ${ts.part}, ${date.part}, (f, s INTERVAL) AS date_part(f, s), (f, s) AS date_part(f, s)`,

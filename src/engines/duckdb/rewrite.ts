@@ -1350,6 +1350,24 @@ function makeInterval(args: Node[]): string {
   return `(to_months(CAST(${months} AS INTEGER)) + to_days(CAST(${days} AS INTEGER)) + to_microseconds(CAST(${micros} AS BIGINT)))`;
 }
 
+/** A stride written as '<n> <unit>' (or INTERVAL '<n> <unit>'), units up to days, in microseconds; else null. */
+const STRIDE_UNITS: Record<string, bigint> = {
+  microsecond: 1n, microseconds: 1n, millisecond: 1000n, milliseconds: 1000n,
+  second: 1_000_000n, seconds: 1_000_000n, sec: 1_000_000n, secs: 1_000_000n,
+  minute: 60_000_000n, minutes: 60_000_000n, min: 60_000_000n, mins: 60_000_000n,
+  hour: 3_600_000_000n, hours: 3_600_000_000n, day: 86_400_000_000n, days: 86_400_000_000n,
+};
+function strideMicros(n: Node): bigint | null {
+  const tc = n.TypeCast;
+  if (tc && duckTypeName(tc.typeName) !== 'INTERVAL') return null;
+  const text = stringConst(tc ? tc.arg : n);
+  const m = text === null ? null : /^\s*([0-9]{1,9})\s*([a-z]+)\s*$/i.exec(text);
+  const unit = m ? STRIDE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) return null;
+  const v = BigInt(m[1]!) * unit;
+  return v > 0n ? v : null;
+}
+
 /**
  * Whether a zone name is a tzdata zone ID spelt as tzdata spells it ('Area/City', its aliases such as
  * Asia/Kolkata, or UTC) that ICU (Node's here, DuckDB's when it runs) knows.
@@ -1416,6 +1434,16 @@ function funcCall(fc: Node, ctx: Ctx): string {
     }
     case 'make_interval':
       return makeInterval(args);
+    case 'date_bin': {
+      // date_bin('15 minutes', x, TIMESTAMPTZ '2000-01-01'): the stride a constant of one unit up to
+      // days (no months: Postgres's error), read here; the origin a typed timestamp(tz) constant (read
+      // in the session's TimeZone by both engines). dg_date_bin: calendar.ts.
+      const st = args.length === 3 ? strideMicros(args[0]!) : null;
+      const o = args[2]?.TypeCast;
+      const ot = o && stringConst(o.arg) !== null ? duckTypeName(o.typeName) : null;
+      if (st === null || (ot !== 'TIMESTAMPTZ' && ot !== 'TIMESTAMP')) refuse('date_bin with other than a constant stride and a typed constant origin');
+      return `dg_date_bin(CAST(${st} AS BIGINT), ${expr(args[1]!, ctx)}, ${expr(args[2]!, ctx)})`;
+    }
     case 'now':
     case 'transaction_timestamp':
       // the session's transaction start as its Postgres connection read it (calendar.ts clockMacros)
