@@ -98,13 +98,43 @@ export const FUNCTION_CAPABILITIES: ReadonlyMap<string, Shipping> = new Map<stri
   // ---- date and time --------------------------------------------------------------------------------
   ['date_trunc', when('scalar', "a constant unit from microseconds to decade, no time zone argument", "date_trunc('month', ts)")],
   ['date_part', when('scalar', 'a constant field the rewrite knows', "date_part('year', d)")],
-  ['extract', when('scalar', 'a constant field the rewrite knows', 'extract(year FROM d)')],
+  [
+    'extract',
+    when(
+      'scalar',
+      'a constant field the rewrite knows; epoch of a timestamptz, timestamp (as UTC) or date, at Postgres\'s numeric scale (6, date 0); ' +
+        'the epoch of ±infinity (numeric Infinity) or of an interval (30-day months) raises, so Postgres answers',
+      'extract(epoch FROM ts)',
+    ),
+  ],
   ['to_char', when('scalar', 'a datetime and a constant format made of the patterns the rewrite knows', "to_char(d, 'YYYY-MM')")],
+  [
+    'timezone',
+    when(
+      'scalar',
+      "x AT TIME ZONE 'Area/City' (the grammar's timezone(zone, x)) of a timestamptz, the zone a constant IANA zone ID as tzdata spells it " +
+        '(Postgres\'s abbreviations and POSIX specs such as \'UTC+3\' or \'+05:30\', west positive there, are not read alike by ICU); ' +
+        'a timestamp or date operand (a local time, resolved its own way in a DST gap or overlap) raises, so Postgres answers',
+      "timezone('America/New_York', ts)",
+    ),
+  ],
+  [
+    'make_interval',
+    when('scalar', 'integer constant arguments (positional or named): the interval is computed by the rewrite; out of range is Postgres\'s error', 'make_interval(days => 3)'),
+  ],
   ['make_date', never('scalar', NOT_TRANSLATED)],
   ['make_timestamp', never('scalar', NOT_TRANSLATED)],
   ['to_timestamp', never('scalar', NOT_TRANSLATED)],
   ['to_date', never('scalar', 'Postgres\'s template patterns are not translated')],
-  ['date_bin', never('scalar', NOT_TRANSLATED)],
+  [
+    'date_bin',
+    when(
+      'scalar',
+      "a constant stride '<n> <unit>' of one unit up to days and a typed timestamp(tz) constant origin; a value before the origin " +
+        '(rounded toward -infinity by newer Postgres releases, toward the origin by older ones), an infinite value or a date raises, so Postgres answers',
+      "date_bin('15 minutes', ts, TIMESTAMPTZ '2000-01-01')",
+    ),
+  ],
   ['isfinite', never('scalar', NOT_TRANSLATED)],
   ['justify_days', never('scalar', 'intervals are not computed alike')],
   ['justify_hours', never('scalar', 'intervals are not computed alike')],
@@ -180,7 +210,7 @@ export const FUNCTION_CAPABILITIES: ReadonlyMap<string, Shipping> = new Map<stri
     'generate_series',
     when('set_returning', 'in FROM only, over integer constants or typed dates/timestamps with a typed interval step', "generate_series(1, 10)"),
   ],
-  ['grouping', never('scalar', 'GROUPING SETS, ROLLUP and CUBE are not translated')],
+  ['grouping', seamless('scalar', 'grouping(a)')],
 ]);
 
 /** Whether the router may send a statement calling this function to DuckDB (the rewrite still checks conditions). */
@@ -236,3 +266,77 @@ export function shippableOperator(name: string): boolean {
   const c = OPERATOR_CAPABILITIES.get(name);
   return c !== undefined && c.ship !== 'never';
 }
+
+// ---- constructs (syntax rather than functions) ---------------------------------------------------------
+// The same three classes for the statement's syntax. The rewrite (engines/duckdb/rewrite.ts) is where
+// each condition is checked: it translates what is listed seamless or conditional and refuses the rest;
+// test/unit/capabilities.test.ts rewrites every example (a whole statement over the table t above) and
+// checks that each 'never' example is refused. Session settings the engine itself checks (DateStyle ISO
+// only, IntervalStyle postgres only: pg-types.ts) are listed too.
+
+/** Where a 'never' construct is refused when not in the rewrite itself. */
+export type CheckedIn = 'router' | 'align' | 'engine';
+
+export type ConstructShipping =
+  | { ship: 'seamless'; example: string }
+  | { ship: 'conditional'; when: string; example: string }
+  | { ship: 'never'; why: string; example: string; checkedIn?: CheckedIn };
+
+const SCALE_KEPT = 'Postgres\'s numeric keeps each value\'s own display scale, a DuckDB DECIMAL has one scale for the column';
+
+export const CONSTRUCT_CAPABILITIES: ReadonlyMap<string, ConstructShipping> = new Map<string, ConstructShipping>([
+  [
+    'grouping sets',
+    {
+      ship: 'conditional',
+      when: 'ROLLUP, CUBE and GROUPING SETS of expressions (and ()): the standard\'s meaning in both; a parenthesised list inside ROLLUP/CUBE (a row value to DuckDB) or a nested grouping set other than () is refused',
+      example: 'SELECT a, b, grouping(a, b), count(*) FROM t GROUP BY ROLLUP (a, b)',
+    },
+  ],
+  [
+    'values',
+    {
+      ship: 'conditional',
+      when: 'rows of constants, each column all int4 integers or all strings (NULLs among them), named column1… as Postgres names them',
+      example: "SELECT v.column2, count(*) FROM t JOIN (VALUES (1, 'one'), (2, NULL)) AS v ON t.a = v.column1 GROUP BY 1",
+    },
+  ],
+  ['values of decimals', { ship: 'never', why: SCALE_KEPT, example: 'SELECT count(*) FROM t JOIN (VALUES (1.5), (2.25)) AS v(r) ON t.x < v.r' }],
+  [
+    '= ANY(array)',
+    {
+      ship: 'conditional',
+      when: 'x = ANY(ARRAY[c1, …]) and x <> ALL(ARRAY[…]) of non-NULL constants of one kind: x IN (…) / x NOT IN (…), which Postgres itself turns IN into',
+      example: "SELECT count(*) FROM t WHERE s = ANY(ARRAY['a', 'b'])",
+    },
+  ],
+  ['= ANY(array value)', { ship: 'never', why: 'an array value, parameter or an ARRAY[...] with NULLs: arrays are not translated', example: "SELECT count(*) FROM t WHERE s = ANY('{a,b}')" }],
+  [
+    'window frames',
+    {
+      ship: 'conditional',
+      when:
+        'ROWS and GROUPS with non-negative integer constant offsets; RANGE with such an offset or a constant interval (over a timestamptz key ' +
+        'run only under zones without DST); EXCLUDE CURRENT ROW / GROUP / TIES. A key type without in_range is an error in both',
+      example: "SELECT d, sum(a) OVER (ORDER BY d RANGE BETWEEN INTERVAL '6 days' PRECEDING AND CURRENT ROW EXCLUDE TIES) FROM t",
+    },
+  ],
+  ['LATERAL', { ship: 'never', why: 'not translated yet: DuckDB\'s LATERAL joins are not checked against Postgres\'s', example: 'SELECT t.a, u.b FROM t, LATERAL (SELECT b FROM t u WHERE u.a = t.a LIMIT 1) u' }],
+  ['WITH RECURSIVE', { ship: 'never', why: 'not translated yet: DuckDB\'s recursive CTEs are not checked against Postgres\'s (UNION\'s duplicate removal per step, cycles)', example: 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT count(*) FROM r, t' }],
+  [
+    'numeric division below the top level',
+    {
+      ship: 'never',
+      why:
+        'Postgres divides numerics exactly, rounded at select_div_scale (which can round a quotient just below an integer up to it, so floor(extract(epoch FROM ts) / 300) ' +
+        'differs from the exact floor); DuckDB divides DECIMALs in DOUBLE. Top-level a / b is shipped as its operands and divided by the encoder',
+      example: 'SELECT floor(n / 500000.0) * 500000.0 FROM t',
+      checkedIn: 'align',
+    },
+  ],
+  ['cast to unconstrained numeric', { ship: 'never', why: SCALE_KEPT, example: 'SELECT CAST(avg(a) AS numeric) FROM t' }],
+  ['char(n) compared', { ship: 'never', why: 'the mirror holds char(n) padded; Postgres compares it without its trailing spaces (checked by the router)', example: "SELECT count(*) FROM t WHERE c = 'US' (c char(2))", checkedIn: 'router' }],
+  ['enum ordered', { ship: 'never', why: 'the mirror holds enum labels as text; Postgres orders enum values by declaration (checked by the router)', example: 'SELECT e, count(*) FROM t GROUP BY e ORDER BY e (e an enum)', checkedIn: 'router' }],
+  ['DateStyle other than ISO', { ship: 'never', why: 'the encoder prints dates and times in ISO only (pg-types.ts); other styles stay on Postgres', example: "SET DateStyle = 'SQL, DMY'", checkedIn: 'engine' }],
+  ['IntervalStyle other than postgres', { ship: 'never', why: 'the encoder prints intervals in the postgres style only (pg-types.ts)', example: "SET IntervalStyle = 'iso_8601'", checkedIn: 'engine' }],
+]);

@@ -16,6 +16,7 @@ import type { FieldDescription } from '../../src/protocol/backend.js';
 import { decodeDataRow, decodeRowDescription } from '../../src/protocol/backend-scan.js';
 import { explain, record, type Case, type Step } from '../differential/harness.js';
 import { analyticsCorpus, type AnalyticsCase } from '../differential/corpus-analytics.js';
+import { BI_MIN_DUCKDB_SHARE, biCorpus, biGenerated } from '../differential/corpus-bi.js';
 import { createTestDatabase } from '../support/servers.js';
 import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
 import { WireClient } from '../support/wire-client.js';
@@ -158,6 +159,49 @@ async function explainRoute(c: WireClient, sql: string): Promise<string> {
   return `${cells[0]} (${cells[1]}${cells[2] ? `: ${cells[2]}` : ''})`;
 }
 
+/**
+ * Runs each statement of a corpus through duckgate and straight against Postgres in every mode: the
+ * problems found (a difference, or the wrong engine), executions, those DuckDB ran, and the statements
+ * that ran over pre-aggregated groups.
+ */
+async function runCorpus(corpus: readonly AnalyticsCase[]) {
+  const e = endpoints();
+  const a = await WireClient.connect(e.direct.host, e.direct.port, e.params);
+  const b = await WireClient.connect(e.proxy.host, e.proxy.port, e.params);
+  const problems: string[] = [];
+  let onDuck = 0;
+  let executions = 0;
+  const preaggregated = new Set<string>();
+  try {
+    for (const k of corpus) {
+      const route = await explainRoute(b, k.sql);
+      if (k.expect === 'duckdb' && !route.startsWith('duckdb')) problems.push(`${k.name}: explain says ${route}`);
+      for (const mode of modesOf(k)) {
+        const c: Case = { name: k.name, steps: [stepFor(k, mode)] };
+        const before = await duckdbCount();
+        const preBefore = await preaggregatedCount();
+        const reasonsBefore = await routeCounts();
+        const got = (await record(b, [c])).get(k.name)![0]!;
+        const ran = (await duckdbCount()) - before;
+        if ((await preaggregatedCount()) > preBefore) preaggregated.add(k.name);
+        const reasons = changed(reasonsBefore, await routeCounts());
+        const want = (await record(a, [c])).get(k.name)![0]!;
+        executions++;
+        if (ran === 1) onDuck++;
+        if (!want.some((m) => m.startsWith('T '))) problems.push(`${k.name} [${mode}]: Postgres gave no rows description: ${want.map(explain).join(' | ').slice(0, 300)}`);
+        const where = ran === 1 ? 'duckdb' : 'postgres';
+        if (where !== k.expect) problems.push(`${k.name} [${mode}]: expected on ${k.expect}, ran on ${where} as ${reasons} (explain: ${route})`);
+        const diff = compareStep(k.sql, want, got);
+        if (diff) problems.push(`${k.name} [${mode}] on ${where}: ${diff}`);
+      }
+    }
+  } finally {
+    a.close();
+    b.close();
+  }
+  return { problems, onDuck, executions, preaggregated };
+}
+
 describe('differential: analytics corpus', () => {
   it('corpus has at least 200 statements, most expected on DuckDB, with unique names', () => {
     expect(analyticsCorpus.length).toBeGreaterThanOrEqual(200);
@@ -170,40 +214,7 @@ describe('differential: analytics corpus', () => {
   });
 
   it(`runs ${analyticsCorpus.length} statements through duckgate and Postgres (simple, extended text, extended binary): same bytes, expected engine`, async () => {
-    const e = endpoints();
-    const a = await WireClient.connect(e.direct.host, e.direct.port, e.params);
-    const b = await WireClient.connect(e.proxy.host, e.proxy.port, e.params);
-    const problems: string[] = [];
-    let onDuck = 0;
-    let executions = 0;
-    const preaggregated = new Set<string>();
-    try {
-      for (const k of analyticsCorpus) {
-        const route = await explainRoute(b, k.sql);
-        if (k.expect === 'duckdb' && !route.startsWith('duckdb')) problems.push(`${k.name}: explain says ${route}`);
-        for (const mode of modesOf(k)) {
-          const c: Case = { name: k.name, steps: [stepFor(k, mode)] };
-          const before = await duckdbCount();
-          const preBefore = await preaggregatedCount();
-          const reasonsBefore = await routeCounts();
-          const got = (await record(b, [c])).get(k.name)![0]!;
-          const ran = (await duckdbCount()) - before;
-          if ((await preaggregatedCount()) > preBefore) preaggregated.add(k.name);
-          const reasons = changed(reasonsBefore, await routeCounts());
-          const want = (await record(a, [c])).get(k.name)![0]!;
-          executions++;
-          if (ran === 1) onDuck++;
-          if (!want.some((m) => m.startsWith('T '))) problems.push(`${k.name} [${mode}]: Postgres gave no rows description: ${want.map(explain).join(' | ').slice(0, 300)}`);
-          const where = ran === 1 ? 'duckdb' : 'postgres';
-          if (where !== k.expect) problems.push(`${k.name} [${mode}]: expected on ${k.expect}, ran on ${where} as ${reasons} (explain: ${route})`);
-          const diff = compareStep(k.sql, want, got);
-          if (diff) problems.push(`${k.name} [${mode}] on ${where}: ${diff}`);
-        }
-      }
-    } finally {
-      a.close();
-      b.close();
-    }
+    const { problems, onDuck, executions, preaggregated } = await runCorpus(analyticsCorpus);
     const expectedDuck = analyticsCorpus.filter((k) => k.expect === 'duckdb').reduce((n, k) => n + modesOf(k).length, 0);
     console.log(
       `analytics corpus: ${analyticsCorpus.length} statements, ${executions} executions, ${onDuck} on DuckDB (expected ${expectedDuck}), ${preaggregated.size} statements over pre-aggregated groups`,
@@ -218,6 +229,24 @@ describe('differential: analytics corpus', () => {
       expect(preaggregated.has(k.name), k.name).toBe(!k.name.includes('not pre-aggregated'));
     }
   }, 240_000); // about 70 s alone; the whole suite on a shared machine took it past 120 s
+
+  // The BI corpus (statements as Metabase, Grafana, Superset and DBeaver write them): the same
+  // comparison, and the share of its statements answered from DuckDB, which may not fall.
+  it(`runs the ${biCorpus.length} statements of the BI corpus: same bytes, expected engine, share on DuckDB`, async () => {
+    expect(new Set(biCorpus.map((c) => c.name)).size).toBe(biCorpus.length);
+    for (const c of biCorpus) if (c.expect === 'postgres') expect(c.why, c.name).toBeTruthy();
+    const { problems, onDuck, executions } = await runCorpus(biCorpus);
+    const expectedDuck = biCorpus.filter((k) => k.expect === 'duckdb').reduce((n, k) => n + modesOf(k).length, 0);
+    const generated = biCorpus.filter(biGenerated);
+    const share = generated.filter((k) => k.expect === 'duckdb').length / generated.length;
+    console.log(
+      `BI corpus: ${generated.length} tool-generated statements, ${(share * 100).toFixed(1)}% on DuckDB; with the siblings ${biCorpus.length} statements, ` +
+        `${executions} executions, ${onDuck} on DuckDB (expected ${expectedDuck})`,
+    );
+    expect(problems, problems.join('\n\n')).toEqual([]);
+    expect(onDuck).toBe(expectedDuck);
+    expect(share).toBeGreaterThanOrEqual(BI_MIN_DUCKDB_SHARE);
+  }, 120_000);
 
   // Session settings change the answer: timestamptz text and date_trunc/extract follow TimeZone (with
   // DST), float text follows extra_float_digits. The statements touching times or floats run again

@@ -113,7 +113,7 @@ describe('rewrite', () => {
     expect(r.ok && r.sql).toContain(`dg_date_part('dow', "x")`);
     expect(r.ok && r.sql).toContain(`dg_date_part('year', "x")`);
   });
-  it.each(['SELECT now(1)', 'SELECT current_timestamp(3) FROM t', 'SELECT current_time FROM t', "SELECT date_trunc('century', x) FROM t", 'SELECT localtime FROM t', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY-DDD') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ORDER BY x RANGE 1 PRECEDING) FROM t', 'SELECT * FROM generate_series(1, x) g'])(
+  it.each(['SELECT now(1)', 'SELECT current_timestamp(3) FROM t', 'SELECT current_time FROM t', "SELECT date_trunc('century', x) FROM t", 'SELECT localtime FROM t', 'SELECT random() FROM t', 'SELECT x FROM t FOR SHARE', 'SELECT 1e3', "SELECT to_char(x, 'YYYY-DDD') FROM t", 'SELECT x::numeric FROM t', 'UPDATE t SET x = 1', 'SELECT generate_series(1, 3)', 'SELECT sum(x) OVER (ORDER BY x RANGE 1.5 PRECEDING) FROM t', 'SELECT * FROM generate_series(1, x) g'])(
     'refuses %s',
     (sql) => {
       expect(rewrite(sql, { resolve }).ok).toBe(false);

@@ -69,7 +69,35 @@ export function calendarMacros(fixedOffsetSeconds: number | null): string {
       `(u, s TIMESTAMPTZ) AS CASE WHEN ${YEARISH_UNITS} AND ${local} < ${YEAR_ONE_US} THEN ${err('date_trunc of a BC value')} ` +
       `ELSE coalesce(make_timestamptz(epoch_us(date_trunc(u, make_timestamp(${local}))) - ${off}), s) END`;
   }
+  // extract(epoch FROM x) (timestamp.c, PostgreSQL 14+): numeric, the microseconds since 1970-01-01 UTC
+  // (a timestamp read as UTC) at scale 6; a date's midnight at scale 0. ±infinity is ±Infinity in
+  // Postgres, which a DECIMAL cannot hold: raised. An interval's epoch counts 30-day months and 365.25-day
+  // years, not translated (raised).
+  const epochOf = (v: string): string => `CASE WHEN s IS NOT NULL AND epoch_us(${v}) IS NULL THEN ${err('extract(epoch) of an infinite value')} ELSE`;
+  const epoch =
+    `(s TIMESTAMPTZ) AS ${epochOf('s')} CAST(epoch_us(s) AS DECIMAL(38,0)) * 0.000001 END, ` +
+    `(s TIMESTAMP) AS ${epochOf('s')} CAST(epoch_us(s) AS DECIMAL(38,0)) * 0.000001 END, ` +
+    `(s DATE) AS ${epochOf('CAST(s AS TIMESTAMP)')} CAST(epoch_us(CAST(s AS TIMESTAMP)) // 1000000 AS DECIMAL(38,0)) END, ` +
+    `(s) AS ${err('extract(epoch) of this type')}`;
+  // x AT TIME ZONE 'Area/City' of a timestamptz (timestamptz_zone): the wall-clock time there, a
+  // timestamp; ±infinity stays infinite. A timestamp's AT TIME ZONE reads a local time, which in a DST
+  // gap or overlap each engine resolves its own way: raised, as is any other type.
+  const atZone =
+    `(z, s TIMESTAMPTZ) AS CASE WHEN s IS NOT NULL AND epoch_us(s) IS NULL THEN CAST(s AS TIMESTAMP) ELSE timezone(z, s) END, ` +
+    // (DuckDB would cast a TIMESTAMP or DATE to TIMESTAMPTZ to call the first overload: each has its own)
+    ['TIMESTAMP', 'DATE', ''].map((t) => `(z, s${t ? ' ' + t : ''}) AS ${err('AT TIME ZONE of other than a timestamptz')}`).join(', ');
+  // date_bin(stride, x, origin) (timestamp.c timestamp_bin/timestamptz_bin): origin + the whole strides
+  // of x - origin, in microseconds (a stride's days count 24 hours: no time zone enters). st is the
+  // stride in microseconds, checked positive by the rewrite. x before origin (rounded toward -infinity
+  // by newer Postgres releases, toward origin by older ones) and infinite x raise, as does a date.
+  const bin = (t: 'TIMESTAMPTZ' | 'TIMESTAMP', make: string): string =>
+    `(st, s ${t}, o ${t}) AS CASE WHEN s IS NULL OR o IS NULL THEN NULL WHEN epoch_us(s) IS NULL OR epoch_us(o) IS NULL OR epoch_us(s) < epoch_us(o) ` +
+    `THEN ${err('date_bin before its origin or of an infinite value')} ELSE ${make}(epoch_us(o) + (epoch_us(s) - epoch_us(o)) // st * st) END`;
+  const dateBin = `${bin('TIMESTAMPTZ', 'make_timestamptz')}, ${bin('TIMESTAMP', 'make_timestamp')}, (st, s DATE, o) AS ${err('date_bin of a date')}`;
   return [
+    `CREATE OR REPLACE TEMP MACRO dg_date_bin ${dateBin}`,
+    `CREATE OR REPLACE TEMP MACRO dg_epoch ${epoch}`,
+    `CREATE OR REPLACE TEMP MACRO dg_at_zone ${atZone}`,
     `CREATE OR REPLACE TEMP MACRO dg_date_part ${tzPart}, ${ts.part}, ${date.part}, (f, s INTERVAL) AS date_part(f, s), (f, s) AS date_part(f, s)`,
     `CREATE OR REPLACE TEMP MACRO dg_date_trunc ${tzTrunc}, ${ts.trunc}, ${date.trunc}, (u, s INTERVAL) AS date_trunc(u, s), (u, s) AS date_trunc(u, s)`,
   ].join(';\n');

@@ -349,7 +349,7 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
       // each arm's numeric values keep their own scale in Postgres; DuckDB unifies them
       if (topKinds) for (let i = 0; i < topKinds.length; i++) if (topKinds[i] !== 'avg' && topKinds[i] !== 'div') topKinds[i] = 'mixed_scale';
     } else if (s.valuesLists) {
-      refuse('VALUES');
+      out += valuesList(s.valuesLists as Node[]);
     } else {
       // a plain level: over pre-aggregated groups where that pays and every aggregate allows it
       const outerPre = ctx.pre;
@@ -379,6 +379,70 @@ function select(s: Node, ctx: Ctx, topKinds?: ColumnKind[]): string {
     if (pushed) ctx.ctes.pop();
   }
   return out;
+}
+
+/**
+ * VALUES (…), (…) of constants: each column all integers (int4, int8 when one is beyond int4, as both
+ * engines type them) or all strings (text / VARCHAR), NULLs among them allowed. Decimal literals (each
+ * keeps its own scale in Postgres, DuckDB unifies them), booleans and all-NULL columns (text in
+ * Postgres) are refused, as are integers beyond int4 (the parser gives them as text). Named as Postgres names them (column1, …; DuckDB's own are col0, …).
+ */
+function valuesList(rows: Node[]): string {
+  const lists = rows.map((r) => (r.List?.items ?? []) as Node[]);
+  const width = lists[0]?.length ?? 0;
+  if (width === 0 || lists.some((l) => l.length !== width)) refuse('VALUES rows of different widths');
+  for (let c = 0; c < width; c++) {
+    const kinds = new Set(
+      lists.map((l) => {
+        const k = l[c]!.A_Const;
+        if (!k) return refuse('VALUES item other than a constant');
+        if (k.isnull) return 'null';
+        if (k.ival !== undefined) return 'int';
+        if (k.sval !== undefined) return 'text';
+        return refuse('VALUES constant other than an integer or a string');
+      }),
+    );
+    kinds.delete('null');
+    if (kinds.size !== 1) refuse('VALUES column of mixed or only NULL constants');
+  }
+  const body = lists.map((l) => `(${l.map((x) => constant(x.A_Const)).join(', ')})`).join(', ');
+  const names = Array.from({ length: width }, (_, i) => q(`column${i + 1}`)).join(', ');
+  return `SELECT * FROM (VALUES ${body}) AS "dg_values"(${names})`;
+}
+
+/**
+ * ROLLUP, CUBE and GROUPING SETS (DuckDB's grammar and meaning are the standard's, as Postgres's): a
+ * row per grouping set, NULL in the columns the set leaves out. A parenthesised list inside ROLLUP/CUBE
+ * (a RowExpr to the parser: one element of the set in Postgres, a row value in DuckDB) is refused, as is
+ * a nested grouping set other than () in GROUPING SETS.
+ */
+function groupingSet(g: Node, ctx: Ctx): string {
+  const content = (g.content ?? []) as Node[];
+  const plain = (x: Node): string => {
+    if (x.RowExpr || x.GroupingSet) refuse('a nested list in ROLLUP/CUBE');
+    return expr(x, ctx);
+  };
+  switch (g.kind) {
+    case 'GROUPING_SET_EMPTY':
+      return '()';
+    case 'GROUPING_SET_ROLLUP':
+      return `ROLLUP (${content.map(plain).join(', ')})`;
+    case 'GROUPING_SET_CUBE':
+      return `CUBE (${content.map(plain).join(', ')})`;
+    case 'GROUPING_SET_SETS':
+      return `GROUPING SETS (${content
+        .map((x) => {
+          if (x.GroupingSet) {
+            if (x.GroupingSet.kind !== 'GROUPING_SET_EMPTY') refuse('a nested grouping set');
+            return '()';
+          }
+          if (x.RowExpr) return `(${((x.RowExpr.args ?? []) as Node[]).map(plain).join(', ')})`;
+          return `(${plain(x)})`;
+        })
+        .join(', ')})`;
+    default:
+      return refuse(`grouping set ${g.kind}`);
+  }
 }
 
 /** ORDER BY, LIMIT and OFFSET of a level. */
@@ -423,10 +487,7 @@ function simpleSelect(s: Node, ctx: Ctx, topKinds: ColumnKind[] | undefined, pla
   } else if (s.whereClause) out += ' WHERE ' + expr(s.whereClause, ctx);
   if (s.groupClause) {
     if (s.groupDistinct) refuse('GROUP BY DISTINCT');
-    out += ' GROUP BY ' + (s.groupClause as Node[]).map((g) => {
-      if (g.GroupingSet) refuse('GROUPING SETS/ROLLUP/CUBE');
-      return expr(g, ctx);
-    }).join(', ');
+    out += ' GROUP BY ' + (s.groupClause as Node[]).map((g) => (g.GroupingSet ? groupingSet(g.GroupingSet, ctx) : expr(g, ctx))).join(', ');
   }
   if (s.havingClause) out += ' HAVING ' + expr(s.havingClause, ctx);
   if (s.windowClause) refuse('WINDOW clause');
@@ -1022,6 +1083,10 @@ function exprBody(n: Node, ctx: Ctx): string {
     }
     case 'SubLink':
       return subLink(v, ctx);
+    case 'GroupingFunc':
+      // grouping(a, b): the bit mask of the arguments the current grouping set leaves out, first
+      // argument the most significant bit, in both (int4 in Postgres, aligned from DuckDB's BIGINT)
+      return `grouping(${((v.args ?? []) as Node[]).map((a) => expr(a, ctx)).join(', ')})`;
     case 'List':
       return (v.items as Node[]).map((a) => expr(a, ctx)).join(', ');
     default:
@@ -1204,6 +1269,21 @@ function aExpr(v: Node, ctx: Ctx): string {
     }
     case 'AEXPR_IN':
       return `(${l()} ${op === '<>' ? 'NOT IN' : 'IN'} (${expr(v.rexpr, ctx)}))`;
+    case 'AEXPR_OP_ANY':
+    case 'AEXPR_OP_ALL': {
+      // x = ANY(ARRAY[c1, …]) is x IN (c1, …) and x <> ALL(ARRAY[…]) is x NOT IN (…), NULLs included
+      // (true if one comparison is, else NULL if one is NULL, else false; Postgres's transformAExprIn
+      // itself turns IN into = ANY). Only a non-empty ARRAY[...] of constants: an array value or
+      // parameter, or elements of mixed types, are typed as an array, which is not translated.
+      const items = v.rexpr?.A_ArrayExpr ? ((v.rexpr.A_ArrayExpr.elements ?? []) as Node[]) : [];
+      const consts = items.length > 0 && items.every((x) => x.A_Const && !x.A_Const.isnull);
+      const kinds = new Set(items.map((x) => (x.A_Const?.sval ? 's' : x.A_Const?.fval ? 'f' : x.A_Const?.ival ? 'i' : 'other')));
+      if (!consts || kinds.size !== 1) refuse(`${op} ${v.kind === 'AEXPR_OP_ANY' ? 'ANY' : 'ALL'} of other than an ARRAY[...] of constants of one kind`);
+      const list = items.map((x) => expr(x, ctx)).join(', ');
+      if (v.kind === 'AEXPR_OP_ANY' && op === '=') return `(${l()} IN (${list}))`;
+      if (v.kind === 'AEXPR_OP_ALL' && op === '<>') return `(${l()} NOT IN (${list}))`;
+      return refuse(`${op} ${v.kind === 'AEXPR_OP_ANY' ? 'ANY' : 'ALL'} (array)`);
+    }
     case 'AEXPR_BETWEEN':
     case 'AEXPR_NOT_BETWEEN': {
       const [a, b] = (v.rexpr.List.items as Node[]).map((x) => `(${expr(x, ctx)})`);
@@ -1305,7 +1385,7 @@ function over(w: Node, ctx: Ctx): string {
   const partitionKey = (e: Node): string => (e.ColumnRef && ctx.floatColumns.has(lastField(e.ColumnRef)) ? `(${expr(e, ctx)} + 0)` : expr(e, ctx));
   if (w.partitionClause) parts.push('PARTITION BY ' + (w.partitionClause as Node[]).map(partitionKey).join(', '));
   if (w.orderClause) parts.push('ORDER BY ' + (w.orderClause as Node[]).map((b) => sortBy(b.SortBy, ctx)).join(', '));
-  const frame = frameClause(w);
+  const frame = frameClause(w, ctx);
   if (frame) parts.push(frame);
   return ` OVER (${parts.join(' ')})`;
 }
@@ -1315,25 +1395,38 @@ const FO = {
   NONDEFAULT: 0x1, RANGE: 0x2, ROWS: 0x4, GROUPS: 0x8, BETWEEN: 0x10,
   START_UNBOUNDED_PRECEDING: 0x20, END_UNBOUNDED_PRECEDING: 0x40, START_UNBOUNDED_FOLLOWING: 0x80, END_UNBOUNDED_FOLLOWING: 0x100,
   START_CURRENT_ROW: 0x200, END_CURRENT_ROW: 0x400, START_OFFSET_PRECEDING: 0x800, END_OFFSET_PRECEDING: 0x1000,
-  START_OFFSET_FOLLOWING: 0x2000, END_OFFSET_FOLLOWING: 0x4000, EXCLUDE: 0x8000 | 0x10000 | 0x20000,
+  START_OFFSET_FOLLOWING: 0x2000, END_OFFSET_FOLLOWING: 0x4000, EXCLUDE_CURRENT_ROW: 0x8000, EXCLUDE_GROUP: 0x10000, EXCLUDE_TIES: 0x20000,
 } as const;
 
 /**
- * An explicit frame: ROWS with constant offsets, or RANGE between UNBOUNDED and CURRENT ROW (a RANGE
- * offset compares values of the ORDER BY type, not translated). Both engines read a single bound as
- * "bound AND CURRENT ROW" (Postgres sets END_CURRENT_ROW), written out here. Null for the default.
+ * An explicit frame (SQL:2011 window frames, as PostgreSQL 11+ and DuckDB both implement them):
+ * - ROWS and GROUPS with non-negative integer constant offsets (GROUPS counts peer groups; NULLs of the
+ *   ORDER BY key form one peer group in both);
+ * - RANGE between UNBOUNDED/CURRENT ROW, or with an offset that is a non-negative integer constant or a
+ *   constant interval: the frame holds the rows whose key lies within the offset (in_range in Postgres;
+ *   a NULL key's frame is its NULL peers in both; a key type without in_range, such as text, is an error
+ *   in both). An interval offset added to a timestamptz key moves across days in the session's time zone,
+ *   so it is run only under zones without DST, as a subtraction of two values is;
+ * - EXCLUDE CURRENT ROW / GROUP / TIES / NO OTHERS.
+ * Both engines read a single bound as "bound AND CURRENT ROW" (Postgres sets END_CURRENT_ROW), written
+ * out here. Null for the default.
  */
-function frameClause(w: Node): string | null {
+function frameClause(w: Node, ctx: Ctx): string | null {
   const o = (w.frameOptions ?? 0) as number;
   if (!(o & FO.NONDEFAULT)) return null;
-  if (o & (FO.GROUPS | FO.EXCLUDE)) refuse('GROUPS frame or EXCLUDE');
-  const rows = (o & FO.ROWS) !== 0;
-  if (!rows && !(o & FO.RANGE)) refuse('frame mode');
-  const offset = (n: Node | undefined): number => {
+  const mode = o & FO.ROWS ? 'ROWS' : o & FO.GROUPS ? 'GROUPS' : o & FO.RANGE ? 'RANGE' : refuse('frame mode');
+  const offset = (n: Node | undefined): string => {
     const v = intConstant(n);
-    if (v === null || v < 0) refuse('frame offset that is not a non-negative integer constant');
-    if (!rows) refuse('RANGE frame with an offset');
-    return v;
+    if (v !== null) {
+      if (v < 0) refuse('negative frame offset'); // Postgres's error (22013)
+      return String(v);
+    }
+    const tc = n?.TypeCast;
+    if (mode === 'RANGE' && tc && stringConst(tc.arg) !== null && duckTypeName(tc.typeName) === 'INTERVAL') {
+      ctx.subtractsValues = true;
+      return expr(n, ctx);
+    }
+    return refuse('frame offset other than a non-negative integer constant (or a constant interval for RANGE)');
   };
   const bound = (side: 'START' | 'END'): string => {
     const has = (k: string) => (o & (FO as Record<string, number>)[`${side}_${k}`]!) !== 0;
@@ -1344,7 +1437,9 @@ function frameClause(w: Node): string | null {
     if (has('OFFSET_FOLLOWING')) return `${offset(side === 'START' ? w.startOffset : w.endOffset)} FOLLOWING`;
     return refuse('frame bound');
   };
-  return `${rows ? 'ROWS' : 'RANGE'} BETWEEN ${bound('START')} AND ${bound('END')}`;
+  const exclude =
+    o & FO.EXCLUDE_CURRENT_ROW ? ' EXCLUDE CURRENT ROW' : o & FO.EXCLUDE_GROUP ? ' EXCLUDE GROUP' : o & FO.EXCLUDE_TIES ? ' EXCLUDE TIES' : '';
+  return `${mode} BETWEEN ${bound('START')} AND ${bound('END')}${exclude}`;
 }
 
 // to_char(datetime, format) patterns translated (formatting.c, PostgreSQL 15), longest first. Each is
@@ -1486,6 +1581,64 @@ function windowArguments(name: string, fc: Node, ctx: Ctx): string {
   }
 }
 
+/**
+ * make_interval(years, months, weeks, days, hours, mins, secs) (timestamp.c make_interval), positional or
+ * named, each an integer constant: an interval of months, days and microseconds, which DuckDB's INTERVAL
+ * holds field by field as Postgres's does. Computed here; a field beyond its int32 (months, days) or
+ * int64 (microseconds) range is Postgres's error, refused. A fractional or non-constant argument is
+ * refused (secs is float8 in Postgres, rounded to microseconds).
+ */
+const MAKE_INTERVAL_ARGS = ['years', 'months', 'weeks', 'days', 'hours', 'mins', 'secs'] as const;
+function makeInterval(args: Node[]): string {
+  const v: Record<string, bigint> = {};
+  args.forEach((a, i) => {
+    const name: string | undefined = a.NamedArgExpr ? a.NamedArgExpr.name : MAKE_INTERVAL_ARGS[i];
+    const n = intConstant(a.NamedArgExpr ? a.NamedArgExpr.arg : a);
+    if (!name || !(MAKE_INTERVAL_ARGS as readonly string[]).includes(name) || n === null || v[name] !== undefined) refuse('make_interval with other than integer constants');
+    v[name] = BigInt(n);
+  });
+  const f = (k: string): bigint => v[k] ?? 0n;
+  const months = f('years') * 12n + f('months');
+  const days = f('weeks') * 7n + f('days');
+  const micros = (f('hours') * 3600n + f('mins') * 60n + f('secs')) * 1_000_000n;
+  const int32 = (x: bigint) => x >= -(2n ** 31n) && x < 2n ** 31n;
+  if (!int32(months) || !int32(days) || !(micros >= -(2n ** 63n) && micros < 2n ** 63n)) refuse('make_interval out of range');
+  return `(to_months(CAST(${months} AS INTEGER)) + to_days(CAST(${days} AS INTEGER)) + to_microseconds(CAST(${micros} AS BIGINT)))`;
+}
+
+/** A stride written as '<n> <unit>' (or INTERVAL '<n> <unit>'), units up to days, in microseconds; else null. */
+const STRIDE_UNITS: Record<string, bigint> = {
+  microsecond: 1n, microseconds: 1n, millisecond: 1000n, milliseconds: 1000n,
+  second: 1_000_000n, seconds: 1_000_000n, sec: 1_000_000n, secs: 1_000_000n,
+  minute: 60_000_000n, minutes: 60_000_000n, min: 60_000_000n, mins: 60_000_000n,
+  hour: 3_600_000_000n, hours: 3_600_000_000n, day: 86_400_000_000n, days: 86_400_000_000n,
+};
+function strideMicros(n: Node): bigint | null {
+  const tc = n.TypeCast;
+  if (tc && duckTypeName(tc.typeName) !== 'INTERVAL') return null;
+  const text = stringConst(tc ? tc.arg : n);
+  const m = text === null ? null : /^\s*([0-9]{1,9})\s*([a-z]+)\s*$/i.exec(text);
+  const unit = m ? STRIDE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) return null;
+  const v = BigInt(m[1]!) * unit;
+  return v > 0n ? v : null;
+}
+
+/**
+ * Whether a zone name is a tzdata zone ID spelt as tzdata spells it ('Area/City', its aliases such as
+ * Asia/Kolkata, or UTC) that ICU (Node's here, DuckDB's when it runs) knows.
+ */
+function ianaZone(zone: string): boolean {
+  if (zone === 'UTC') return true;
+  if (!/^[A-Z][A-Za-z]*(\/[A-Z][A-Za-z0-9_+-]*)+$/.test(zone)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function funcCall(fc: Node, ctx: Ctx): string {
   const name = funcName(fc);
   // over pre-aggregated groups (a DISTINCT aggregate reads key columns there, as written)
@@ -1503,6 +1656,8 @@ function funcCall(fc: Node, ctx: Ctx): string {
       const src = expr(args[1]!, ctx);
       if (field === 'second') return `(CAST(dg_date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.000001)`;
       if (field === 'milliseconds') return `(CAST(dg_date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.001)`;
+      // numeric seconds since 1970-01-01 UTC (dg_epoch: calendar.ts; raises for what it does not translate)
+      if (field === 'epoch') return `dg_epoch(${src})`;
       if (extractFields[field] === undefined) refuse(`extract(${field})`);
       return `CAST(dg_date_part(${lit(field)}, ${src}) AS DECIMAL(18,0))`;
     }
@@ -1523,6 +1678,27 @@ function funcCall(fc: Node, ctx: Ctx): string {
       if (args.length !== 2) refuse('date_trunc with a time zone argument');
       // dg_date_trunc/dg_date_part: calendar.ts (fast fixed-offset timestamptz path, BC/infinity guards)
       return `dg_date_trunc(${lit(unit)}, ${expr(args[1]!, ctx)})`;
+    }
+    case 'timezone': {
+      // x AT TIME ZONE 'Area/City' (the grammar's timezone(zone, x)). Only a constant IANA zone ID spelt
+      // as tzdata spells it: Postgres also reads abbreviations (its timezone_abbreviations) and POSIX
+      // specs ('UTC+3', '+05:30': west positive there) that DuckDB's ICU reads otherwise or not at all.
+      // dg_at_zone (calendar.ts) translates a timestamptz and raises for any other type.
+      const zone = args.length === 2 ? stringConst(args[0]!) : null;
+      if (zone === null || !ianaZone(zone)) refuse('AT TIME ZONE with other than a constant IANA zone ID');
+      return `dg_at_zone(${lit(zone)}, ${expr(args[1]!, ctx)})`;
+    }
+    case 'make_interval':
+      return makeInterval(args);
+    case 'date_bin': {
+      // date_bin('15 minutes', x, TIMESTAMPTZ '2000-01-01'): the stride a constant of one unit up to
+      // days (no months: Postgres's error), read here; the origin a typed timestamp(tz) constant (read
+      // in the session's TimeZone by both engines). dg_date_bin: calendar.ts.
+      const st = args.length === 3 ? strideMicros(args[0]!) : null;
+      const o = args[2]?.TypeCast;
+      const ot = o && stringConst(o.arg) !== null ? duckTypeName(o.typeName) : null;
+      if (st === null || (ot !== 'TIMESTAMPTZ' && ot !== 'TIMESTAMP')) refuse('date_bin with other than a constant stride and a typed constant origin');
+      return `dg_date_bin(CAST(${st} AS BIGINT), ${expr(args[1]!, ctx)}, ${expr(args[2]!, ctx)})`;
     }
     case 'now':
     case 'transaction_timestamp':
