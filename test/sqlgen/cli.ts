@@ -13,24 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { formatTable, parseFlags } from '../../bench/lib/args.js';
 import { startEmbeddedPostgres, type TestPostgres } from '../support/servers.js';
 import { render } from './ast.js';
-import { generate, runSqlgen, startSqlgenEnv, type SqlgenReport } from './runner.js';
+import { generate, runSqlgen, startSqlgenEnv, summaryTable } from './runner.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export function summaryTable(r: SqlgenReport): string {
-  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-  return formatTable([
-    ['sqlgen', 'value'],
-    ['seed', String(r.seed)],
-    ['statements', String(r.statements)],
-    ['executions (3 protocol modes)', String(r.executions)],
-    ['served by DuckDB', `${r.onDuckdb} (${pct(r.duckdbShare)})`],
-    ['statements Postgres rejected', String(r.postgresErrors)],
-    ['statements that differed', String(r.differences)],
-    ['distinct minimised findings', String(r.findings.length)],
-    ['seconds', (r.ms / 1000).toFixed(1)],
-  ]);
-}
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2).filter((a) => a !== '--');

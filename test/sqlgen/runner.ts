@@ -12,6 +12,7 @@ import type { Translate } from '../../src/engines/duckdb/engine.js';
 import { registry } from '../../src/observability/metrics.js';
 import type { FieldDescription } from '../../src/protocol/backend.js';
 import { decodeDataRow, decodeRowDescription } from '../../src/protocol/backend-scan.js';
+import { formatTable } from '../../bench/lib/args.js';
 import { explain, record, type Step } from '../differential/harness.js';
 import { Rng } from '../fuzz/rng.js';
 import { quickMirror, startTestDuckgate, waitForMirrorReady, type TestDuckgate } from '../support/duckgate.js';
@@ -363,4 +364,20 @@ export async function runSqlgen(env: SqlgenEnv, opts: RunOptions): Promise<Sqlge
   report.duckdbShare = report.executions ? report.onDuckdb / report.executions : 0;
   report.ms = Date.now() - started;
   return report;
+}
+
+/** The run in a few lines: statements, executions, the share DuckDB served, differences. */
+export function summaryTable(r: SqlgenReport): string {
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  return formatTable([
+    ['sqlgen', 'value'],
+    ['seed', String(r.seed)],
+    ['statements', String(r.statements)],
+    ['executions (3 protocol modes)', String(r.executions)],
+    ['served by DuckDB', `${r.onDuckdb} (${pct(r.duckdbShare)})`],
+    ['statements Postgres rejected', String(r.postgresErrors)],
+    ['statements that differed', String(r.differences)],
+    ['distinct minimised findings', String(r.findings.length)],
+    ['seconds', (r.ms / 1000).toFixed(1)],
+  ]);
 }
