@@ -61,6 +61,11 @@ async function main(): Promise<number> {
       const rows = Object.entries(report.fallbackReasons).sort((a, b) => b[1] - a[1]);
       console.log(formatTable([['engine/reason', 'n'], ...rows.map(([k, v]) => [k, String(v)])]));
     }
+    if (report.classes.length) {
+      console.log('\nclasses of differences (minimised statements of one shape):');
+      const rows = [...report.classes].sort((a, b) => b.differences - a.differences);
+      console.log(formatTable([['differences', 'example'], ...rows.map((c) => [String(c.differences), c.example.slice(0, 160)])]));
+    }
     if (report.findings.length) {
       console.log('\nminimised differences (corpus lines):');
       for (const f of report.findings) console.log(`  #${f.index} [${f.mode}] ${f.kind}: ${f.detail.split('\n')[0]}\n  ${f.corpusLine}`);

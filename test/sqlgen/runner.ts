@@ -251,6 +251,20 @@ export async function minimise(c: Clients, q: Query, first: Execution, budget: {
   return { sql: currentSql, diff, tests };
 }
 
+/**
+ * The shape of a minimised statement: literals, column and table names and aliases blanked out, so the
+ * many statements that show one class (an avg() ordered by position, over any column of any table) count
+ * as one.
+ */
+export function shapeOf(sql: string): string {
+  return sql
+    .replace(/'(?:[^']|'')*'/g, "'?'")
+    .replace(/\b(FROM|JOIN) [a-z_]+ ([a-z]\d+)\b/g, '$1 tbl $2')
+    .replace(/\b[tis]\d+\.[a-z_]+\b/g, 'col')
+    .replace(/\b([tis]|c)\d+\b/g, '$1')
+    .replace(/\b\d+(\.\d+)?(e-?\d+)?\b/g, '?');
+}
+
 /** The corpus line for a minimised case (test/differential/corpus-analytics.ts). */
 export function corpusLine(name: string, sql: string): string {
   return `d(${JSON.stringify(name).replace(/^"|"$/g, "'")}, ${JSON.stringify(sql)});`;
@@ -282,6 +296,8 @@ export interface SqlgenReport {
   findings: Finding[];
   /** why statements went to Postgres: engine/reason → executions */
   fallbackReasons: Record<string, number>;
+  /** differences grouped by the shape of their minimised statement (shapeOf): a class and how often it showed */
+  classes: Array<{ shape: string; differences: number; example: string }>;
   ms: number;
 }
 
@@ -311,7 +327,7 @@ export async function runSqlgen(env: SqlgenEnv, opts: RunOptions): Promise<Sqlge
   const modes = opts.modes ?? MODES;
   const started = Date.now();
   const c = await connectClients(env);
-  const report: SqlgenReport = { seed: opts.seed, statements: 0, executions: 0, onDuckdb: 0, duckdbShare: 0, postgresErrors: 0, differences: 0, findings: [], fallbackReasons: {}, ms: 0 };
+  const report: SqlgenReport = { seed: opts.seed, statements: 0, executions: 0, onDuckdb: 0, duckdbShare: 0, postgresErrors: 0, differences: 0, findings: [], fallbackReasons: {}, classes: [], ms: 0 };
   const minimisedSeen = new Set<string>();
   const indexes = opts.only ?? null;
   try {
@@ -347,6 +363,10 @@ export async function runSqlgen(env: SqlgenEnv, opts: RunOptions): Promise<Sqlge
       const m = opts.minimise === false || !first.duckdb
         ? { sql, diff: first.diff!, tests: 0 }
         : await minimise(c, q, first, { tests: 400, ms: 120_000 });
+      const shape = shapeOf(m.sql);
+      const cls = report.classes.find((x) => x.shape === shape);
+      if (cls) cls.differences++;
+      else report.classes.push({ shape, differences: 1, example: m.sql });
       if (minimisedSeen.has(m.sql)) continue;
       minimisedSeen.add(m.sql);
       const name = `sqlgen: seed ${opts.seed} #${index}`;
