@@ -38,7 +38,13 @@ export interface OrderItem {
   nulls: 'FIRST' | 'LAST' | null;
 }
 
-export type From = { table: string; alias: string } | { sub: Query; alias: string; cte: boolean };
+export type SetOp = 'UNION' | 'UNION ALL' | 'INTERSECT' | 'EXCEPT' | 'EXCEPT ALL';
+
+export type From =
+  | { table: string; alias: string }
+  | { sub: Query; alias: string; cte: boolean }
+  /** two queries' rows combined, read as a derived table */
+  | { op: SetOp; left: Query; right: Query; alias: string };
 
 export interface Query {
   distinct: boolean;
@@ -85,6 +91,8 @@ export function render(q: Query): string {
     } else {
       from = `(${render(q.from.sub)}) ${q.from.alias}`;
     }
+  } else if ('op' in q.from) {
+    from = `(${render(q.from.left)} ${q.from.op} ${render(q.from.right)}) ${q.from.alias}`;
   } else {
     from = `${q.from.table} ${q.from.alias}`;
   }
@@ -126,6 +134,7 @@ function mapExprs(q: Query, f: (e: Expr) => Expr): Query {
     having: q.having.map(walk),
   };
   if ('sub' in q.from) out.from = { ...q.from, sub: mapExprs(q.from.sub, f) };
+  if ('op' in q.from) out.from = { ...q.from, left: mapExprs(q.from.left, f), right: mapExprs(q.from.right, f) };
   return out;
 }
 
@@ -183,6 +192,13 @@ export function* reductions(q: Query): Generator<Query> {
   if ('sub' in q.from) {
     for (const sub of reductions(q.from.sub)) yield { ...q, from: { ...q.from, sub } };
     if (q.from.cte) yield { ...q, from: { ...q.from, cte: false } };
+  }
+  if ('op' in q.from) {
+    const f = q.from;
+    yield { ...q, from: { sub: f.left, alias: f.alias, cte: false } };
+    if (f.op !== 'UNION ALL') yield { ...q, from: { ...f, op: 'UNION ALL' } };
+    for (const left of reductions(f.left)) if (left.select.length === f.left.select.length) yield { ...q, from: { ...f, left } };
+    for (const right of reductions(f.right)) if (right.select.length === f.right.select.length) yield { ...q, from: { ...f, right } };
   }
   for (let i = q.joins.length - 1; i >= 0; i--) {
     const out = clone(q);

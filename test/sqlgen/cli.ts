@@ -64,7 +64,7 @@ async function main(): Promise<number> {
     if (report.classes.length) {
       console.log('\nclasses of differences (minimised statements of one shape):');
       const rows = [...report.classes].sort((a, b) => b.differences - a.differences);
-      console.log(formatTable([['differences', 'example'], ...rows.map((c) => [String(c.differences), c.example.slice(0, 160)])]));
+      console.log(formatTable([['example (minimised)', 'differences'], ...rows.map((c) => [c.example.slice(0, 160), String(c.differences)])]));
     }
     if (report.findings.length) {
       console.log('\nminimised differences (corpus lines):');

@@ -3,15 +3,15 @@
 // test/differential/corpus-analytics.ts): aggregates with GROUP BY/HAVING/FILTER, filters with literals of
 // every column type (most drawn from the data, so they hit rows), CASE, COALESCE, NULLIF, arithmetic
 // over mixed types, casts, date_trunc/extract/date_part, text functions, window functions, joins along
-// the foreign keys (inner and outer), derived tables and CTEs, EXISTS/IN/scalar subqueries, ORDER BY
-// and LIMIT.
+// the foreign keys (inner and outer), derived tables and CTEs, UNION/INTERSECT/EXCEPT, EXISTS/IN/scalar
+// subqueries, ORDER BY and LIMIT.
 //
 // Every statement's result can be compared exactly: a LIMIT always comes with an ORDER BY over every
 // output column (rows equal in every column are indistinguishable, so the output is fully determined),
 // and window functions whose result depends on the order of peers (row_number, lag, first_value…) order
 // by the table's primary key last. Without a total ORDER BY the rows are compared as a multiset.
 import type { Rng } from '../fuzz/rng.js';
-import { hasAggregate, X, type Expr, type From, type Join, type JoinKind, type OrderItem, type Query, type SelectItem } from './ast.js';
+import { hasAggregate, X, type Expr, type From, type Join, type JoinKind, type OrderItem, type Query, type SelectItem, type SetOp } from './ast.js';
 import { FOREIGN_KEYS, ROWS, TABLES, table, type Column, type Samples, type Ty } from './schema.js';
 
 interface ScopeCol extends Column {
@@ -227,7 +227,8 @@ export class SqlGenerator {
     const r = this.rng;
     const d = Math.max(0, depth - 1);
     const anyTy = (): Ty => {
-      const c = r.pick(scope.cols.filter((x) => x.ty !== 'uuid' || r.chance(0.3)));
+      const some = scope.cols.filter((x) => x.ty !== 'uuid' || r.chance(0.3));
+      const c = r.pick(some.length ? some : scope.cols);
       return r.chance(0.7) ? c.ty : r.pick(ORDERABLE.filter((t) => t !== 'bool'));
     };
     const options: Array<[number, () => Expr]> = [
@@ -565,13 +566,38 @@ export class SqlGenerator {
     return q;
   }
 
+  /** Two queries of the same column types combined (UNION, INTERSECT, EXCEPT), read by an outer query. */
+  private setOpQuery(): Query {
+    const r = this.rng;
+    const types = Array.from({ length: r.range(1, 3) }, () => r.pick([...ORDERABLE, 'uuid'] as Ty[]));
+    const side = (): Query => {
+      const f = this.fromClause();
+      const select = types.map((t) => ({ e: this.expr(f.scope, t, r.int(2)), name: this.name() }));
+      return { distinct: false, select, grouped: false, keys: 0, groupByText: false, from: f.from, joins: f.joins, where: this.where(f.scope, 2), having: [], order: [], limit: null };
+    };
+    const left = side();
+    const right = side();
+    const alias = `s${this.aliasN++}`;
+    const scope: Scope = { cols: left.select.map((s) => ({ name: s.name, ty: s.e.ty, pg: '', nullable: true, alias, key: null })), pk: null };
+    const from: From = { op: r.pick<SetOp>(['UNION', 'UNION ALL', 'UNION ALL', 'INTERSECT', 'EXCEPT', 'EXCEPT ALL']), left, right, alias };
+    if (r.chance(0.4)) {
+      const select = Array.from({ length: r.range(1, 2) }, () => ({ e: this.aggregate(scope, 1), name: this.name() }));
+      return { distinct: false, select, grouped: true, keys: 0, groupByText: false, from, joins: [], where: this.where(scope, 1), having: [], order: [], limit: null };
+    }
+    const select = Array.from({ length: r.range(1, 3) }, () => ({ e: this.expr(scope, r.pick(scope.cols).ty, r.int(2)), name: this.name() }));
+    const q: Query = { distinct: false, select, grouped: false, keys: 0, groupByText: false, from, joins: [], where: this.where(scope, 1), having: [], order: [], limit: null };
+    this.finish(q, 0.7);
+    return q;
+  }
+
   query(): Query {
     const r = this.rng;
-    const shape = r.weighted([[5, 'aggregate'], [3, 'rows'], [2, 'derived']] as const);
+    const shape = r.weighted([[5, 'aggregate'], [3, 'rows'], [2, 'derived'], [1, 'setop']] as const);
     let q: Query;
     if (shape === 'aggregate') q = this.aggregateQuery(this.fromClause(), false);
     else if (shape === 'rows') q = this.rowQuery(this.fromClause());
-    else q = this.derivedQuery();
+    else if (shape === 'derived') q = this.derivedQuery();
+    else q = this.setOpQuery();
     // the grammar above only puts aggregates where they are valid; a sanity check for the generator
     if (!q.grouped && q.select.some((s) => hasAggregate(s.e))) throw new Error('generator bug: aggregate in a non-grouped query');
     return q;
