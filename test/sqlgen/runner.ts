@@ -128,10 +128,6 @@ export function compareReplies(sql: string, want: string[], got: string[], order
       detail: `postgres: ${wantErr ? `error ${sqlstate(wantErr)} ${explain(wantErr)}` : 'no error'}; duckgate: ${gotErr ? `error ${sqlstate(gotErr)} ${explain(gotErr)}` : `no error (${got.filter((m) => m.startsWith('D ')).length} rows)`}`.slice(0, 600),
     };
   }
-  const rowsOf = (ms: string[]): string[] => {
-    const rows = ms.filter((m) => m.startsWith('D '));
-    return ordered ? rows : [...rows].sort();
-  };
   const restOf = (ms: string[]): string[] => ms.filter((m) => !m.startsWith('D '));
   const wr = restOf(want);
   const gr = restOf(got);
@@ -144,10 +140,30 @@ export function compareReplies(sql: string, want: string[], got: string[], order
   if (wr.length !== gr.length || wr.some((m, i) => m !== gr[i])) {
     return { kind: 'messages', detail: `postgres: ${wr.map(explain).join(' | ').slice(0, 400)}\n  duckgate: ${gr.map(explain).join(' | ').slice(0, 400)}` };
   }
+  const fields: FieldDescription[] = wt ? decodeRowDescription(Buffer.from(wt.slice(2), 'hex')) : [];
+  // Without a total ORDER BY, rows are compared as multisets: both sides sorted by a key in which a
+  // float is rounded to 10 significant digits, so that values within the tolerance below sort alike
+  // (sorting the raw bytes would put 0.359883314229593 and 0.3598833142295931 apart).
+  const sortKey = (m: string): string =>
+    decodeDataRow(Buffer.from(m.slice(2), 'hex'))
+      .map((cell, i) => {
+        if (cell === null) return '\u0000';
+        const f = fields[i];
+        if (f && (f.typeOid === FLOAT4 || f.typeOid === FLOAT8)) {
+          const v = decodeFloat(cell, f.typeOid, f.format);
+          return Number.isFinite(v) ? v.toPrecision(10) : String(v);
+        }
+        return cell.toString('hex');
+      })
+      .join('\u0001');
+  const rowsOf = (ms: string[]): string[] => {
+    const rows = ms.filter((m) => m.startsWith('D '));
+    if (ordered) return rows;
+    return rows.map((m) => [sortKey(m), m] as const).sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0)).map((x) => x[1]);
+  };
   const a = rowsOf(want);
   const b = rowsOf(got);
   if (a.length !== b.length) return { kind: 'rows', detail: `postgres: ${a.length} rows, duckgate: ${b.length} rows${a.length + b.length < 8 ? `: ${a.map(explain).join(' | ')} vs ${b.map(explain).join(' | ')}` : ''}` };
-  const fields: FieldDescription[] = wt ? decodeRowDescription(Buffer.from(wt.slice(2), 'hex')) : [];
   const tolerant = ACCUMULATES.test(sql);
   for (let i = 0; i < a.length; i++) {
     if (a[i] === b[i]) continue;
