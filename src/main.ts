@@ -12,7 +12,7 @@ import { controlUrl as controlUrlFor, upstreamTarget } from './engines/postgres/
 import { ProxyServer } from './session/server.js';
 import { startEmbeddedUpstream, type EmbeddedUpstream } from './embedded.js';
 import { readRules, shippedRulesFile } from './config/rules.js';
-import { DuckdbEngine } from './engines/duckdb/engine.js';
+import { DuckdbEngine, type Translate } from './engines/duckdb/engine.js';
 import { instanceOptionsFromConfig, openDuckdbInstance } from './engines/duckdb/instance.js';
 import { Mirror, parseMirrorRules } from './mirror/index.js';
 import { resetServingFile } from './mirror/storage.js';
@@ -49,7 +49,13 @@ function tlsContext(cfg: Config): SecureContext | null {
   }
 }
 
-export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): Promise<Duckgate> {
+export interface StartOptions {
+  log?: Logger;
+  /** replaces the DuckDB engine's PG→DuckDB translation (tests of the differential generator only) */
+  translate?: Translate;
+}
+
+export async function startDuckgate(cfg: Config, opts: StartOptions = {}): Promise<Duckgate> {
   const log = opts.log ?? rootLogger;
   const listen = parseHostPort(cfg.listen, 'listen');
   const httpAddr = cfg.http ? parseHostPort(cfg.http, 'http') : null;
@@ -94,7 +100,7 @@ export async function startDuckgate(cfg: Config, opts: { log?: Logger } = {}): P
     // the serving file is rebuilt from the lake at every start: begin from an empty one (mirror/storage.ts)
     resetServingFile(dataDir, duckOpts.path);
     duck = await openDuckdbInstance(duckOpts);
-    engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs, queueTimeoutMs: cfg.duckdb.queueTimeoutMs });
+    engine = new DuckdbEngine(duck, { connections: cfg.duckdb.connections, statementTimeoutMs: cfg.duckdb.statementTimeoutMs, queueTimeoutMs: cfg.duckdb.queueTimeoutMs, translate: opts.translate });
     mirror = new Mirror({ config: cfg, upstreamUrl, duckdb: duck, dataDir, rules: parseMirrorRules(raw.mirror) });
     guard = new DuckdbGuard(engine, {
       errorPercent: cfg.analytics.breakerErrorPercent,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { startDuckgate, type Duckgate } from '../../src/main.js';
+import { startDuckgate, type Duckgate, type StartOptions } from '../../src/main.js';
 import { registry } from '../../src/observability/metrics.js';
 
 export interface TestDuckgate {
@@ -26,7 +26,7 @@ export function viaProxy(url: string, host: string, port: number): string {
   return u.toString();
 }
 
-export async function startTestDuckgate(upstreamUrl: string, overrides: Record<string, unknown> = {}): Promise<TestDuckgate> {
+export async function startTestDuckgate(upstreamUrl: string, overrides: Record<string, unknown> = {}, start: StartOptions = {}): Promise<TestDuckgate> {
   const dataDir = await mkdtemp(join(tmpdir(), 'duckgate-test-'));
   const config = loadConfig({
     env: {},
@@ -42,7 +42,7 @@ export async function startTestDuckgate(upstreamUrl: string, overrides: Record<s
       analytics: { freshnessWaitMs: 5_000, ...((overrides['analytics'] as Record<string, unknown> | undefined) ?? {}) },
     },
   });
-  const dg = await startDuckgate(config);
+  const dg = await startDuckgate(config, start);
   return {
     dg,
     host: dg.address.host,

@@ -104,7 +104,15 @@ export interface DuckdbEngineOptions {
   statementTimeoutMs?: number;
   /** refuse a statement that waited this long for a running slot (0: wait indefinitely) */
   queueTimeoutMs?: number;
+  /**
+   * The PG→DuckDB translation (default: rewrite.ts's rewrite). A seam for the composition root: the
+   * differential generator's own test wraps it with a deliberately wrong translation to prove it finds one.
+   */
+  translate?: Translate;
 }
+
+/** The signature of rewrite(): Postgres SQL and what is known of it → DuckDB SQL or a refusal. */
+export type Translate = typeof rewrite;
 
 export interface ExecuteRequest {
   /** the statement as the client sent it (Postgres SQL, $n placeholders) */
@@ -278,7 +286,9 @@ export class DuckdbEngine {
     this.max = Math.max(1, opts.connections ?? 4);
     this.timeoutMs = opts.statementTimeoutMs ?? 60_000;
     this.queueTimeoutMs = opts.queueTimeoutMs ?? 10_000;
+    this.translate = opts.translate ?? rewrite;
   }
+  private readonly translate: Translate;
   private readonly queueTimeoutMs: number;
 
   /** Loads the SQL parser; call once before the first plan()/open(). */
@@ -321,7 +331,7 @@ export class DuckdbEngine {
       if (!f) missedFacts = true;
       return f;
     };
-    const result = rewrite(sql, { resolve: recording, fieldTypeOids, paramTypeOids, relation });
+    const result = this.translate(sql, { resolve: recording, fieldTypeOids, paramTypeOids, relation });
     this.missedFacts = missedFacts;
     if (this.plans.size > 2000) this.plans.clear();
     this.plans.set(key, { result, lookups, factsVersion: this.factsVersion, missedFacts });
