@@ -311,8 +311,9 @@ describe('analytical path gates', () => {
 
   it('explain checks a DuckDB route all the way: what DuckDB cannot translate, and what the user may not read, are reported as going to Postgres', async () => {
     const c = await connect('duckgate');
-    // the router calls it analytical; the DuckDB translation refuses ROLLUP
-    const rollup = await c.query('/* duckgate: explain */ SELECT status_code, count(*) FROM scrape_pages GROUP BY ROLLUP (status_code)');
+    // the router calls it analytical; the DuckDB translation refuses ntile over a column (Postgres
+    // reads the bucket count once per partition)
+    const rollup = await c.query('/* duckgate: explain */ SELECT status_code, ntile(depth + 1) OVER (ORDER BY id) FROM scrape_pages');
     expect(rollup.rows[0]).toMatchObject({ engine: 'postgres', reason: 'unsupported_syntax' });
     // roles.none may read projects only
     const lowly = await connect('duckgate', roles.none);
