@@ -139,6 +139,10 @@ d('hour of timestamptz', "SELECT date_trunc('hour', occurred_at) AS h, count(*) 
 d('year of date', "SELECT date_trunc('year', first_seen) AS y, count(*) FROM domains GROUP BY 1 ORDER BY 1");
 d('decade of date', "SELECT date_trunc('decade', first_seen) AS y, count(*) FROM domains GROUP BY 1 ORDER BY 1");
 d('extract numeric fields', 'SELECT id, extract(year FROM archive_date), extract(month FROM captured_at), extract(isodow FROM archive_date), extract(doy FROM captured_at) FROM cdx_records ORDER BY id LIMIT 50');
+// (extract of a time field from a date is Postgres's error 0A000: see capability-session.test.ts)
+d('date_part of a time field from a date', "SELECT project_id, day, date_part('hour', day) AS h, extract(day FROM day) AS d FROM project_analytics ORDER BY project_id, day LIMIT 20");
+d('greatest and least of intervals (compared as Postgres compares them)', "SELECT id, greatest(INTERVAL '1 day', schedule_interval * 5) AS g, least(schedule_interval, INTERVAL '30 hours', NULL) AS l FROM projects ORDER BY id");
+d('greatest with NULLs and ties', 'SELECT id, greatest(crawl_depth, NULL, crawl_depth) AS g, least(NULL::int, NULL::int) AS n, greatest(id, crawl_depth * 10) AS h FROM projects ORDER BY id');
 d('extract from timestamptz', 'SELECT id, extract(hour FROM scraped_at), extract(minute FROM scraped_at), extract(second FROM scraped_at) FROM scrape_pages ORDER BY id LIMIT 50');
 d('extract milliseconds', 'SELECT id, extract(milliseconds FROM occurred_at) FROM events ORDER BY id LIMIT 40');
 d('extract isoyear/week', 'SELECT extract(isoyear FROM archive_date) AS y, extract(week FROM archive_date) AS w, count(*) FROM cdx_records GROUP BY 1, 2 ORDER BY 1, 2');

@@ -132,6 +132,23 @@ describe('control round trips', () => {
 });
 
 describe('errors DuckDB raises where Postgres raises', () => {
+  it('extract of a time field from a date is Postgres\'s 0A000, not a value', async () => {
+    const c = await connect();
+    const direct = new pg.Client({ connectionString: db.url });
+    await direct.connect();
+    clients.push(direct);
+    for (const field of ['hour', 'minute', 'second', 'milliseconds', 'microseconds']) {
+      const sql = `SELECT v, extract(${field} FROM DATE '2024-01-01' + v) AS x FROM big WHERE id <= 10 ORDER BY id`;
+      const want = await direct.query(sql).then(() => null, (e: pg.DatabaseError) => ({ code: e.code, message: e.message }));
+      expect(want?.code, field).toBe('0A000');
+      const got = await c.query(sql).then(() => null, (e: pg.DatabaseError) => ({ code: e.code, message: e.message }));
+      expect(got, field).toEqual(want);
+    }
+    // date_part() casts the date to a timestamp instead: a value, on both
+    const ok = "SELECT v, date_part('hour', DATE '2024-01-01' + v) AS h FROM big WHERE id <= 10 ORDER BY id";
+    expect((await c.query(ok)).rows).toEqual((await direct.query(ok)).rows);
+  });
+
   it('mod by zero met after rows were sent ends the statement with 22012, as Postgres does', async () => {
     const c = await connect();
     const direct = new pg.Client({ connectionString: db.url });

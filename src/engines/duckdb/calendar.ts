@@ -99,6 +99,9 @@ export function calendarMacros(fixedOffsetSeconds: number | null): string {
     `CREATE OR REPLACE TEMP MACRO dg_epoch ${epoch}`,
     `CREATE OR REPLACE TEMP MACRO dg_at_zone ${atZone}`,
     `CREATE OR REPLACE TEMP MACRO dg_date_part ${tzPart}, ${ts.part}, ${date.part}, (f, s INTERVAL) AS date_part(f, s), (f, s) AS date_part(f, s)`,
+    // extract(hour|minute|second|milliseconds|microseconds FROM a date) is Postgres's error (timestamp.c
+    // extract_date, 14+: unit not supported for type date); date_part() casts the date instead
+    `CREATE OR REPLACE TEMP MACRO dg_no_date_time (s DATE) AS ${err('extract of a time field from a date')}, (s) AS s`,
     `CREATE OR REPLACE TEMP MACRO dg_date_trunc ${tzTrunc}, ${ts.trunc}, ${date.trunc}, (u, s INTERVAL) AS date_trunc(u, s), (u, s) AS date_trunc(u, s)`,
   ].join(';\n');
 }

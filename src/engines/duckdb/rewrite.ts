@@ -1067,9 +1067,18 @@ function exprBody(n: Node, ctx: Ctx): string {
     }
     case 'CoalesceExpr':
       return `coalesce(${(v.args as Node[]).map((a) => expr(a, ctx)).join(', ')})`;
-    case 'MinMaxExpr':
-      // Postgres's GREATEST/LEAST ignore NULLs, as DuckDB's do.
-      return `${v.op === 'IS_GREATEST' ? 'greatest' : 'least'}(${(v.args as Node[]).map((a) => expr(a, ctx)).join(', ')})`;
+    case 'MinMaxExpr': {
+      // Postgres's GREATEST/LEAST keep the first non-NULL value and replace it by each later one that
+      // compares greater (less) with the type's comparison operator (execExprInterp.c
+      // ExecEvalMinMax), NULL only if all are. DuckDB's greatest/least compare some types otherwise
+      // (an interval field by field: greatest('1 day', '30:00:00') is '1 day', Postgres's '30:00:00'),
+      // its < and > as Postgres: written out with them. Each argument is repeated, so at most three.
+      const args = (v.args as Node[]).map((a) => expr(a, ctx));
+      if (args.length > 3) refuse(`${v.op === 'IS_GREATEST' ? 'greatest' : 'least'} of more than three arguments`);
+      const cmp = v.op === 'IS_GREATEST' ? '>' : '<';
+      const pick = (x: string, y: string): string => `(CASE WHEN (${x}) IS NULL THEN (${y}) WHEN (${y}) IS NOT NULL AND (${y}) ${cmp} (${x}) THEN (${y}) ELSE (${x}) END)`;
+      return args.slice(1).reduce((acc, y) => pick(acc, y), args[0]!);
+    }
     case 'FuncCall':
       return funcCall(v, ctx);
     case 'SQLValueFunction': {
@@ -1653,7 +1662,8 @@ function funcCall(fc: Node, ctx: Ctx): string {
   switch (name) {
     case 'extract': {
       const field = stringConst(args[0]!)?.toLowerCase() ?? refuse('extract field');
-      const src = expr(args[1]!, ctx);
+      const timeField = ['hour', 'minute', 'second', 'milliseconds', 'microseconds'].includes(field);
+      const src = timeField ? `dg_no_date_time(${expr(args[1]!, ctx)})` : expr(args[1]!, ctx);
       if (field === 'second') return `(CAST(dg_date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.000001)`;
       if (field === 'milliseconds') return `(CAST(dg_date_part('microseconds', ${src}) AS DECIMAL(18,0)) * 0.001)`;
       // numeric seconds since 1970-01-01 UTC (dg_epoch: calendar.ts; raises for what it does not translate)
