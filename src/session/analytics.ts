@@ -1365,8 +1365,12 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   const lsnTo = opts.mirror.appliedLsn();
   // From here on the client sees DuckDB's answer: it can no longer move to Postgres, so duckgate's own
   // DuckDB timeout (there to send slow statements to Postgres in time) would only turn it into an error.
+  // One that fired just as the first rows came still sends the statement to Postgres.
+  if (firstChunk !== null && !cursor.answered()) {
+    cursor.close();
+    return declined(new DuckdbEngineError('timeout', 'DuckDB statement timeout'));
+  }
   count('duckdb', r.reason);
-  if (firstChunk !== null) cursor.answered();
   const p = prefix();
   const first = p ? [p, ...head] : head;
   if (firstChunk === null) {

@@ -879,9 +879,15 @@ export class DuckdbCursor {
     }
   }
 
-  /** The client has the first rows: duckgate's own DuckDB budget no longer applies (see endBudget). */
-  answered(): void {
+  /**
+   * The first rows are about to go to the client: duckgate's own DuckDB budget no longer applies (see
+   * endBudget). False when that budget ran out meanwhile (its interrupt may already have hit the
+   * connection): the caller must then not send them, and goes to Postgres instead.
+   */
+  answered(): boolean {
+    if (this.guard.fired === 'timeout') return false;
     this.guard.endBudget();
+    return true;
   }
 
   /**
