@@ -1052,17 +1052,18 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
       serialize.sync(),
     );
   msgs.push(...namedQuery(CHECK_NAME, checkSql(r, opts.mirror)));
+  /** the parameter types the client's own Parse declared (none without one in this batch) */
+  const declared = job.parse ? decodeParse(job.parse.body).paramTypes : [];
   if (askCost) {
     const values = job.params.map((p, i) => {
       if (p === null) return null;
       return formatCode(job.paramFormats, i) === 1 ? p : p.toString('utf8');
     });
-    const declared = job.parse ? decodeParse(job.parse.body).paramTypes : [];
     msgs.push(...namedQuery(CHECK_NAME, `EXPLAIN (FORMAT JSON) ${job.sql}`, values, declared));
   }
   // each parameter's value as Postgres's input function reads it, in binary (param-values.ts)
   const askParams = job.params.length > 0 && !job.explain;
-  if (askParams) msgs.push(...paramsMessages(job.sql, job.parse ? decodeParse(job.parse.body).paramTypes : (port.preparedParamTypes?.(job.statementName ?? '') ?? []), job.params, job.paramFormats));
+  if (askParams) msgs.push(...paramsMessages(job.sql, job.parse ? declared : (port.preparedParamTypes?.(job.statementName ?? '') ?? []), job.params, job.paramFormats));
   const paramReplies: Array<{ type: number; body: Buffer }> = [];
   if (inBlock) msgs.push(...namedQuery(SAVEPOINT_NAME, `RELEASE SAVEPOINT ${SAVEPOINT_NAME}`));
   parseSent = true;
@@ -1320,7 +1321,6 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
   // Shadow execution samples only what it can replay exactly on its own connection: a whole result in
   // text, text parameters whose types Postgres infers (none declared), outside a transaction block, with
   // no clock.
-  const declaredTypes = job.parse ? decodeParse(job.parse.body).paramTypes : [];
   const shadowing =
     opts.shadow !== undefined &&
     sync &&
@@ -1330,7 +1330,7 @@ async function runDuckdb(job: DuckJob, port: SessionPort, opts: AnalyticsOptions
     !r.timeDependent &&
     pgFields.every((f) => f.format === 0) &&
     job.params.every((_, i) => formatCode(job.paramFormats, i) === 0) &&
-    declaredTypes.every((t) => t === 0) &&
+    declared.every((t) => t === 0) &&
     opts.shadow.wants();
   const lsnFrom = opts.mirror.appliedLsn();
   try {
